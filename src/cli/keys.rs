@@ -1,0 +1,115 @@
+//! `tem keys`: generate, list, rotate, revoke, export.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::codes::KeyRing;
+use crate::config::Config;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create the first signing key (refused if an active key exists).
+    Generate,
+    /// List keys with their status.
+    List {
+        /// Print the key set as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a new active key; the current one becomes verify-only, so stamps
+    /// already printed stay genuine.
+    Rotate,
+    /// Mark a key compromised. Stamps it signed verify as `revoked-key`.
+    Revoke {
+        /// The key id (16 hex digits) from `tem keys list`.
+        kid: String,
+        /// Why, for the record (e.g. "laptop stolen").
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Write the public key set (JSON) for offline verifiers.
+    Export {
+        /// Output file; standard output when omitted.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
+    let dir = config.keys_dir();
+    let mut ring = KeyRing::open(dir)?;
+    match cmd {
+        KeysCommand::Generate => {
+            let kid = ring.generate()?;
+            println!("generated signing key {kid} in {}", dir.display());
+            println!(
+                "the private key file is readable only by you (mode 600); back it up safely, never commit it"
+            );
+        }
+        KeysCommand::List { json } => {
+            if json {
+                super::print_json(&ring.key_set())?;
+            } else if ring.entries().is_empty() {
+                println!("no keys in {}; run `tem keys generate`", dir.display());
+            } else {
+                println!("KID               STATUS       VALID FROM            VALID UNTIL");
+                for k in ring.entries() {
+                    let status = serde_json::to_value(k.status)?
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_string();
+                    let until = k
+                        .valid_until
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "-".into());
+                    println!(
+                        "{:<16}  {:<11}  {:<20}  {}",
+                        k.kid,
+                        status,
+                        k.valid_from.to_string(),
+                        until
+                    );
+                }
+            }
+        }
+        KeysCommand::Rotate => {
+            let (kid, retired) = ring.rotate()?;
+            println!("new active key {kid}");
+            if let Some(old) = retired {
+                println!("key {old} is now verify-only: stamps it signed stay genuine");
+            }
+        }
+        KeysCommand::Revoke { kid, reason } => {
+            let reason = reason
+                .map(|r| {
+                    crate::domain::text::required(
+                        "reason",
+                        &r,
+                        500,
+                        crate::domain::text::Lines::One,
+                    )
+                })
+                .transpose()?;
+            let kid = ring.revoke(&kid, reason)?;
+            println!("key {kid} revoked: stamps it signed now verify as revoked-key");
+            if ring.active().is_none() {
+                println!("there is no active key now; run `tem keys rotate` before issuing stamps");
+            }
+        }
+        KeysCommand::Export { output } => {
+            let json = serde_json::to_string_pretty(&ring.key_set())?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, json + "\n")
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("wrote the public key set to {}", path.display());
+                }
+                None => println!("{json}"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,156 @@
+//! The `tem` command line: argument parsing and one file per subcommand.
+//! Errors are reported as one readable chain on stderr with exit status 2;
+//! `tem verify` exits 1 when some code is not genuine.
+
+mod keys;
+mod registry;
+mod serve;
+mod stamps;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Database, LogFormat, Overrides};
+use crate::store::{SqliteStore, Store};
+
+/// tem — signed QR traceability stamps (tem truy xuất nguồn gốc) for farm and
+/// craft products: a registry of producers, products and batches, one
+/// ed25519-signed serial per stamp, and verification anyone can run offline.
+#[derive(Debug, Parser)]
+#[command(name = "tem", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct GlobalArgs {
+    /// Database: a SQLite file path (or sqlite:PATH). Default tem.db.
+    #[arg(long, global = true, env = "TEM_DB", value_name = "PATH|URL")]
+    db: Option<String>,
+    /// Key directory (private keys and keyring.json). Default keys/.
+    #[arg(long, global = true, env = "TEM_KEYS", value_name = "DIR")]
+    keys: Option<PathBuf>,
+    /// Base URL printed in stamps, e.g. https://tem.example.vn
+    #[arg(long, global = true, env = "TEM_BASE_URL", value_name = "URL")]
+    base_url: Option<String>,
+    /// Configuration file. Default tem.toml, if present.
+    #[arg(long, global = true, env = "TEM_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web service (API, key set, health check).
+    Serve(serve::ServeArgs),
+    /// Load the demo producers, products and batches (idempotent).
+    Demo,
+    /// Manage signing keys: generate, list, rotate, revoke, export.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Producers (chủ thể): add, list.
+    #[command(subcommand)]
+    Producer(registry::ProducerCommand),
+    /// Products (sản phẩm): add, list.
+    #[command(subcommand)]
+    Product(registry::ProductCommand),
+    /// Batches (lô): add, list, show, add stages.
+    #[command(subcommand)]
+    Batch(registry::BatchCommand),
+    /// Issue signed stamps for a batch (all or nothing).
+    Issue(stamps::IssueArgs),
+    /// Export a batch's stamps as CSV (serial, short code, URL).
+    Export(stamps::ExportArgs),
+    /// Verify stamp codes offline: URLs, bare codes or photos (PNG/JPEG).
+    Verify(verify::VerifyArgs),
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tem: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let overrides = Overrides {
+        config_file: cli.global.config.clone(),
+        db: cli.global.db.clone(),
+        keys: cli.global.keys.clone(),
+        base_url: cli.global.base_url.clone(),
+        listen: None,
+    };
+    let is_serve = matches!(cli.command, Command::Serve(_));
+    match cli.command {
+        Command::Serve(args) => {
+            let overrides = Overrides {
+                listen: args.listen.clone(),
+                ..overrides
+            };
+            let config = Config::load(&overrides).map_err(anyhow::Error::msg)?;
+            init_logging(config.log_format, is_serve);
+            serve::run(&config, args)
+        }
+        command => {
+            let config = Config::load(&overrides).map_err(anyhow::Error::msg)?;
+            init_logging(config.log_format, is_serve);
+            match command {
+                Command::Demo => registry::demo(&config),
+                Command::Keys(cmd) => keys::run(&config, cmd),
+                Command::Producer(cmd) => registry::producer(&config, cmd),
+                Command::Product(cmd) => registry::product(&config, cmd),
+                Command::Batch(cmd) => registry::batch(&config, cmd),
+                Command::Issue(args) => stamps::issue(&config, args),
+                Command::Export(args) => stamps::export(&config, args),
+                Command::Verify(args) => verify::run(&config, args),
+                Command::Serve(_) => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+/// Opens the configured store.
+fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.db {
+        Database::Sqlite(path) => {
+            let store = SqliteStore::open(path)
+                .with_context(|| format!("opening database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        Database::Postgres(_) => anyhow::bail!(
+            "PostgreSQL is not supported by this version of tem yet; use a SQLite file path for --db"
+        ),
+    }
+}
+
+/// Logs go to stderr. The service logs requests at info; other commands
+/// only warnings, so their output stays clean. RUST_LOG overrides both.
+fn init_logging(format: LogFormat, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Prints JSON to stdout.
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! `tem serve`: the web service.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+
+use crate::config::Config;
+use crate::web::{self, AppState};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8080. Default 127.0.0.1:8080.
+    #[arg(long, env = "TEM_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// On an empty database, load the demo data, generate a key, issue a few
+    /// stamps, and print where to look.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    let mut admin_token = config
+        .admin_token
+        .as_ref()
+        .map(|t| t.expose_secret().to_string());
+    if args.demo {
+        if store.producers()?.is_empty() {
+            let (report, issued) = super::registry::load_demo(config, &*store)?;
+            eprintln!(
+                "demo: loaded {} producers, {} products, {} batches; issued {issued} stamps",
+                report.producers, report.products, report.batches
+            );
+        } else {
+            eprintln!("demo: the database already has data; nothing loaded");
+        }
+        if admin_token.is_none() {
+            // A demo needs a token to try the API; it lives only in this process.
+            let token = web::random_token();
+            eprintln!(
+                "demo: admin token for this run (set TEM_ADMIN_TOKEN to choose your own): {token}"
+            );
+            admin_token = Some(token);
+        }
+    }
+    let listener = TcpListener::bind(&config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(
+        store,
+        config.keys.clone(),
+        config.base_url.clone(),
+        admin_token.as_deref(),
+    );
+    eprintln!("tem is listening on http://{addr}");
+    eprintln!("  health:        http://{addr}/healthz");
+    eprintln!("  public keys:   http://{addr}/.well-known/tem-keys.json");
+    eprintln!("  API document:  http://{addr}/api/openapi.json");
+    eprintln!(
+        "  batches (API): curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/batches"
+    );
+    if args.demo {
+        eprintln!(
+            "  verify a demo stamp offline: tem export --batch 1 --count 1 --csv - ; tem verify <url>"
+        );
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let server = web::run(listener, state, config.workers)?;
+        server.await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

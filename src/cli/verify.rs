@@ -1,0 +1,210 @@
+//! `tem verify`: offline verification of codes, URLs, photos and code lists.
+//! Needs only the public key set (`--keys` file or key directory).
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::codes::photo;
+use crate::codes::{CodeCheck, CodeVerdict, KeySet, Verifier};
+use crate::config::Config;
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Stamp URLs, bare codes, or image files (PNG/JPEG, several stamps per
+    /// picture are fine). `-` reads one code per line from standard input.
+    #[arg(value_name = "URL|CODE|IMAGE")]
+    inputs: Vec<String>,
+    /// A file of codes: one per line, or a CSV with a `url` column (as
+    /// written by `tem issue --csv` and `tem export`).
+    #[arg(long, value_name = "FILE")]
+    from_file: Vec<PathBuf>,
+    /// Print one JSON object per code (JSON Lines).
+    #[arg(long)]
+    json: bool,
+}
+
+/// One line of `--json` output.
+#[derive(Debug, Serialize)]
+struct Line<'a> {
+    verdict: &'static str,
+    serial: Option<String>,
+    short_code: Option<String>,
+    kid: Option<String>,
+    batch: Option<u32>,
+    /// Where the code came from: the argument, or `file:line`, or the image.
+    source: &'a str,
+    reason: Option<String>,
+}
+
+pub fn run(config: &Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if args.inputs.is_empty() && args.from_file.is_empty() {
+        anyhow::bail!(
+            "nothing to verify: give stamp URLs, codes or image files (see `tem verify --help`)"
+        );
+    }
+    let keys = KeySet::load(config.keys_dir())?;
+    if keys.keys.is_empty() {
+        anyhow::bail!(
+            "the key set {} has no keys; export one with `tem keys export`",
+            config.keys_dir().display()
+        );
+    }
+    let verifier = Verifier::new(&keys);
+
+    // (source, text) pairs, in input order.
+    let mut items: Vec<(String, String)> = Vec::new();
+    for input in &args.inputs {
+        if input == "-" {
+            for (n, line) in std::io::stdin().lock().lines().enumerate() {
+                let line = line.context("reading standard input")?;
+                if !line.trim().is_empty() {
+                    items.push((format!("stdin:{}", n + 1), line));
+                }
+            }
+        } else if looks_like_image(input) {
+            let path = Path::new(input);
+            let texts = photo::decode_file(path)?;
+            if texts.is_empty() {
+                items.push((input.clone(), String::new()));
+            }
+            for t in texts {
+                items.push((input.clone(), t));
+            }
+        } else {
+            items.push((input.clone(), input.clone()));
+        }
+    }
+    for file in &args.from_file {
+        read_code_file(file, &mut items)?;
+    }
+
+    let checks = check_all(&verifier, &items);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut all_genuine = true;
+    for ((source, text), check) in items.iter().zip(&checks) {
+        all_genuine &= check.verdict == CodeVerdict::Genuine;
+        let reason = if text.is_empty() && looks_like_image(source) {
+            Some("no QR code found in the image".to_string())
+        } else {
+            check.problem.as_ref().map(ToString::to_string)
+        };
+        let line = Line {
+            verdict: check.verdict.as_str(),
+            serial: check.code.map(|c| c.serial.to_string()),
+            short_code: check.code.map(|c| c.serial.short_code().to_string()),
+            kid: check.kid.map(|k| k.to_string()),
+            batch: check.code.map(|c| c.batch.0),
+            source,
+            reason,
+        };
+        if args.json {
+            serde_json::to_writer(&mut out, &line)?;
+            writeln!(out)?;
+        } else {
+            write_text(&mut out, &line)?;
+        }
+    }
+    out.flush()?;
+    if !args.json && checks.len() > 1 {
+        let genuine = checks
+            .iter()
+            .filter(|c| c.verdict == CodeVerdict::Genuine)
+            .count();
+        eprintln!("{genuine} of {} codes genuine", checks.len());
+    }
+    Ok(if all_genuine {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn write_text(out: &mut impl Write, l: &Line<'_>) -> std::io::Result<()> {
+    write!(out, "{:<12}", l.verdict)?;
+    if let (Some(serial), Some(short)) = (&l.serial, &l.short_code) {
+        write!(out, " serial {serial} ({short})")?;
+    }
+    if let Some(batch) = l.batch {
+        write!(out, " batch {batch}")?;
+    }
+    if let Some(kid) = &l.kid {
+        write!(out, " key {kid}")?;
+    }
+    if let Some(reason) = &l.reason {
+        write!(out, " — {reason}")?;
+    }
+    if l.source.len() <= 80 && looks_like_image(l.source) {
+        write!(out, " [{}]", l.source)?;
+    }
+    writeln!(out)
+}
+
+fn looks_like_image(input: &str) -> bool {
+    let lower = input.to_ascii_lowercase();
+    [
+        ".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff",
+    ]
+    .iter()
+    .any(|ext| lower.ends_with(ext))
+        && !lower.starts_with("http")
+}
+
+/// Reads codes from a file: a CSV with a `url` column, or one code per line.
+fn read_code_file(path: &Path, items: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut lines = std::io::BufReader::new(file).lines();
+    let first = match lines.next() {
+        Some(l) => l.with_context(|| format!("reading {}", path.display()))?,
+        None => return Ok(()),
+    };
+    let header: Vec<&str> = first.split(',').map(str::trim).collect();
+    let url_column = header.iter().position(|h| *h == "url");
+    let shown = path.display().to_string();
+    let mut push = |n: usize, line: &str| {
+        let text = match url_column {
+            Some(col) => line.split(',').nth(col).unwrap_or("").to_string(),
+            None => line.to_string(),
+        };
+        if !text.trim().is_empty() {
+            items.push((format!("{shown}:{n}"), text));
+        }
+    };
+    if url_column.is_none() {
+        push(1, &first);
+    }
+    for (i, line) in lines.enumerate() {
+        push(
+            i + 2,
+            &line.with_context(|| format!("reading {}", path.display()))?,
+        );
+    }
+    Ok(())
+}
+
+/// Verifies on every core, keeping input order.
+fn check_all(verifier: &Verifier, items: &[(String, String)]) -> Vec<CodeCheck> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(_, t)| verifier.check(t))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}

@@ -1,0 +1,197 @@
+//! Configuration: defaults → `tem.toml` → `TEM_*` environment → command-line
+//! flags. Checked once at start; the rest of tem gets typed values.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::codes::format::normalise_base_url;
+
+/// The raw, file-and-environment view of the settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Raw {
+    db: String,
+    keys: PathBuf,
+    base_url: String,
+    listen: String,
+    admin_token: Option<String>,
+    log_format: String,
+    workers: Option<usize>,
+}
+
+impl Default for Raw {
+    fn default() -> Self {
+        Raw {
+            db: "tem.db".into(),
+            keys: "keys".into(),
+            base_url: "https://tem.example.vn".into(),
+            listen: "127.0.0.1:8080".into(),
+            admin_token: None,
+            log_format: "text".into(),
+            workers: None,
+        }
+    }
+}
+
+/// Which database to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Database {
+    /// `sqlite:PATH`, a plain path, or `postgres://…`.
+    pub fn parse(s: &str) -> Result<Database, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("database: must not be empty (a file path or postgres:// URL)".into());
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Database::Postgres(s.to_string()));
+        }
+        let path = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+            .unwrap_or(s);
+        if path.is_empty() {
+            return Err("database: `sqlite:` needs a file path".into());
+        }
+        Ok(Database::Sqlite(PathBuf::from(path)))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings after checking.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub db: Database,
+    pub keys: PathBuf,
+    pub base_url: String,
+    pub listen: String,
+    pub admin_token: Option<SecretString>,
+    pub log_format: LogFormat,
+    pub workers: Option<usize>,
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub db: Option<String>,
+    pub keys: Option<PathBuf>,
+    pub base_url: Option<String>,
+    pub listen: Option<String>,
+}
+
+impl Config {
+    pub fn load(overrides: &Overrides) -> Result<Config, String> {
+        let file = overrides
+            .config_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("tem.toml"));
+        if overrides.config_file.is_some() && !file.exists() {
+            return Err(format!("config file {} does not exist", file.display()));
+        }
+        let raw: Raw = Figment::from(Serialized::defaults(Raw::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("TEM_").ignore(&["test_database_url"]))
+            .extract()
+            .map_err(|e| format!("configuration ({}): {e}", file.display()))?;
+        Self::check(raw, overrides)
+    }
+
+    fn check(mut raw: Raw, o: &Overrides) -> Result<Config, String> {
+        if let Some(db) = &o.db {
+            raw.db = db.clone();
+        }
+        if let Some(keys) = &o.keys {
+            raw.keys = keys.clone();
+        }
+        if let Some(b) = &o.base_url {
+            raw.base_url = b.clone();
+        }
+        if let Some(l) = &o.listen {
+            raw.listen = l.clone();
+        }
+        let log_format = match raw.log_format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(format!("log_format: must be text or json (got {other:?})")),
+        };
+        let admin_token = match raw.admin_token.filter(|t| !t.is_empty()) {
+            // Short tokens can be guessed; 20 characters is 100+ bits in base32.
+            Some(t) if t.len() < 20 => {
+                return Err("admin_token (TEM_ADMIN_TOKEN): must be at least 20 characters".into());
+            }
+            other => other.map(SecretString::from),
+        };
+        Ok(Config {
+            db: Database::parse(&raw.db)?,
+            keys: raw.keys,
+            base_url: normalise_base_url(&raw.base_url).map_err(|e| format!("base_url: {e}"))?,
+            listen: raw.listen,
+            admin_token,
+            log_format,
+            workers: raw.workers,
+        })
+    }
+
+    pub fn keys_dir(&self) -> &Path {
+        &self.keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_forms() {
+        assert_eq!(
+            Database::parse("tem.db").unwrap(),
+            Database::Sqlite("tem.db".into())
+        );
+        assert_eq!(
+            Database::parse("sqlite:/x/t.db").unwrap(),
+            Database::Sqlite("/x/t.db".into())
+        );
+        assert!(matches!(
+            Database::parse("postgres://u@h/db").unwrap(),
+            Database::Postgres(_)
+        ));
+        assert!(Database::parse(" ").is_err());
+    }
+
+    #[test]
+    fn overrides_win_and_values_are_checked() {
+        let o = Overrides {
+            base_url: Some("HTTPS://Tem.VN/".into()),
+            ..Default::default()
+        };
+        let c = Config::check(Raw::default(), &o).unwrap();
+        assert_eq!(c.base_url, "https://tem.vn");
+        let raw = Raw {
+            admin_token: Some("short".into()),
+            ..Raw::default()
+        };
+        assert!(
+            Config::check(raw, &Overrides::default())
+                .unwrap_err()
+                .contains("admin_token")
+        );
+        let raw = Raw {
+            log_format: "xml".into(),
+            ..Raw::default()
+        };
+        assert!(Config::check(raw, &Overrides::default()).is_err());
+    }
+}

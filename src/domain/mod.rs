@@ -1,0 +1,23 @@
+//! The registry's domain: producers, products, batches, stages and stamps.
+//!
+//! Every type here can only hold valid values: constructors normalise
+//! Vietnamese text to NFC, enforce length limits and check formats (GTIN check
+//! digits, lot codes, dates). No I/O happens here; the store persists these
+//! values and the web and CLI layers build them from user input.
+
+mod batch;
+mod ids;
+mod producer;
+mod product;
+mod stamp;
+pub mod text;
+
+pub use batch::{Batch, BatchInput, NewBatch, NewStage, Stage, StageInput, StageTime};
+pub use ids::{BatchId, ProducerId, ProductId};
+pub use producer::{NewProducer, Producer, ProducerInput, ProducerKind};
+pub use product::{
+    Certification, CertificationInput, Gtin, NewProduct, OcopGroup, OcopRating, OcopRatingInput,
+    Product, ProductInput,
+};
+pub use stamp::{Serial, ShortCode, StampCounts, StampState};
+pub use text::DomainError;

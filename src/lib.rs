@@ -1,0 +1,20 @@
+//! tem: signed QR traceability stamps for farm and craft products.
+//!
+//! Data flows one way: a request (web or CLI) becomes a domain value, a
+//! service call makes one store transaction, and the result becomes a
+//! response.
+
+/// Command line: argument parsing and one file per subcommand.
+pub mod cli;
+/// The signed stamp code: format, keys, verification, photos.
+pub mod codes;
+/// Settings from defaults, tem.toml, TEM_* environment and flags.
+pub mod config;
+/// Producers, products, batches, stamps: valid values only, no I/O.
+pub mod domain;
+/// Use cases shared by the web service and the CLI.
+pub mod service;
+/// Persistence behind the `Store` trait (SQLite by default).
+pub mod store;
+/// The HTTP service: JSON API, key set, health.
+pub mod web;

@@ -1,0 +1,83 @@
+//! Demo data: the cooperatives named in the OCOP news the brief cites, with
+//! products, batches and stages, loaded from `assets/demo/demo.json`.
+//! Loading is idempotent: what exists (same producer name, product name, lot
+//! code) is left alone.
+
+use serde::Deserialize;
+
+use super::{ServiceResult, registry};
+use crate::domain::{BatchInput, ProducerInput, ProductInput};
+use crate::store::Store;
+
+const DEMO_JSON: &str = include_str!("../../assets/demo/demo.json");
+
+#[derive(Deserialize)]
+struct DemoFile {
+    producers: Vec<DemoProducer>,
+}
+
+#[derive(Deserialize)]
+struct DemoProducer {
+    producer: ProducerInput,
+    products: Vec<DemoProduct>,
+}
+
+#[derive(Deserialize)]
+struct DemoProduct {
+    /// A `ProductInput` without `producer_id`, which is filled in here.
+    product: serde_json::Map<String, serde_json::Value>,
+    batches: Vec<BatchInput>,
+}
+
+/// What `load` added.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DemoReport {
+    pub producers: usize,
+    pub products: usize,
+    pub batches: usize,
+    /// Every demo batch, whether added now or found.
+    pub batch_ids: Vec<crate::domain::BatchId>,
+}
+
+pub fn load(store: &dyn Store) -> ServiceResult<DemoReport> {
+    let file: DemoFile = serde_json::from_str(DEMO_JSON)
+        .map_err(|e| crate::domain::DomainError::new("assets/demo/demo.json", e.to_string()))?;
+    let mut report = DemoReport::default();
+    let existing = store.producers()?;
+    for demo in file.producers {
+        let producer = match existing.iter().find(|p| p.name == demo.producer.name) {
+            Some(p) => p.clone(),
+            None => {
+                report.producers += 1;
+                registry::create_producer(store, demo.producer)?
+            }
+        };
+        let products = store.products(Some(producer.id))?;
+        for demo_product in demo.products {
+            let mut fields = demo_product.product;
+            fields.insert("producer_id".into(), producer.id.0.into());
+            let input: ProductInput = serde_json::from_value(fields.into()).map_err(|e| {
+                crate::domain::DomainError::new("assets/demo/demo.json", e.to_string())
+            })?;
+            let product = match products.iter().find(|p| p.name == input.name) {
+                Some(p) => p.clone(),
+                None => {
+                    report.products += 1;
+                    registry::create_product(store, input)?
+                }
+            };
+            let batches = store.batches(Some(product.id))?;
+            for batch in demo_product.batches {
+                if let Some(existing) = batches.iter().find(|b| b.lot_code == batch.lot_code) {
+                    report.batch_ids.push(existing.id);
+                    continue;
+                }
+                report.batches += 1;
+                report
+                    .batch_ids
+                    .push(registry::create_batch(store, product.id, batch)?.id);
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,161 @@
+//! Issuance: sign N fresh serials for a batch and store them, all or nothing.
+//!
+//! Signing runs on every core; the store writes on the calling thread inside
+//! one transaction, pulling signed chunks from a bounded queue. Memory stays
+//! bounded (a few chunks in flight) for any N, and a crash or kill before
+//! the commit leaves no stamp behind.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use tracing::instrument;
+
+use super::{ServiceResult, not_found};
+use crate::codes::format::{qr_for, qr_version};
+use crate::codes::{KeyRing, Kid, Signer, StampCode};
+use crate::domain::{BatchId, DomainError, Serial};
+use crate::store::{IssueReceipt, StampFeed, Store};
+
+/// The most stamps one issuance may create. A province's yearly need is in
+/// the tens of thousands; a million keeps one transaction under ~20 s here.
+pub const MAX_PER_ISSUANCE: u32 = 1_000_000;
+/// Stamps per chunk handed from signers to the writer.
+const CHUNK: u32 = 2_048;
+
+/// What `issue` reports back.
+#[derive(Debug, Clone)]
+pub struct IssueSummary {
+    pub receipt: IssueReceipt,
+    pub kid: Kid,
+    /// The QR version (at error-correction level M) of this batch's stamps
+    /// under the configured base URL.
+    pub qr_version: i16,
+    pub elapsed: Duration,
+}
+
+/// Sees each chunk of stored stamps with their sequence numbers; an error
+/// aborts (and rolls back) the issuance.
+pub type OnWritten<'a> = &'a mut dyn FnMut(&[(u32, StampCode)]) -> Result<(), String>;
+
+/// Checks a requested stamp count.
+pub fn validate_count(count: u64) -> Result<u32, DomainError> {
+    match u32::try_from(count) {
+        Ok(n) if (1..=MAX_PER_ISSUANCE).contains(&n) => Ok(n),
+        _ => Err(DomainError::new(
+            "count",
+            format!("must be between 1 and {MAX_PER_ISSUANCE} (got {count})"),
+        )),
+    }
+}
+
+/// Issues `count` stamps for `batch`. `on_written` sees every stored stamp
+/// with its sequence number, chunk by chunk, while the transaction is open:
+/// an error from it rolls the whole issuance back.
+#[instrument(skip(store, keys, base_url, on_written), fields(batch.id = %batch))]
+pub fn issue(
+    store: &dyn Store,
+    keys: &KeyRing,
+    base_url: &str,
+    batch: BatchId,
+    count: u64,
+    on_written: OnWritten<'_>,
+) -> ServiceResult<IssueSummary> {
+    let count = validate_count(count)?;
+    if store.batch(batch)?.is_none() {
+        return Err(not_found("batch", batch));
+    }
+    let signer = keys.signer()?;
+    let started = Instant::now();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let claimed = AtomicU32::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = sync_channel::<Vec<StampCode>>(threads * 2);
+
+    let receipt = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (signer, claimed, stop) = (&signer, &claimed, &stop);
+            scope.spawn(move || sign_chunks(signer, batch, count, claimed, stop, tx));
+        }
+        drop(tx);
+        let mut feed = Feed {
+            rx,
+            signer: &signer,
+            batch,
+            on_written,
+        };
+        let result =
+            store.issue_stamps(batch, signer.kid(), &signer.public_key(), count, &mut feed);
+        // Unblock and stop the signers whatever happened.
+        stop.store(true, Ordering::Relaxed);
+        drop(feed);
+        result
+    })?;
+
+    let example = signer.sign(Serial(0), batch);
+    let qr_version = qr_for(base_url, &example, qrcode::EcLevel::M)
+        .map(|q| qr_version(&q))
+        .unwrap_or(0);
+    let summary = IssueSummary {
+        receipt,
+        kid: signer.kid(),
+        qr_version,
+        elapsed: started.elapsed(),
+    };
+    tracing::info!(
+        stamps = summary.receipt.count,
+        issuance = %summary.receipt.issuance,
+        duration_ms = summary.elapsed.as_millis() as u64,
+        "stamps issued"
+    );
+    Ok(summary)
+}
+
+fn fresh(signer: &Signer, batch: BatchId, rng: &mut impl Rng) -> StampCode {
+    signer.sign(Serial(rng.next_u64()), batch)
+}
+
+fn sign_chunks(
+    signer: &Signer,
+    batch: BatchId,
+    count: u32,
+    claimed: &AtomicU32,
+    stop: &AtomicBool,
+    tx: SyncSender<Vec<StampCode>>,
+) {
+    let mut rng = rand::rng();
+    while !stop.load(Ordering::Relaxed) {
+        let start = claimed.fetch_add(CHUNK, Ordering::Relaxed);
+        if start >= count {
+            return;
+        }
+        let n = CHUNK.min(count - start);
+        let chunk: Vec<StampCode> = (0..n).map(|_| fresh(signer, batch, &mut rng)).collect();
+        if tx.send(chunk).is_err() {
+            return;
+        }
+    }
+}
+
+struct Feed<'a> {
+    rx: Receiver<Vec<StampCode>>,
+    signer: &'a Signer,
+    batch: BatchId,
+    on_written: OnWritten<'a>,
+}
+
+impl StampFeed for Feed<'_> {
+    fn next_chunk(&mut self) -> Option<Vec<StampCode>> {
+        self.rx.recv().ok()
+    }
+
+    fn replacement(&mut self) -> StampCode {
+        fresh(self.signer, self.batch, &mut rand::rng())
+    }
+
+    fn written(&mut self, stamps: &[(u32, StampCode)]) -> Result<(), String> {
+        (self.on_written)(stamps)
+    }
+}

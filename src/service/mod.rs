@@ -1,0 +1,44 @@
+//! Use cases, one file each. A service function validates nothing the domain
+//! types already guarantee, makes one store call (one transaction) and returns
+//! domain values. The web handlers and the CLI both call these.
+
+pub mod demo;
+pub mod issue;
+pub mod registry;
+
+use crate::codes::KeyError;
+use crate::domain::DomainError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    #[error("{what} {id} does not exist")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { what, id } => ServiceError::NotFound { what, id },
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+pub(crate) fn not_found(what: &'static str, id: impl std::fmt::Display) -> ServiceError {
+    ServiceError::NotFound {
+        what,
+        id: id.to_string(),
+    }
+}

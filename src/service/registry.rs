@@ -1,0 +1,73 @@
+//! Producers, products, batches and stages: create, read, list.
+
+use tracing::instrument;
+
+use super::{ServiceResult, not_found};
+use crate::domain::{
+    Batch, BatchId, BatchInput, NewBatch, NewProducer, NewProduct, NewStage, Producer, ProducerId,
+    ProducerInput, Product, ProductId, ProductInput, Stage, StageInput,
+};
+use crate::store::{BatchSummary, Store};
+
+#[instrument(skip_all, fields(producer.name = %input.name))]
+pub fn create_producer(store: &dyn Store, input: ProducerInput) -> ServiceResult<Producer> {
+    let new = NewProducer::try_from(input)?;
+    let producer = store.create_producer(&new)?;
+    tracing::info!(producer.id = %producer.id, "producer created");
+    Ok(producer)
+}
+
+pub fn producer(store: &dyn Store, id: ProducerId) -> ServiceResult<Producer> {
+    store.producer(id)?.ok_or_else(|| not_found("producer", id))
+}
+
+pub fn producers(store: &dyn Store) -> ServiceResult<Vec<Producer>> {
+    Ok(store.producers()?)
+}
+
+#[instrument(skip_all, fields(product.name = %input.name, producer.id = input.producer_id))]
+pub fn create_product(store: &dyn Store, input: ProductInput) -> ServiceResult<Product> {
+    let new = NewProduct::try_from(input)?;
+    let product = store.create_product(&new)?;
+    tracing::info!(product.id = %product.id, "product created");
+    Ok(product)
+}
+
+pub fn product(store: &dyn Store, id: ProductId) -> ServiceResult<Product> {
+    store.product(id)?.ok_or_else(|| not_found("product", id))
+}
+
+pub fn products(store: &dyn Store, producer: Option<ProducerId>) -> ServiceResult<Vec<Product>> {
+    if let Some(p) = producer {
+        self::producer(store, p)?;
+    }
+    Ok(store.products(producer)?)
+}
+
+#[instrument(skip_all, fields(product.id = %product, batch.lot_code = %input.lot_code))]
+pub fn create_batch(
+    store: &dyn Store,
+    product: ProductId,
+    input: BatchInput,
+) -> ServiceResult<Batch> {
+    let new = NewBatch::from_input(product, input)?;
+    let batch = store.create_batch(&new)?;
+    tracing::info!(batch.id = %batch.id, "batch created");
+    Ok(batch)
+}
+
+pub fn batch(store: &dyn Store, id: BatchId) -> ServiceResult<Batch> {
+    store.batch(id)?.ok_or_else(|| not_found("batch", id))
+}
+
+pub fn batches(store: &dyn Store, product: Option<ProductId>) -> ServiceResult<Vec<BatchSummary>> {
+    if let Some(p) = product {
+        self::product(store, p)?;
+    }
+    Ok(store.batches(product)?)
+}
+
+pub fn add_stage(store: &dyn Store, batch: BatchId, input: StageInput) -> ServiceResult<Stage> {
+    let new = NewStage::try_from(input)?;
+    Ok(store.add_stage(batch, &new)?)
+}

@@ -1,0 +1,136 @@
+//! Persistence behind one interface. `Store` is what every layer above sees;
+//! `sqlite` is the embedded default. A PostgreSQL store will implement the
+//! same trait, so nothing above this module knows which database it talks to.
+//!
+//! The trait is synchronous: rusqlite is, and the web layer already moves
+//! blocking work off the async executor with `web::block`. Each method is
+//! one transaction: it either happens completely or leaves no trace.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::codes::{Kid, StampCode};
+use crate::domain::{
+    Batch, BatchId, NewBatch, NewProducer, NewProduct, NewStage, Producer, ProducerId, Product,
+    ProductId, Serial, Stage, StampCounts, StampState,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A referenced row does not exist (`what` names it: "producer", "batch"…).
+    #[error("{what} {id} does not exist")]
+    NotFound { what: &'static str, id: String },
+    /// A uniqueness rule was broken, e.g. a lot code already used for the product.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database file was written by a newer tem, or is not a tem database.
+    #[error("database schema: {0}")]
+    Schema(String),
+    /// Issuance was stopped by its caller (e.g. the CSV could not be written).
+    #[error("issuance aborted: {0}")]
+    Aborted(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Summary of a batch in listings.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct BatchSummary {
+    pub id: BatchId,
+    pub lot_code: String,
+    pub product_id: ProductId,
+    pub product_name: String,
+    pub producer_id: ProducerId,
+    pub producer_name: String,
+    #[schema(value_type = String, format = Date)]
+    pub production_date: jiff::civil::Date,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub expiry_date: Option<jiff::civil::Date>,
+    pub quantity: u32,
+    pub stamps_issued: u64,
+}
+
+/// Where issuance gets its stamps from and reports progress to. The store
+/// pulls chunks inside its transaction, so signing (on other threads) and
+/// writing overlap, and memory stays bounded by the chunk queue.
+pub trait StampFeed {
+    /// The next chunk of signed stamps; `None` when all were handed out.
+    fn next_chunk(&mut self) -> Option<Vec<StampCode>>;
+    /// A new stamp to replace one whose serial already exists (a 2⁻⁶⁴ event
+    /// per stamp, but "never reused" must hold without exceptions).
+    fn replacement(&mut self) -> StampCode;
+    /// Called after a chunk is written with its stamps and their sequence
+    /// numbers. An error aborts the issuance and rolls everything back.
+    fn written(&mut self, stamps: &[(u32, StampCode)]) -> Result<(), String>;
+}
+
+/// What an issuance wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueReceipt {
+    pub issuance: uuid::Uuid,
+    pub batch: BatchId,
+    pub count: u32,
+    /// Sequence numbers first..=last within the batch.
+    pub first_seq: u32,
+    pub last_seq: u32,
+    pub replaced_duplicates: u32,
+}
+
+/// A stored stamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredStamp {
+    pub serial: Serial,
+    pub batch: BatchId,
+    pub seq: u32,
+    pub state: StampState,
+    pub kid: Kid,
+    pub signature: [u8; 64],
+}
+
+impl StoredStamp {
+    pub fn code(&self) -> StampCode {
+        StampCode {
+            kid_hint: self.kid.hint(),
+            serial: self.serial,
+            batch: self.batch,
+            signature: self.signature,
+        }
+    }
+}
+
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Checks that the database answers.
+    fn ping(&self) -> StoreResult<()>;
+
+    fn create_producer(&self, new: &NewProducer) -> StoreResult<Producer>;
+    fn producer(&self, id: ProducerId) -> StoreResult<Option<Producer>>;
+    fn producers(&self) -> StoreResult<Vec<Producer>>;
+
+    fn create_product(&self, new: &NewProduct) -> StoreResult<Product>;
+    fn product(&self, id: ProductId) -> StoreResult<Option<Product>>;
+    fn products(&self, producer: Option<ProducerId>) -> StoreResult<Vec<Product>>;
+
+    fn create_batch(&self, new: &NewBatch) -> StoreResult<Batch>;
+    fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>>;
+    fn batches(&self, product: Option<ProductId>) -> StoreResult<Vec<BatchSummary>>;
+    fn add_stage(&self, batch: BatchId, stage: &NewStage) -> StoreResult<Stage>;
+
+    /// Stores `count` stamps from `feed` for `batch`, signed by `kid`, in one
+    /// transaction. Serials are unique across the registry.
+    fn issue_stamps(
+        &self,
+        batch: BatchId,
+        kid: Kid,
+        public_key: &[u8; 32],
+        count: u32,
+        feed: &mut dyn StampFeed,
+    ) -> StoreResult<IssueReceipt>;
+
+    /// Stamps of a batch in sequence order, from `from_seq`, at most `limit`.
+    fn stamps(&self, batch: BatchId, from_seq: u32, limit: u32) -> StoreResult<Vec<StoredStamp>>;
+    fn stamp(&self, serial: Serial) -> StoreResult<Option<StoredStamp>>;
+    fn stamp_counts(&self, batch: BatchId) -> StoreResult<StampCounts>;
+}

@@ -1,0 +1,700 @@
+//! The SQLite store: one database file, WAL, foreign keys on, migrations
+//! applied at open. Writes take the write lock up front (`BEGIN IMMEDIATE`)
+//! so that two writers queue instead of failing on a lock upgrade.
+
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+use super::{BatchSummary, IssueReceipt, StampFeed, Store, StoreError, StoreResult, StoredStamp};
+use crate::codes::{Kid, StampCode};
+use crate::domain::{
+    Batch, BatchId, Certification, Gtin, NewBatch, NewProducer, NewProduct, NewStage, OcopGroup,
+    OcopRating, Producer, ProducerId, ProducerKind, Product, ProductId, Serial, Stage, StageTime,
+    StampCounts, StampState,
+};
+
+mod embedded {
+    refinery::embed_migrations!("src/store/migrations/sqlite");
+}
+
+pub struct SqliteStore {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    path: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Database(format!("connection pool: {e}"))
+    }
+}
+
+/// How long a writer waits for another writer before giving up. Issuing a
+/// million stamps holds the lock for about 15 s, so wait well past that.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // synchronous=FULL: a write is on disk when its call returns ("durable on return").
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -65536;",
+    )
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+            && !parent.exists()
+        {
+            return Err(StoreError::Database(format!(
+                "cannot create {}: directory {} does not exist",
+                path.display(),
+                parent.display()
+            )));
+        }
+        let mut conn = Connection::open(path)
+            .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+        configure(&mut conn)
+            .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+        migrate(&mut conn)?;
+        drop(conn);
+        let manager = SqliteConnectionManager::file(path).with_init(configure);
+        let pool = r2d2::Pool::builder().max_size(8).build(manager)?;
+        Ok(SqliteStore {
+            pool,
+            path: path.display().to_string(),
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.pool.get()?;
+        f(&conn)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.pool.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    // refinery refuses a database with migrations this binary does not know
+    // (written by a newer tem) or whose applied scripts changed.
+    embedded::migrations::runner().run(conn).map_err(|e| {
+        StoreError::Schema(format!(
+            "{e}; was this database written by a newer or different tem?"
+        ))
+    })?;
+    Ok(())
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+fn bad_value(what: &str, value: &str) -> StoreError {
+    StoreError::Database(format!("stored {what} {value:?} is not valid"))
+}
+
+/// A column that holds text tem did not write (edited by hand, or a bug).
+fn invalid(idx: usize, what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        idx,
+        rusqlite::types::Type::Text,
+        format!("stored {what} {value:?} is not valid").into(),
+    )
+}
+
+fn ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<jiff::Timestamp> {
+    let s: String = row.get(idx)?;
+    s.parse().map_err(|_| invalid(idx, "time", &s))
+}
+
+fn day(row: &Row<'_>, idx: usize) -> rusqlite::Result<jiff::civil::Date> {
+    let s: String = row.get(idx)?;
+    s.parse().map_err(|_| invalid(idx, "date", &s))
+}
+
+fn opt_day(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<jiff::civil::Date>> {
+    let s: Option<String> = row.get(idx)?;
+    s.map(|s| s.parse().map_err(|_| invalid(idx, "date", &s)))
+        .transpose()
+}
+
+// ---------------------------------------------------------------- producers
+
+const PRODUCER_COLUMNS: &str = "id, kind, name, registration_no, street, commune, district, province, phone, email, created_at";
+
+fn producer_row(row: &Row<'_>) -> rusqlite::Result<Producer> {
+    let kind: String = row.get(1)?;
+    Ok(Producer {
+        id: ProducerId(row.get(0)?),
+        kind: ProducerKind::parse("kind", &kind).map_err(|_| invalid(1, "producer kind", &kind))?,
+        name: row.get(2)?,
+        registration_no: row.get(3)?,
+        street: row.get(4)?,
+        commune: row.get(5)?,
+        district: row.get(6)?,
+        province: row.get(7)?,
+        phone: row.get(8)?,
+        email: row.get(9)?,
+        created_at: ts(row, 10)?,
+    })
+}
+
+fn load_producer(conn: &Connection, id: ProducerId) -> StoreResult<Option<Producer>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {PRODUCER_COLUMNS} FROM producers WHERE id = ?1"),
+            [id.0],
+            producer_row,
+        )
+        .optional()?)
+}
+
+// ---------------------------------------------------------------- products
+
+const PRODUCT_COLUMNS: &str = "id, producer_id, name, ocop_group, ocop_stars, ocop_decision_no, \
+     ocop_decision_date, gtin, description, created_at";
+
+struct ProductRow {
+    id: i64,
+    producer_id: i64,
+    name: String,
+    ocop_group: Option<String>,
+    ocop_stars: Option<u8>,
+    ocop_decision_no: Option<String>,
+    ocop_decision_date: Option<jiff::civil::Date>,
+    gtin: Option<String>,
+    description: Option<String>,
+    created_at: jiff::Timestamp,
+}
+
+fn product_row(row: &Row<'_>) -> rusqlite::Result<ProductRow> {
+    Ok(ProductRow {
+        id: row.get(0)?,
+        producer_id: row.get(1)?,
+        name: row.get(2)?,
+        ocop_group: row.get(3)?,
+        ocop_stars: row.get(4)?,
+        ocop_decision_no: row.get(5)?,
+        ocop_decision_date: opt_day(row, 6)?,
+        gtin: row.get(7)?,
+        description: row.get(8)?,
+        created_at: ts(row, 9)?,
+    })
+}
+
+fn finish_product(conn: &Connection, r: ProductRow) -> StoreResult<Product> {
+    let ocop = match (r.ocop_stars, r.ocop_decision_no, r.ocop_decision_date) {
+        (Some(stars), Some(no), Some(d)) => {
+            Some(OcopRating::new(stars, no, d).map_err(|e| StoreError::Database(e.to_string()))?)
+        }
+        _ => None,
+    };
+    let ocop_group = r
+        .ocop_group
+        .as_deref()
+        .map(|g| OcopGroup::parse("ocop_group", g).map_err(|_| bad_value("OCOP group", g)))
+        .transpose()?;
+    let gtin = r
+        .gtin
+        .as_deref()
+        .map(|g| Gtin::parse("gtin", g).map_err(|_| bad_value("GTIN", g)))
+        .transpose()?;
+    let images = conn
+        .prepare_cached("SELECT ref FROM product_images WHERE product_id = ?1 ORDER BY position")?
+        .query_map([r.id], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let mut certifications = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, issuer, number, valid_until FROM certifications WHERE product_id = ?1 ORDER BY position",
+    )?;
+    let mut rows = stmt.query([r.id])?;
+    while let Some(row) = rows.next()? {
+        certifications.push(Certification {
+            name: row.get(0)?,
+            issuer: row.get(1)?,
+            number: row.get(2)?,
+            valid_until: opt_day(row, 3)?,
+        });
+    }
+    Ok(Product {
+        id: ProductId(r.id),
+        producer_id: ProducerId(r.producer_id),
+        name: r.name,
+        ocop_group,
+        ocop,
+        gtin,
+        description: r.description,
+        images,
+        certifications,
+        created_at: r.created_at,
+    })
+}
+
+fn load_product(conn: &Connection, id: ProductId) -> StoreResult<Option<Product>> {
+    let row = conn
+        .query_row(
+            &format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"),
+            [id.0],
+            product_row,
+        )
+        .optional()?;
+    row.map(|r| finish_product(conn, r)).transpose()
+}
+
+// ---------------------------------------------------------------- batches
+
+const BATCH_COLUMNS: &str = "id, product_id, lot_code, production_date, expiry_date, shelf_life_days, \
+     quantity, unit, raw_material_area, created_at";
+
+fn load_batch(conn: &Connection, id: BatchId) -> StoreResult<Option<Batch>> {
+    let batch = conn
+        .query_row(
+            &format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = ?1"),
+            [id.0],
+            |r| {
+                Ok(Batch {
+                    id,
+                    product_id: ProductId(r.get(1)?),
+                    lot_code: r.get(2)?,
+                    production_date: day(r, 3)?,
+                    expiry_date: opt_day(r, 4)?,
+                    shelf_life_days: r.get(5)?,
+                    quantity: r.get(6)?,
+                    unit: r.get(7)?,
+                    raw_material_area: r.get(8)?,
+                    stages: Vec::new(),
+                    stamps: StampCounts::default(),
+                    created_at: ts(r, 9)?,
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut batch) = batch else {
+        return Ok(None);
+    };
+    batch.stages = load_stages(conn, id)?;
+    batch.stamps = counts(conn, id)?;
+    Ok(Some(batch))
+}
+
+fn load_stages(conn: &Connection, batch: BatchId) -> StoreResult<Vec<Stage>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT position, name, place, time, note FROM stages WHERE batch_id = ?1 ORDER BY position",
+    )?;
+    let stages = stmt
+        .query_map([batch.0], |r| {
+            Ok(Stage {
+                position: r.get(0)?,
+                name: r.get(1)?,
+                place: r.get(2)?,
+                time: StageTime::from_stored(r.get(3)?),
+                note: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(stages)
+}
+
+fn insert_stage(
+    tx: &Transaction<'_>,
+    batch: BatchId,
+    position: u32,
+    s: &NewStage,
+) -> StoreResult<Stage> {
+    tx.prepare_cached(
+        "INSERT INTO stages (batch_id, position, name, place, time, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![batch.0, position, s.name, s.place, s.time.as_str(), s.note])?;
+    Ok(Stage {
+        position,
+        name: s.name.clone(),
+        place: s.place.clone(),
+        time: s.time.clone(),
+        note: s.note.clone(),
+    })
+}
+
+fn counts(conn: &Connection, batch: BatchId) -> StoreResult<StampCounts> {
+    let mut c = StampCounts::default();
+    let mut stmt =
+        conn.prepare_cached("SELECT state, n FROM batch_stamp_counts WHERE batch_id = ?1")?;
+    let mut rows = stmt.query([batch.0])?;
+    while let Some(row) = rows.next()? {
+        let n = u64::try_from(row.get::<_, i64>(1)?)
+            .map_err(|_| bad_value("stamp count", "negative"))?;
+        match StampState::from_code(row.get(0)?) {
+            Some(StampState::Issued) => c.issued = n,
+            Some(StampState::Printed) => c.printed = n,
+            Some(StampState::Activated) => c.activated = n,
+            Some(StampState::Voided) => c.voided = n,
+            None => return Err(bad_value("stamp state", "?")),
+        }
+        c.total += n;
+    }
+    Ok(c)
+}
+
+fn batch_exists(conn: &Connection, batch: BatchId) -> StoreResult<bool> {
+    Ok(conn
+        .query_row("SELECT 1 FROM batches WHERE id = ?1", [batch.0], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn not_found(what: &'static str, id: impl std::fmt::Display) -> StoreError {
+    StoreError::NotFound {
+        what,
+        id: id.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------- stamps
+
+const STAMP_COLUMNS: &str = "s.serial, s.batch_id, s.seq, s.state, k.kid, s.signature";
+const STAMP_FROM: &str =
+    "FROM stamps s JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id";
+
+fn stamp_row(r: &Row<'_>) -> rusqlite::Result<(i64, u32, u32, i64, String, Vec<u8>)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn finish_stamp(
+    (serial, batch, seq, state, kid, sig): (i64, u32, u32, i64, String, Vec<u8>),
+) -> StoreResult<StoredStamp> {
+    Ok(StoredStamp {
+        serial: Serial(serial as u64),
+        batch: BatchId(batch),
+        seq,
+        state: StampState::from_code(state)
+            .ok_or_else(|| bad_value("stamp state", &state.to_string()))?,
+        kid: Kid::parse(&kid).ok_or_else(|| bad_value("kid", &kid))?,
+        signature: sig
+            .try_into()
+            .map_err(|_| bad_value("signature", "(wrong length)"))?,
+    })
+}
+
+/// Serials are stored as SQLite's signed 64-bit integers, bit for bit.
+fn serial_key(serial: Serial) -> i64 {
+    serial.0 as i64
+}
+
+impl Store for SqliteStore {
+    fn ping(&self) -> StoreResult<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+    }
+
+    fn create_producer(&self, p: &NewProducer) -> StoreResult<Producer> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO producers (kind, name, registration_no, street, commune, district, province, phone, email, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![p.kind.as_str(), p.name, p.registration_no, p.street, p.commune, p.district, p.province, p.phone, p.email, now()],
+            )?;
+            let id = ProducerId(tx.last_insert_rowid());
+            load_producer(tx, id)?.ok_or_else(|| not_found("producer", id))
+        })
+    }
+
+    fn producer(&self, id: ProducerId) -> StoreResult<Option<Producer>> {
+        self.read(|c| load_producer(c, id))
+    }
+
+    fn producers(&self) -> StoreResult<Vec<Producer>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {PRODUCER_COLUMNS} FROM producers ORDER BY id"
+            ))?;
+            Ok(stmt
+                .query_map([], producer_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn create_product(&self, p: &NewProduct) -> StoreResult<Product> {
+        self.write(|tx| {
+            if load_producer(tx, p.producer_id)?.is_none() {
+                return Err(not_found("producer", p.producer_id));
+            }
+            tx.execute(
+                "INSERT INTO products (producer_id, name, ocop_group, ocop_stars, ocop_decision_no, ocop_decision_date, gtin, description, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    p.producer_id.0,
+                    p.name,
+                    p.ocop_group.map(OcopGroup::as_str),
+                    p.ocop.as_ref().map(|o| o.stars),
+                    p.ocop.as_ref().map(|o| o.decision_no.as_str()),
+                    p.ocop.as_ref().map(|o| o.decision_date.to_string()),
+                    p.gtin.as_ref().map(Gtin::as_str),
+                    p.description,
+                    now()
+                ],
+            )?;
+            let id = ProductId(tx.last_insert_rowid());
+            for (i, img) in p.images.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO product_images (product_id, position, ref) VALUES (?1, ?2, ?3)",
+                    params![id.0, i as i64, img],
+                )?;
+            }
+            for (i, c) in p.certifications.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO certifications (product_id, position, name, issuer, number, valid_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![id.0, i as i64, c.name, c.issuer, c.number, c.valid_until.map(|d| d.to_string())],
+                )?;
+            }
+            load_product(tx, id)?.ok_or_else(|| not_found("product", id))
+        })
+    }
+
+    fn product(&self, id: ProductId) -> StoreResult<Option<Product>> {
+        self.read(|c| load_product(c, id))
+    }
+
+    fn products(&self, producer: Option<ProducerId>) -> StoreResult<Vec<Product>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE ?1 IS NULL OR producer_id = ?1 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map([producer.map(|p| p.0)], product_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(|r| finish_product(c, r)).collect()
+        })
+    }
+
+    fn create_batch(&self, b: &NewBatch) -> StoreResult<Batch> {
+        self.write(|tx| {
+            if load_product(tx, b.product_id)?.is_none() {
+                return Err(not_found("product", b.product_id));
+            }
+            let taken = tx
+                .query_row(
+                    "SELECT id FROM batches WHERE product_id = ?1 AND lot_code = ?2",
+                    params![b.product_id.0, b.lot_code],
+                    |r| r.get::<_, u32>(0),
+                )
+                .optional()?;
+            if let Some(other) = taken {
+                return Err(StoreError::Conflict(format!(
+                    "lot code {:?} is already used by batch {other} of product {}",
+                    b.lot_code, b.product_id
+                )));
+            }
+            tx.execute(
+                "INSERT INTO batches (product_id, lot_code, production_date, expiry_date, shelf_life_days, quantity, unit, raw_material_area, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    b.product_id.0,
+                    b.lot_code,
+                    b.production_date.to_string(),
+                    b.expiry_date.map(|d| d.to_string()),
+                    b.shelf_life_days,
+                    b.quantity,
+                    b.unit,
+                    b.raw_material_area,
+                    now()
+                ],
+            )?;
+            let id = BatchId(
+                u32::try_from(tx.last_insert_rowid())
+                    .map_err(|_| StoreError::Database("batch ids are exhausted (32 bits)".into()))?,
+            );
+            for (i, s) in b.stages.iter().enumerate() {
+                insert_stage(tx, id, (i + 1) as u32, s)?;
+            }
+            load_batch(tx, id)?.ok_or_else(|| not_found("batch", id))
+        })
+    }
+
+    fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>> {
+        self.read(|c| load_batch(c, id))
+    }
+
+    fn batches(&self, product: Option<ProductId>) -> StoreResult<Vec<BatchSummary>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT b.id, b.lot_code, b.product_id, p.name, p.producer_id, pr.name, b.production_date, b.expiry_date, b.quantity,
+                        (SELECT COALESCE(SUM(n), 0) FROM batch_stamp_counts WHERE batch_id = b.id)
+                 FROM batches b JOIN products p ON p.id = b.product_id JOIN producers pr ON pr.id = p.producer_id
+                 WHERE ?1 IS NULL OR b.product_id = ?1 ORDER BY b.id",
+            )?;
+            let mut rows = stmt.query([product.map(|p| p.0)])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(BatchSummary {
+                    id: BatchId(r.get(0)?),
+                    lot_code: r.get(1)?,
+                    product_id: ProductId(r.get(2)?),
+                    product_name: r.get(3)?,
+                    producer_id: ProducerId(r.get(4)?),
+                    producer_name: r.get(5)?,
+                    production_date: day(r, 6)?,
+                    expiry_date: opt_day(r, 7)?,
+                    quantity: r.get(8)?,
+                    stamps_issued: r.get::<_, i64>(9)?.max(0) as u64,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn add_stage(&self, batch: BatchId, stage: &NewStage) -> StoreResult<Stage> {
+        self.write(|tx| {
+            if !batch_exists(tx, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            let next: u32 = tx.query_row(
+                "SELECT COALESCE(MAX(position), 0) + 1 FROM stages WHERE batch_id = ?1",
+                [batch.0],
+                |r| r.get(0),
+            )?;
+            if next > 50 {
+                return Err(StoreError::Conflict(format!(
+                    "batch {batch} already has 50 stages"
+                )));
+            }
+            insert_stage(tx, batch, next, stage)
+        })
+    }
+
+    fn issue_stamps(
+        &self,
+        batch: BatchId,
+        kid: Kid,
+        public_key: &[u8; 32],
+        count: u32,
+        feed: &mut dyn StampFeed,
+    ) -> StoreResult<IssueReceipt> {
+        self.write(|tx| {
+            if !batch_exists(tx, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            tx.execute(
+                "INSERT INTO signing_keys (kid, public_key) VALUES (?1, ?2) ON CONFLICT (kid) DO NOTHING",
+                params![kid.to_string(), &public_key[..]],
+            )?;
+            let key_id: i64 =
+                tx.query_row("SELECT id FROM signing_keys WHERE kid = ?1", [kid.to_string()], |r| r.get(0))?;
+            let last_seq: u32 =
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM stamps WHERE batch_id = ?1", [batch.0], |r| r.get(0))?;
+            let first_seq = last_seq
+                .checked_add(1)
+                .filter(|f| f.checked_add(count - 1).is_some())
+                .ok_or_else(|| StoreError::Conflict(format!("batch {batch} cannot hold more stamps")))?;
+            let issuance = uuid::Uuid::now_v7();
+            tx.execute(
+                "INSERT INTO issuances (uuid, batch_id, key_id, first_seq, count, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![issuance.to_string(), batch.0, key_id, first_seq, count, now()],
+            )?;
+            let issuance_id = tx.last_insert_rowid();
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO stamps (serial, batch_id, seq, issuance_id, signature) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (serial) DO NOTHING",
+            )?;
+            let mut seq = first_seq;
+            let mut written = 0u32;
+            let mut replaced = 0u32;
+            let mut done: Vec<(u32, StampCode)> = Vec::new();
+            while written < count {
+                let Some(chunk) = feed.next_chunk() else {
+                    return Err(StoreError::Aborted(format!("the signer stopped after {written} of {count} stamps")));
+                };
+                done.clear();
+                for code in chunk.into_iter().take((count - written) as usize) {
+                    let mut code = code;
+                    loop {
+                        check_batch(&code, batch)?;
+                        let n = insert.execute(params![serial_key(code.serial), batch.0, seq, issuance_id, &code.signature[..]])?;
+                        if n == 1 {
+                            break;
+                        }
+                        replaced += 1;
+                        code = feed.replacement();
+                    }
+                    done.push((seq, code));
+                    seq += 1;
+                    written += 1;
+                }
+                feed.written(&done).map_err(StoreError::Aborted)?;
+            }
+            tx.execute(
+                "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 0, ?2)
+                 ON CONFLICT (batch_id, state) DO UPDATE SET n = n + excluded.n",
+                params![batch.0, count],
+            )?;
+            Ok(IssueReceipt { issuance, batch, count, first_seq, last_seq: seq - 1, replaced_duplicates: replaced })
+        })
+    }
+
+    fn stamps(&self, batch: BatchId, from_seq: u32, limit: u32) -> StoreResult<Vec<StoredStamp>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {STAMP_COLUMNS} {STAMP_FROM} WHERE s.batch_id = ?1 AND s.seq >= ?2 ORDER BY s.seq LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![batch.0, from_seq, limit], stamp_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(finish_stamp).collect()
+        })
+    }
+
+    fn stamp(&self, serial: Serial) -> StoreResult<Option<StoredStamp>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {STAMP_COLUMNS} {STAMP_FROM} WHERE s.serial = ?1"
+            ))?
+            .query_row([serial_key(serial)], stamp_row)
+            .optional()?
+            .map(finish_stamp)
+            .transpose()
+        })
+    }
+
+    fn stamp_counts(&self, batch: BatchId) -> StoreResult<StampCounts> {
+        self.read(|c| counts(c, batch))
+    }
+}
+
+/// A feed that signs for the wrong batch is a programming error; refuse it
+/// rather than store a stamp whose code points elsewhere.
+fn check_batch(code: &StampCode, batch: BatchId) -> StoreResult<()> {
+    if code.batch != batch {
+        return Err(StoreError::Aborted(format!(
+            "a stamp signed for batch {} was offered to batch {batch}",
+            code.batch
+        )));
+    }
+    Ok(())
+}

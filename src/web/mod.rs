@@ -1,0 +1,144 @@
+//! The HTTP service (actix-web): routes, shared state, request limits, and the
+//! JSON error envelope for everything that goes wrong before a handler runs.
+
+mod api;
+mod auth;
+pub mod error;
+pub mod openapi;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::codes::KeySet;
+use crate::store::Store;
+pub use auth::random_token;
+pub use error::ApiError;
+
+/// Everything a handler may use. Cheap to clone (shared pointers).
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keys_dir: PathBuf,
+    pub base_url: String,
+    pub admin: auth::AdminToken,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys_dir: PathBuf,
+        base_url: String,
+        admin_token: Option<&str>,
+    ) -> Self {
+        AppState {
+            store,
+            keys_dir,
+            base_url,
+            admin: auth::AdminToken::new(admin_token),
+        }
+    }
+}
+
+/// JSON bodies above this are refused: the largest legitimate body (a product
+/// with 20 certifications and a long description) is under 32 KB.
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
+
+/// Routes and their configuration, shared by `run` and the tests.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(MAX_JSON_BYTES)
+            .error_handler(|err, _req| json_error(err).into()),
+    )
+    .app_data(
+        web::PathConfig::default().error_handler(|err, _req| {
+            ApiError::NotFound(format!("no such resource ({err})")).into()
+        }),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::BadRequest {
+            code: "invalid_query",
+            message: err.to_string(),
+        }
+        .into()
+    }))
+    .route("/healthz", web::get().to(healthz))
+    .route("/.well-known/tem-keys.json", web::get().to(key_set))
+    .route("/api/openapi.json", web::get().to(openapi::document))
+    .service(web::scope("/api/v1").configure(api::routes));
+}
+
+fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError as J;
+    match err {
+        J::OverflowKnownLength { .. } | J::Overflow { .. } => ApiError::TooLarge(MAX_JSON_BYTES),
+        J::ContentType => ApiError::BadRequest {
+            code: "unsupported_media_type",
+            message: "send the body as JSON with Content-Type: application/json".into(),
+        },
+        J::Deserialize(e) => ApiError::BadRequest {
+            code: "invalid_json",
+            message: e.to_string(),
+        },
+        other => ApiError::BadRequest {
+            code: "invalid_json",
+            message: other.to_string(),
+        },
+    }
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// Liveness and database reachability, for load balancers and monitoring.
+async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    web::block(move || store.ping())
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })))
+}
+
+/// The public key set verifiers need. Read from the key directory on each
+/// request so that `tem keys rotate` takes effect without a restart.
+async fn key_set(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let dir = state.keys_dir.clone();
+    let set: KeySet = web::block(move || KeySet::load(&dir))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .json(set))
+}
+
+/// Starts the server on a bound listener (port 0 in tests picks a free port).
+pub fn run(
+    listener: TcpListener,
+    state: AppState,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(TracingLogger::default())
+            .app_data(data.clone())
+            .configure(routes)
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?;
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    Ok(server.run())
+}
