@@ -95,6 +95,32 @@ pub struct KeySet {
 }
 
 pub const KEY_SET_FORMAT: &str = "tem-keys/1";
+
+impl PublicKeyEntry {
+    /// An entry for a public key, valid from now.
+    pub fn new(public_key: [u8; 32], status: KeyStatus) -> PublicKeyEntry {
+        let now = now_seconds();
+        PublicKeyEntry {
+            kid: Kid::of(&public_key).to_string(),
+            alg: "Ed25519".to_string(),
+            public_key: data_encoding::BASE64URL_NOPAD.encode(&public_key),
+            status,
+            valid_from: now,
+            valid_until: (status != KeyStatus::Active).then_some(now),
+            revoked_at: (status == KeyStatus::Revoked).then_some(now),
+            revocation_reason: None,
+        }
+    }
+}
+
+impl KeySet {
+    pub fn new(keys: Vec<PublicKeyEntry>) -> KeySet {
+        KeySet {
+            format: KEY_SET_FORMAT.to_string(),
+            keys,
+        }
+    }
+}
 const KEYRING_FILE: &str = "keyring.json";
 
 impl KeySet {
@@ -379,16 +405,8 @@ impl KeyRing {
             .map_err(io_err(&path))?;
         file.write_all(pem.as_bytes()).map_err(io_err(&path))?;
         file.sync_all().map_err(io_err(&path))?;
-        self.keys.push(PublicKeyEntry {
-            kid: kid.to_string(),
-            alg: "Ed25519".to_string(),
-            public_key: data_encoding::BASE64URL_NOPAD.encode(&public),
-            status: KeyStatus::Active,
-            valid_from: now_seconds(),
-            valid_until: None,
-            revoked_at: None,
-            revocation_reason: None,
-        });
+        self.keys
+            .push(PublicKeyEntry::new(public, KeyStatus::Active));
         if let Err(e) = self.save() {
             self.keys.pop();
             let _ = fs::remove_file(&path);

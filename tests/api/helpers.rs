@@ -1,0 +1,157 @@
+//! `spawn_app()` starts tem on 127.0.0.1:0 and returns a client for it.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tem::codes::KeyRing;
+use tem::store::{SqliteStore, Store};
+use tem::web::{self, AppState};
+
+pub const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+pub struct TestApp {
+    pub address: String,
+    pub dir: tempfile::TempDir,
+    pub store: Arc<dyn Store>,
+    agent: ureq::Agent,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of a JSON error reply.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error reply: {}", self.body))
+    }
+}
+
+pub fn spawn_app() -> TestApp {
+    spawn_app_with(true)
+}
+
+/// Starts the app; `with_key` false leaves the key directory empty.
+pub fn spawn_app_with(with_key: bool) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("tem.db")).unwrap());
+    let keys = dir.path().join("keys");
+    if with_key {
+        KeyRing::open(&keys).unwrap().generate().unwrap();
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState::new(
+        store.clone(),
+        keys,
+        "https://tem.example.vn".into(),
+        Some(TOKEN),
+    );
+    std::thread::spawn(move || {
+        actix_web::rt::System::new()
+            .block_on(async move { web::run(listener, state, Some(2)).unwrap().await })
+    });
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    TestApp {
+        address,
+        dir,
+        store,
+        agent,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    fn reply(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let mut resp = resp.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply { status, body }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        Self::reply(
+            self.agent
+                .get(self.url(path))
+                .header("Authorization", format!("Bearer {TOKEN}"))
+                .call(),
+        )
+    }
+
+    pub fn get_with_token(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.agent.get(self.url(path));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Self::reply(req.call())
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        Self::reply(
+            self.agent
+                .post(self.url(path))
+                .header("Authorization", format!("Bearer {TOKEN}"))
+                .send_json(body),
+        )
+    }
+
+    pub fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Reply {
+        Self::reply(
+            self.agent
+                .post(self.url(path))
+                .header("Authorization", format!("Bearer {TOKEN}"))
+                .header("Content-Type", content_type)
+                .send(body),
+        )
+    }
+
+    pub fn create_producer(&self) -> i64 {
+        let r = self.post(
+            "/api/v1/producers",
+            &json!({"kind": "cooperative", "name": "Hợp tác xã nông nghiệp Dân Tiến", "commune": "Dân Thành", "province": "Trà Vinh"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+
+    pub fn create_product(&self, producer: i64) -> i64 {
+        let r = self.post(
+            "/api/v1/products",
+            &json!({"producer_id": producer, "name": "Gạo thơm Dân Tiến", "ocop_group": "food",
+                    "ocop": {"stars": 4, "decision_no": "1021/QĐ-UBND", "decision_date": "2024-05-20"}}),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+
+    pub fn create_batch(&self, product: i64, lot: &str) -> u32 {
+        let r = self.post(
+            &format!("/api/v1/products/{product}/batches"),
+            &json!({"lot_code": lot, "production_date": "2024-06-15", "shelf_life_days": 365, "quantity": 5000}),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_u64().unwrap() as u32
+    }
+
+    /// A producer, product and batch; returns the batch id.
+    pub fn batch(&self) -> u32 {
+        let producer = self.create_producer();
+        let product = self.create_product(producer);
+        self.create_batch(product, "DT-2024-01")
+    }
+}

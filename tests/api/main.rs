@@ -1,0 +1,7 @@
+//! API tests: the real server on a random port, a temporary SQLite file and
+//! key directory, spoken to over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod registry;
+mod stamps;

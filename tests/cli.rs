@@ -1,0 +1,535 @@
+//! The `tem` command line as a user drives it: a real database file and key
+//! directory in a temporary folder, the real binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tem"));
+        c.current_dir(self.dir.path())
+            .env("TEM_DB", self.path("tem.db"))
+            .env("TEM_KEYS", self.path("keys"))
+            .env_remove("TEM_BASE_URL")
+            .env_remove("TEM_ADMIN_TOKEN")
+            .env_remove("RUST_LOG");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tem {args:?} failed ({:?}):\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects exit status `code`; returns stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "tem {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    fn batches(&self) -> Vec<Value> {
+        serde_json::from_str::<Value>(&self.ok(&["batch", "list", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn stamp_count(&self, batch: u64) -> u64 {
+        let b: Value =
+            serde_json::from_str(&self.ok(&["batch", "show", &batch.to_string(), "--json"]))
+                .unwrap();
+        b["stamps"]["total"].as_u64().unwrap()
+    }
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn demo_is_idempotent_and_batch_list_json_has_the_contract_fields() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let first = env.batches();
+    assert!(first.len() >= 7);
+    env.ok(&["demo"]);
+    let second = env.batches();
+    assert_eq!(first, second, "a second `tem demo` must change nothing");
+    for b in &second {
+        for field in [
+            "id",
+            "lot_code",
+            "product_id",
+            "product_name",
+            "producer_id",
+        ] {
+            assert!(b.get(field).is_some(), "batch list lacks {field}: {b}");
+        }
+    }
+    let names: Vec<&str> = second
+        .iter()
+        .map(|b| b["product_name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"Bưởi da xanh Hùng Hòa"));
+    // Keys were generated with private files readable only by the owner.
+    let pems: Vec<_> = std::fs::read_dir(env.path("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pem"))
+        .collect();
+    assert_eq!(pems.len(), 1);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&pems[0]).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn ten_thousand_stamps_issue_export_and_verify_offline() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let batch = env.batches()[0]["id"].as_u64().unwrap();
+    let before = env.stamp_count(batch);
+    let csv_path = env.path("stamps.csv");
+    let out = env.ok(&[
+        "issue",
+        "--batch",
+        &batch.to_string(),
+        "--count",
+        "10000",
+        "--csv",
+        csv_path.to_str().unwrap(),
+    ]);
+    assert!(out.contains("issued 10000 stamps"), "{out}");
+    assert!(out.contains("QR version 6"), "{out}");
+    assert_eq!(env.stamp_count(batch), before + 10_000);
+
+    let (header, rows) = read_csv(&csv_path);
+    for col in ["serial", "short_code", "url"] {
+        assert!(header.iter().any(|h| h == col), "CSV lacks {col}");
+    }
+    assert_eq!(rows.len(), 10_000);
+    let serial_col = header.iter().position(|h| h == "serial").unwrap();
+    let serials: HashSet<&str> = rows.iter().map(|r| r[serial_col].as_str()).collect();
+    assert_eq!(serials.len(), 10_000, "serials must be unique");
+
+    // Export the public keys, then verify every stamp with nothing but them.
+    let keyfile = env.path("tem-keys.json");
+    env.ok(&["keys", "export", "-o", keyfile.to_str().unwrap()]);
+    let out = env
+        .cmd()
+        .env("TEM_KEYS", &keyfile)
+        .env("TEM_DB", env.path("no-database-needed.db"))
+        .args([
+            "verify",
+            "--json",
+            "--from-file",
+            csv_path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(lines.len(), 10_000);
+    let url_col = header.iter().position(|h| h == "url").unwrap();
+    for (line, row) in lines.iter().zip(&rows) {
+        assert_eq!(line["verdict"], "genuine");
+        assert_eq!(line["batch"].as_u64(), Some(batch));
+        assert_eq!(line["serial"].as_str(), Some(row[serial_col].as_str()));
+        assert!(row[url_col].starts_with("https://tem.example.vn/"));
+    }
+    assert!(
+        !env.path("no-database-needed.db").exists(),
+        "offline verification must not touch a database"
+    );
+
+    // `tem export` writes the same rows for the same numbers.
+    let exported = env.path("export.csv");
+    let first_seq = (before + 1).to_string();
+    env.ok(&[
+        "export",
+        "--batch",
+        &batch.to_string(),
+        "--from",
+        &first_seq,
+        "--csv",
+        exported.to_str().unwrap(),
+    ]);
+    let (_, export_rows) = read_csv(&exported);
+    assert_eq!(export_rows, rows);
+}
+
+#[test]
+fn rotated_keys_keep_verifying_and_revoked_keys_do_not() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let batch = env.batches()[0]["id"].as_u64().unwrap().to_string();
+    let old_csv = env.path("old.csv");
+    env.ok(&[
+        "issue",
+        "--batch",
+        &batch,
+        "--count",
+        "3",
+        "--csv",
+        old_csv.to_str().unwrap(),
+    ]);
+    let (header, rows) = read_csv(&old_csv);
+    let url = rows[0][header.iter().position(|h| h == "url").unwrap()].clone();
+    let old_kid = rows[0][header.iter().position(|h| h == "kid").unwrap()].clone();
+
+    let out = env.ok(&["keys", "rotate"]);
+    assert!(out.contains("verify-only"), "{out}");
+    let verdict = json_lines(&env.ok(&["verify", "--json", &url]));
+    assert_eq!(verdict[0]["verdict"], "genuine");
+    assert_eq!(verdict[0]["kid"].as_str(), Some(old_kid.as_str()));
+
+    env.ok(&["keys", "revoke", &old_kid, "--reason", "thử nghiệm"]);
+    let out = env.run(&["verify", "--json", &url]);
+    assert_eq!(out.status.code(), Some(1), "a non-genuine code must exit 1");
+    assert_eq!(
+        json_lines(&String::from_utf8(out.stdout).unwrap())[0]["verdict"],
+        "revoked-key"
+    );
+
+    // New stamps are signed by the new key and are genuine.
+    let new_csv = env.path("new.csv");
+    env.ok(&[
+        "issue",
+        "--batch",
+        &batch,
+        "--count",
+        "2",
+        "--csv",
+        new_csv.to_str().unwrap(),
+    ]);
+    let (_, new_rows) = read_csv(&new_csv);
+    assert_ne!(new_rows[0][4], old_kid);
+    assert_eq!(
+        json_lines(&env.ok(&["verify", "--json", &new_rows[0][5]]))[0]["verdict"],
+        "genuine"
+    );
+
+    // A key set without the signing key: unknown-key.
+    let other = Env::new();
+    other.ok(&["keys", "generate"]);
+    let out = other.run(&["verify", "--json", &new_rows[0][5]]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        json_lines(&String::from_utf8(out.stdout).unwrap())[0]["verdict"],
+        "unknown-key"
+    );
+}
+
+#[test]
+fn verify_prints_one_verdict_per_code_with_the_right_exit_status() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let batch = env.batches()[1]["id"].as_u64().unwrap();
+    let csv_path = env.path("s.csv");
+    env.ok(&[
+        "issue",
+        "--batch",
+        &batch.to_string(),
+        "--count",
+        "2",
+        "--csv",
+        csv_path.to_str().unwrap(),
+    ]);
+    let (_, rows) = read_csv(&csv_path);
+    let good = rows[0][5].clone();
+    let mut forged = good.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+
+    let text = env.ok(&["verify", &good, &format!("  {}  ", good.to_uppercase())]);
+    assert_eq!(text.lines().filter(|l| l.starts_with("genuine")).count(), 2);
+
+    let out = env.run(&["verify", "--json", &good, &forged, "not-a-code"]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&String::from_utf8(out.stdout).unwrap());
+    let verdicts: Vec<&str> = lines
+        .iter()
+        .map(|l| l["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["genuine", "forged", "malformed"]);
+    assert_eq!(lines[0]["batch"].as_u64(), Some(batch));
+    for l in &lines {
+        for field in ["verdict", "serial", "kid", "batch"] {
+            assert!(l.get(field).is_some(), "JSON line lacks {field}: {l}");
+        }
+    }
+}
+
+#[test]
+fn verify_reads_every_stamp_in_a_photo() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let batch = env.batches()[2]["id"].as_u64().unwrap();
+    let csv_path = env.path("s.csv");
+    env.ok(&[
+        "issue",
+        "--batch",
+        &batch.to_string(),
+        "--count",
+        "4",
+        "--csv",
+        csv_path.to_str().unwrap(),
+    ]);
+    let (_, rows) = read_csv(&csv_path);
+    let urls: Vec<String> = rows.iter().map(|r| r[5].clone()).collect();
+
+    // Four stamps side by side in one picture, as on a shelf.
+    let tiles: Vec<image::GrayImage> = urls.iter().map(|u| render_qr(u, 5)).collect();
+    let tile = tiles[0].width();
+    let mut picture =
+        image::GrayImage::from_pixel(tile * 2 + 60, tile * 2 + 60, image::Luma([255]));
+    for (i, t) in tiles.iter().enumerate() {
+        image::imageops::overlay(
+            &mut picture,
+            t,
+            i64::from((i as u32 % 2) * (tile + 20) + 20),
+            i64::from((i as u32 / 2) * (tile + 20) + 20),
+        );
+    }
+    let photo = env.path("shelf.png");
+    picture.save(&photo).unwrap();
+
+    let lines = json_lines(&env.ok(&["verify", "--json", photo.to_str().unwrap()]));
+    let mut found: Vec<String> = lines
+        .iter()
+        .map(|l| l["serial"].as_str().unwrap().to_string())
+        .collect();
+    found.sort();
+    let mut expected: Vec<String> = rows.iter().map(|r| r[2].clone()).collect();
+    expected.sort();
+    assert_eq!(found, expected);
+    assert!(lines.iter().all(|l| l["verdict"] == "genuine"));
+
+    // A picture with no code is reported, not ignored.
+    let blank = env.path("blank.png");
+    image::GrayImage::from_pixel(200, 200, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+    let out = env.run(&["verify", "--json", blank.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let line = &json_lines(&String::from_utf8(out.stdout).unwrap())[0];
+    assert_eq!(line["verdict"], "malformed");
+    assert!(line["reason"].as_str().unwrap().contains("no QR code"));
+}
+
+fn render_qr(url: &str, scale: u32) -> image::GrayImage {
+    let code = tem::codes::StampCode::parse(url).unwrap();
+    let qr =
+        tem::codes::format::qr_for("https://tem.example.vn", &code, qrcode::EcLevel::M).unwrap();
+    let width = qr.width() as u32;
+    let colors = qr.to_colors();
+    let side = (width + 8) * scale;
+    image::GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x / scale) as i64 - 4, (y / scale) as i64 - 4);
+        let dark = mx >= 0
+            && my >= 0
+            && (mx as u32) < width
+            && (my as u32) < width
+            && colors[(my as u32 * width + mx as u32) as usize] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    })
+}
+
+#[test]
+fn a_killed_issuance_leaves_no_stamp_behind() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let batch = env.batches()[0]["id"].as_u64().unwrap();
+    let before = env.stamp_count(batch);
+    let csv_path = env.path("big.csv");
+    let mut child = env
+        .cmd()
+        .args([
+            "issue",
+            "--batch",
+            &batch.to_string(),
+            "--count",
+            "1000000",
+            "--csv",
+            csv_path.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the issuance is well under way: its temporary CSV holds rows
+    // that the open transaction has already written.
+    let started = Instant::now();
+    let tmp_written = || {
+        std::fs::read_dir(env.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.starts_with(".big.csv")
+                    && e.metadata().map(|m| m.len() > 500_000).unwrap_or(false)
+            })
+    };
+    while !tmp_written() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "issuance ended before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "issuance never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    assert_eq!(
+        env.stamp_count(batch),
+        before,
+        "a killed issuance must leave no stamp"
+    );
+    assert!(!csv_path.exists(), "no CSV may appear under the real name");
+    // The database is healthy: the next issuance works and numbers continue.
+    let out = env.ok(&["issue", "--batch", &batch.to_string(), "--count", "5"]);
+    assert!(
+        out.contains(&format!("numbers {}–{}", before + 1, before + 5)),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_message_and_exit_status_2() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let err = env.fails(&["issue", "--batch", "999", "--count", "5"], 2);
+    assert!(err.contains("batch 999 does not exist"), "{err}");
+    let err = env.fails(&["issue", "--batch", "1", "--count", "0"], 2);
+    assert!(
+        err.contains("count") && err.contains("between 1 and 1000000"),
+        "{err}"
+    );
+    let err = env.fails(
+        &[
+            "producer",
+            "add",
+            "--kind",
+            "farm",
+            "--name",
+            "A",
+            "--commune",
+            "B",
+            "--province",
+            "C",
+        ],
+        2,
+    );
+    assert!(err.contains("kind: must be one of"), "{err}");
+    let err = env.fails(
+        &[
+            "product",
+            "add",
+            "--producer",
+            "1",
+            "--name",
+            "Gạo",
+            "--gtin",
+            "123",
+        ],
+        2,
+    );
+    assert!(err.contains("gtin"), "{err}");
+    let err = env.fails(
+        &[
+            "batch",
+            "add",
+            "--product",
+            "1",
+            "--lot",
+            "DT-2024-HT1",
+            "--production-date",
+            "2024-06-15",
+            "--quantity",
+            "5",
+        ],
+        2,
+    );
+    assert!(err.contains("already used"), "{err}");
+    let err = env.fails(&["verify"], 2);
+    assert!(err.contains("nothing to verify"), "{err}");
+    let err = env.fails(&["keys", "generate"], 2);
+    assert!(err.contains("already exists"), "{err}");
+    let err = env.fails(&["keys", "revoke", "0000000000000000"], 2);
+    assert!(err.contains("no key"), "{err}");
+    let err = env.fails(&["batch", "list", "--base-url", "ftp://x"], 2);
+    assert!(err.contains("base_url"), "{err}");
+    // Nothing changed.
+    assert_eq!(env.batches().len(), 7);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let env = Env::new();
+    let help = env.ok(&["--help"]);
+    for cmd in ["serve", "demo", "keys", "issue", "verify", "batch"] {
+        assert!(help.contains(cmd), "--help lacks {cmd}");
+    }
+    let issue_help = env.ok(&["issue", "--help"]);
+    assert!(issue_help.contains("--csv") && issue_help.contains("--count"));
+}
