@@ -2,6 +2,8 @@
 //! directory in a temporary folder, the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -376,18 +378,7 @@ fn render_qr(url: &str, scale: u32) -> image::GrayImage {
     let code = tem::codes::StampCode::parse(url).unwrap();
     let qr =
         tem::codes::format::qr_for("https://tem.example.vn", &code, qrcode::EcLevel::M).unwrap();
-    let width = qr.width() as u32;
-    let colors = qr.to_colors();
-    let side = (width + 8) * scale;
-    image::GrayImage::from_fn(side, side, |x, y| {
-        let (mx, my) = ((x / scale) as i64 - 4, (y / scale) as i64 - 4);
-        let dark = mx >= 0
-            && my >= 0
-            && (mx as u32) < width
-            && (my as u32) < width
-            && colors[(my as u32 * width + mx as u32) as usize] == qrcode::Color::Dark;
-        image::Luma([if dark { 0 } else { 255 }])
-    })
+    common::render_qr(&qr, scale)
 }
 
 #[test]

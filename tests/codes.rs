@@ -3,6 +3,8 @@
 //! independent decoder (zbarimg).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use proptest::prelude::*;
 use serde::Deserialize;
 use tem::codes::format::{CODE_LEN, Kid, StampCode, qr_for, qr_version, signed_message};
@@ -225,7 +227,7 @@ fn zbarimg_reads_the_stamp_qr_back_exactly() {
     let code = signer.sign(Serial(0xfeed_beef_0000_0001), BatchId(1234));
     let url = code.url("https://tem.example.vn");
     let qr = qr_for("https://tem.example.vn", &code, qrcode::EcLevel::M).unwrap();
-    let image = render(&qr, 6);
+    let image = common::render_qr(&qr, 6);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stamp.png");
     image.save(&path).unwrap();
@@ -242,20 +244,4 @@ fn zbarimg_reads_the_stamp_qr_back_exactly() {
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), url);
     // tem's own photo decoder agrees.
     assert_eq!(tem::codes::photo::decode_file(&path).unwrap(), vec![url]);
-}
-
-/// A plain raster of a QR symbol: `scale` pixels per module, 4-module quiet zone.
-fn render(qr: &qrcode::QrCode, scale: u32) -> image::GrayImage {
-    let width = qr.width() as u32;
-    let colors = qr.to_colors();
-    let side = (width + 8) * scale;
-    image::GrayImage::from_fn(side, side, |x, y| {
-        let (mx, my) = ((x / scale) as i64 - 4, (y / scale) as i64 - 4);
-        let dark = mx >= 0
-            && my >= 0
-            && (mx as u32) < width
-            && (my as u32) < width
-            && colors[(my as u32 * width + mx as u32) as usize] == qrcode::Color::Dark;
-        image::Luma([if dark { 0 } else { 255 }])
-    })
 }

@@ -94,12 +94,26 @@ impl SqliteStore {
 
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.pool.get()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        write_on(&mut conn, f)
     }
 }
+
+fn write_on<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Page cache for a large issuance: random serials land all over the stamps
+/// B-tree, and a cache that holds it (1M stamps ≈ 130 MB) roughly halves the
+/// cost of each insert. Only the issuing connection uses it, and only while
+/// it issues.
+const ISSUE_CACHE: &str = "PRAGMA cache_size = -262144";
+const NORMAL_CACHE: &str = "PRAGMA cache_size = -65536";
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
     // refinery refuses a database with migrations this binary does not know
@@ -599,7 +613,11 @@ impl Store for SqliteStore {
         count: u32,
         feed: &mut dyn StampFeed,
     ) -> StoreResult<IssueReceipt> {
-        self.write(|tx| {
+        let mut conn = self.pool.get()?;
+        if count > 10_000 {
+            conn.execute_batch(ISSUE_CACHE)?;
+        }
+        let result = write_on(&mut conn, |tx| {
             if !batch_exists(tx, batch)? {
                 return Err(not_found("batch", batch));
             }
@@ -607,57 +625,74 @@ impl Store for SqliteStore {
                 "INSERT INTO signing_keys (kid, public_key) VALUES (?1, ?2) ON CONFLICT (kid) DO NOTHING",
                 params![kid.to_string(), &public_key[..]],
             )?;
-            let key_id: i64 =
-                tx.query_row("SELECT id FROM signing_keys WHERE kid = ?1", [kid.to_string()], |r| r.get(0))?;
-            let last_seq: u32 =
-                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM stamps WHERE batch_id = ?1", [batch.0], |r| r.get(0))?;
+            let key_id: i64 = tx.query_row(
+                "SELECT id FROM signing_keys WHERE kid = ?1",
+                [kid.to_string()],
+                |r| r.get(0),
+            )?;
+            let last_seq: u32 = tx.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM stamps WHERE batch_id = ?1",
+                [batch.0],
+                |r| r.get(0),
+            )?;
             let first_seq = last_seq
                 .checked_add(1)
                 .filter(|f| f.checked_add(count - 1).is_some())
-                .ok_or_else(|| StoreError::Conflict(format!("batch {batch} cannot hold more stamps")))?;
+                .ok_or_else(|| {
+                    StoreError::Conflict(format!("batch {batch} cannot hold more stamps"))
+                })?;
             let issuance = uuid::Uuid::now_v7();
             tx.execute(
                 "INSERT INTO issuances (uuid, batch_id, key_id, first_seq, count, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![issuance.to_string(), batch.0, key_id, first_seq, count, now()],
             )?;
             let issuance_id = tx.last_insert_rowid();
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO stamps (serial, batch_id, seq, issuance_id, signature) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (serial) DO NOTHING",
-            )?;
+            let mut writer = StampWriter::new(tx, batch, issuance_id)?;
             let mut seq = first_seq;
             let mut written = 0u32;
-            let mut replaced = 0u32;
             let mut done: Vec<(u32, StampCode)> = Vec::new();
             while written < count {
-                let Some(chunk) = feed.next_chunk() else {
-                    return Err(StoreError::Aborted(format!("the signer stopped after {written} of {count} stamps")));
+                let Some(mut chunk) = feed.next_chunk() else {
+                    return Err(StoreError::Aborted(format!(
+                        "the signer stopped after {written} of {count} stamps"
+                    )));
                 };
+                chunk.truncate((count - written) as usize);
+                // In serial order, neighbouring inserts share index pages.
+                chunk.sort_unstable_by_key(|c| c.serial);
+                if let Some(wrong) = chunk.iter().find(|c| c.batch != batch) {
+                    return Err(StoreError::Aborted(format!(
+                        "a stamp signed for batch {} was offered to batch {batch}",
+                        wrong.batch
+                    )));
+                }
                 done.clear();
-                for code in chunk.into_iter().take((count - written) as usize) {
-                    let mut code = code;
-                    loop {
-                        check_batch(&code, batch)?;
-                        let n = insert.execute(params![serial_key(code.serial), batch.0, seq, issuance_id, &code.signature[..]])?;
-                        if n == 1 {
-                            break;
-                        }
-                        replaced += 1;
-                        code = feed.replacement();
-                    }
-                    done.push((seq, code));
-                    seq += 1;
-                    written += 1;
+                for group in chunk.chunks(INSERT_ROWS) {
+                    writer.insert(seq, group, feed, &mut done)?;
+                    seq += group.len() as u32;
+                    written += group.len() as u32;
                 }
                 feed.written(&done).map_err(StoreError::Aborted)?;
             }
+            let replaced = writer.replaced;
             tx.execute(
                 "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 0, ?2)
                  ON CONFLICT (batch_id, state) DO UPDATE SET n = n + excluded.n",
                 params![batch.0, count],
             )?;
-            Ok(IssueReceipt { issuance, batch, count, first_seq, last_seq: seq - 1, replaced_duplicates: replaced })
-        })
+            Ok(IssueReceipt {
+                issuance,
+                batch,
+                count,
+                first_seq,
+                last_seq: seq - 1,
+                replaced_duplicates: replaced,
+            })
+        });
+        if count > 10_000 {
+            conn.execute_batch(NORMAL_CACHE)?;
+        }
+        result
     }
 
     fn stamps(&self, batch: BatchId, from_seq: u32, limit: u32) -> StoreResult<Vec<StoredStamp>> {
@@ -687,14 +722,297 @@ impl Store for SqliteStore {
     }
 }
 
-/// A feed that signs for the wrong batch is a programming error; refuse it
-/// rather than store a stamp whose code points elsewhere.
-fn check_batch(code: &StampCode, batch: BatchId) -> StoreResult<()> {
-    if code.batch != batch {
-        return Err(StoreError::Aborted(format!(
-            "a stamp signed for batch {} was offered to batch {batch}",
-            code.batch
-        )));
+/// Rows per INSERT statement: one statement per 32 stamps costs about a
+/// third less than one per stamp (fewer VDBE runs); 32 × 5 parameters is far
+/// below SQLite's limit.
+const INSERT_ROWS: usize = 32;
+
+/// Writes stamps for one issuance, 32 rows per statement, replacing any stamp
+/// whose serial already exists with a fresh one under the same number.
+struct StampWriter<'t> {
+    multi: rusqlite::CachedStatement<'t>,
+    single: rusqlite::CachedStatement<'t>,
+    exists: rusqlite::CachedStatement<'t>,
+    batch: BatchId,
+    issuance: i64,
+    replaced: u32,
+}
+
+impl<'t> StampWriter<'t> {
+    fn new(tx: &'t Transaction<'_>, batch: BatchId, issuance: i64) -> StoreResult<Self> {
+        let values = vec!["(?, ?, ?, ?, ?)"; INSERT_ROWS].join(", ");
+        Ok(StampWriter {
+            multi: tx.prepare_cached(&format!(
+                "INSERT INTO stamps (serial, batch_id, seq, issuance_id, signature) VALUES {values} \
+                 ON CONFLICT (serial) DO NOTHING"
+            ))?,
+            single: tx.prepare_cached(
+                "INSERT INTO stamps (serial, batch_id, seq, issuance_id, signature) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (serial) DO NOTHING",
+            )?,
+            exists: tx.prepare_cached("SELECT 1 FROM stamps WHERE batch_id = ?1 AND seq = ?2")?,
+            batch,
+            issuance,
+            replaced: 0,
+        })
     }
-    Ok(())
+
+    /// Inserts `group` as numbers `first_seq…`, appending what was stored to `done`.
+    fn insert(
+        &mut self,
+        first_seq: u32,
+        group: &[StampCode],
+        feed: &mut dyn StampFeed,
+        done: &mut Vec<(u32, StampCode)>,
+    ) -> StoreResult<()> {
+        let inserted = if group.len() == INSERT_ROWS {
+            for (i, code) in group.iter().enumerate() {
+                let base = i * 5;
+                self.multi
+                    .raw_bind_parameter(base + 1, serial_key(code.serial))?;
+                self.multi.raw_bind_parameter(base + 2, self.batch.0)?;
+                self.multi
+                    .raw_bind_parameter(base + 3, first_seq + i as u32)?;
+                self.multi.raw_bind_parameter(base + 4, self.issuance)?;
+                self.multi
+                    .raw_bind_parameter(base + 5, &code.signature[..])?;
+            }
+            self.multi.raw_execute()?
+        } else {
+            0
+        };
+        for (i, code) in group.iter().enumerate() {
+            let seq = first_seq + i as u32;
+            let mut code = *code;
+            // Only rows a conflict skipped (or a short group) are written one by one.
+            if inserted != group.len() && !self.stored(seq)? {
+                while self.single.execute(params![
+                    serial_key(code.serial),
+                    self.batch.0,
+                    seq,
+                    self.issuance,
+                    &code.signature[..]
+                ])? == 0
+                {
+                    self.replaced += 1;
+                    code = feed.replacement();
+                }
+            }
+            done.push((seq, code));
+        }
+        Ok(())
+    }
+
+    fn stored(&mut self, seq: u32) -> StoreResult<bool> {
+        Ok(self
+            .exists
+            .query_row(params![self.batch.0, seq], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BatchInput, ProducerInput, ProductInput};
+
+    fn store_with_batch() -> (tempfile::TempDir, SqliteStore, BatchId) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let producer = store
+            .create_producer(
+                &NewProducer::try_from(ProducerInput {
+                    kind: "household".into(),
+                    name: "Hộ kinh doanh A".into(),
+                    commune: "Phú Cần".into(),
+                    province: "Trà Vinh".into(),
+                    ..Default::default()
+                })
+                .unwrap(),
+            )
+            .unwrap();
+        let product = store
+            .create_product(
+                &NewProduct::try_from(ProductInput {
+                    producer_id: producer.id.0,
+                    name: "Dưa lưới".into(),
+                    ..Default::default()
+                })
+                .unwrap(),
+            )
+            .unwrap();
+        let batch = store
+            .create_batch(
+                &NewBatch::from_input(
+                    product.id,
+                    BatchInput {
+                        lot_code: "L1".into(),
+                        production_date: "2024-07-20".into(),
+                        quantity: 100,
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        (dir, store, batch.id)
+    }
+
+    /// A feed that hands out the given serials, then fresh ones counting up
+    /// from 1,000,000 as replacements.
+    struct ScriptedFeed {
+        chunks: Vec<Vec<u64>>,
+        batch: BatchId,
+        next_fresh: u64,
+        fail_after_first_chunk: bool,
+        chunks_written: usize,
+    }
+
+    impl ScriptedFeed {
+        fn new(batch: BatchId, chunks: Vec<Vec<u64>>) -> Self {
+            ScriptedFeed {
+                chunks,
+                batch,
+                next_fresh: 1_000_000,
+                fail_after_first_chunk: false,
+                chunks_written: 0,
+            }
+        }
+
+        fn code(&self, serial: u64) -> StampCode {
+            StampCode {
+                kid_hint: [1, 2],
+                serial: Serial(serial),
+                batch: self.batch,
+                signature: [9; 64],
+            }
+        }
+    }
+
+    impl StampFeed for ScriptedFeed {
+        fn next_chunk(&mut self) -> Option<Vec<StampCode>> {
+            if self.chunks.is_empty() {
+                return None;
+            }
+            let serials = self.chunks.remove(0);
+            Some(serials.into_iter().map(|s| self.code(s)).collect())
+        }
+
+        fn replacement(&mut self) -> StampCode {
+            self.next_fresh += 1;
+            self.code(self.next_fresh)
+        }
+
+        fn written(&mut self, _: &[(u32, StampCode)]) -> Result<(), String> {
+            self.chunks_written += 1;
+            if self.fail_after_first_chunk {
+                return Err("disk full".into());
+            }
+            Ok(())
+        }
+    }
+
+    const KID: Kid = Kid([1, 2, 3, 4, 5, 6, 7, 8]);
+
+    #[test]
+    fn a_serial_that_exists_is_replaced_never_reused() {
+        let (_dir, store, batch) = store_with_batch();
+        // First issuance: serials 1..=40 (one full group of 32 and a short one).
+        let first: Vec<u64> = (1..=40).collect();
+        let r = store
+            .issue_stamps(
+                batch,
+                KID,
+                &[0; 32],
+                40,
+                &mut ScriptedFeed::new(batch, vec![first]),
+            )
+            .unwrap();
+        assert_eq!((r.first_seq, r.last_seq, r.replaced_duplicates), (1, 40, 0));
+        // Second: 3 serials collide with the first issuance (in a full group and
+        // in the short tail), one collides within the chunk itself.
+        let mut second: Vec<u64> = (100..140).collect();
+        second[0] = 5;
+        second[20] = 40;
+        second[35] = 7;
+        second[36] = 101;
+        let r = store
+            .issue_stamps(
+                batch,
+                KID,
+                &[0; 32],
+                40,
+                &mut ScriptedFeed::new(batch, vec![second]),
+            )
+            .unwrap();
+        assert_eq!(
+            (r.first_seq, r.last_seq, r.replaced_duplicates),
+            (41, 80, 4)
+        );
+
+        let all = store.stamps(batch, 1, 1000).unwrap();
+        assert_eq!(all.len(), 80);
+        let seqs: Vec<u32> = all.iter().map(|s| s.seq).collect();
+        assert_eq!(seqs, (1..=80).collect::<Vec<_>>());
+        let serials: std::collections::HashSet<u64> = all.iter().map(|s| s.serial.0).collect();
+        assert_eq!(serials.len(), 80, "no serial may appear twice");
+        assert_eq!(store.stamp_counts(batch).unwrap().total, 80);
+    }
+
+    #[test]
+    fn a_failing_feed_rolls_the_whole_issuance_back() {
+        let (_dir, store, batch) = store_with_batch();
+        let mut feed = ScriptedFeed::new(batch, vec![(1..=64).collect(), (65..=128).collect()]);
+        feed.fail_after_first_chunk = true;
+        let err = store
+            .issue_stamps(batch, KID, &[0; 32], 128, &mut feed)
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Aborted(ref m) if m.contains("disk full")),
+            "{err}"
+        );
+        assert_eq!(feed.chunks_written, 1);
+        assert!(store.stamps(batch, 1, 1000).unwrap().is_empty());
+        assert_eq!(store.stamp_counts(batch).unwrap(), StampCounts::default());
+        // A feed that runs dry is refused the same way.
+        let mut short = ScriptedFeed::new(batch, vec![(1..=10).collect()]);
+        assert!(matches!(
+            store.issue_stamps(batch, KID, &[0; 32], 20, &mut short),
+            Err(StoreError::Aborted(_))
+        ));
+        assert!(store.stamps(batch, 1, 1000).unwrap().is_empty());
+    }
+
+    #[test]
+    fn stamps_for_another_batch_are_refused() {
+        let (_dir, store, batch) = store_with_batch();
+        let mut feed = ScriptedFeed::new(BatchId(batch.0 + 1), vec![(1..=5).collect()]);
+        assert!(matches!(
+            store.issue_stamps(batch, KID, &[0; 32], 5, &mut feed),
+            Err(StoreError::Aborted(_))
+        ));
+        let mut feed = ScriptedFeed::new(batch, vec![(1..=5).collect()]);
+        let missing = BatchId(batch.0 + 1);
+        assert!(matches!(
+            store.issue_stamps(missing, KID, &[0; 32], 5, &mut feed),
+            Err(StoreError::NotFound { what: "batch", .. })
+        ));
+    }
+
+    #[test]
+    fn a_database_from_a_newer_tem_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (99, 'future', '2030-01-01T00:00:00Z', '1')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Schema(_)), "{err}");
+    }
 }
