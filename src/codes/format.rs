@@ -233,6 +233,12 @@ fn qr_segments(
     digits: &[u8],
     ec: EcLevel,
 ) -> Result<QrCode, qrcode::types::QrError> {
+    QrCode::with_bits(qr_bits(prefix, digits, ec)?, ec)
+}
+
+/// The data bits of a stamp symbol: a byte segment, a numeric segment and
+/// the terminator, in the smallest version that holds them.
+pub fn qr_bits(prefix: &[u8], digits: &[u8], ec: EcLevel) -> Result<Bits, qrcode::types::QrError> {
     let mut last = qrcode::types::QrError::DataTooLong;
     for v in 1..=40 {
         let mut bits = Bits::new(Version::Normal(v));
@@ -241,7 +247,7 @@ fn qr_segments(
             .and_then(|()| bits.push_numeric_data(digits))
             .and_then(|()| bits.push_terminator(ec));
         match pushed {
-            Ok(()) => return QrCode::with_bits(bits, ec),
+            Ok(()) => return Ok(bits),
             Err(e) => last = e,
         }
     }
