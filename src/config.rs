@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::codes::format::normalise_base_url;
+use crate::render::pdf::Calibration;
 
 /// The raw, file-and-environment view of the settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,6 +21,8 @@ struct Raw {
     admin_token: Option<String>,
     log_format: String,
     workers: Option<usize>,
+    #[serde(default)]
+    printers: std::collections::BTreeMap<String, Calibration>,
 }
 
 impl Default for Raw {
@@ -32,6 +35,7 @@ impl Default for Raw {
             admin_token: None,
             log_format: "text".into(),
             workers: None,
+            printers: Default::default(),
         }
     }
 }
@@ -80,6 +84,8 @@ pub struct Config {
     pub admin_token: Option<SecretString>,
     pub log_format: LogFormat,
     pub workers: Option<usize>,
+    /// Printer corrections by profile name (`[printers.NAME]` in tem.toml).
+    pub printers: std::collections::BTreeMap<String, Calibration>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -142,6 +148,12 @@ impl Config {
             admin_token,
             log_format,
             workers: raw.workers,
+            printers: {
+                for (name, c) in &raw.printers {
+                    c.check().map_err(|e| format!("printers.{name}: {e}"))?;
+                }
+                raw.printers
+            },
         })
     }
 

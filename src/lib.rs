@@ -12,6 +12,8 @@ pub mod codes;
 pub mod config;
 /// Producers, products, batches, stamps: valid values only, no I/O.
 pub mod domain;
+/// Printable stamp sheets: layouts, QR symbols, fonts, PDF/PNG/SVG.
+pub mod render;
 /// Use cases shared by the web service and the CLI.
 pub mod service;
 /// Persistence behind the `Store` trait (SQLite by default).

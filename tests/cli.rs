@@ -5,81 +5,13 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tem"));
-        c.current_dir(self.dir.path())
-            .env("TEM_DB", self.path("tem.db"))
-            .env("TEM_KEYS", self.path("keys"))
-            .env_remove("TEM_BASE_URL")
-            .env_remove("TEM_ADMIN_TOKEN")
-            .env_remove("RUST_LOG");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).output().unwrap()
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "tem {args:?} failed ({:?}):\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs and expects exit status `code`; returns stderr.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "tem {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    fn batches(&self) -> Vec<Value> {
-        serde_json::from_str::<Value>(&self.ok(&["batch", "list", "--json"]))
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    fn stamp_count(&self, batch: u64) -> u64 {
-        let b: Value =
-            serde_json::from_str(&self.ok(&["batch", "show", &batch.to_string(), "--json"]))
-                .unwrap();
-        b["stamps"]["total"].as_u64().unwrap()
-    }
-}
+use common::Env;
 
 fn json_lines(text: &str) -> Vec<Value> {
     text.lines()

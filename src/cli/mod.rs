@@ -5,6 +5,7 @@
 mod keys;
 mod registry;
 mod serve;
+mod sheet;
 mod stamps;
 mod verify;
 
@@ -68,6 +69,10 @@ enum Command {
     Issue(stamps::IssueArgs),
     /// Export a batch's stamps as CSV (serial, short code, URL).
     Export(stamps::ExportArgs),
+    /// Print a batch's stamps on label sheets (vector PDF, or CSV for print shops).
+    Sheet(sheet::SheetArgs),
+    /// List the built-in label-sheet layouts.
+    Layouts(sheet::LayoutsArgs),
     /// Verify stamp codes offline: URLs, bare codes or photos (PNG/JPEG).
     Verify(verify::VerifyArgs),
 }
@@ -113,6 +118,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Batch(cmd) => registry::batch(&config, cmd),
                 Command::Issue(args) => stamps::issue(&config, args),
                 Command::Export(args) => stamps::export(&config, args),
+                Command::Sheet(args) => sheet::sheet(&config, args),
+                Command::Layouts(args) => sheet::layouts(args),
                 Command::Verify(args) => verify::run(&config, args),
                 Command::Serve(_) => unreachable!("handled above"),
             }
@@ -138,7 +145,11 @@ fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// only warnings, so their output stays clean. RUST_LOG overrides both.
 fn init_logging(format: LogFormat, serving: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if serving { "info" } else { "warn" };
+    let default = if serving {
+        "info,refinery_core=warn"
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

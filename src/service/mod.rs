@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod issue;
 pub mod registry;
+pub mod sheet;
 
 use crate::codes::KeyError;
 use crate::domain::DomainError;

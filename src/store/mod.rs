@@ -101,6 +101,42 @@ impl StoredStamp {
     }
 }
 
+/// Which stamps a print job covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrintedStamps {
+    /// Numbers first..=last of the batch, all of them.
+    Range { first: u32, last: u32 },
+    /// These numbers (sorted, unique).
+    List(Vec<u32>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPrintJob {
+    pub batch: BatchId,
+    /// Who asked: "cli:USER" or the API principal.
+    pub actor: String,
+    pub layout: String,
+    pub format: String,
+    pub stamps: PrintedStamps,
+}
+
+/// A recorded print job.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PrintJob {
+    pub id: uuid::Uuid,
+    pub batch_id: BatchId,
+    pub actor: String,
+    pub layout: String,
+    pub format: String,
+    pub first_seq: u32,
+    pub last_seq: u32,
+    pub stamps: u32,
+    /// How many of these stamps had already been printed (a reprint).
+    pub reprinted: u32,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+}
+
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Checks that the database answers.
     fn ping(&self) -> StoreResult<()>;
@@ -133,4 +169,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn stamps(&self, batch: BatchId, from_seq: u32, limit: u32) -> StoreResult<Vec<StoredStamp>>;
     fn stamp(&self, serial: Serial) -> StoreResult<Option<StoredStamp>>;
     fn stamp_counts(&self, batch: BatchId) -> StoreResult<StampCounts>;
+
+    /// Records a print job and moves its `issued` stamps to `printed`, in one
+    /// transaction. Voided stamps are refused (`Conflict`); printed and
+    /// activated ones count as reprints.
+    fn record_print_job(&self, job: &NewPrintJob) -> StoreResult<PrintJob>;
+    fn print_jobs(&self, batch: BatchId) -> StoreResult<Vec<PrintJob>>;
 }

@@ -1,4 +1,10 @@
 //! Helpers shared by the integration test crates.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
 
 /// A plain raster of a QR symbol: `scale` pixels per module, 4-module quiet zone.
 pub fn render_qr(qr: &qrcode::QrCode, scale: u32) -> image::GrayImage {
@@ -14,4 +20,75 @@ pub fn render_qr(qr: &qrcode::QrCode, scale: u32) -> image::GrayImage {
             && colors[(my as u32 * width + mx as u32) as usize] == qrcode::Color::Dark;
         image::Luma([if dark { 0 } else { 255 }])
     })
+}
+
+/// A temporary folder with a database and key directory, and the real `tem` binary.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tem"));
+        c.current_dir(self.dir.path())
+            .env("TEM_DB", self.path("tem.db"))
+            .env("TEM_KEYS", self.path("keys"))
+            .env_remove("TEM_BASE_URL")
+            .env_remove("TEM_ADMIN_TOKEN")
+            .env_remove("RUST_LOG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tem {args:?} failed ({:?}):\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects exit status `code`; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "tem {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    pub fn batches(&self) -> Vec<Value> {
+        serde_json::from_str::<Value>(&self.ok(&["batch", "list", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub fn stamp_count(&self, batch: u64) -> u64 {
+        let b: Value =
+            serde_json::from_str(&self.ok(&["batch", "show", &batch.to_string(), "--json"]))
+                .unwrap();
+        b["stamps"]["total"].as_u64().unwrap()
+    }
 }

@@ -1,0 +1,329 @@
+//! `tem sheet` (print a batch's stamps on label sheets) and `tem layouts`.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::Config;
+use crate::domain::BatchId;
+use crate::render::label::{self, Lang};
+use crate::render::layout::{self, Layout, Shape};
+use crate::render::pdf::Calibration;
+use crate::service::sheet::{self, Format, Selection, SheetRequest};
+
+#[derive(Debug, clap::Args)]
+pub struct SheetArgs {
+    /// Batch id (see `tem batch list`).
+    #[arg(long, required_unless_present = "calibration_page")]
+    batch: Option<u32>,
+    /// Built-in layout: a4-65, a4-40, a4-21, a4-14, a4-round30 (see `tem layouts`).
+    #[arg(long, default_value = "a4-65", conflicts_with = "layout_file")]
+    layout: String,
+    /// A custom layout in TOML (label_width, label_height, columns, rows, left, top, pitch_x, pitch_y…).
+    #[arg(long, value_name = "FILE")]
+    layout_file: Option<PathBuf>,
+    /// Custom label size in mm, e.g. 50x30 (with --grid and --margins).
+    #[arg(long, value_name = "WxH", requires_all = ["grid", "margins"])]
+    label_size: Option<String>,
+    /// Custom columns × rows, e.g. 4x9.
+    #[arg(long, value_name = "CxR")]
+    grid: Option<String>,
+    /// Custom left and top page margins in mm, e.g. 5,13.5.
+    #[arg(long, value_name = "LEFT,TOP")]
+    margins: Option<String>,
+    /// Custom pitch (distance between label origins) in mm, e.g. 52,30; default: the label size.
+    #[arg(long, value_name = "X,Y")]
+    pitch: Option<String>,
+    /// Custom labels are round (diameter = width).
+    #[arg(long)]
+    round: bool,
+    /// pdf or csv; default: from the output file's extension.
+    #[arg(long)]
+    format: Option<String>,
+    /// First stamp number to print (with --count); reprints are allowed.
+    #[arg(long, requires = "count")]
+    from: Option<u32>,
+    /// How many stamps from --from (default: every unprinted stamp of the batch).
+    #[arg(long, requires = "from")]
+    count: Option<u32>,
+    /// A file of serials, short codes or stamp URLs, one per line.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "count"])]
+    serials: Option<PathBuf>,
+    /// Start at label K of a partly used first sheet (1 = top left).
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    start_at: u32,
+    /// QR error-correction level: L, M, Q or H.
+    #[arg(long, default_value = "M")]
+    ec: String,
+    /// Label language: vi or en.
+    #[arg(long, default_value = "vi")]
+    lang: String,
+    /// Draw cut marks in the page margins.
+    #[arg(long)]
+    crop_marks: bool,
+    /// Printer profile from tem.toml ([printers.NAME] offset_x, offset_y, scale_x, scale_y).
+    #[arg(long, value_name = "NAME")]
+    printer: Option<String>,
+    /// Write the printer calibration page instead of stamps.
+    #[arg(long = "calibration", conflicts_with_all = ["batch", "from", "serials"])]
+    calibration_page: bool,
+    /// Output file.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LayoutsArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+/// Modules of the default stamp symbol (version 6).
+const DEFAULT_MODULES: u32 = 41;
+
+pub fn layouts(args: LayoutsArgs) -> anyhow::Result<ExitCode> {
+    let rows: Vec<serde_json::Value> = layout::builtins()
+        .into_iter()
+        .map(|l| {
+            let module = label::module_for(&l, DEFAULT_MODULES);
+            serde_json::json!({
+                "name": l.name, "description": l.description, "per_sheet": l.per_sheet(),
+                "label_width_mm": l.label_width, "label_height_mm": l.label_height,
+                "shape": if l.shape == Shape::Round { "round" } else { "rectangle" },
+                "columns": l.columns, "rows": l.rows, "left_mm": l.left, "top_mm": l.top,
+                "pitch_x_mm": l.pitch_x, "pitch_y_mm": l.pitch_y,
+                "module_mm": (f64::from(module) * 1000.0).round() / 1000.0,
+                "ok": module >= label::MIN_MODULE_MM,
+            })
+        })
+        .collect();
+    if args.json {
+        super::print_json(&rows)?;
+    } else {
+        println!(
+            "{:<11}  {:>5}  {:<44}  QR MODULE (version 6, level M)",
+            "LAYOUT", "LABELS", "SHEET"
+        );
+        for r in &rows {
+            println!(
+                "{:<11}  {:>5}  {:<44}  {:.2} mm",
+                r["name"].as_str().unwrap_or(""),
+                r["per_sheet"],
+                r["description"].as_str().unwrap_or(""),
+                r["module_mm"].as_f64().unwrap_or(0.0)
+            );
+        }
+        println!(
+            "modules must be at least {} mm; a custom layout: tem sheet --layout-file FILE or --label-size/--grid/--margins",
+            label::MIN_MODULE_MM
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pair(field: &str, text: &str, sep: char) -> anyhow::Result<(f64, f64)> {
+    let (a, b) = text.split_once(sep).with_context(|| {
+        format!("--{field}: expected two numbers separated by '{sep}', got {text:?}")
+    })?;
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .with_context(|| format!("--{field}: {s:?} is not a number"))
+    };
+    Ok((parse(a)?, parse(b)?))
+}
+
+fn resolve_layout(args: &SheetArgs) -> anyhow::Result<Layout> {
+    if let Some(path) = &args.layout_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return Ok(Layout::from_toml(&text)?);
+    }
+    if let Some(size) = &args.label_size {
+        let (w, h) = pair("label-size", size, 'x')?;
+        let (c, r) = pair("grid", args.grid.as_deref().unwrap_or(""), 'x')?;
+        let (left, top) = pair("margins", args.margins.as_deref().unwrap_or(""), ',')?;
+        let (px, py) = match &args.pitch {
+            Some(p) => pair("pitch", p, ',')?,
+            None => (w, h),
+        };
+        let layout = Layout {
+            name: "custom".into(),
+            description: format!("custom {w}×{h} mm, {c}×{r}"),
+            page_width: layout::A4.0,
+            page_height: layout::A4.1,
+            label_width: w,
+            label_height: h,
+            shape: if args.round {
+                Shape::Round
+            } else {
+                Shape::Rectangle
+            },
+            columns: c as u32,
+            rows: r as u32,
+            left,
+            top,
+            pitch_x: px,
+            pitch_y: py,
+        };
+        layout.check()?;
+        return Ok(layout);
+    }
+    Layout::builtin(&args.layout).with_context(|| {
+        let names: Vec<String> = layout::builtins().into_iter().map(|l| l.name).collect();
+        format!(
+            "--layout: no layout named {:?}; built in: {}",
+            args.layout,
+            names.join(", ")
+        )
+    })
+}
+
+fn calibration(config: &Config, args: &SheetArgs) -> anyhow::Result<Calibration> {
+    match &args.printer {
+        None => Ok(Calibration::default()),
+        Some(name) => config.printers.get(name).copied().with_context(|| {
+            let known: Vec<&String> = config.printers.keys().collect();
+            format!("--printer: no profile {name:?} in tem.toml (known: {known:?}); add [printers.{name}] with offset_x, offset_y, scale_x, scale_y")
+        }),
+    }
+}
+
+pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
+    let calibration = calibration(config, &args)?;
+    calibration.check().map_err(anyhow::Error::msg)?;
+    if args.calibration_page {
+        let file = File::create(&args.output)
+            .with_context(|| format!("creating {}", args.output.display()))?;
+        crate::render::calibration::write_pdf(BufWriter::new(file), &calibration)?;
+        println!(
+            "calibration page written to {}; print it at 100 % (actual size) and follow the instructions on it",
+            args.output.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let layout = resolve_layout(&args)?;
+    let format = match &args.format {
+        Some(f) => Format::parse(f)?,
+        None => match args
+            .output
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("csv") => Format::Csv,
+            Some("pdf") => Format::Pdf,
+            _ => anyhow::bail!("--format: give pdf or csv, or name the output file .pdf or .csv"),
+        },
+    };
+    let selection = match (&args.serials, args.from, args.count) {
+        (Some(path), _, _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Selection::Listed(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect(),
+            )
+        }
+        (None, Some(from), Some(count)) => Selection::Range { from, count },
+        _ => Selection::Unprinted,
+    };
+    let request = SheetRequest {
+        batch: BatchId(args.batch.unwrap_or_default()),
+        layout,
+        format,
+        selection,
+        start_at: args.start_at,
+        ec: sheet::parse_ec(&args.ec)?,
+        lang: Lang::parse(&args.lang)
+            .with_context(|| format!("--lang: must be vi or en (got {:?})", args.lang))?,
+        crop_marks: args.crop_marks,
+        calibration,
+        actor: format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        ),
+    };
+    let store = super::open_store(config)?;
+    let prepared = sheet::prepare(&*store, &config.base_url, request)?;
+
+    let tmp = temp_path(&args.output)?;
+    let result = (|| -> anyhow::Result<()> {
+        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        match format {
+            Format::Pdf => {
+                let bar = ProgressBar::new(prepared.stamps.len() as u64);
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} rendering [{bar:30}] {human_pos}/{human_len} stamps ({per_sec}, {eta} left)")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                let (_, out) =
+                    sheet::write_pdf(&prepared, BufWriter::new(file), &mut |n| bar.inc(n))?;
+                bar.finish_and_clear();
+                out.into_inner()
+                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?
+                    .sync_all()?;
+            }
+            Format::Csv => {
+                let out = sheet::write_csv(&prepared, BufWriter::new(file))?;
+                out.into_inner()
+                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?
+                    .sync_all()?;
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let job = match sheet::record(&*store, &prepared) {
+        Ok(job) => job,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+    };
+    std::fs::rename(&tmp, &args.output)
+        .with_context(|| format!("moving the file to {}", args.output.display()))?;
+    println!(
+        "{} stamps of batch {} (lot {}, {}) → {} ({}, layout {}, {} page(s), QR modules {:.2} mm)",
+        job.stamps,
+        prepared.batch.id,
+        prepared.batch.lot_code,
+        prepared.product_name,
+        args.output.display(),
+        format.as_str(),
+        prepared.request.layout.name,
+        prepared.pages(),
+        prepared.design.module
+    );
+    if job.reprinted > 0 {
+        println!(
+            "{} of them had been printed before: recorded as a reprint",
+            job.reprinted
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn temp_path(target: &Path) -> anyhow::Result<PathBuf> {
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .context("the output path has no file name")?
+        .to_string_lossy();
+    Ok(dir.join(format!(".{name}.{}.tmp", std::process::id())))
+}

@@ -1,0 +1,603 @@
+//! What goes where on one label: the QR symbol with its quiet zone, and the
+//! text (product, producer, OCOP stars, short code, "Quét mã để xác thực"),
+//! fitted so that it shrinks or wraps and never leaves the label.
+//!
+//! A design is computed once per sheet: everything but the QR symbol and the
+//! short code is the same on every label of a batch.
+
+use super::font::{Weight, font};
+use super::layout::{Layout, Shape};
+
+/// Millimetres per typographic point.
+pub const PT: f32 = 25.4 / 72.0;
+/// The smallest module a cheap office laser printer and a phone camera
+/// handle reliably (GS1 allows 0.396 mm for retail; below 0.33 mm scans fail).
+pub const MIN_MODULE_MM: f32 = 0.33;
+/// The quiet zone the QR standard asks for, in modules.
+pub const QUIET_ZONE: u32 = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Vi,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "vi" => Some(Lang::Vi),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn caption(self) -> &'static str {
+        match self {
+            Lang::Vi => "Quét mã để xác thực",
+            Lang::En => "Scan to verify",
+        }
+    }
+}
+
+/// The words on a label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    pub product: String,
+    pub producer: String,
+    pub stars: Option<u8>,
+    pub lang: Lang,
+    /// The widest short code that will be printed (sizes the code line); `None`: the widest possible.
+    pub widest_code: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextLine {
+    pub weight: Weight,
+    pub size: f32,
+    /// Left end of the baseline, in mm from the label's top-left corner.
+    pub x: f32,
+    pub baseline: f32,
+    pub text: String,
+}
+
+/// A five-pointed star (the OCOP rating), centre and outer radius in mm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Star {
+    pub cx: f32,
+    pub cy: f32,
+    pub radius: f32,
+}
+
+/// Where the varying short code goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CodeSlot {
+    pub x: f32,
+    pub baseline: f32,
+    pub size: f32,
+    /// Centre the code on `x` instead of starting there.
+    pub centred: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Design {
+    /// Top-left of the symbol including its quiet zone, mm from the label's top-left.
+    pub qr_x: f32,
+    pub qr_y: f32,
+    /// Side of one module in mm.
+    pub module: f32,
+    /// Modules per side of the symbol, without the quiet zone.
+    pub qr_modules: u32,
+    pub lines: Vec<TextLine>,
+    pub stars: Vec<Star>,
+    pub code: CodeSlot,
+}
+
+impl Design {
+    /// Side of the symbol with its quiet zone, in mm.
+    pub fn qr_side(&self) -> f32 {
+        self.module * (self.qr_modules + 2 * QUIET_ZONE) as f32
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DesignError {
+    #[error(
+        "on layout {layout} the QR modules would be {module:.2} mm, below the {MIN_MODULE_MM} mm that printers and phones read reliably; {advice}"
+    )]
+    ModulesTooSmall {
+        layout: String,
+        module: f32,
+        advice: String,
+    },
+}
+
+/// Width of the short code line at `size` (mm at 1 mm type): the job's widest
+/// code, or the widest any code could be (14 of the widest symbol, 2 dashes).
+fn short_code_width(content: &Content, size: f32) -> f32 {
+    let bold = font(Weight::Bold);
+    match &content.widest_code {
+        Some(code) => bold.width(code, size),
+        None => {
+            let widest = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+                .chars()
+                .map(|c| bold.width(&c.to_string(), 1.0))
+                .fold(0.0, f32::max);
+            (widest * 14.0 + 2.0 * bold.width("-", 1.0)) * size
+        }
+    }
+}
+
+/// Lays out one label of `layout` for a QR symbol of `modules` modules.
+pub fn design(layout: &Layout, content: &Content, modules: u32) -> Result<Design, DesignError> {
+    let d = match layout.shape {
+        Shape::Rectangle => rectangle(layout, content, modules),
+        Shape::Round => round(layout, content, modules),
+    };
+    if d.module + 1e-4 < MIN_MODULE_MM {
+        return Err(DesignError::ModulesTooSmall {
+            layout: layout.name.clone(),
+            module: d.module,
+            advice: advice(modules),
+        });
+    }
+    Ok(d)
+}
+
+/// Which built-in layouts would work for this symbol size.
+fn advice(modules: u32) -> String {
+    let ok: Vec<String> = super::layout::builtins()
+        .iter()
+        .filter_map(|l| {
+            let m = module_for(l, modules);
+            (m >= MIN_MODULE_MM).then(|| format!("{} gives {m:.2} mm", l.name))
+        })
+        .collect();
+    if ok.is_empty() {
+        "use a larger custom label or a lower error-correction level".into()
+    } else {
+        format!(
+            "use a larger label: {} (or a lower error-correction level)",
+            ok.join(", ")
+        )
+    }
+}
+
+/// The module size a layout gives a symbol of `modules` modules.
+pub fn module_for(layout: &Layout, modules: u32) -> f32 {
+    let side = match layout.shape {
+        Shape::Rectangle => rect_qr_side(layout),
+        Shape::Round => round_qr_side(layout),
+    };
+    side / (modules + 2 * QUIET_ZONE) as f32
+}
+
+fn pad(layout: &Layout) -> f32 {
+    // 1 mm keeps print off the die-cut edge; small labels get 0.8 mm.
+    if layout.label_height < 25.0 { 0.8 } else { 1.0 }
+}
+
+fn rect_qr_side(layout: &Layout) -> f32 {
+    let (w, h) = (layout.label_width as f32, layout.label_height as f32);
+    let p = pad(layout);
+    // Square on the left; on a tall or square label leave the right 40 % for text.
+    (h - 2.0 * p).min(w * 0.6 - p)
+}
+
+fn round_qr_side(layout: &Layout) -> f32 {
+    layout.label_width as f32 * 0.6
+}
+
+fn rectangle(layout: &Layout, content: &Content, modules: u32) -> Design {
+    let (w, h) = (layout.label_width as f32, layout.label_height as f32);
+    let p = pad(layout);
+    let side = rect_qr_side(layout);
+    let module = side / (modules + 2 * QUIET_ZONE) as f32;
+    let qr_y = (h - side) / 2.0;
+    // The quiet zone already keeps the text clear of the code.
+    let text_x = p + side;
+    let text_w = (w - text_x - p).max(1.0);
+    let text_h = h - 2.0 * p;
+    let (lines, stars, code) = fit_text(content, text_x, p, text_w, text_h);
+    Design {
+        qr_x: p,
+        qr_y,
+        module,
+        qr_modules: modules,
+        lines,
+        stars,
+        code,
+    }
+}
+
+fn round(layout: &Layout, content: &Content, modules: u32) -> Design {
+    let d = layout.label_width as f32;
+    let k = d / 30.0; // the numbers below are for a 30 mm circle
+    let side = round_qr_side(layout);
+    let module = side / (modules + 2 * QUIET_ZONE) as f32;
+    let (qr_x, qr_y) = ((d - side) / 2.0, 5.6 * k);
+    let r = d / 2.0;
+    // Usable width of the circle at `y` mm from its top, 0.8 mm in from the edge.
+    let chord = |y: f32| {
+        let dy = (y - r).abs();
+        ((r * r - dy * dy).max(0.0).sqrt() * 2.0 - 1.6).max(0.0)
+    };
+    let centred = |weight: Weight, text: String, size: f32, baseline: f32| {
+        let w = font(weight).width(&text, size * PT);
+        TextLine {
+            weight,
+            size,
+            x: r - w / 2.0,
+            baseline,
+            text,
+        }
+    };
+    let mut lines = Vec::new();
+    let mut stars = Vec::new();
+    // Above the symbol: the stars (if rated), then the product name.
+    let product_base = 4.9 * k;
+    if let Some(n) = content.stars {
+        let radius = 0.65 * k;
+        let cy = 2.2 * k;
+        let step = radius * 2.3;
+        let first = r - step * (f32::from(n) - 1.0) / 2.0;
+        stars.extend((0..n).map(|i| Star {
+            cx: first + f32::from(i) * step,
+            cy,
+            radius,
+        }));
+    }
+    let top_width = chord(product_base - 1.6 * k);
+    let product_size = fit_one_line(Weight::Bold, &content.product, top_width, 5.0, 3.5);
+    let product = ellipsize(Weight::Bold, &content.product, product_size, top_width);
+    lines.push(centred(Weight::Bold, product, product_size, product_base));
+    // Below the symbol: the short code, then the caption.
+    let code_base = qr_y + side + 1.9 * k;
+    let code_size = fit_code_size(content, chord(code_base), 5.5, 3.0);
+    let caption_base = code_base + 2.0 * k;
+    let caption_width = chord(caption_base);
+    let caption_size = fit_one_line(
+        Weight::Regular,
+        content.lang.caption(),
+        caption_width,
+        4.5,
+        3.0,
+    );
+    let caption = ellipsize(
+        Weight::Regular,
+        content.lang.caption(),
+        caption_size,
+        caption_width,
+    );
+    lines.push(centred(
+        Weight::Regular,
+        caption,
+        caption_size,
+        caption_base,
+    ));
+    Design {
+        qr_x,
+        qr_y,
+        module,
+        qr_modules: modules,
+        lines,
+        stars,
+        code: CodeSlot {
+            x: r,
+            baseline: code_base,
+            size: code_size,
+            centred: true,
+        },
+    }
+}
+
+/// Fits the text column of a rectangular label. Sizes shrink from at most
+/// 14 pt (big labels) to 4 pt until everything fits; long names wrap to two lines and, at the
+/// smallest size, end in "…". Never taller or wider than the box.
+fn fit_text(
+    content: &Content,
+    x: f32,
+    y: f32,
+    w: f32,
+    h: f32,
+) -> (Vec<TextLine>, Vec<Star>, CodeSlot) {
+    // Start large enough to fill a big label (about six lines in the box).
+    let mut size = (h / 6.0 / (PT * 1.18)).clamp(7.5, 14.0);
+    loop {
+        let lead = 1.18;
+        let line_h = size * PT * lead;
+        let small = size * 0.85;
+        let small_h = small * PT * lead;
+        let product = wrap(Weight::Bold, &content.product, size, w, 2);
+        let producer = wrap_abbreviating(Weight::Regular, &content.producer, small, w, 2);
+        let code_size = fit_code_size(content, w, small, 3.0);
+        let code_h = code_size * PT * lead;
+        let star_h = if content.stars.is_some() {
+            small_h
+        } else {
+            0.0
+        };
+        let caption_size = fit_one_line(Weight::Regular, content.lang.caption(), w, small, 3.5);
+        let caption = ellipsize(Weight::Regular, content.lang.caption(), caption_size, w);
+        let total = product.len() as f32 * line_h
+            + producer.len() as f32 * small_h
+            + star_h
+            + code_h
+            + small_h;
+        let cut = product.iter().chain(&producer).any(|l| l.ends_with('…'));
+        // Shrink to avoid cutting names, but not below 5.5 pt for that alone.
+        if (total <= h && (!cut || size <= 5.5)) || size <= 4.0 {
+            // Drop the producer when even 4 pt does not fit.
+            let producer = if total > h { Vec::new() } else { producer };
+            let mut lines = Vec::new();
+            let mut cursor = y;
+            for t in product {
+                cursor += line_h;
+                lines.push(TextLine {
+                    weight: Weight::Bold,
+                    size,
+                    x,
+                    baseline: cursor - size * PT * 0.22,
+                    text: t,
+                });
+            }
+            for t in producer {
+                cursor += small_h;
+                lines.push(TextLine {
+                    weight: Weight::Regular,
+                    size: small,
+                    x,
+                    baseline: cursor - small * PT * 0.22,
+                    text: t,
+                });
+            }
+            let mut stars = Vec::new();
+            if let Some(n) = content.stars {
+                cursor += small_h;
+                let label = "OCOP";
+                let baseline = cursor - small * PT * 0.22;
+                lines.push(TextLine {
+                    weight: Weight::Bold,
+                    size: small,
+                    x,
+                    baseline,
+                    text: label.into(),
+                });
+                let radius = small * PT * 0.42;
+                let start = x + font(Weight::Bold).width(label, small * PT) + radius * 1.4;
+                for i in 0..n {
+                    let cx = start + f32::from(i) * radius * 2.25;
+                    if cx + radius <= x + w {
+                        stars.push(Star {
+                            cx,
+                            cy: baseline - small * PT * 0.36,
+                            radius,
+                        });
+                    }
+                }
+            }
+            // Short code and caption at the bottom of the column.
+            let bottom = y + h;
+            let caption_base = bottom - small * PT * 0.25;
+            let code_base = caption_base - small_h;
+            lines.push(TextLine {
+                weight: Weight::Regular,
+                size: caption_size,
+                x,
+                baseline: caption_base,
+                text: caption,
+            });
+            let code = CodeSlot {
+                x,
+                baseline: code_base.max(cursor + code_size * PT * 0.8),
+                size: code_size,
+                centred: false,
+            };
+            return (lines, stars, code);
+        }
+        size -= 0.25;
+    }
+}
+
+/// The largest size (≤ `max`, ≥ `min`) at which the widest short code fits `width`.
+fn fit_code_size(content: &Content, width: f32, max: f32, min: f32) -> f32 {
+    let at_one_pt = short_code_width(content, PT);
+    // 1 % below the exact fit, so rounding never pushes the text over the edge.
+    (width * 0.99 / at_one_pt).clamp(min, max)
+}
+
+fn fit_one_line(weight: Weight, text: &str, width: f32, max: f32, min: f32) -> f32 {
+    let at_one_pt = font(weight).width(text, PT).max(1e-3);
+    (width * 0.99 / at_one_pt).clamp(min, max)
+}
+
+/// Common abbreviations of producer kinds, used when the full name does not fit.
+const ABBREVIATIONS: [(&str, &str); 5] = [
+    ("Hợp tác xã", "HTX"),
+    ("Tổ hợp tác", "THT"),
+    ("Hộ kinh doanh", "HKD"),
+    ("Công ty trách nhiệm hữu hạn", "Công ty TNHH"),
+    ("Công ty cổ phần", "Công ty CP"),
+];
+
+/// Like `wrap`, but first tries the usual abbreviations ("Hợp tác xã" → "HTX")
+/// when the full text would be cut.
+fn wrap_abbreviating(
+    weight: Weight,
+    text: &str,
+    size: f32,
+    width: f32,
+    max_lines: usize,
+) -> Vec<String> {
+    let lines = wrap(weight, text, size, width, max_lines);
+    if !lines.last().is_some_and(|l| l.ends_with('…')) {
+        return lines;
+    }
+    let mut short = text.to_string();
+    for (long, abbr) in ABBREVIATIONS {
+        short = short
+            .replace(long, abbr)
+            .replace(&long.to_lowercase(), abbr);
+    }
+    if short == text {
+        lines
+    } else {
+        wrap(weight, &short, size, width, max_lines)
+    }
+}
+
+/// Greedy word wrap into at most `max_lines` lines of `width` mm; the last
+/// line ends in "…" when text is left over.
+pub fn wrap(weight: Weight, text: &str, size: f32, width: f32, max_lines: usize) -> Vec<String> {
+    let f = font(weight);
+    let fits = |s: &str| f.width(s, size * PT) <= width;
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut i = 0;
+    while i < words.len() {
+        let candidate = if current.is_empty() {
+            words[i].to_string()
+        } else {
+            format!("{current} {}", words[i])
+        };
+        if fits(&candidate) {
+            current = candidate;
+            i += 1;
+        } else if current.is_empty() {
+            // A single word wider than the line: cut it.
+            lines.push(ellipsize(weight, words[i], size, width));
+            i += 1;
+        } else {
+            lines.push(std::mem::take(&mut current));
+        }
+        if lines.len() == max_lines {
+            break;
+        }
+    }
+    if !current.is_empty() && lines.len() < max_lines {
+        lines.push(current);
+        current = String::new();
+    }
+    let rest_left = i < words.len() || !current.is_empty();
+    if rest_left && let Some(last) = lines.last_mut() {
+        *last = ellipsize(weight, &format!("{last} …"), size, width);
+        if !last.ends_with('…') {
+            last.push('…');
+            *last = ellipsize(weight, last, size, width);
+        }
+    }
+    lines
+}
+
+/// `text` cut to fit `width` mm, ending in "…" when cut.
+pub fn ellipsize(weight: Weight, text: &str, size: f32, width: f32) -> String {
+    let f = font(weight);
+    if f.width(text, size * PT) <= width {
+        return text.to_string();
+    }
+    let mut chars: Vec<char> = text.chars().collect();
+    while !chars.is_empty() {
+        chars.pop();
+        let candidate: String = chars.iter().collect::<String>().trim_end().to_string() + "…";
+        if f.width(&candidate, size * PT) <= width {
+            return candidate;
+        }
+    }
+    String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::layout::builtins;
+
+    fn content(product: &str) -> Content {
+        Content {
+            product: product.into(),
+            producer: "Hợp tác xã nông nghiệp – thủy sản Trường Long Hòa".into(),
+            stars: Some(4),
+            lang: Lang::Vi,
+            widest_code: None,
+        }
+    }
+
+    #[test]
+    fn version_6_fits_every_builtin_layout_at_0_33_mm_or_more() {
+        for l in builtins() {
+            let d = design(&l, &content("Gạo thơm Dân Tiến"), 41).unwrap();
+            assert!(d.module >= MIN_MODULE_MM, "{}: {}", l.name, d.module);
+        }
+        let l = crate::render::layout::Layout::builtin("a4-65").unwrap();
+        assert!(design(&l, &content("x"), 41).unwrap().module >= 0.39);
+    }
+
+    #[test]
+    fn too_small_modules_are_refused_with_advice() {
+        let l = crate::render::layout::Layout::builtin("a4-65").unwrap();
+        // Version 10 (57 modules) at level H: 19.6 / 65 = 0.30 mm.
+        let err = design(&l, &content("x"), 57).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("a4-65") && text.contains("0.33"), "{text}");
+        assert!(text.contains("a4-40"), "{text}");
+    }
+
+    #[test]
+    fn text_never_leaves_the_label() {
+        let long = "Gạo thơm hữu cơ đặc sản vùng giồng cát ven biển Duyên Hải Trà Vinh loại một túi năm ký";
+        for l in builtins() {
+            let d = design(&l, &content(long), 41).unwrap();
+            let (w, h) = (l.label_width as f32, l.label_height as f32);
+            for line in &d.lines {
+                let width = font(line.weight).width(&line.text, line.size * PT);
+                assert!(
+                    line.x >= 0.0 && line.x + width <= w + 1e-3,
+                    "{}: {:?} is {width} wide",
+                    l.name,
+                    line.text
+                );
+                assert!(
+                    line.baseline <= h && line.baseline - line.size * PT * 0.75 >= 0.0,
+                    "{}: {:?}",
+                    l.name,
+                    line
+                );
+                // Text must not enter the QR symbol with its quiet zone.
+                let right_of_qr = line.x >= d.qr_x + d.qr_side() - 1e-3;
+                let below_or_above = line.baseline - line.size * PT * 0.75 >= d.qr_y + d.qr_side()
+                    || line.baseline + line.size * PT * 0.25 <= d.qr_y;
+                assert!(
+                    right_of_qr || below_or_above,
+                    "{}: {:?} overlaps the code",
+                    l.name,
+                    line.text
+                );
+            }
+            // The name is either shown whole or visibly cut, never silently.
+            let shown: Vec<&str> = d
+                .lines
+                .iter()
+                .filter(|t| t.weight == Weight::Bold && t.text != "OCOP")
+                .map(|t| t.text.as_str())
+                .collect();
+            let joined = shown.join(" ");
+            assert!(
+                joined == long || joined.ends_with('…'),
+                "{}: {joined:?}",
+                l.name
+            );
+        }
+    }
+
+    #[test]
+    fn wrapping_and_ellipsis() {
+        let lines = wrap(Weight::Regular, "Bưởi da xanh Hùng Hòa", 7.0, 15.0, 2);
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines
+                .iter()
+                .all(|l| font(Weight::Regular).width(l, 7.0 * PT) <= 15.0)
+        );
+        let one = ellipsize(Weight::Bold, "Dưa lưới Trường Long Hòa", 8.0, 10.0);
+        assert!(one.ends_with('…'));
+    }
+}

@@ -1,0 +1,10 @@
+//! Printable stamp sheets: label geometry, fast QR symbols, fonts, the label
+//! design, and the output formats (vector PDF, PNG, SVG).
+
+pub mod calibration;
+pub mod font;
+pub mod label;
+pub mod layout;
+pub mod outline;
+pub mod pdf;
+pub mod qr;
