@@ -535,3 +535,186 @@ fn the_calibration_page_and_printer_profiles_move_the_print() {
     );
     assert!(err.contains("office"), "{err}");
 }
+
+/// Reads the resolution a PNG records (pHYs, pixels per metre) as dpi.
+fn png_dpi(bytes: &[u8]) -> Option<u32> {
+    let at = bytes.windows(4).position(|w| w == b"pHYs")?;
+    let ppm = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().ok()?);
+    Some((f64::from(ppm) * 0.0254).round() as u32)
+}
+
+#[test]
+fn png_pages_have_whole_dots_per_module_and_decode() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let out = env.path("sheet.png");
+    env.ok(&[
+        "sheet",
+        "--batch",
+        "1",
+        "--from",
+        "1",
+        "--count",
+        "65",
+        "--dpi",
+        "600",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(png_dpi(&bytes), Some(600));
+    let page = image::load_from_memory(&bytes).unwrap().to_luma8();
+    let layout = Layout::builtin("a4-65").unwrap();
+    assert_eq!(page.dimensions(), (px(210.0, 600), px(297.0, 600)));
+    let content = Content {
+        product: "x".into(),
+        producer: "y".into(),
+        stars: None,
+        lang: Lang::Vi,
+        widest_code: None,
+    };
+    let design = label::design(&layout, &content, 41).unwrap();
+    let dots = tem::render::raster::module_dots(design.module, 600);
+    let crops: Vec<image::GrayImage> = (0..65)
+        .map(|i| label_crop(&page, &layout, i, 600))
+        .collect();
+    for (i, crop) in crops.iter().enumerate() {
+        // Inside the symbol's box: only pure black or pure white, no grey edges.
+        let (bx, by) = (
+            px(f64::from(design.qr_x), 600),
+            px(f64::from(design.qr_y), 600),
+        );
+        let side = px(f64::from(design.qr_side()), 600);
+        let qr = image::imageops::crop_imm(crop, bx, by, side, side).to_image();
+        assert!(
+            qr.pixels().all(|p| p[0] == 0 || p[0] == 255),
+            "label {i}: anti-aliased module edges"
+        );
+        // Every run of dark pixels on a row is a whole number of modules.
+        for row in qr.rows() {
+            let mut run = 0;
+            for p in row.chain(std::iter::once(&image::Luma([255]))) {
+                if p[0] == 0 {
+                    run += 1;
+                } else if run > 0 {
+                    assert_eq!(
+                        run % dots,
+                        0,
+                        "label {i}: a run of {run} dots is not whole {dots}-dot modules"
+                    );
+                    run = 0;
+                }
+            }
+        }
+    }
+    let decoded = zbar_each(&crops, env.dir.path());
+    let expected = stamps_csv(&env, 1, 1, 65);
+    assert_eq!(
+        decoded,
+        expected
+            .iter()
+            .map(|(_, _, u)| u.clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn svg_pages_and_zip_labels_decode_to_the_requested_stamps() {
+    tool("rsvg-convert");
+    let env = Env::new();
+    env.ok(&["demo"]);
+    env.ok(&["issue", "--batch", "2", "--count", "10"]);
+    let out = env.path("sheet.svg");
+    env.ok(&[
+        "sheet",
+        "--batch",
+        "2",
+        "--from",
+        "1",
+        "--count",
+        "70",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    // Two pages: sheet-001.svg and sheet-002.svg.
+    let layout = Layout::builtin("a4-65").unwrap();
+    let mut crops = Vec::new();
+    for page in 1..=2 {
+        let svg = env.path(&format!("sheet-{page:03}.svg"));
+        let png = env.path(&format!("svg-{page}.png"));
+        let status = Command::new("rsvg-convert")
+            .args(["-d", "300", "-p", "300", "-o"])
+            .arg(&png)
+            .arg(&svg)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let img = image::open(&png).unwrap().to_luma8();
+        let on_page = if page == 1 { 65 } else { 5 };
+        crops.extend((0..on_page).map(|i| label_crop(&img, &layout, i, 300)));
+    }
+    let decoded = zbar_each(&crops, env.dir.path());
+    let expected = stamps_csv(&env, 2, 1, 70);
+    assert_eq!(
+        decoded,
+        expected
+            .iter()
+            .map(|(_, _, u)| u.clone())
+            .collect::<Vec<_>>()
+    );
+
+    // ZIP: one SVG and one PNG per stamp, and the manifest.
+    let zip_path = env.path("labels.zip");
+    env.ok(&[
+        "sheet",
+        "--batch",
+        "2",
+        "--from",
+        "10",
+        "--count",
+        "4",
+        "-o",
+        zip_path.to_str().unwrap(),
+    ]);
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let names: Vec<String> = zip.file_names().map(String::from).collect();
+    assert!(names.contains(&"stamps.csv".to_string()));
+    assert_eq!(names.iter().filter(|n| n.ends_with(".svg")).count(), 4);
+    assert_eq!(names.iter().filter(|n| n.ends_with(".png")).count(), 4);
+    let expected = stamps_csv(&env, 2, 10, 4);
+    let dir = env.path("unzipped");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut images = Vec::new();
+    for (seq, serial, _) in &expected {
+        for ext in ["png", "svg"] {
+            let name = format!("{ext}/{seq:06}-{serial}.{ext}");
+            let mut entry = zip
+                .by_name(&name)
+                .unwrap_or_else(|_| panic!("zip lacks {name}"));
+            let path = dir.join(name.replace('/', "-"));
+            std::io::copy(&mut entry, &mut std::fs::File::create(&path).unwrap()).unwrap();
+            let png = if ext == "svg" {
+                let png = path.with_extension("svg.png");
+                assert!(
+                    Command::new("rsvg-convert")
+                        .args(["-d", "300", "-p", "300", "-o"])
+                        .arg(&png)
+                        .arg(&path)
+                        .status()
+                        .unwrap()
+                        .success()
+                );
+                png
+            } else {
+                path
+            };
+            images.push(image::open(&png).unwrap().to_luma8());
+        }
+    }
+    let decoded = zbar_each(&images, &dir);
+    let verifier = verifier(&env);
+    for (i, text) in decoded.iter().enumerate() {
+        assert_eq!(text, &expected[i / 2].2, "zip image {i}");
+        assert_eq!(verifier.check(text).verdict, CodeVerdict::Genuine);
+    }
+}

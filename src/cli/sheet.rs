@@ -41,9 +41,13 @@ pub struct SheetArgs {
     /// Custom labels are round (diameter = width).
     #[arg(long)]
     round: bool,
-    /// pdf or csv; default: from the output file's extension.
+    /// pdf, png, svg, zip or csv; default: from the output file's extension.
+    /// PNG and SVG write one file per page (NAME-001.png… when there are several).
     #[arg(long)]
     format: Option<String>,
+    /// Resolution of PNG output (also inside zip): 300 or 600.
+    #[arg(long, default_value_t = 300)]
+    dpi: u32,
     /// First stamp number to print (with --count); reprints are allowed.
     #[arg(long, requires = "count")]
     from: Option<u32>,
@@ -209,17 +213,18 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
     let layout = resolve_layout(&args)?;
     let format = match &args.format {
         Some(f) => Format::parse(f)?,
-        None => match args
-            .output
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            Some("csv") => Format::Csv,
-            Some("pdf") => Format::Pdf,
-            _ => anyhow::bail!("--format: give pdf or csv, or name the output file .pdf or .csv"),
-        },
+        None => {
+            let ext = args
+                .output
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("");
+            Format::parse(ext).map_err(|_| {
+                anyhow::anyhow!(
+                    "--format: give pdf, png, svg, zip or csv, or name the output file with one of those extensions"
+                )
+            })?
+        }
     };
     let selection = match (&args.serials, args.from, args.count) {
         (Some(path), _, _) => {
@@ -247,6 +252,8 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--lang: must be vi or en (got {:?})", args.lang))?,
         crop_marks: args.crop_marks,
         calibration,
+        dpi: args.dpi,
+        page: None,
         actor: format!(
             "cli:{}",
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
@@ -255,53 +262,48 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_store(config)?;
     let prepared = sheet::prepare(&*store, &config.base_url, request)?;
 
-    let tmp = temp_path(&args.output)?;
-    let result = (|| -> anyhow::Result<()> {
-        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        match format {
-            Format::Pdf => {
-                let bar = ProgressBar::new(prepared.stamps.len() as u64);
-                bar.set_style(
-                    ProgressStyle::with_template("{spinner} rendering [{bar:30}] {human_pos}/{human_len} stamps ({per_sec}, {eta} left)")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                );
-                let (_, out) =
-                    sheet::write_pdf(&prepared, BufWriter::new(file), &mut |n| bar.inc(n))?;
-                bar.finish_and_clear();
-                out.into_inner()
-                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?
-                    .sync_all()?;
-            }
-            Format::Csv => {
-                let out = sheet::write_csv(&prepared, BufWriter::new(file))?;
-                out.into_inner()
-                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?
-                    .sync_all()?;
-            }
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    let job = match sheet::record(&*store, &prepared) {
+    let bar = ProgressBar::new(prepared.stamps.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} rendering [{bar:30}] {human_pos}/{human_len} stamps ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    // Files are written under temporary names and moved into place only
+    // after the print job is recorded: a failure leaves neither.
+    let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let result = write_files(&prepared, &args.output, &bar, &mut files);
+    bar.finish_and_clear();
+    let job = result.and_then(|()| Ok(sheet::record(&*store, &prepared)?));
+    let job = match job {
         Ok(job) => job,
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.into());
+            for (tmp, _) in &files {
+                let _ = std::fs::remove_file(tmp);
+            }
+            return Err(e);
         }
     };
-    std::fs::rename(&tmp, &args.output)
-        .with_context(|| format!("moving the file to {}", args.output.display()))?;
+    for (tmp, target) in &files {
+        std::fs::rename(tmp, target)
+            .with_context(|| format!("moving the file to {}", target.display()))?;
+    }
     println!(
         "{} stamps of batch {} (lot {}, {}) → {} ({}, layout {}, {} page(s), QR modules {:.2} mm)",
         job.stamps,
         prepared.batch.id,
         prepared.batch.lot_code,
         prepared.product_name,
-        args.output.display(),
+        if matches!(format, Format::Png | Format::Svg) && prepared.pages() > 1 {
+            format!(
+                "{} files named like {}",
+                prepared.pages(),
+                numbered(&args.output, 1).display()
+            )
+        } else {
+            args.output.display().to_string()
+        },
         format.as_str(),
         prepared.request.layout.name,
         prepared.pages(),
@@ -314,6 +316,75 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn write_files(
+    prepared: &sheet::Prepared,
+    output: &Path,
+    bar: &ProgressBar,
+    files: &mut Vec<(PathBuf, PathBuf)>,
+) -> anyhow::Result<()> {
+    let create = |target: &Path, files: &mut Vec<(PathBuf, PathBuf)>| -> anyhow::Result<File> {
+        let tmp = temp_path(target)?;
+        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        files.push((tmp, target.to_path_buf()));
+        Ok(file)
+    };
+    let done = |file: File| -> anyhow::Result<()> { Ok(file.sync_all()?) };
+    match prepared.request.format {
+        Format::Pdf => {
+            let file = create(output, files)?;
+            let (_, out) = sheet::write_pdf(prepared, BufWriter::new(file), &mut |n| bar.inc(n))?;
+            done(
+                out.into_inner()
+                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", output.display()))?,
+            )
+        }
+        Format::Csv => {
+            let file = create(output, files)?;
+            let out = sheet::write_csv(prepared, BufWriter::new(file))?;
+            done(
+                out.into_inner()
+                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", output.display()))?,
+            )
+        }
+        Format::Zip => {
+            let file = create(output, files)?;
+            let out = sheet::write_zip(prepared, file, &mut |n| bar.inc(n))?;
+            done(out)
+        }
+        Format::Png | Format::Svg => {
+            let several = prepared.pages() > 1;
+            sheet::write_pages(
+                prepared,
+                &mut |page, bytes| {
+                    let target = if several {
+                        numbered(output, page)
+                    } else {
+                        output.to_path_buf()
+                    };
+                    let mut file = create(&target, files).map_err(std::io::Error::other)?;
+                    std::io::Write::write_all(&mut file, &bytes)?;
+                    file.sync_all()
+                },
+                &mut |n| bar.inc(n),
+            )?;
+            Ok(())
+        }
+    }
+}
+
+/// `sheet.png` → `sheet-003.png`.
+fn numbered(path: &Path, page: u32) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}-{page:03}{ext}"))
 }
 
 fn temp_path(target: &Path) -> anyhow::Result<PathBuf> {

@@ -8,3 +8,5 @@ pub mod layout;
 pub mod outline;
 pub mod pdf;
 pub mod qr;
+pub mod raster;
+pub mod svg;

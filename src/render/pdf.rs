@@ -103,6 +103,35 @@ pub struct Sheet {
     pub title: String,
 }
 
+impl Sheet {
+    /// The footer of page `page` of `pages`: batch, page n/m and the range of
+    /// stamp numbers on it, so print shops and auditors can tell pages apart.
+    pub fn footer_line(&self, page: u32, pages: u32, numbers: Option<(u32, u32)>) -> String {
+        let range = numbers
+            .map(|(a, b)| format!("{} {a}–{b}", self.title))
+            .unwrap_or_default();
+        format!("{} · {page}/{pages} · {range}", self.footer)
+    }
+
+    /// Where the footer's baseline goes: the bottom margin, or the top one
+    /// when the bottom is too narrow (mm from the page top).
+    pub fn footer_baseline(&self) -> f32 {
+        let l = &self.layout;
+        let bottom = l.page_height - (l.top + f64::from(l.rows - 1) * l.pitch_y + l.label_height);
+        if bottom >= 4.0 {
+            (l.page_height - bottom / 2.0 + 0.7) as f32
+        } else {
+            (l.top / 2.0 + 0.7).max(2.5) as f32
+        }
+    }
+
+    /// Pages needed for `stamps` stamps.
+    pub fn pages_for(&self, stamps: u64) -> u32 {
+        let per = u64::from(self.layout.per_sheet());
+        (u64::from(self.first_slot) + stamps).div_ceil(per).max(1) as u32
+    }
+}
+
 /// What a finished PDF holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
@@ -360,23 +389,11 @@ impl<W: Write> PdfSheetWriter<W> {
             return Ok(());
         };
         let page_no = self.page_refs.len() as u32 + 1;
-        let range = match (page.first_number, page.last_number) {
-            (Some(a), Some(b)) => format!("{} {a}–{b}", self.sheet.title),
-            _ => String::new(),
-        };
-        let footer = format!(
-            "{} · {}/{} · {}",
-            self.sheet.footer, page_no, self.total_pages, range
-        );
+        let numbers = page.first_number.zip(page.last_number);
+        let footer = self.sheet.footer_line(page_no, self.total_pages, numbers);
         let layout = self.sheet.layout.clone();
         let size = 6.0 * PT;
-        let bottom_margin = layout.page_height
-            - (layout.top + f64::from(layout.rows - 1) * layout.pitch_y + layout.label_height);
-        let baseline = if bottom_margin >= 4.0 {
-            (layout.page_height - bottom_margin / 2.0 + 0.7) as f32
-        } else {
-            (layout.top / 2.0 + 0.7).max(2.5) as f32
-        };
+        let baseline = self.sheet.footer_baseline();
         let encoded = self.fonts[0].encode(&footer);
         let x = (layout.left as f32).max(5.0);
         show_text(&mut page.content, Name(b"F1"), size, x, baseline, &encoded);

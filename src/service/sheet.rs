@@ -23,26 +23,57 @@ pub const MAX_STAMPS_PER_FILE: u32 = 100_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Vector PDF, all pages, streamed.
     Pdf,
+    /// One PNG per page.
+    Png,
+    /// One SVG per page.
+    Svg,
+    /// One SVG and one PNG per stamp, and a CSV manifest.
+    Zip,
+    /// Serial, short code and URL per stamp.
     Csv,
 }
 
 impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Pdf,
+        Format::Png,
+        Format::Svg,
+        Format::Zip,
+        Format::Csv,
+    ];
+
     pub fn parse(s: &str) -> Result<Format, DomainError> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "pdf" => Ok(Format::Pdf),
-            "csv" => Ok(Format::Csv),
-            other => Err(DomainError::new(
-                "format",
-                format!("must be pdf or csv (got {other:?})"),
-            )),
-        }
+        let s = s.trim().to_ascii_lowercase();
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                DomainError::new(
+                    "format",
+                    format!("must be pdf, png, svg, zip or csv (got {s:?})"),
+                )
+            })
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Pdf => "pdf",
+            Format::Png => "png",
+            Format::Svg => "svg",
+            Format::Zip => "zip",
             Format::Csv => "csv",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Pdf => "application/pdf",
+            Format::Png => "image/png",
+            Format::Svg => "image/svg+xml",
+            Format::Zip => "application/zip",
+            Format::Csv => "text/csv; charset=utf-8",
         }
     }
 }
@@ -83,6 +114,10 @@ pub struct SheetRequest {
     pub lang: Lang,
     pub crop_marks: bool,
     pub calibration: Calibration,
+    /// Resolution of PNG output: 300 or 600.
+    pub dpi: u32,
+    /// For PNG and SVG: only this page (1-based), e.g. a preview.
+    pub page: Option<u32>,
     pub actor: String,
 }
 
@@ -121,6 +156,11 @@ pub fn prepare(
         .calibration
         .check()
         .map_err(|e| DomainError::new("printer", e))?;
+    if !crate::render::raster::DPIS.contains(&request.dpi) {
+        return Err(
+            DomainError::new("dpi", format!("must be 300 or 600 (got {})", request.dpi)).into(),
+        );
+    }
     let per = request.layout.per_sheet();
     if request.start_at == 0 || request.start_at > per {
         return Err(DomainError::new(
@@ -138,7 +178,23 @@ pub fn prepare(
     let producer = store
         .producer(product.producer_id)?
         .ok_or_else(|| not_found("producer", product.producer_id))?;
-    let stamps = select(store, &batch, &request.selection)?;
+    let mut stamps = select(store, &batch, &request.selection)?;
+    if let Some(page) = request.page {
+        // Only the stamps that land on that page.
+        let first_cap = (per - (request.start_at - 1)) as usize;
+        let (start, len) = if page <= 1 {
+            (0, first_cap)
+        } else {
+            (first_cap + (page as usize - 2) * per as usize, per as usize)
+        };
+        if page == 0 || start >= stamps.len() {
+            let pages = (request.start_at - 1 + stamps.len() as u32)
+                .div_ceil(per)
+                .max(1);
+            return Err(DomainError::new("page", format!("must be between 1 and {pages}")).into());
+        }
+        stamps = stamps.into_iter().skip(start).take(len).collect();
+    }
     if stamps.is_empty() {
         return Err(ServiceError::Conflict(match request.selection {
             Selection::Unprinted => format!(
@@ -182,6 +238,23 @@ pub fn prepare(
     };
     let design = label::design(&request.layout, &content, sample.width as u32)
         .map_err(|e| DomainError::new("layout", e.to_string()))?;
+    if matches!(request.format, Format::Png | Format::Zip) {
+        // Whole dots per module can only round down; check what is left.
+        let dots = crate::render::raster::module_dots(design.module, request.dpi);
+        let printed = dots as f32 * 25.4 / request.dpi as f32;
+        if printed + 1e-4 < label::MIN_MODULE_MM {
+            return Err(DomainError::new(
+                "dpi",
+                format!(
+                    "at {} dpi a {:.2} mm module becomes {dots} dots = {printed:.2} mm, below {} mm; use --dpi 600",
+                    request.dpi,
+                    design.module,
+                    label::MIN_MODULE_MM
+                ),
+            )
+            .into());
+        }
+    }
     let (footer, title) = match request.lang {
         Lang::Vi => (
             format!(
@@ -365,6 +438,96 @@ pub fn write_pdf<W: Write>(
         progress(chunk.len() as u64);
     }
     writer.finish()
+}
+
+/// The pages of a prepared job: (first label slot, stamps) for each page.
+pub fn pages(p: &Prepared) -> Vec<(u32, &[StoredStamp])> {
+    let per = p.request.layout.per_sheet() as usize;
+    let first_slot = if p.request.page.is_some_and(|n| n > 1) {
+        0
+    } else {
+        (p.request.start_at - 1) as usize
+    };
+    let mut out = Vec::new();
+    let mut rest: &[StoredStamp] = &p.stamps;
+    let mut slot = first_slot;
+    while !rest.is_empty() {
+        let take = (per - slot).min(rest.len());
+        out.push((slot as u32, &rest[..take]));
+        rest = &rest[take..];
+        slot = 0;
+    }
+    out
+}
+
+/// Renders PNG or SVG pages, handing each to `sink` with its page number.
+pub fn write_pages(
+    p: &Prepared,
+    sink: &mut dyn FnMut(u32, Vec<u8>) -> std::io::Result<()>,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<u32> {
+    let pages = pages(p);
+    let total = pages.len() as u32;
+    let page_offset = p.request.page.map_or(0, |n| n.saturating_sub(1));
+    let all_pages = p.pages().max(total + page_offset);
+    for (i, (first_slot, stamps)) in pages.into_iter().enumerate() {
+        let placed: Vec<Placed> = encode_all(&p.base_url, p.request.ec, stamps)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(std::io::Error::other)?;
+        let number = page_offset + i as u32 + 1;
+        let numbers = stamps
+            .first()
+            .map(|s| s.seq)
+            .zip(stamps.last().map(|s| s.seq));
+        let footer = p.sheet.footer_line(number, all_pages, numbers);
+        let bytes = match p.request.format {
+            Format::Svg => {
+                crate::render::svg::page(&p.sheet, &placed, first_slot, &footer).into_bytes()
+            }
+            _ => crate::render::raster::page(&p.sheet, &placed, first_slot, &footer, p.request.dpi)
+                .ok_or_else(|| std::io::Error::other("page too large to rasterise"))?
+                .to_png()?,
+        };
+        sink(number, bytes)?;
+        progress(stamps.len() as u64);
+    }
+    Ok(total)
+}
+
+/// One SVG and one PNG per stamp (named by number and serial) and a CSV manifest.
+pub fn write_zip<W: Write + std::io::Seek>(
+    p: &Prepared,
+    out: W,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<W> {
+    use zip::write::SimpleFileOptions;
+    let mut zip = zip::ZipWriter::new(out);
+    let deflated =
+        SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let z = |e: zip::result::ZipError| std::io::Error::other(e.to_string());
+    zip.start_file("stamps.csv", deflated).map_err(z)?;
+    let manifest = write_csv(p, Vec::new())?;
+    zip.write_all(&manifest)?;
+    for chunk in p.stamps.chunks(256) {
+        let placed = encode_all(&p.base_url, p.request.ec, chunk);
+        for (stamp, placed) in chunk.iter().zip(placed) {
+            let placed = placed.map_err(std::io::Error::other)?;
+            let name = format!("{:06}-{}", stamp.seq, stamp.serial);
+            zip.start_file(format!("svg/{name}.svg"), deflated)
+                .map_err(z)?;
+            zip.write_all(crate::render::svg::label(&p.sheet, &placed).as_bytes())?;
+            let png = crate::render::raster::label(&p.sheet, &placed, p.request.dpi)
+                .ok_or_else(|| std::io::Error::other("label too large to rasterise"))?
+                .to_png()?;
+            zip.start_file(format!("png/{name}.png"), stored)
+                .map_err(z)?;
+            zip.write_all(&png)?;
+        }
+        progress(chunk.len() as u64);
+    }
+    zip.finish().map_err(z)
 }
 
 /// Writes serial, short code and URL per stamp, for print shops with their
