@@ -19,6 +19,9 @@ use crate::web::error::ErrorBody;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        web::resource("/batches/{id}/sheet.{format}").route(web::get().to(super::sheets::sheet)),
+    );
+    cfg.service(
         web::resource("/producers")
             .route(web::get().to(list_producers))
             .route(web::post().to(create_producer)),

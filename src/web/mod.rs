@@ -5,6 +5,7 @@ mod api;
 mod auth;
 pub mod error;
 pub mod openapi;
+mod sheets;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub keys_dir: PathBuf,
     pub base_url: String,
     pub admin: auth::AdminToken,
+    /// Printer profiles (`[printers.NAME]` in tem.toml).
+    pub printers: std::collections::BTreeMap<String, crate::render::pdf::Calibration>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
             keys_dir,
             base_url,
             admin: auth::AdminToken::new(admin_token),
+            printers: Default::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ use super::api;
         api::list_products, api::create_product, api::get_product,
         api::list_product_batches, api::create_batch, api::list_batches, api::get_batch,
         api::list_stages, api::add_stage, api::issue_stamps, api::list_stamps,
+        super::sheets::sheet,
     ),
     components(schemas(crate::codes::KeySet, crate::web::error::ErrorBody)),
     modifiers(&BearerAuth),

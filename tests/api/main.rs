@@ -4,4 +4,5 @@
 
 mod helpers;
 mod registry;
+mod sheets;
 mod stamps;

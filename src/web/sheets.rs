@@ -1,0 +1,200 @@
+//! `GET /api/v1/batches/{id}/sheet.{pdf,png,svg,zip,csv}`: printable files
+//! over HTTP. PDFs stream as they are produced (a 50,000-stamp sheet starts
+//! downloading at once and never sits whole in memory); PNG and SVG return
+//! one page (`?page=`), ZIP and CSV are built in memory and capped.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use bytes::Bytes;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::auth::Admin;
+use super::{ApiError, AppState};
+use crate::domain::{BatchId, DomainError};
+use crate::render::label::Lang;
+use crate::render::layout::Layout;
+use crate::render::pdf::Calibration;
+use crate::service::ServiceError;
+use crate::service::sheet::{self, Format, Selection, SheetRequest};
+
+/// Stamps per ZIP over HTTP (each label is two files); the CLI has no cap.
+pub const MAX_ZIP_STAMPS: usize = 2_000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SheetQuery {
+    /// a4-65 (default), a4-40, a4-21, a4-14 or a4-round30.
+    layout: Option<String>,
+    /// First stamp number (with `count`); default: every unprinted stamp.
+    from: Option<u32>,
+    count: Option<u32>,
+    /// Label to start at on the first sheet (1 = top left).
+    start_at: Option<u32>,
+    /// QR error correction: L, M (default), Q or H.
+    ec: Option<String>,
+    /// vi (default) or en.
+    lang: Option<String>,
+    crop_marks: Option<bool>,
+    /// PNG resolution: 300 (default) or 600.
+    dpi: Option<u32>,
+    /// PNG and SVG: which page (default 1).
+    page: Option<u32>,
+    /// A printer profile from the server's tem.toml.
+    printer: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/batches/{id}/sheet.{format}", tag = "stamps", security(("admin" = [])),
+    params(("id" = u32, Path), ("format" = String, Path, description = "pdf, png, svg, zip or csv"), SheetQuery),
+    responses(
+        (status = 200, description = "the file; printing marks the stamps printed and records a print job"),
+        (status = 400, body = crate::web::error::ErrorBody), (status = 404, body = crate::web::error::ErrorBody),
+        (status = 409, body = crate::web::error::ErrorBody, description = "nothing to print, or voided stamps selected")))]
+pub async fn sheet(
+    _: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<(u32, String)>,
+    query: web::Query<SheetQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, ext) = path.into_inner();
+    let format = Format::parse(&ext).map_err(ServiceError::from)?;
+    let q = query.into_inner();
+    let layout_name = q.layout.unwrap_or_else(|| "a4-65".into());
+    let layout = Layout::builtin(&layout_name).ok_or_else(|| {
+        ServiceError::from(DomainError::new(
+            "layout",
+            format!("no built-in layout {layout_name:?}; see `tem layouts`"),
+        ))
+    })?;
+    let calibration = match &q.printer {
+        None => Calibration::default(),
+        Some(name) => *state.printers.get(name).ok_or_else(|| {
+            ServiceError::from(DomainError::new(
+                "printer",
+                format!("no printer profile {name:?} on this server"),
+            ))
+        })?,
+    };
+    let selection = match (q.from, q.count) {
+        (Some(from), Some(count)) => Selection::Range { from, count },
+        (None, None) => Selection::Unprinted,
+        _ => {
+            return Err(ServiceError::from(DomainError::new(
+                "count",
+                "give both from and count, or neither",
+            ))
+            .into());
+        }
+    };
+    let request = SheetRequest {
+        batch: BatchId(id),
+        layout,
+        format,
+        selection,
+        start_at: q.start_at.unwrap_or(1),
+        ec: sheet::parse_ec(q.ec.as_deref().unwrap_or("M")).map_err(ServiceError::from)?,
+        lang: match q.lang.as_deref() {
+            None => Lang::Vi,
+            Some(l) => Lang::parse(l)
+                .ok_or_else(|| ServiceError::from(DomainError::new("lang", "must be vi or en")))?,
+        },
+        crop_marks: q.crop_marks.unwrap_or(false),
+        calibration,
+        dpi: q.dpi.unwrap_or(300),
+        page: matches!(format, Format::Png | Format::Svg).then(|| q.page.unwrap_or(1)),
+        actor: "api:admin".into(),
+    };
+    let state = state.into_inner();
+    let base_url = state.base_url.clone();
+    let store = state.store.clone();
+    // Check everything and record the job before the first byte goes out.
+    let prepared = web::block(move || -> Result<_, ServiceError> {
+        let prepared = sheet::prepare(&*store, &base_url, request)?;
+        if format == Format::Zip && prepared.stamps.len() > MAX_ZIP_STAMPS {
+            return Err(DomainError::new(
+                "count",
+                format!("at most {MAX_ZIP_STAMPS} stamps per ZIP over HTTP; use from/count, or `tem sheet` for more"),
+            )
+            .into());
+        }
+        sheet::record(&*store, &prepared)?;
+        Ok(prepared)
+    })
+    .await??;
+
+    let filename = format!(
+        "tem-batch-{}-{}.{}",
+        prepared.batch.id,
+        prepared.batch.lot_code,
+        format.as_str()
+    );
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type(format.content_type())
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .insert_header(("X-Tem-Stamps", prepared.stamps.len().to_string()));
+    match format {
+        Format::Pdf => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+            actix_web::rt::task::spawn_blocking(move || {
+                let out = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx));
+                if let Err(e) = sheet::write_pdf(&prepared, out, &mut |_| ()) {
+                    tracing::error!(error = %e, "streaming a sheet PDF failed");
+                }
+            });
+            let body = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
+            });
+            Ok(response.streaming(body))
+        }
+        _ => {
+            let bytes = web::block(move || -> std::io::Result<Vec<u8>> {
+                match format {
+                    Format::Csv => sheet::write_csv(&prepared, Vec::new()),
+                    Format::Zip => Ok(sheet::write_zip(
+                        &prepared,
+                        std::io::Cursor::new(Vec::new()),
+                        &mut |_| (),
+                    )?
+                    .into_inner()),
+                    _ => {
+                        let mut page = Vec::new();
+                        sheet::write_pages(
+                            &prepared,
+                            &mut |_, bytes| {
+                                page = bytes;
+                                Ok(())
+                            },
+                            &mut |_| (),
+                        )?;
+                        Ok(page)
+                    }
+                }
+            })
+            .await?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            Ok(response.body(bytes))
+        }
+    }
+}
+
+/// Hands written bytes to the response stream; fails once the client is gone.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Bytes>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Bytes::copy_from_slice(buf))
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+            })?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
