@@ -166,7 +166,8 @@ struct FontUse {
 }
 
 impl FontUse {
-    /// The hex string of new glyph ids for `text`, for `Tj`.
+    /// The glyph ids for `text` as big-endian bytes for `Tj`, remapping (and
+    /// so adding to the subset) any glyph not seen before.
     fn encode(&mut self, text: &str) -> Vec<u8> {
         let mut out = Vec::with_capacity(text.len() * 2);
         for g in font(self.weight).glyphs(text) {
@@ -176,6 +177,24 @@ impl FontUse {
         }
         out
     }
+
+    /// Like `encode` for text whose glyphs were all registered before, so
+    /// pages can be built on several threads at once.
+    fn encode_known(&self, text: &str) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(text.len() * 2);
+        for g in font(self.weight).glyphs(text) {
+            let new = self.remapper.get(g.id).ok_or_else(|| {
+                io::Error::other(format!("glyph for {:?} was not registered", g.ch))
+            })?;
+            out.extend_from_slice(&new.to_be_bytes());
+        }
+        Ok(out)
+    }
+}
+
+/// A finished page content stream (compressed), ready to be written.
+pub struct PageContent {
+    compressed: Vec<u8>,
 }
 
 /// Streams a PDF sheet document to `out`: `new`, then `add` each stamp in
@@ -188,8 +207,6 @@ pub struct PdfSheetWriter<W: Write> {
     fonts: [FontUse; 2],
     sheet: Sheet,
     total_pages: u32,
-    slot: u32,
-    page: Option<PageState>,
     stamps: u64,
 }
 
@@ -200,12 +217,6 @@ const FIRST_FREE_ID: i32 = 6;
 /// Deflate level for content streams: 4 compresses QR runs nearly as well
 /// as 6 at about half the time.
 const COMPRESSION: u8 = 4;
-
-struct PageState {
-    content: Content,
-    first_number: Option<u32>,
-    last_number: Option<u32>,
-}
 
 impl<W: Write> PdfSheetWriter<W> {
     /// Starts a document of `total_stamps` stamps (known up front for "page n/m").
@@ -236,12 +247,16 @@ impl<W: Write> PdfSheetWriter<W> {
                     type0: Ref::new(4),
                 },
             ],
-            slot: sheet.first_slot,
             sheet,
             total_pages,
-            page: None,
             stamps: 0,
         };
+        // Register every glyph pages will need, so that building pages needs
+        // only read access to the fonts: the short-code alphabet (bold) and
+        // the footer's words and digits (regular).
+        w.fonts[1].encode("0123456789ABCDEFGHJKMNPQRSTVWXYZ-");
+        let sample = w.sheet.footer_line(1, 1, Some((1, 1)));
+        w.fonts[0].encode(&format!("{sample} 0123456789"));
         w.out.write_all(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n")?;
         w.write_label_form()?;
         Ok(w)
@@ -304,107 +319,99 @@ impl<W: Write> PdfSheetWriter<W> {
         self.write_object(LABEL_FORM, &chunk)
     }
 
-    /// Places the next stamp. `number` is its number in the batch (for the footer).
-    pub fn add(&mut self, stamp: &Placed, number: u32) -> io::Result<()> {
-        if self.page.is_none() {
-            self.start_page();
+    /// Builds page `index` (0-based): `stamps` (with their numbers in the
+    /// batch) fill label slots from `first_slot` on. Takes `&self`, so pages
+    /// can be built and compressed on several threads.
+    pub fn page_content(
+        &self,
+        index: u32,
+        first_slot: u32,
+        stamps: &[(Placed, u32)],
+    ) -> io::Result<PageContent> {
+        let sheet = &self.sheet;
+        let design = &sheet.design;
+        let mut c = Content::new();
+        c.save_state();
+        c.transform(
+            sheet
+                .calibration
+                .page_matrix(sheet.layout.page_height as f32),
+        );
+        c.set_fill_gray(0.0);
+        if sheet.crop_marks {
+            crop_marks(&mut c, &sheet.layout);
         }
-        let (lx, ly) = self.sheet.layout.label_origin(self.slot);
-        let (lx, ly) = (lx as f32, ly as f32);
-        let design = &self.sheet.design;
         let m = design.module;
-        let qx = lx + design.qr_x + m * super::label::QUIET_ZONE as f32;
-        let qy = ly + design.qr_y + m * super::label::QUIET_ZONE as f32;
+        let quiet = m * super::label::QUIET_ZONE as f32;
         let code = design.code;
-        let code_text = {
-            let bold = font(Weight::Bold);
+        let bold = font(Weight::Bold);
+        for (i, (stamp, _)) in stamps.iter().enumerate() {
+            let slot = first_slot + i as u32;
+            if slot >= sheet.layout.per_sheet() {
+                return Err(io::Error::other("more stamps than labels on the page"));
+            }
+            let (lx, ly) = sheet.layout.label_origin(slot);
+            let (lx, ly) = (lx as f32, ly as f32);
+            c.save_state();
+            c.transform([1.0, 0.0, 0.0, 1.0, lx, ly]);
+            c.x_object(Name(b"L"));
+            c.restore_state();
+            // QR: one rectangle per run of dark modules, in module units.
+            c.save_state();
+            c.transform([
+                m,
+                0.0,
+                0.0,
+                m,
+                lx + design.qr_x + quiet,
+                ly + design.qr_y + quiet,
+            ]);
+            for (y, x, len) in stamp.matrix.dark_runs() {
+                c.rect(x as f32, y as f32, len as f32, 1.0);
+            }
+            c.fill_nonzero();
+            c.restore_state();
             let x = if code.centred {
                 lx + code.x - bold.width(&stamp.short_code, code.size * PT) / 2.0
             } else {
                 lx + code.x
             };
-            (
+            let glyphs = self.fonts[1].encode_known(&stamp.short_code)?;
+            show_text(
+                &mut c,
+                Name(b"F2"),
+                code.size * PT,
                 x,
                 ly + code.baseline,
-                self.font_mut(Weight::Bold).encode(&stamp.short_code),
-            )
-        };
-        let page = self
-            .page
-            .as_mut()
-            .ok_or_else(|| io::Error::other("no page"))?;
-        let c = &mut page.content;
-        c.save_state();
-        c.transform([1.0, 0.0, 0.0, 1.0, lx, ly]);
-        c.x_object(Name(b"L"));
-        c.restore_state();
-        // QR: one rectangle per run of dark modules, in module units.
-        c.save_state();
-        c.transform([m, 0.0, 0.0, m, qx, qy]);
-        for (y, x, len) in stamp.matrix.dark_runs() {
-            c.rect(x as f32, y as f32, len as f32, 1.0);
+                &glyphs,
+            );
         }
-        c.fill_nonzero();
-        c.restore_state();
+        let numbers = stamps.first().map(|s| s.1).zip(stamps.last().map(|s| s.1));
+        let footer = sheet.footer_line(index + 1, self.total_pages, numbers);
+        let glyphs = self.fonts[0].encode_known(&footer)?;
+        let x = (sheet.layout.left as f32).max(5.0);
         show_text(
-            c,
-            Name(b"F2"),
-            code.size * PT,
-            code_text.0,
-            code_text.1,
-            &code_text.2,
+            &mut c,
+            Name(b"F1"),
+            6.0 * PT,
+            x,
+            sheet.footer_baseline(),
+            &glyphs,
         );
-        page.first_number.get_or_insert(number);
-        page.last_number = Some(number);
-        self.stamps += 1;
-        self.slot += 1;
-        if self.slot == self.sheet.layout.per_sheet() {
-            self.finish_page()?;
-            self.slot = 0;
-        }
-        Ok(())
+        c.restore_state();
+        Ok(PageContent {
+            compressed: compress(&c.finish()),
+        })
     }
 
-    fn start_page(&mut self) {
-        let mut content = Content::new();
-        content.save_state();
-        content.transform(
-            self.sheet
-                .calibration
-                .page_matrix(self.sheet.layout.page_height as f32),
-        );
-        content.set_fill_gray(0.0);
-        if self.sheet.crop_marks {
-            crop_marks(&mut content, &self.sheet.layout);
-        }
-        self.page = Some(PageState {
-            content,
-            first_number: None,
-            last_number: None,
-        });
-    }
-
-    fn finish_page(&mut self) -> io::Result<()> {
-        let Some(mut page) = self.page.take() else {
-            return Ok(());
-        };
-        let page_no = self.page_refs.len() as u32 + 1;
-        let numbers = page.first_number.zip(page.last_number);
-        let footer = self.sheet.footer_line(page_no, self.total_pages, numbers);
+    /// Writes a built page; pages must come in order.
+    pub fn push_page(&mut self, page: PageContent, stamps: u64) -> io::Result<()> {
         let layout = self.sheet.layout.clone();
-        let size = 6.0 * PT;
-        let baseline = self.sheet.footer_baseline();
-        let encoded = self.fonts[0].encode(&footer);
-        let x = (layout.left as f32).max(5.0);
-        show_text(&mut page.content, Name(b"F1"), size, x, baseline, &encoded);
-        page.content.restore_state();
-        let content = compress(&page.content.finish());
-
         let page_ref = self.alloc();
         let content_ref = self.alloc();
         let mut chunk = Chunk::new();
         chunk
-            .stream(content_ref, &content)
+            .stream(content_ref, &page.compressed)
             .filter(Filter::FlateDecode);
         self.write_object(content_ref, &chunk)?;
         let mut chunk = Chunk::new();
@@ -427,17 +434,20 @@ impl<W: Write> PdfSheetWriter<W> {
         p.finish();
         self.write_object(page_ref, &chunk)?;
         self.page_refs.push(page_ref);
+        self.stamps += stamps;
         Ok(())
+    }
+
+    pub fn total_pages(&self) -> u32 {
+        self.total_pages
     }
 
     /// Finishes the last page, writes fonts, page tree, catalog and the
     /// cross-reference table. Returns the totals and the inner writer.
     pub fn finish(mut self) -> io::Result<(Written, W)> {
-        if self.page.is_some() || self.page_refs.is_empty() {
-            if self.page.is_none() {
-                self.start_page();
-            }
-            self.finish_page()?;
+        if self.page_refs.is_empty() {
+            let empty = self.page_content(0, 0, &[])?;
+            self.push_page(empty, 0)?;
         }
         for i in 0..2 {
             self.write_font(i)?;

@@ -102,66 +102,167 @@ pub fn encode(
 
 /// ISO/IEC 18004 mask penalty, computed exactly as the `qrcode` crate does
 /// (N1 runs of 5+, N2 2×2 blocks, N3 finder-like patterns, N4 balance).
+/// Symbols up to 64 modules wide (version 11; stamps are version 6–8) are
+/// scored with one machine word per row and column; wider ones on slices.
 fn penalty(grid: &[bool], w: usize) -> u32 {
-    let at = |x: usize, y: usize| grid[y * w + x];
-    let mut score = 0u32;
-    // N1: runs of ≥ 5 same-coloured modules in a row or column score len − 2.
-    for horizontal in [true, false] {
-        for i in 0..w {
-            let mut run = 1u32;
-            for j in 1..=w {
-                let same = j < w && {
-                    let (a, b) = if horizontal {
-                        (at(j, i), at(j - 1, i))
-                    } else {
-                        (at(i, j), at(i, j - 1))
-                    };
-                    a == b
-                };
-                if same {
-                    run += 1;
-                } else {
-                    if run >= 5 {
-                        score += run - 2;
-                    }
-                    run = 1;
-                }
-            }
+    let score = if w <= 64 {
+        penalty_bits(grid, w)
+    } else {
+        penalty_slices(grid, w)
+    };
+    let dark = grid.iter().filter(|d| **d).count();
+    let ratio = (dark * 200 / grid.len()) as i64;
+    // The crate subtracts the 360 points its own finder patterns score under N3.
+    (score - 360 + (ratio - 100).abs()).max(0) as u32
+}
+
+fn penalty_bits(grid: &[bool], w: usize) -> i64 {
+    let full = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
+    let mut rows = vec![0u64; w];
+    let mut cols = vec![0u64; w];
+    // Branch-free packing: module colours are random, so a branch per
+    // module would mispredict half the time.
+    for (y, row) in grid.chunks_exact(w).enumerate() {
+        let mut bits = 0u64;
+        for (x, &dark) in row.iter().enumerate() {
+            let d = u64::from(dark);
+            bits |= d << x;
+            cols[x] |= d << y;
+        }
+        rows[y] = bits;
+    }
+    let mut score = 0i64;
+    for line in rows.iter().chain(cols.iter()) {
+        score += runs_bits(*line, w) + finder_bits(*line, w, full);
+    }
+    // N2: a 2×2 block at x when a[x] = a[x+1] = b[x] = b[x+1].
+    let pairs = full >> 1;
+    for ab in rows.windows(2) {
+        let (a, b) = (ab[0], ab[1]);
+        let vertical = !(a ^ b);
+        let horizontal = !(a ^ (a >> 1));
+        score += 3 * i64::from((vertical & (vertical >> 1) & horizontal & pairs).count_ones());
+    }
+    score
+}
+
+/// N1 on a bit row: walk the runs with trailing-ones/zeros counts.
+fn runs_bits(line: u64, w: usize) -> i64 {
+    let mut score = 0;
+    let mut x = 0;
+    while x < w {
+        let rest = line >> x;
+        let len = if rest & 1 == 1 {
+            rest.trailing_ones()
+        } else {
+            rest.trailing_zeros()
+        } as usize;
+        let len = len.min(w - x) as i64;
+        if len >= 5 {
+            score += len - 2;
+        }
+        x += len as usize;
+    }
+    score
+}
+
+/// N3 on a bit row: all positions of dark-light-dark-dark-dark-light-dark at
+/// once, then the four-light-modules check for the few matches.
+fn finder_bits(line: u64, w: usize, full: u64) -> i64 {
+    if w < 7 {
+        return 0;
+    }
+    const PATTERN: [bool; 7] = [true, false, true, true, true, false, true];
+    let mut candidates = full >> 6;
+    for (k, dark) in PATTERN.iter().enumerate() {
+        let shifted = line >> k;
+        candidates &= if *dark { shifted } else { !shifted };
+    }
+    let mut score = 0;
+    while candidates != 0 {
+        let j = candidates.trailing_zeros() as usize;
+        candidates &= candidates - 1;
+        let before = if j == 0 {
+            0
+        } else {
+            (line >> j.saturating_sub(4)) & ((1u64 << j.min(4)) - 1)
+        };
+        let after_len = (w - (j + 7)).min(4);
+        let after = if after_len == 0 {
+            0
+        } else {
+            (line >> (j + 7)) & ((1u64 << after_len) - 1)
+        };
+        if before == 0 || after == 0 {
+            score += 40;
+        }
+    }
+    score
+}
+
+fn penalty_slices(grid: &[bool], w: usize) -> i64 {
+    let mut transposed = vec![false; w * w];
+    for y in 0..w {
+        for x in 0..w {
+            transposed[x * w + y] = grid[y * w + x];
+        }
+    }
+    let mut score = 0i64;
+    for lines in [grid, &transposed[..]] {
+        for line in lines.chunks_exact(w) {
+            score += runs_penalty(line) + finder_penalty(line);
         }
     }
     // N2: every 2×2 block of one colour scores 3.
-    for y in 0..w - 1 {
+    for pair in grid.windows(2 * w).step_by(w) {
+        let (top, bottom) = pair.split_at(w);
         for x in 0..w - 1 {
-            let c = at(x, y);
-            if at(x + 1, y) == c && at(x, y + 1) == c && at(x + 1, y + 1) == c {
+            let c = top[x];
+            if top[x + 1] == c && bottom[x] == c && bottom[x + 1] == c {
                 score += 3;
             }
         }
     }
-    // N3: 1:1:3:1:1 (dark-light-dark×3-light-dark) with 4 light modules on a
-    // side scores 40; the crate subtracts the 360 its own finders contribute.
-    const PATTERN: [bool; 7] = [true, false, true, true, true, false, true];
-    let mut finder = 0i64;
-    for horizontal in [true, false] {
-        for i in 0..w {
-            let get = |k: usize| if horizontal { at(k, i) } else { at(i, k) };
-            for j in 0..w - 6 {
-                if (0..7).any(|k| get(j + k) != PATTERN[k]) {
-                    continue;
-                }
-                let dark_before = (j.saturating_sub(4)..j).any(get);
-                let dark_after = (j + 7..(j + 11).min(w)).any(get);
-                if !dark_before || !dark_after {
-                    finder += 40;
-                }
+    score
+}
+
+/// N1 for one line: each run of ≥ 5 same-coloured modules scores len − 2.
+fn runs_penalty(line: &[bool]) -> i64 {
+    let mut score = 0;
+    let mut run = 1i64;
+    for pair in line.windows(2) {
+        if pair[0] == pair[1] {
+            run += 1;
+        } else {
+            if run >= 5 {
+                score += run - 2;
             }
+            run = 1;
         }
     }
-    // N4: distance of the dark share from 50 %, in steps of 0.5 %.
-    let dark = grid.iter().filter(|d| **d).count();
-    let ratio = (dark * 200 / grid.len()) as i64;
-    let balance = (ratio - 100).abs();
-    (i64::from(score) + finder - 360 + balance).max(0) as u32
+    if run >= 5 {
+        score += run - 2;
+    }
+    score
+}
+
+/// N3 for one line: 1:1:3:1:1 (dark-light-dark×3-light-dark) with four
+/// light modules (or the edge) on one side scores 40.
+fn finder_penalty(line: &[bool]) -> i64 {
+    const PATTERN: [bool; 7] = [true, false, true, true, true, false, true];
+    let w = line.len();
+    let mut score = 0;
+    for j in 0..w.saturating_sub(6) {
+        if line[j..j + 7] != PATTERN {
+            continue;
+        }
+        let dark_before = line[j.saturating_sub(4)..j].iter().any(|d| *d);
+        let dark_after = line[j + 7..(j + 11).min(w)].iter().any(|d| *d);
+        if !dark_before || !dark_after {
+            score += 40;
+        }
+    }
+    score
 }
 
 #[cfg(test)]
@@ -196,6 +297,20 @@ mod tests {
                         "mask choice differs for {ec:?} #{n}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn word_and_slice_scoring_agree() {
+        let code = Signer::from_secret([9; 32]).sign(Serial(77), BatchId(5));
+        for ec in [EcLevel::L, EcLevel::H] {
+            let m = encode("https://tem.example.vn", &code, ec).unwrap();
+            for flip in 0..m.dark.len().min(200) {
+                let mut grid = m.dark.clone();
+                let at = flip * 7 % grid.len();
+                grid[at] ^= true;
+                assert_eq!(penalty_bits(&grid, m.width), penalty_slices(&grid, m.width));
             }
         }
     }

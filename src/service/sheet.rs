@@ -420,22 +420,61 @@ fn encode_all(base_url: &str, ec: EcLevel, stamps: &[StoredStamp]) -> Vec<Result
     })
 }
 
-/// Writes the PDF, reporting progress (stamps done) as it goes.
-pub fn write_pdf<W: Write>(
+/// Writes the PDF, reporting progress (stamps done) as it goes. Pages are
+/// encoded and compressed on every core, a few at a time, and written in
+/// order: memory stays flat however many stamps there are.
+pub fn write_pdf<W: Write + Sync>(
     p: &Prepared,
     out: W,
     progress: &mut dyn FnMut(u64),
 ) -> std::io::Result<(Written, W)> {
     let mut writer = PdfSheetWriter::new(out, p.sheet.clone(), p.stamps.len() as u64)?;
-    // Encode a few pages at a time: all cores busy, memory flat.
-    let block = (p.request.layout.per_sheet() as usize * 4).max(256);
-    for chunk in p.stamps.chunks(block) {
-        let placed = encode_all(&p.base_url, p.request.ec, chunk);
-        for (stamp, placed) in chunk.iter().zip(placed) {
-            let placed = placed.map_err(std::io::Error::other)?;
-            writer.add(&placed, stamp.seq)?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let pages = pages(p);
+    for group in pages.chunks(threads * 2).enumerate() {
+        let (group_index, group) = group;
+        let first_index = (group_index * threads * 2) as u32;
+        let built: Vec<std::io::Result<(crate::render::pdf::PageContent, u64)>> =
+            std::thread::scope(|scope| {
+                let writer = &writer;
+                let handles: Vec<_> = group
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (first_slot, stamps))| {
+                        scope.spawn(move || {
+                            let placed = stamps
+                                .iter()
+                                .map(|s| {
+                                    let matrix = qr::encode(&p.base_url, &s.code(), p.request.ec)
+                                        .map_err(std::io::Error::other)?;
+                                    Ok((
+                                        Placed {
+                                            matrix,
+                                            short_code: s.serial.short_code().to_string(),
+                                        },
+                                        s.seq,
+                                    ))
+                                })
+                                .collect::<std::io::Result<Vec<_>>>()?;
+                            let content = writer.page_content(
+                                first_index + k as u32,
+                                *first_slot,
+                                &placed,
+                            )?;
+                            Ok((content, stamps.len() as u64))
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            });
+        for page in built {
+            let (content, n) = page?;
+            writer.push_page(content, n)?;
+            progress(n);
         }
-        progress(chunk.len() as u64);
     }
     writer.finish()
 }
