@@ -23,6 +23,51 @@ struct Raw {
     workers: Option<usize>,
     #[serde(default)]
     printers: std::collections::BTreeMap<String, Calibration>,
+    #[serde(default)]
+    scan: ScanSettings,
+}
+
+/// `[scan]` in tem.toml: the repeat-scan rules and request limits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanSettings {
+    /// Warn when this many different devices scanned a stamp (default 3).
+    pub devices: u32,
+    /// Warn at this many scans within 24 hours (default 3).
+    pub scans_per_day: u32,
+    /// Warn at this many scans within 7 days (default 10).
+    pub scans_per_week: u32,
+    /// Warn when shared locations are this far apart, km (default 300).
+    pub distant_km: f64,
+    /// Verifications per client network per minute; 0 = no limit (default 600).
+    pub rate_per_minute: u32,
+    /// Behind a reverse proxy: take the client address from X-Forwarded-For.
+    pub trust_proxy: bool,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        let r = crate::domain::scan::RepeatRules::default();
+        ScanSettings {
+            devices: r.devices,
+            scans_per_day: r.scans_per_day,
+            scans_per_week: r.scans_per_week,
+            distant_km: r.distant_km,
+            rate_per_minute: 600,
+            trust_proxy: false,
+        }
+    }
+}
+
+impl ScanSettings {
+    pub fn rules(&self) -> crate::domain::scan::RepeatRules {
+        crate::domain::scan::RepeatRules {
+            devices: self.devices,
+            scans_per_day: self.scans_per_day,
+            scans_per_week: self.scans_per_week,
+            distant_km: self.distant_km,
+        }
+    }
 }
 
 impl Default for Raw {
@@ -36,6 +81,7 @@ impl Default for Raw {
             log_format: "text".into(),
             workers: None,
             printers: Default::default(),
+            scan: ScanSettings::default(),
         }
     }
 }
@@ -86,6 +132,7 @@ pub struct Config {
     pub workers: Option<usize>,
     /// Printer corrections by profile name (`[printers.NAME]` in tem.toml).
     pub printers: std::collections::BTreeMap<String, Calibration>,
+    pub scan: ScanSettings,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -154,6 +201,7 @@ impl Config {
                 }
                 raw.printers
             },
+            scan: raw.scan,
         })
     }
 

@@ -424,7 +424,7 @@ fn bad_input_gets_a_clear_message_and_exit_status_2() {
             "--product",
             "1",
             "--lot",
-            "DT-2024-HT1",
+            "DT-2026-HT2",
             "--production-date",
             "2024-06-15",
             "--quantity",

@@ -48,12 +48,14 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = TcpListener::bind(&config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(
+    let mut state = AppState::with_scan_settings(
         store,
         config.keys.clone(),
         config.base_url.clone(),
         admin_token.as_deref(),
-    );
+        &config.scan,
+    )?;
+    state.printers = config.printers.clone();
     eprintln!("tem is listening on http://{addr}");
     eprintln!("  health:        http://{addr}/healthz");
     eprintln!("  public keys:   http://{addr}/.well-known/tem-keys.json");

@@ -9,6 +9,7 @@ mod batch;
 mod ids;
 mod producer;
 mod product;
+pub mod scan;
 mod stamp;
 pub mod text;
 

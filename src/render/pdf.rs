@@ -97,7 +97,7 @@ pub struct Sheet {
     pub first_slot: u32,
     pub crop_marks: bool,
     pub calibration: Calibration,
-    /// Left part of each page's footer, e.g. "Lô DT-2024-HT1 · Gạo thơm Dân Tiến".
+    /// Left part of each page's footer, e.g. "Lô DT-2026-HT2 · Gạo thơm Dân Tiến".
     pub footer: String,
     /// Per page: the range of stamp numbers on it, shown in the footer.
     pub title: String,

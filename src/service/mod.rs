@@ -4,7 +4,9 @@
 
 pub mod demo;
 pub mod issue;
+pub mod lifecycle;
 pub mod registry;
+pub mod scan;
 pub mod sheet;
 
 use crate::codes::KeyError;

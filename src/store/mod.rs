@@ -137,6 +137,72 @@ pub struct PrintJob {
     pub created_at: jiff::Timestamp,
 }
 
+/// One scan to record.
+#[derive(Debug, Clone)]
+pub struct NewScan {
+    /// Serial and batch as the code says, when it parsed.
+    pub code: Option<(Serial, BatchId)>,
+    pub code_verdict: crate::codes::CodeVerdict,
+    pub at: jiff::Timestamp,
+    /// Salted hash of the client's network (IPv4 /24, IPv6 /48).
+    pub network: Option<String>,
+    /// Salted hash standing for the device (network and full user agent).
+    pub device: String,
+    /// User-agent family, e.g. "Zalo/Android".
+    pub agent: String,
+}
+
+/// A recall notice that consumers see.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RecallNotice {
+    pub reason: String,
+    pub notice: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub since: jiff::Timestamp,
+}
+
+/// What recording a scan found and decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanOutcome {
+    pub scan_id: i64,
+    pub verdict: crate::domain::scan::Verdict,
+    /// Repeat-scan warnings (only for stamps the registry knows).
+    pub repeat: Vec<crate::domain::scan::RepeatReason>,
+    pub stamp: Option<ScannedStamp>,
+}
+
+/// A registered stamp as seen by a scan, this scan included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScannedStamp {
+    pub serial: Serial,
+    pub batch: BatchId,
+    pub seq: u32,
+    pub state: StampState,
+    pub scan_count: u64,
+    pub first_scan_at: Option<jiff::Timestamp>,
+    pub recall: Option<RecallNotice>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRecall {
+    pub batch: BatchId,
+    /// Stamp numbers, or the whole batch.
+    pub range: Option<(u32, u32)>,
+    pub reason: String,
+    pub notice: String,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    pub serial: Option<Serial>,
+    pub batch: Option<BatchId>,
+    pub kind: String,
+    pub message: Option<String>,
+    pub place: Option<String>,
+    pub network: Option<String>,
+}
+
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Checks that the database answers.
     fn ping(&self) -> StoreResult<()>;
@@ -175,4 +241,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// activated ones count as reprints.
     fn record_print_job(&self, job: &NewPrintJob) -> StoreResult<PrintJob>;
     fn print_jobs(&self, batch: BatchId) -> StoreResult<Vec<PrintJob>>;
+
+    /// Records scans in one transaction: for each, looks the stamp up, judges
+    /// it (`domain::scan::judge`), stores the scan, updates the stamp's scan
+    /// count and recent scans, and applies the repeat-scan rules. Counting is
+    /// exact under concurrency because it happens inside the write lock.
+    fn record_scans(
+        &self,
+        scans: &[NewScan],
+        rules: &crate::domain::scan::RepeatRules,
+        today: jiff::civil::Date,
+    ) -> StoreResult<Vec<ScanOutcome>>;
+    /// Adds a location the person chose to share to a recorded scan.
+    fn set_scan_location(&self, scan_id: i64, lat: f64, lon: f64) -> StoreResult<bool>;
+    /// A service-wide value; `make` creates it the first time (atomically).
+    fn setting(&self, key: &str, make: &dyn Fn() -> String) -> StoreResult<String>;
+    /// Recalls a batch or a range of its stamps.
+    fn recall(&self, recall: &NewRecall) -> StoreResult<RecallNotice>;
+    /// Lifts every active recall of a batch; returns how many.
+    fn lift_recalls(&self, batch: BatchId, reason: &str) -> StoreResult<u32>;
+    /// Voids stamps first..=last of a batch; returns how many changed.
+    fn void_stamps(&self, batch: BatchId, first: u32, last: u32, reason: &str) -> StoreResult<u32>;
+    fn add_report(&self, report: &NewReport) -> StoreResult<i64>;
 }

@@ -9,10 +9,12 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::{
-    BatchSummary, IssueReceipt, NewPrintJob, PrintJob, PrintedStamps, StampFeed, Store, StoreError,
+    BatchSummary, IssueReceipt, NewPrintJob, NewRecall, NewReport, NewScan, PrintJob,
+    PrintedStamps, RecallNotice, ScanOutcome, ScannedStamp, StampFeed, Store, StoreError,
     StoreResult, StoredStamp,
 };
 use crate::codes::{Kid, StampCode};
+use crate::domain::scan::{self as scan_rules, RecentScan, Registered, RepeatRules};
 use crate::domain::{
     Batch, BatchId, Certification, Gtin, NewBatch, NewProducer, NewProduct, NewStage, OcopGroup,
     OcopRating, Producer, ProducerId, ProducerKind, Product, ProductId, Serial, Stage, StageTime,
@@ -817,6 +819,251 @@ impl Store for SqliteStore {
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn record_scans(
+        &self,
+        scans: &[NewScan],
+        rules: &RepeatRules,
+        today: jiff::civil::Date,
+    ) -> StoreResult<Vec<ScanOutcome>> {
+        self.write(|tx| {
+            let mut find = tx.prepare_cached(
+                "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date
+                 FROM stamps s JOIN batches b ON b.id = s.batch_id WHERE s.serial = ?1",
+            )?;
+            let mut recall = tx.prepare_cached(
+                "SELECT reason, notice, created_at FROM recalls
+                 WHERE batch_id = ?1 AND lifted_at IS NULL AND (first_seq IS NULL OR ?2 BETWEEN first_seq AND last_seq)
+                 ORDER BY id DESC LIMIT 1",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO scans (serial, batch_id, at, verdict, network, device, agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut update = tx.prepare_cached(
+                "UPDATE stamps SET scan_count = ?3, first_scan_at = COALESCE(first_scan_at, ?4), recent_scans = ?5
+                 WHERE batch_id = ?1 AND seq = ?2",
+            )?;
+            let mut out = Vec::with_capacity(scans.len());
+            for scan in scans {
+                // The lookup happens for every parsed code, whatever its
+                // signature, so timing does not tell whether a serial exists.
+                type Row = (u32, u32, i64, i64, Option<String>, Option<String>, Option<String>);
+                let found: Option<Row> = match scan.code {
+                    Some((serial, _)) => find
+                        .query_row([serial_key(serial)], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                        })
+                        .optional()?,
+                    None => None,
+                };
+                let signature_ok = matches!(
+                    scan.code_verdict,
+                    crate::codes::CodeVerdict::Genuine | crate::codes::CodeVerdict::RevokedKey
+                );
+                // A stamp is "registered" for this code only if the code's batch matches.
+                let found = found.filter(|f| signature_ok && scan.code.is_some_and(|(_, b)| b.0 == f.0));
+                let mut registered = None;
+                let mut notice = None;
+                if let Some((batch, seq, state, _, _, _, expiry)) = &found {
+                    notice = recall
+                        .query_row(params![batch, seq], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                        .optional()?
+                        .map(|(reason, notice, since)| -> StoreResult<RecallNotice> {
+                            Ok(RecallNotice { reason, notice, since: since.parse().map_err(|_| bad_value("time", &since))? })
+                        })
+                        .transpose()?;
+                    registered = Some(Registered {
+                        state: StampState::from_code(*state).ok_or_else(|| bad_value("stamp state", &state.to_string()))?,
+                        recalled: notice.is_some(),
+                        expiry: expiry.as_deref().map(|e| e.parse().map_err(|_| bad_value("date", e))).transpose()?,
+                    });
+                }
+                let verdict = scan_rules::judge(scan.code_verdict, registered.as_ref(), today);
+                insert.execute(params![
+                    scan.code.map(|(s, _)| serial_key(s)),
+                    scan.code.map(|(_, b)| b.0),
+                    scan.at.to_string(),
+                    verdict.as_str(),
+                    scan.network,
+                    scan.device,
+                    scan.agent
+                ])?;
+                let scan_id = tx.last_insert_rowid();
+                let mut repeat = Vec::new();
+                let mut stamp = None;
+                if let (Some((batch, seq, state, count, first, recent, _)), Some((serial, _))) = (found, scan.code) {
+                    let mut recent: Vec<RecentScan> = recent
+                        .as_deref()
+                        .map(serde_json::from_str)
+                        .transpose()
+                        .map_err(|e| StoreError::Database(format!("stored recent scans: {e}")))?
+                        .unwrap_or_default();
+                    let now = scan.at.as_second();
+                    recent.push(RecentScan { id: scan_id, at: now, device: scan.device.clone(), lat: None, lon: None });
+                    if recent.len() > scan_rules::RECENT_KEPT {
+                        recent.drain(..recent.len() - scan_rules::RECENT_KEPT);
+                    }
+                    repeat = scan_rules::repeat_reasons(&recent, now, rules);
+                    let count = count + 1;
+                    let recent_json = serde_json::to_string(&recent).map_err(|e| StoreError::Database(e.to_string()))?;
+                    update.execute(params![batch, seq, count, scan.at.to_string(), recent_json])?;
+                    let first = match first {
+                        Some(f) => f.parse().map_err(|_| bad_value("time", &f))?,
+                        None => scan.at,
+                    };
+                    stamp = Some(ScannedStamp {
+                        serial,
+                        batch: BatchId(batch),
+                        seq,
+                        state: StampState::from_code(state).ok_or_else(|| bad_value("stamp state", &state.to_string()))?,
+                        scan_count: count as u64,
+                        first_scan_at: Some(first),
+                        recall: notice,
+                    });
+                }
+                out.push(ScanOutcome { scan_id, verdict, repeat, stamp });
+            }
+            Ok(out)
+        })
+    }
+
+    fn set_scan_location(&self, scan_id: i64, lat: f64, lon: f64) -> StoreResult<bool> {
+        self.write(|tx| {
+            let serial: Option<Option<i64>> = tx
+                .query_row("SELECT serial FROM scans WHERE id = ?1", [scan_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let Some(serial) = serial else {
+                return Ok(false);
+            };
+            tx.execute(
+                "UPDATE scans SET lat = ?2, lon = ?3 WHERE id = ?1",
+                params![scan_id, lat, lon],
+            )?;
+            if let Some(serial) = serial {
+                let row: Option<(u32, u32, Option<String>)> = tx
+                    .query_row(
+                        "SELECT batch_id, seq, recent_scans FROM stamps WHERE serial = ?1",
+                        [serial],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                if let Some((batch, seq, Some(recent))) = row {
+                    let mut recent: Vec<RecentScan> = serde_json::from_str(&recent)
+                        .map_err(|e| StoreError::Database(e.to_string()))?;
+                    if let Some(r) = recent.iter_mut().find(|r| r.id == scan_id) {
+                        r.lat = Some(lat);
+                        r.lon = Some(lon);
+                        let json = serde_json::to_string(&recent)
+                            .map_err(|e| StoreError::Database(e.to_string()))?;
+                        tx.execute(
+                            "UPDATE stamps SET recent_scans = ?3 WHERE batch_id = ?1 AND seq = ?2",
+                            params![batch, seq, json],
+                        )?;
+                    }
+                }
+            }
+            Ok(true)
+        })
+    }
+
+    fn setting(&self, key: &str, make: &dyn Fn() -> String) -> StoreResult<String> {
+        if let Some(v) = self.read(|c| {
+            Ok(
+                c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })? {
+            return Ok(v);
+        }
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                params![key, make()],
+            )?;
+            Ok(
+                tx.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+    }
+
+    fn recall(&self, r: &NewRecall) -> StoreResult<RecallNotice> {
+        self.write(|tx| {
+            if !batch_exists(tx, r.batch)? {
+                return Err(not_found("batch", r.batch));
+            }
+            let now = jiff::Timestamp::now();
+            tx.execute(
+                "INSERT INTO recalls (batch_id, first_seq, last_seq, reason, notice, actor, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![r.batch.0, r.range.map(|x| x.0), r.range.map(|x| x.1), r.reason, r.notice, r.actor, now.to_string()],
+            )?;
+            Ok(RecallNotice { reason: r.reason.clone(), notice: r.notice.clone(), since: now })
+        })
+    }
+
+    fn lift_recalls(&self, batch: BatchId, reason: &str) -> StoreResult<u32> {
+        self.write(|tx| {
+            if !batch_exists(tx, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            Ok(tx.execute(
+                "UPDATE recalls SET lifted_at = ?2, lift_reason = ?3 WHERE batch_id = ?1 AND lifted_at IS NULL",
+                params![batch.0, jiff::Timestamp::now().to_string(), reason],
+            )? as u32)
+        })
+    }
+
+    fn void_stamps(&self, batch: BatchId, first: u32, last: u32, reason: &str) -> StoreResult<u32> {
+        self.write(|tx| {
+            if !batch_exists(tx, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            let mut by_state = [0u32; 4];
+            let mut stmt = tx.prepare_cached(
+                "SELECT state, COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state != 3 GROUP BY state",
+            )?;
+            let mut rows = stmt.query(params![batch.0, first, last])?;
+            while let Some(row) = rows.next()? {
+                let state: i64 = row.get(0)?;
+                by_state[state.clamp(0, 3) as usize] = row.get(1)?;
+            }
+            let changed = tx.execute(
+                "UPDATE stamps SET state = 3, void_reason = ?4 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state != 3",
+                params![batch.0, first, last, reason],
+            )? as u32;
+            for (state, n) in by_state.iter().enumerate().take(3) {
+                if *n > 0 {
+                    tx.execute(
+                        "UPDATE batch_stamp_counts SET n = n - ?3 WHERE batch_id = ?1 AND state = ?2",
+                        params![batch.0, state as i64, n],
+                    )?;
+                }
+            }
+            if changed > 0 {
+                tx.execute(
+                    "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 3, ?2)
+                     ON CONFLICT (batch_id, state) DO UPDATE SET n = n + excluded.n",
+                    params![batch.0, changed],
+                )?;
+            }
+            Ok(changed)
+        })
+    }
+
+    fn add_report(&self, r: &NewReport) -> StoreResult<i64> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO consumer_reports (serial, batch_id, at, kind, message, place, network) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![r.serial.map(serial_key), r.batch.map(|b| b.0), jiff::Timestamp::now().to_string(), r.kind, r.message, r.place, r.network],
+            )?;
+            Ok(tx.last_insert_rowid())
         })
     }
 }

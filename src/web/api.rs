@@ -18,6 +18,9 @@ use crate::store::BatchSummary;
 use crate::web::error::ErrorBody;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/batches/{id}/recall").route(web::post().to(recall_batch)))
+        .service(web::resource("/batches/{id}/recall/lift").route(web::post().to(lift_recall)))
+        .service(web::resource("/batches/{id}/void").route(web::post().to(void_stamps)));
     cfg.service(
         web::resource("/batches/{id}/sheet.{format}").route(web::get().to(super::sheets::sheet)),
     );
@@ -319,4 +322,100 @@ pub async fn list_stamps(
         })
         .collect();
     Ok(HttpResponse::Ok().json(views))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecallRequest {
+    /// Why (for the record).
+    pub reason: String,
+    /// What consumers see on their next scan.
+    pub notice: String,
+    /// Only stamps from..from+count−1; the whole batch when absent.
+    pub from: Option<u32>,
+    pub count: Option<u32>,
+}
+
+#[utoipa::path(post, path = "/api/v1/batches/{id}/recall", tag = "lifecycle", security(("admin" = [])),
+    params(("id" = u32, Path)), request_body = RecallRequest,
+    responses((status = 201, body = crate::store::RecallNotice), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn recall_batch(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    body: web::Json<RecallRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id, b) = (
+        state.store.clone(),
+        BatchId(id.into_inner()),
+        body.into_inner(),
+    );
+    let range = match (b.from, b.count) {
+        (Some(f), Some(c)) => Some((f, c)),
+        (None, None) => None,
+        _ => {
+            return Err(ServiceError::from(crate::domain::DomainError::new(
+                "count",
+                "give both from and count, or neither",
+            ))
+            .into());
+        }
+    };
+    let notice = blocking(move || {
+        crate::service::lifecycle::recall(&*store, id, range, &b.reason, &b.notice, "api:admin")
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(notice))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    pub reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/batches/{id}/recall/lift", tag = "lifecycle", security(("admin" = [])),
+    params(("id" = u32, Path)), request_body = ReasonRequest,
+    responses((status = 200, description = "{\"lifted\": n}"), (status = 404, body = ErrorBody)))]
+pub async fn lift_recall(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    body: web::Json<ReasonRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id, b) = (
+        state.store.clone(),
+        BatchId(id.into_inner()),
+        body.into_inner(),
+    );
+    let lifted = blocking(move || crate::service::lifecycle::lift(&*store, id, &b.reason)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "lifted": lifted })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoidRequest {
+    pub from: u32,
+    pub count: u32,
+    pub reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/batches/{id}/void", tag = "lifecycle", security(("admin" = [])),
+    params(("id" = u32, Path)), request_body = VoidRequest,
+    responses((status = 200, description = "{\"voided\": n}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn void_stamps(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    body: web::Json<VoidRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id, b) = (
+        state.store.clone(),
+        BatchId(id.into_inner()),
+        body.into_inner(),
+    );
+    let voided =
+        blocking(move || crate::service::lifecycle::void(&*store, id, b.from, b.count, &b.reason))
+            .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "voided": voided })))
 }

@@ -23,6 +23,8 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("the server could not finish the request")]
     Internal(String),
+    #[error("too many requests from your network; try again in a minute")]
+    TooManyRequests,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -80,6 +82,7 @@ impl ApiError {
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized".into(), m.clone(), None),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found".into(), m.clone(), None),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large".into(), self.to_string(), None),
+            ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into(), self.to_string(), None),
         }
     }
 }

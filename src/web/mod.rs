@@ -4,7 +4,9 @@
 mod api;
 mod auth;
 pub mod error;
+mod limit;
 pub mod openapi;
+pub mod scan;
 mod sheets;
 
 use std::net::TcpListener;
@@ -16,6 +18,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::codes::KeySet;
+use crate::service::scan::Scanner;
 use crate::store::Store;
 pub use auth::random_token;
 pub use error::ApiError;
@@ -29,31 +32,68 @@ pub struct AppState {
     pub admin: auth::AdminToken,
     /// Printer profiles (`[printers.NAME]` in tem.toml).
     pub printers: std::collections::BTreeMap<String, crate::render::pdf::Calibration>,
+    pub scanner: Arc<Scanner>,
+    pub limiter: Arc<limit::RateLimiter>,
+    /// Take the client address from `X-Forwarded-For` (behind a proxy only).
+    pub trust_proxy: bool,
+    /// The path of the base URL ("" or e.g. "/t"): stamp URLs live under it.
+    pub scan_prefix: String,
 }
 
 impl AppState {
+    /// State with default scan settings; starts the scan recorder.
     pub fn new(
         store: Arc<dyn Store>,
         keys_dir: PathBuf,
         base_url: String,
         admin_token: Option<&str>,
-    ) -> Self {
-        AppState {
+    ) -> Result<Self, crate::service::ServiceError> {
+        Self::with_scan_settings(
+            store,
+            keys_dir,
+            base_url,
+            admin_token,
+            &crate::config::ScanSettings::default(),
+        )
+    }
+
+    pub fn with_scan_settings(
+        store: Arc<dyn Store>,
+        keys_dir: PathBuf,
+        base_url: String,
+        admin_token: Option<&str>,
+        scan: &crate::config::ScanSettings,
+    ) -> Result<Self, crate::service::ServiceError> {
+        let scanner = Scanner::start(store.clone(), keys_dir.clone(), scan.rules())?;
+        Ok(AppState {
+            scan_prefix: base_path(&base_url),
             store,
             keys_dir,
             base_url,
             admin: auth::AdminToken::new(admin_token),
             printers: Default::default(),
-        }
+            scanner,
+            limiter: Arc::new(limit::RateLimiter::new(scan.rate_per_minute)),
+            trust_proxy: scan.trust_proxy,
+        })
     }
+}
+
+/// The path part of a base URL, without a trailing slash.
+fn base_path(base_url: &str) -> String {
+    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
+    rest.find('/')
+        .map(|i| rest[i..].trim_end_matches('/').to_string())
+        .unwrap_or_default()
 }
 
 /// JSON bodies above this are refused: the largest legitimate body (a product
 /// with 20 certifications and a long description) is under 32 KB.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
 
-/// Routes and their configuration, shared by `run` and the tests.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Routes and their configuration, shared by `run` and the tests. The stamp
+/// URL (`{scan_prefix}/{code}`) comes last: it matches any single segment.
+pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(MAX_JSON_BYTES)
@@ -74,7 +114,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(healthz))
     .route("/.well-known/tem-keys.json", web::get().to(key_set))
     .route("/api/openapi.json", web::get().to(openapi::document))
-    .service(web::scope("/api/v1").configure(api::routes));
+    .route("/static/tem.css", web::get().to(scan::css))
+    .route("/static/scan.js", web::get().to(scan::js))
+    .route("/api/v1/verify/{code}", web::get().to(scan::verify_json))
+    .route(
+        "/api/v1/scans/location",
+        web::post().to(scan::share_location),
+    )
+    .service(web::scope("/api/v1").configure(api::routes))
+    .route(
+        &format!("{scan_prefix}/{{code}}"),
+        web::get().to(scan::scan_page),
+    )
+    .route(
+        &format!("{scan_prefix}/{{code}}/report"),
+        web::post().to(scan::report),
+    );
 }
 
 fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
@@ -126,18 +181,36 @@ async fn key_set(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .json(set))
 }
 
+/// Headers on every response: no sniffing, no framing, no referrer, and a
+/// content security policy that allows only tem's own CSS and script (no
+/// inline script, nothing from other hosts).
+fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+}
+
 /// Starts the server on a bound listener (port 0 in tests picks a free port).
 pub fn run(
     listener: TcpListener,
     state: AppState,
     workers: Option<usize>,
 ) -> std::io::Result<Server> {
+    let prefix = state.scan_prefix.clone();
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
+        let prefix = prefix.clone();
         App::new()
+            .wrap(security_headers())
             .wrap(TracingLogger::default())
             .app_data(data.clone())
-            .configure(routes)
+            .configure(move |cfg| routes(cfg, &prefix))
             .default_service(web::to(not_found))
     })
     .listen(listener)?;

@@ -19,13 +19,16 @@ use super::api;
         api::list_products, api::create_product, api::get_product,
         api::list_product_batches, api::create_batch, api::list_batches, api::get_batch,
         api::list_stages, api::add_stage, api::issue_stamps, api::list_stamps,
-        super::sheets::sheet,
+        super::sheets::sheet, api::recall_batch, api::lift_recall, api::void_stamps,
+        super::scan::verify_json,
     ),
     components(schemas(crate::codes::KeySet, crate::web::error::ErrorBody)),
     modifiers(&BearerAuth),
     tags(
         (name = "registry", description = "Producers, products, batches and stages"),
-        (name = "stamps", description = "Issuing and listing signed stamps"),
+        (name = "stamps", description = "Issuing, listing and printing signed stamps"),
+        (name = "lifecycle", description = "Recalls and voided stamps"),
+        (name = "scan", description = "Verifying a stamp, as a phone or a program does"),
     )
 )]
 pub struct ApiDoc;

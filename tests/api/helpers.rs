@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tem::codes::KeyRing;
+use tem::config::ScanSettings;
 use tem::store::{SqliteStore, Store};
 use tem::web::{self, AppState};
 
@@ -37,20 +38,39 @@ pub fn spawn_app() -> TestApp {
 
 /// Starts the app; `with_key` false leaves the key directory empty.
 pub fn spawn_app_with(with_key: bool) -> TestApp {
+    spawn_app_full(
+        with_key,
+        &ScanSettings {
+            rate_per_minute: 0,
+            ..ScanSettings::default()
+        },
+        |_| (),
+    )
+}
+
+/// Starts the app with scan settings, after `prepare_keys` may add to the key directory.
+pub fn spawn_app_full(
+    with_key: bool,
+    scan: &ScanSettings,
+    prepare_keys: impl FnOnce(&std::path::Path),
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("tem.db")).unwrap());
     let keys = dir.path().join("keys");
     if with_key {
         KeyRing::open(&keys).unwrap().generate().unwrap();
     }
+    prepare_keys(&keys);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(
+    let state = AppState::with_scan_settings(
         store.clone(),
         keys,
         "https://tem.example.vn".into(),
         Some(TOKEN),
-    );
+        scan,
+    )
+    .unwrap();
     std::thread::spawn(move || {
         actix_web::rt::System::new()
             .block_on(async move { web::run(listener, state, Some(2)).unwrap().await })

@@ -4,5 +4,6 @@
 
 mod helpers;
 mod registry;
+mod scan;
 mod sheets;
 mod stamps;

@@ -1,0 +1,339 @@
+//! Scans: what a consumer or inspector is told about a stamp, and the rules
+//! that flag a stamp as probably cloned.
+//!
+//! The verdict combines what the code proves (signature, key) with what the
+//! registry knows (recall, void, print state, expiry), and then the scan
+//! history (repeat-scan rules in the spirit of EU medicine verification: a
+//! second scan from the same device is normal; many devices, many scans in a
+//! short time, or scans far apart are not).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::codes::CodeVerdict;
+use crate::domain::StampState;
+
+/// What a scan tells the person who made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Signed by a trusted key, in the registry, printed, not recalled, voided or expired.
+    Genuine,
+    /// The batch (or this part of it) was recalled; the notice explains.
+    Recalled,
+    /// This stamp was withdrawn (damaged in printing, lost…).
+    Voided,
+    /// The product is past its expiry date.
+    Expired,
+    /// Issued but never printed: a stamp nobody should hold. Suspicious.
+    NotPrinted,
+    /// The signature is valid but the registry does not know the serial.
+    UnknownSerial,
+    /// The signature does not verify.
+    Forged,
+    /// No key in the key set matches.
+    UnknownKey,
+    /// Signed by a key revoked as compromised, and not in the registry.
+    RevokedKey,
+    /// Not a stamp code.
+    Malformed,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Genuine => "genuine",
+            Verdict::Recalled => "recalled",
+            Verdict::Voided => "voided",
+            Verdict::Expired => "expired",
+            Verdict::NotPrinted => "not-printed",
+            Verdict::UnknownSerial => "unknown-serial",
+            Verdict::Forged => "forged",
+            Verdict::UnknownKey => "unknown-key",
+            Verdict::RevokedKey => "revoked-key",
+            Verdict::Malformed => "malformed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Verdict> {
+        [
+            Verdict::Genuine,
+            Verdict::Recalled,
+            Verdict::Voided,
+            Verdict::Expired,
+            Verdict::NotPrinted,
+            Verdict::UnknownSerial,
+            Verdict::Forged,
+            Verdict::UnknownKey,
+            Verdict::RevokedKey,
+            Verdict::Malformed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// What the registry knows about a stamp at scan time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registered {
+    pub state: StampState,
+    pub recalled: bool,
+    pub expiry: Option<jiff::civil::Date>,
+}
+
+/// The verdict for a scan, before the repeat-scan rules. A code signed by a
+/// revoked key but present in the registry is judged by the registry.
+pub fn judge(
+    code: CodeVerdict,
+    registered: Option<&Registered>,
+    today: jiff::civil::Date,
+) -> Verdict {
+    match code {
+        CodeVerdict::Malformed => return Verdict::Malformed,
+        CodeVerdict::Forged => return Verdict::Forged,
+        CodeVerdict::UnknownKey => return Verdict::UnknownKey,
+        CodeVerdict::Genuine | CodeVerdict::RevokedKey => {}
+    }
+    let Some(r) = registered else {
+        return if code == CodeVerdict::RevokedKey {
+            Verdict::RevokedKey
+        } else {
+            Verdict::UnknownSerial
+        };
+    };
+    if r.recalled {
+        Verdict::Recalled
+    } else if r.state == StampState::Voided {
+        Verdict::Voided
+    } else if r.state == StampState::Issued {
+        Verdict::NotPrinted
+    } else if r.expiry.is_some_and(|e| e < today) {
+        Verdict::Expired
+    } else {
+        Verdict::Genuine
+    }
+}
+
+/// Thresholds of the repeat-scan rules (config `[scan]`), with the defaults
+/// the issue asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepeatRules {
+    /// Warn when this many different devices have scanned the stamp.
+    pub devices: u32,
+    /// Warn when this many scans fall within 24 hours.
+    pub scans_per_day: u32,
+    /// Warn when this many scans fall within 7 days.
+    pub scans_per_week: u32,
+    /// Warn when two scans with a shared location are this far apart (km):
+    /// a stamp cannot be in two distant provinces at once.
+    pub distant_km: f64,
+}
+
+impl Default for RepeatRules {
+    fn default() -> Self {
+        RepeatRules {
+            devices: 3,
+            scans_per_day: 3,
+            scans_per_week: 10,
+            distant_km: 300.0,
+        }
+    }
+}
+
+/// One past scan, as kept with the stamp for the rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentScan {
+    /// The scan's id, so a location shared afterwards can be added.
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    pub device: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+}
+
+/// How many recent scans a stamp keeps: enough for the 7-day rule's default
+/// of 10 and a margin.
+pub const RECENT_KEPT: usize = 16;
+
+/// Why a genuine-looking stamp may be a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RepeatReason {
+    ManyDevices,
+    ManyScansInADay,
+    ManyScansInAWeek,
+    DistantPlaces,
+}
+
+/// Applies the rules to a stamp's recent scans (newest last, this scan included).
+pub fn repeat_reasons(recent: &[RecentScan], now: i64, rules: &RepeatRules) -> Vec<RepeatReason> {
+    let mut reasons = Vec::new();
+    let mut devices: Vec<&str> = recent.iter().map(|s| s.device.as_str()).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    if rules.devices > 0 && devices.len() as u32 >= rules.devices {
+        reasons.push(RepeatReason::ManyDevices);
+    }
+    let within = |seconds: i64| recent.iter().filter(|s| now - s.at < seconds).count() as u32;
+    if rules.scans_per_day > 0 && within(86_400) >= rules.scans_per_day {
+        reasons.push(RepeatReason::ManyScansInADay);
+    }
+    if rules.scans_per_week > 0 && within(7 * 86_400) >= rules.scans_per_week {
+        reasons.push(RepeatReason::ManyScansInAWeek);
+    }
+    let located: Vec<(f64, f64)> = recent.iter().filter_map(|s| s.lat.zip(s.lon)).collect();
+    let far = located.iter().enumerate().any(|(i, a)| {
+        located[i + 1..]
+            .iter()
+            .any(|b| km(*a, *b) >= rules.distant_km)
+    });
+    if rules.distant_km > 0.0 && far {
+        reasons.push(RepeatReason::DistantPlaces);
+    }
+    reasons
+}
+
+/// Great-circle distance in km (haversine).
+pub fn km((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    6371.0 * 2.0 * a.sqrt().asin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(at: i64, device: &str) -> RecentScan {
+        RecentScan {
+            id: at,
+            at,
+            device: device.into(),
+            lat: None,
+            lon: None,
+        }
+    }
+
+    #[test]
+    fn registry_decides_in_order() {
+        let today = jiff::civil::date(2026, 1, 1);
+        let printed = Registered {
+            state: StampState::Printed,
+            recalled: false,
+            expiry: None,
+        };
+        assert_eq!(
+            judge(CodeVerdict::Genuine, Some(&printed), today),
+            Verdict::Genuine
+        );
+        assert_eq!(
+            judge(CodeVerdict::Genuine, None, today),
+            Verdict::UnknownSerial
+        );
+        assert_eq!(
+            judge(CodeVerdict::RevokedKey, None, today),
+            Verdict::RevokedKey
+        );
+        assert_eq!(
+            judge(CodeVerdict::RevokedKey, Some(&printed), today),
+            Verdict::Genuine
+        );
+        assert_eq!(
+            judge(CodeVerdict::Forged, Some(&printed), today),
+            Verdict::Forged
+        );
+        let issued = Registered {
+            state: StampState::Issued,
+            ..printed.clone()
+        };
+        assert_eq!(
+            judge(CodeVerdict::Genuine, Some(&issued), today),
+            Verdict::NotPrinted
+        );
+        let voided = Registered {
+            state: StampState::Voided,
+            ..printed.clone()
+        };
+        assert_eq!(
+            judge(CodeVerdict::Genuine, Some(&voided), today),
+            Verdict::Voided
+        );
+        let recalled = Registered {
+            recalled: true,
+            ..voided
+        };
+        assert_eq!(
+            judge(CodeVerdict::Genuine, Some(&recalled), today),
+            Verdict::Recalled
+        );
+        let old = Registered {
+            expiry: Some(jiff::civil::date(2025, 12, 31)),
+            ..printed
+        };
+        assert_eq!(
+            judge(CodeVerdict::Genuine, Some(&old), today),
+            Verdict::Expired
+        );
+    }
+
+    #[test]
+    fn repeat_rules_follow_the_defaults() {
+        let rules = RepeatRules::default();
+        let now = 1_000_000;
+        // A buyer scanning twice on one phone is normal.
+        assert!(repeat_reasons(&[scan(now - 60, "a"), scan(now, "a")], now, &rules).is_empty());
+        // Three devices.
+        let three = [
+            scan(now - 9 * 86_400, "a"),
+            scan(now - 8 * 86_400, "b"),
+            scan(now, "c"),
+        ];
+        assert_eq!(
+            repeat_reasons(&three, now, &rules),
+            [RepeatReason::ManyDevices]
+        );
+        // Three scans in a day.
+        let day = [scan(now - 3600, "a"), scan(now - 60, "a"), scan(now, "a")];
+        assert_eq!(
+            repeat_reasons(&day, now, &rules),
+            [RepeatReason::ManyScansInADay]
+        );
+        // Ten in a week, spread out.
+        let week: Vec<RecentScan> = (0..10).map(|i| scan(now - i * 15 * 3600, "a")).collect();
+        assert!(repeat_reasons(&week, now, &rules).contains(&RepeatReason::ManyScansInAWeek));
+        // Trà Vinh and Hà Nội, 1,500 km apart.
+        let far = [
+            RecentScan {
+                id: 1,
+                at: now - 86_400 * 3,
+                device: "a".into(),
+                lat: Some(9.93),
+                lon: Some(106.34),
+            },
+            RecentScan {
+                id: 2,
+                at: now,
+                device: "a".into(),
+                lat: Some(21.03),
+                lon: Some(105.85),
+            },
+        ];
+        assert_eq!(
+            repeat_reasons(&far, now, &rules),
+            [RepeatReason::DistantPlaces]
+        );
+    }
+
+    #[test]
+    fn distances() {
+        let d = km((9.93, 106.34), (21.03, 105.85));
+        assert!((1200.0..1300.0).contains(&d), "{d}");
+        assert!(km((10.0, 106.0), (10.0, 106.0)) < 1e-9);
+    }
+}

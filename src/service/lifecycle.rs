@@ -1,0 +1,65 @@
+//! Recalls and voids: withdrawing a batch (or part of it) or single stamps.
+//! Consumers see a recall notice on their next scan.
+
+use super::ServiceResult;
+use crate::domain::text::{self, Lines};
+use crate::domain::{BatchId, DomainError};
+use crate::store::{NewRecall, RecallNotice, Store};
+
+/// Recalls a batch, or stamps `from`..`from+count−1` of it.
+pub fn recall(
+    store: &dyn Store,
+    batch: BatchId,
+    range: Option<(u32, u32)>,
+    reason: &str,
+    notice: &str,
+    actor: &str,
+) -> ServiceResult<RecallNotice> {
+    let range = range
+        .map(|(from, count)| checked_range(from, count))
+        .transpose()?;
+    let recall = NewRecall {
+        batch,
+        range,
+        reason: text::required("reason", reason, 500, Lines::Many)?,
+        notice: text::required("notice", notice, 1000, Lines::Many)?,
+        actor: actor.to_string(),
+    };
+    let notice = store.recall(&recall)?;
+    tracing::warn!(batch.id = %batch, "batch recalled");
+    Ok(notice)
+}
+
+pub fn lift(store: &dyn Store, batch: BatchId, reason: &str) -> ServiceResult<u32> {
+    let reason = text::required("reason", reason, 500, Lines::Many)?;
+    Ok(store.lift_recalls(batch, &reason)?)
+}
+
+/// Voids stamps `from`..`from+count−1` (damaged in printing, lost…).
+pub fn void(
+    store: &dyn Store,
+    batch: BatchId,
+    from: u32,
+    count: u32,
+    reason: &str,
+) -> ServiceResult<u32> {
+    let (first, last) = checked_range(from, count)?;
+    let reason = text::required("reason", reason, 500, Lines::Many)?;
+    Ok(store.void_stamps(batch, first, last, &reason)?)
+}
+
+fn checked_range(from: u32, count: u32) -> Result<(u32, u32), DomainError> {
+    if from == 0 || count == 0 {
+        return Err(DomainError::new(
+            "from",
+            "stamp numbers and counts start at 1",
+        ));
+    }
+    let last = from.checked_add(count - 1).ok_or_else(|| {
+        DomainError::new(
+            "count",
+            "the range goes past the last possible stamp number",
+        )
+    })?;
+    Ok((from, last))
+}

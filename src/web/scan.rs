@@ -1,0 +1,519 @@
+//! The stamp URL: `GET {base path}/{code}` answers people with a light HTML
+//! page (Vietnamese first, no JavaScript needed, no external resources) and
+//! programs with JSON (`Accept: application/json`, or `/api/v1/verify/{code}`).
+//! Every request is verified, judged, recorded and counted.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, AppState};
+use crate::domain::scan::{RepeatReason, Verdict};
+use crate::service::scan::{Client, ScanResult};
+
+mod strings;
+pub use strings::Strings;
+
+/// Vietnam's offset (no daylight saving), for dates shown to people.
+fn vietnam() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::fixed(jiff::tz::offset(7))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Vi,
+    En,
+}
+
+impl Lang {
+    fn code(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+
+    fn strings(self) -> &'static Strings {
+        match self {
+            Lang::Vi => &strings::VI,
+            Lang::En => &strings::EN,
+        }
+    }
+
+    fn date(self, d: jiff::civil::Date) -> String {
+        match self {
+            Lang::Vi => d.strftime("%d/%m/%Y").to_string(),
+            Lang::En => d.to_string(),
+        }
+    }
+
+    fn time(self, t: jiff::Timestamp) -> String {
+        let z = t.to_zoned(vietnam());
+        match self {
+            Lang::Vi => z.strftime("%H:%M %d/%m/%Y").to_string(),
+            Lang::En => z.strftime("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+}
+
+/// `?lang=en|vi` first, then the first language of `Accept-Language`; Vietnamese by default.
+fn language(req: &HttpRequest) -> Lang {
+    let query = req.query_string();
+    for pair in query.split('&') {
+        match pair {
+            "lang=en" => return Lang::En,
+            "lang=vi" => return Lang::Vi,
+            _ => {}
+        }
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let first = accept
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if first.starts_with("en") {
+        Lang::En
+    } else {
+        Lang::Vi
+    }
+}
+
+fn wants_json(req: &HttpRequest) -> bool {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
+fn client(req: &HttpRequest, state: &AppState) -> Client {
+    let forwarded = state
+        .trust_proxy
+        .then(|| {
+            req.headers()
+                .get("X-Forwarded-For")
+                .and_then(|v| v.to_str().ok())
+        })
+        .flatten()
+        .and_then(|v| v.split(',').next())
+        .and_then(|ip| ip.trim().parse().ok());
+    Client {
+        ip: forwarded.or_else(|| req.peer_addr().map(|a| a.ip())),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect(),
+    }
+}
+
+/// The JSON answer (also documented in the OpenAPI file).
+#[derive(Serialize, ToSchema)]
+pub struct ScanJson {
+    /// genuine, recalled, voided, expired, not-printed, unknown-serial, forged, unknown-key, revoked-key, malformed
+    pub verdict: Verdict,
+    /// Set when a genuine stamp looks copied: code "repeat-scan" and the reasons.
+    pub warning: Option<WarningJson>,
+    /// One line for people, in the page's language.
+    pub message: String,
+    pub serial: Option<String>,
+    pub short_code: Option<String>,
+    pub kid: Option<String>,
+    /// Scans of this stamp so far, this one included (0 when the registry does not know it).
+    pub scan_count: u64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_scan_at: Option<jiff::Timestamp>,
+    pub recall: Option<crate::store::RecallNotice>,
+    pub batch: Option<serde_json::Value>,
+    pub product: Option<serde_json::Value>,
+    pub producer: Option<serde_json::Value>,
+    pub scan_id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WarningJson {
+    /// Always "repeat-scan".
+    pub code: String,
+    pub reasons: Vec<RepeatReason>,
+    pub message: String,
+}
+
+fn class(result: &ScanResult) -> &'static str {
+    match result.outcome.verdict {
+        Verdict::Genuine if result.outcome.repeat.is_empty() => "ok",
+        Verdict::Genuine | Verdict::Expired => "warn",
+        _ => "bad",
+    }
+}
+
+fn to_json(result: &ScanResult, lang: Lang) -> ScanJson {
+    let t = lang.strings();
+    let o = &result.outcome;
+    let (headline, detail) = t.verdict(o.verdict);
+    let warning = (!o.repeat.is_empty()).then(|| WarningJson {
+        code: "repeat-scan".into(),
+        reasons: o.repeat.clone(),
+        message: t.repeat_warning(o.stamp.as_ref().map_or(0, |s| s.scan_count)),
+    });
+    let d = result.details.as_deref();
+    ScanJson {
+        verdict: o.verdict,
+        warning,
+        message: format!("{headline}. {detail}"),
+        serial: result.check.code.map(|c| c.serial.to_string()),
+        short_code: result.check.code.map(|c| c.serial.short_code().to_string()),
+        kid: result.check.kid.map(|k| k.to_string()),
+        scan_count: o.stamp.as_ref().map_or(0, |s| s.scan_count),
+        first_scan_at: o.stamp.as_ref().and_then(|s| s.first_scan_at),
+        recall: o.stamp.as_ref().and_then(|s| s.recall.clone()),
+        batch: d.and_then(|d| serde_json::to_value(&d.batch).ok()),
+        product: d.and_then(|d| serde_json::to_value(&d.product).ok()),
+        producer: d.and_then(|d| serde_json::to_value(&d.producer).ok()),
+        scan_id: o.scan_id,
+    }
+}
+
+struct OcopView {
+    stars: u8,
+    star_glyphs: String,
+    decision_no: String,
+    decision_date: String,
+    valid_until: String,
+    lapsed: bool,
+}
+
+struct StageView {
+    name: String,
+    time: String,
+    place: Option<String>,
+    note: Option<String>,
+}
+
+struct CertView {
+    name: String,
+    issuer: Option<String>,
+    number: Option<String>,
+    valid_until: Option<String>,
+    lapsed: bool,
+}
+
+struct DetailsView {
+    product_name: String,
+    description: Option<String>,
+    images: Vec<String>,
+    ocop: Option<OcopView>,
+    gtin: Option<String>,
+    lot_code: String,
+    production_date: String,
+    expiry_date: Option<String>,
+    raw_material_area: Option<String>,
+    producer_name: String,
+    origin: String,
+    phone: Option<String>,
+    email: Option<String>,
+    stages: Vec<StageView>,
+    certifications: Vec<CertView>,
+}
+
+struct StampView {
+    serial: String,
+    short_code: String,
+    history: String,
+    scan_id: i64,
+    token: String,
+}
+
+struct RecallView {
+    reason: String,
+    notice: String,
+    since: String,
+}
+
+#[derive(Template)]
+#[template(path = "scan.html")]
+struct ScanPage<'a> {
+    t: &'a Strings,
+    lang: &'static str,
+    other_lang: &'static str,
+    base: &'a str,
+    class: &'static str,
+    verdict: &'static str,
+    headline: String,
+    detail: String,
+    warnings: Vec<String>,
+    recall: Option<RecallView>,
+    details: Option<DetailsView>,
+    stamp: Option<StampView>,
+    report_action: String,
+}
+
+fn page(
+    result: &ScanResult,
+    lang: Lang,
+    state: &AppState,
+    code_path: &str,
+) -> Result<String, ApiError> {
+    let t = lang.strings();
+    let o = &result.outcome;
+    let (headline, detail) = t.verdict(o.verdict);
+    let today = jiff::Timestamp::now().to_zoned(vietnam()).date();
+    let mut warnings = Vec::new();
+    if !o.repeat.is_empty() {
+        warnings.push(t.repeat_warning(o.stamp.as_ref().map_or(0, |s| s.scan_count)));
+    }
+    let details = result.details.as_deref().map(|d| {
+        let p = &d.product;
+        let producer = &d.producer;
+        let origin = [
+            producer.street.as_deref(),
+            Some(producer.commune.as_str()),
+            producer.district.as_deref(),
+            Some(producer.province.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        DetailsView {
+            product_name: p.name.clone(),
+            description: p.description.clone(),
+            // Only images tem serves itself: the page loads nothing from elsewhere.
+            images: p
+                .images
+                .iter()
+                .filter(|i| !i.contains("://"))
+                .map(|i| format!("{}/media/{i}", state.scan_prefix))
+                .collect(),
+            ocop: p.ocop.as_ref().map(|o| OcopView {
+                stars: o.stars,
+                star_glyphs: "★".repeat(usize::from(o.stars)),
+                decision_no: o.decision_no.clone(),
+                decision_date: lang.date(o.decision_date),
+                valid_until: lang.date(o.valid_until),
+                lapsed: o.valid_until < today,
+            }),
+            gtin: p.gtin.as_ref().map(|g| g.as_str().to_string()),
+            lot_code: d.batch.lot_code.clone(),
+            production_date: lang.date(d.batch.production_date),
+            expiry_date: d.batch.expiry_date.map(|e| lang.date(e)),
+            raw_material_area: d.batch.raw_material_area.clone(),
+            producer_name: producer.name.clone(),
+            origin,
+            phone: producer.phone.clone(),
+            email: producer.email.clone(),
+            stages: d
+                .batch
+                .stages
+                .iter()
+                .map(|s| StageView {
+                    name: s.name.clone(),
+                    time: s
+                        .time
+                        .as_str()
+                        .parse::<jiff::civil::Date>()
+                        .map(|x| lang.date(x))
+                        .unwrap_or_else(|_| s.time.as_str().replace('T', " ")),
+                    place: s.place.clone(),
+                    note: s.note.clone(),
+                })
+                .collect(),
+            certifications: p
+                .certifications
+                .iter()
+                .map(|c| CertView {
+                    name: c.name.clone(),
+                    issuer: c.issuer.clone(),
+                    number: c.number.clone(),
+                    valid_until: c.valid_until.map(|v| lang.date(v)),
+                    lapsed: c.valid_until.is_some_and(|v| v < today),
+                })
+                .collect(),
+        }
+    });
+    let stamp = o.stamp.as_ref().map(|s| StampView {
+        serial: s.serial.to_string(),
+        short_code: s.serial.short_code().to_string(),
+        history: t.history(
+            s.scan_count,
+            s.first_scan_at.map(|f| lang.time(f)).as_deref(),
+        ),
+        scan_id: o.scan_id,
+        token: state.scanner.scan_token(o.scan_id),
+    });
+    let recall = o
+        .stamp
+        .as_ref()
+        .and_then(|s| s.recall.as_ref())
+        .map(|r| RecallView {
+            reason: r.reason.clone(),
+            notice: r.notice.clone(),
+            since: lang.time(r.since),
+        });
+    let view = ScanPage {
+        t,
+        lang: lang.code(),
+        other_lang: if lang == Lang::Vi { "en" } else { "vi" },
+        base: &state.scan_prefix,
+        class: class(result),
+        verdict: o.verdict.as_str(),
+        headline: headline.to_string(),
+        detail: detail.to_string(),
+        warnings,
+        recall,
+        details,
+        stamp,
+        report_action: format!("{}/{}/report", state.scan_prefix, code_path),
+    };
+    view.render()
+        .map_err(|e| ApiError::Internal(format!("rendering the scan page: {e}")))
+}
+
+async fn run_scan(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    code: &str,
+) -> Result<ScanResult, ApiError> {
+    let client = client(req, state);
+    if !state.limiter.allow(client.ip) {
+        return Err(ApiError::TooManyRequests);
+    }
+    let check = state.scanner.check(code);
+    Ok(state.scanner.scan(check, &client).await?)
+}
+
+/// `GET {base}/{code}`: the page a phone opens.
+pub async fn scan_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = language(&req);
+    let result = run_scan(&req, &state, &code).await?;
+    if wants_json(&req) {
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(to_json(&result, lang)));
+    }
+    let html = page(&result, lang, &state, &code)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::VARY, "Accept, Accept-Language"))
+        .body(html))
+}
+
+#[utoipa::path(get, path = "/api/v1/verify/{code}", tag = "scan",
+    params(("code" = String, Path, description = "the stamp code or its whole URL (URL-encoded)"),
+        ("lang" = Option<String>, Query, description = "vi (default) or en")),
+    responses((status = 200, body = ScanJson, description = "always 200 with a verdict, even for forged or malformed codes"),
+        (status = 429, body = crate::web::error::ErrorBody)))]
+/// `GET /api/v1/verify/{code}`: the same check and record, as JSON.
+pub async fn verify_json(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = language(&req);
+    let result = run_scan(&req, &state, &code).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(to_json(&result, lang)))
+}
+
+#[derive(Deserialize)]
+pub struct ReportForm {
+    kind: String,
+    message: Option<String>,
+    place: Option<String>,
+}
+
+/// `POST {base}/{code}/report`: "this looks fake", "bought at …".
+pub async fn report(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+    form: web::Form<ReportForm>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = language(&req);
+    let client = client(&req, &state);
+    if !state.limiter.allow(client.ip) {
+        return Err(ApiError::TooManyRequests);
+    }
+    let check = state.scanner.check(&code);
+    let scanner: Arc<crate::service::scan::Scanner> = state.scanner.clone();
+    let form = form.into_inner();
+    web::block(move || {
+        scanner.report(
+            &check,
+            &form.kind,
+            form.message.as_deref(),
+            form.place.as_deref(),
+            client.ip,
+        )
+    })
+    .await??;
+    let t = lang.strings();
+    let html = format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title><link rel=\"stylesheet\" href=\"{}/static/tem.css\"></head><body><main><header class=\"verdict ok\"><h1>{}</h1><p>{}</p></header></main></body></html>",
+        lang.code(),
+        t.report_thanks,
+        state.scan_prefix,
+        t.report_thanks,
+        t.report_thanks_detail
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+#[derive(Deserialize)]
+pub struct LocationForm {
+    scan: i64,
+    token: String,
+    lat: f64,
+    lon: f64,
+}
+
+/// `POST /api/v1/scans/location`: a location the person chose to share.
+pub async fn share_location(
+    state: web::Data<AppState>,
+    form: web::Form<LocationForm>,
+) -> Result<HttpResponse, ApiError> {
+    let scanner = state.scanner.clone();
+    let f = form.into_inner();
+    let stored =
+        web::block(move || scanner.share_location(f.scan, &f.token, f.lat, f.lon)).await??;
+    if stored {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound("no such scan".into()))
+    }
+}
+
+pub async fn css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../../assets/static/tem.css"))
+}
+
+pub async fn js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../../assets/static/scan.js"))
+}
