@@ -51,6 +51,18 @@ pub struct CodeCheck {
     pub problem: Option<CodeError>,
 }
 
+impl CodeCheck {
+    /// The check of a text that is not a stamp code.
+    pub fn malformed(problem: CodeError) -> CodeCheck {
+        CodeCheck {
+            verdict: CodeVerdict::Malformed,
+            code: None,
+            kid: None,
+            problem: Some(problem),
+        }
+    }
+}
+
 /// Verifies codes against a key set whose keys were decoded once up front
 /// (decoding an Ed25519 point costs about as much as a hash; do it once,
 /// not per code).

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sha2::{Digest, Sha256};
 
 use super::{ServiceError, ServiceResult};
-use crate::codes::{CodeCheck, CodeVerdict, KeySet, Verifier};
+use crate::codes::{CodeCheck, CodeError, CodeVerdict, KeySet, Kid, StampCode, Verifier};
 use crate::domain::scan::{RepeatRules, Verdict};
 use crate::domain::{Batch, BatchId, Producer, Product};
 use crate::store::{NewReport, NewScan, ScanOutcome, Store, StoreError};
@@ -51,16 +51,62 @@ pub struct Details {
     pub producer: Producer,
 }
 
+/// A scan waiting for its group commit: the parsed code (not yet verified)
+/// and who scanned.
+struct Pending {
+    parsed: Result<StampCode, CodeError>,
+    at: jiff::Timestamp,
+    network: Option<String>,
+    device: String,
+    agent: String,
+}
+
 type Job = (
-    NewScan,
-    tokio::sync::oneshot::Sender<Result<ScanOutcome, String>>,
+    Pending,
+    tokio::sync::oneshot::Sender<Result<(CodeCheck, ScanOutcome), String>>,
 );
+
+/// The public key set, reloaded when `keyring.json` changes (checked at
+/// most every 2 s, so rotation and revocation apply without a restart).
+struct Keys {
+    dir: PathBuf,
+    cell: RwLock<(Arc<Verifier>, Option<SystemTime>, Instant)>,
+}
+
+impl Keys {
+    fn new(dir: PathBuf) -> Keys {
+        let (v, m) = load_verifier(&dir);
+        Keys {
+            dir,
+            cell: RwLock::new((Arc::new(v), m, Instant::now())),
+        }
+    }
+
+    fn verifier(&self) -> Arc<Verifier> {
+        {
+            let guard = self.cell.read().unwrap_or_else(|e| e.into_inner());
+            if guard.2.elapsed() < Duration::from_secs(2) {
+                return guard.0.clone();
+            }
+        }
+        let mut guard = self.cell.write().unwrap_or_else(|e| e.into_inner());
+        let mtime = std::fs::metadata(self.dir.join("keyring.json"))
+            .and_then(|m| m.modified())
+            .ok();
+        if mtime != guard.1 {
+            let (v, m) = load_verifier(&self.dir);
+            guard.0 = Arc::new(v);
+            guard.1 = m;
+        }
+        guard.2 = Instant::now();
+        guard.0.clone()
+    }
+}
 
 /// The scan service: key set, salt, rules, the recorder thread and a small cache.
 pub struct Scanner {
     store: Arc<dyn Store>,
-    keys_dir: PathBuf,
-    verifier: RwLock<(Arc<Verifier>, Option<SystemTime>, Instant)>,
+    keys: Arc<Keys>,
     salt: String,
     rules: RepeatRules,
     jobs: Mutex<Sender<Job>>,
@@ -70,7 +116,7 @@ pub struct Scanner {
 impl std::fmt::Debug for Scanner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scanner")
-            .field("keys_dir", &self.keys_dir)
+            .field("keys_dir", &self.keys.dir)
             .finish_non_exhaustive()
     }
 }
@@ -89,20 +135,19 @@ impl Scanner {
             data_encoding::HEXLOWER.encode(&bytes)
         })?;
         let (tx, rx) = channel::<Job>();
-        let recorder_store = store.clone();
+        let keys = Arc::new(Keys::new(keys_dir));
+        let (recorder_store, recorder_keys) = (store.clone(), keys.clone());
         std::thread::Builder::new()
             .name("tem-scan-recorder".into())
-            .spawn(move || record_loop(recorder_store, rx, rules))
+            .spawn(move || record_loop(recorder_store, recorder_keys, rx, rules))
             .map_err(|e| {
                 ServiceError::Store(StoreError::Database(format!(
                     "cannot start the scan recorder: {e}"
                 )))
             })?;
-        let verifier = load_verifier(&keys_dir);
         Ok(Arc::new(Scanner {
             store,
-            verifier: RwLock::new((Arc::new(verifier.0), verifier.1, Instant::now())),
-            keys_dir,
+            keys,
             salt,
             rules,
             jobs: Mutex::new(tx),
@@ -114,39 +159,13 @@ impl Scanner {
         &self.rules
     }
 
-    /// The key set's verifier, reloaded when `keyring.json` changes (checked
-    /// at most every 2 s, so rotation and revocation apply without restart).
-    fn verifier(&self) -> Arc<Verifier> {
-        {
-            let guard = self.verifier.read().unwrap_or_else(|e| e.into_inner());
-            if guard.2.elapsed() < Duration::from_secs(2) {
-                return guard.0.clone();
-            }
-        }
-        let mut guard = self.verifier.write().unwrap_or_else(|e| e.into_inner());
-        let mtime = std::fs::metadata(self.keys_dir.join("keyring.json"))
-            .and_then(|m| m.modified())
-            .ok();
-        if mtime != guard.1 {
-            let (v, m) = load_verifier(&self.keys_dir);
-            guard.0 = Arc::new(v);
-            guard.1 = m;
-        }
-        guard.2 = Instant::now();
-        guard.0.clone()
-    }
-
-    /// Checks the signature of a scanned text. Pure CPU; safe on any thread.
+    /// Checks the signature of a scanned text against the key set (for
+    /// reports; scans go through `scan`). Pure CPU; safe on any thread.
     pub fn check(&self, text: &str) -> CodeCheck {
-        if text.len() > MAX_INPUT {
-            return CodeCheck {
-                verdict: CodeVerdict::Malformed,
-                code: None,
-                kid: None,
-                problem: Some(crate::codes::CodeError::WrongLength(text.len())),
-            };
+        match parse(text) {
+            Ok(code) => self.keys.verifier().check_code(&code),
+            Err(e) => CodeCheck::malformed(e),
         }
-        self.verifier().check(text)
     }
 
     /// The salted, coarse hash of a client's network: IPv4 /24, IPv6 /48.
@@ -172,36 +191,33 @@ impl Scanner {
         data_encoding::HEXLOWER.encode(&h.finalize()[..8])
     }
 
-    /// Records a scan and returns what to show. Waits for the scan's group
-    /// commit, so the count shown includes this scan.
-    pub async fn scan(&self, check: CodeCheck, client: &Client) -> ServiceResult<ScanResult> {
+    /// Records a scan of `text` and returns what to show. Waits for the
+    /// scan's group commit, so the count shown includes this scan.
+    pub async fn scan(&self, text: &str, client: &Client) -> ServiceResult<ScanResult> {
         let network = self.network_hash(client.ip);
         let device = self.hash(&format!(
             "{}|{}",
             network.as_deref().unwrap_or("-"),
             client.user_agent
         ));
-        let new = NewScan {
-            code: check.code.map(|c| (c.serial, c.batch)),
-            code_verdict: check.verdict,
+        let pending = Pending {
+            parsed: parse(text),
             at: jiff::Timestamp::now(),
             network,
             device,
             agent: agent_family(&client.user_agent),
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let stopped =
+            || ServiceError::Store(StoreError::Database("the scan recorder stopped".into()));
         self.jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send((new, tx))
-            .map_err(|_| {
-                ServiceError::Store(StoreError::Database("the scan recorder stopped".into()))
-            })?;
-        let outcome = rx
+            .send((pending, tx))
+            .map_err(|_| stopped())?;
+        let (check, outcome) = rx
             .await
-            .map_err(|_| {
-                ServiceError::Store(StoreError::Database("the scan recorder stopped".into()))
-            })?
+            .map_err(|_| stopped())?
             .map_err(|e| ServiceError::Store(StoreError::Database(e)))?;
         let details = match &outcome.stamp {
             Some(stamp) => Some(self.details(stamp.batch).await?),
@@ -315,9 +331,27 @@ fn load_verifier(dir: &std::path::Path) -> (Verifier, Option<SystemTime>) {
     (Verifier::new(&set), mtime)
 }
 
+/// Parses a scanned text; input longer than any stamp URL is malformed
+/// before any decoding work.
+fn parse(text: &str) -> Result<StampCode, CodeError> {
+    if text.len() > MAX_INPUT {
+        return Err(CodeError::WrongLength(text.len()));
+    }
+    StampCode::parse(text)
+}
+
 /// Drains jobs in groups and records each group in one transaction.
-fn record_loop(store: Arc<dyn Store>, rx: Receiver<Job>, rules: RepeatRules) {
+///
+/// A code whose serial, batch, key and signature equal what the registry
+/// stored at issuance is vouched for by the registry (a constant-time
+/// comparison; the stored signature is what tem's key produced). Every other
+/// parsed code gets full Ed25519 verification, so forged codes, unknown
+/// serials and foreign keys are told apart as before. Re-verifying the
+/// stored signatures themselves is the job of batch verification.
+fn record_loop(store: Arc<dyn Store>, keys: Arc<Keys>, rx: Receiver<Job>, rules: RepeatRules) {
+    let (mut groups, mut scanned, mut busy) = (0u64, 0u64, Duration::ZERO);
     while let Ok(first) = rx.recv() {
+        let started = Instant::now();
         let mut jobs = vec![first];
         while jobs.len() < GROUP {
             match rx.try_recv() {
@@ -325,9 +359,40 @@ fn record_loop(store: Arc<dyn Store>, rx: Receiver<Job>, rules: RepeatRules) {
                 Err(_) => break,
             }
         }
-        let scans: Vec<NewScan> = jobs.iter().map(|(s, _)| s.clone()).collect();
+        let scans: Vec<NewScan> = jobs
+            .iter()
+            .map(|(p, _)| NewScan {
+                parsed: p.parsed.clone(),
+                at: p.at,
+                network: p.network.clone(),
+                device: p.device.clone(),
+                agent: p.agent.clone(),
+            })
+            .collect();
+        let verifier = keys.verifier();
+        let check = |code: &StampCode, vouched: Option<Kid>| match vouched {
+            Some(kid) => CodeCheck {
+                verdict: CodeVerdict::Genuine,
+                code: Some(*code),
+                kid: Some(kid),
+                problem: None,
+            },
+            None => verifier.check_code(code),
+        };
         let today = jiff::Zoned::now().date();
-        match store.record_scans(&scans, &rules, today) {
+        groups += 1;
+        scanned += scans.len() as u64;
+        if groups % 1000 == 0 {
+            tracing::debug!(
+                groups,
+                scans = scanned,
+                busy_ms = busy.as_millis() as u64,
+                "scan recorder"
+            );
+        }
+        let result = store.record_scans(&scans, &check, &rules, today);
+        busy += started.elapsed();
+        match result {
             Ok(outcomes) => {
                 for ((_, reply), outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));

@@ -140,9 +140,9 @@ pub struct PrintJob {
 /// One scan to record.
 #[derive(Debug, Clone)]
 pub struct NewScan {
-    /// Serial and batch as the code says, when it parsed.
-    pub code: Option<(Serial, BatchId)>,
-    pub code_verdict: crate::codes::CodeVerdict,
+    /// The scanned code as parsed (its signature not yet checked), or why
+    /// it is not a stamp code.
+    pub parsed: Result<crate::codes::StampCode, crate::codes::CodeError>,
     pub at: jiff::Timestamp,
     /// Salted hash of the client's network (IPv4 /24, IPv6 /48).
     pub network: Option<String>,
@@ -242,16 +242,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn record_print_job(&self, job: &NewPrintJob) -> StoreResult<PrintJob>;
     fn print_jobs(&self, batch: BatchId) -> StoreResult<Vec<PrintJob>>;
 
-    /// Records scans in one transaction: for each, looks the stamp up, judges
-    /// it (`domain::scan::judge`), stores the scan, updates the stamp's scan
+    /// Records scans in one transaction: for each, looks the stamp up, has
+    /// `check` decide the code's signature verdict, judges it
+    /// (`domain::scan::judge`), stores the scan, updates the stamp's scan
     /// count and recent scans, and applies the repeat-scan rules. Counting is
     /// exact under concurrency because it happens inside the write lock.
+    ///
+    /// `check` gets the kid of the stored stamp when the registry holds
+    /// exactly this code (same serial, batch, key and signature bytes, the
+    /// signature compared in constant time), `None` otherwise.
     fn record_scans(
         &self,
         scans: &[NewScan],
+        check: &dyn Fn(&crate::codes::StampCode, Option<Kid>) -> crate::codes::CodeCheck,
         rules: &crate::domain::scan::RepeatRules,
         today: jiff::civil::Date,
-    ) -> StoreResult<Vec<ScanOutcome>>;
+    ) -> StoreResult<Vec<(crate::codes::CodeCheck, ScanOutcome)>>;
     /// Adds a location the person chose to share to a recorded scan.
     fn set_scan_location(&self, scan_id: i64, lat: f64, lon: f64) -> StoreResult<bool>;
     /// A service-wide value; `make` creates it the first time (atomically).

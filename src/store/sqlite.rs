@@ -27,6 +27,13 @@ mod embedded {
 
 pub struct SqliteStore {
     pool: r2d2::Pool<SqliteConnectionManager>,
+    /// The scan recorder's own connection. Scans arrive thousands a second;
+    /// on one connection SQLite keeps its page cache between transactions,
+    /// while alternating pooled connections would each find the file changed
+    /// and drop their whole cache.
+    scans: std::sync::Mutex<Connection>,
+    /// Dropped with the store, which stops the checkpoint thread.
+    _checkpoints: std::sync::mpsc::Sender<()>,
     path: String,
 }
 
@@ -65,6 +72,46 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// WAL frames (4 KiB pages) past which the checkpoint thread makes the WAL
+/// start over.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
+/// Checkpoints the WAL four times a second until the returned sender is
+/// dropped. PASSIVE checkpoints never block a writer, but under a steady
+/// stream of scans they never catch up with the end of the WAL, which then
+/// never restarts and keeps growing; so past `WAL_RESTART_FRAMES` a RESTART
+/// checkpoint follows, which holds writers back only for what the passive
+/// one left (a few milliseconds) and lets the next write start the WAL over.
+fn spawn_checkpointer(
+    pool: r2d2::Pool<SqliteConnectionManager>,
+) -> StoreResult<std::sync::mpsc::Sender<()>> {
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    fn checkpoint(c: &Connection, mode: &str) -> rusqlite::Result<i64> {
+        c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
+    }
+    let (tx, rx) = channel::<()>();
+    std::thread::Builder::new()
+        .name("tem-checkpoint".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) =
+                rx.recv_timeout(std::time::Duration::from_millis(250))
+            {
+                let done = pool.get().map_err(|e| e.to_string()).and_then(|c| {
+                    let frames = checkpoint(&c, "PASSIVE").map_err(|e| e.to_string())?;
+                    if frames > WAL_RESTART_FRAMES {
+                        checkpoint(&c, "RESTART").map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                });
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(tx)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
@@ -83,13 +130,29 @@ impl SqliteStore {
         configure(&mut conn)
             .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
         migrate(&mut conn)?;
-        drop(conn);
         let manager = SqliteConnectionManager::file(path).with_init(configure);
         let pool = r2d2::Pool::builder().max_size(8).build(manager)?;
+        // A scan is a log entry, not a stamp: on its own connection WAL
+        // commits skip the fsync (synchronous=NORMAL). A crash of the process
+        // loses nothing; a power cut may lose the last few scans. Issuance,
+        // printing and every other write stay synchronous=FULL.
+        // Its commits leave checkpoints (copying the WAL back into the
+        // database: a pass over the changed pages and an fsync) to a thread
+        // of their own, so a scan does not wait for one.
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
+            .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+        let checkpoints = spawn_checkpointer(pool.clone())?;
         Ok(SqliteStore {
             pool,
+            scans: std::sync::Mutex::new(conn),
+            _checkpoints: checkpoints,
             path: path.display().to_string(),
         })
+    }
+
+    fn scan_write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.scans.lock().unwrap_or_else(|e| e.into_inner());
+        write_on(&mut conn, f)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
@@ -825,13 +888,18 @@ impl Store for SqliteStore {
     fn record_scans(
         &self,
         scans: &[NewScan],
+        check: &dyn Fn(&StampCode, Option<Kid>) -> crate::codes::CodeCheck,
         rules: &RepeatRules,
         today: jiff::civil::Date,
-    ) -> StoreResult<Vec<ScanOutcome>> {
-        self.write(|tx| {
+    ) -> StoreResult<Vec<(crate::codes::CodeCheck, ScanOutcome)>> {
+        use subtle::ConstantTimeEq;
+        self.scan_write(|tx| {
             let mut find = tx.prepare_cached(
-                "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date
-                 FROM stamps s JOIN batches b ON b.id = s.batch_id WHERE s.serial = ?1",
+                "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
+                        s.signature, k.kid
+                 FROM stamps s JOIN batches b ON b.id = s.batch_id
+                      JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
+                 WHERE s.serial = ?1",
             )?;
             let mut recall = tx.prepare_cached(
                 "SELECT reason, notice, created_at FROM recalls
@@ -850,20 +918,35 @@ impl Store for SqliteStore {
                 // The lookup happens for every parsed code, whatever its
                 // signature, so timing does not tell whether a serial exists.
                 type Row = (u32, u32, i64, i64, Option<String>, Option<String>, Option<String>);
-                let found: Option<Row> = match scan.code {
-                    Some((serial, _)) => find
-                        .query_row([serial_key(serial)], |r| {
-                            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-                        })
-                        .optional()?,
-                    None => None,
+                let (code_check, found): (crate::codes::CodeCheck, Option<Row>) = match &scan.parsed {
+                    Err(e) => (crate::codes::CodeCheck::malformed(e.clone()), None),
+                    Ok(code) => {
+                        let row = find
+                            .query_row([serial_key(code.serial)], |r| {
+                                Ok((
+                                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
+                                    r.get::<_, Vec<u8>>(7)?,
+                                    r.get::<_, String>(8)?,
+                                ))
+                            })
+                            .optional()?;
+                        let vouched = row.as_ref().and_then(|(f, sig, kid)| {
+                            let kid = Kid::parse(kid)?;
+                            let same = f.0 == code.batch.0
+                                && kid.hint() == code.kid_hint
+                                && bool::from(sig.as_slice().ct_eq(&code.signature[..]));
+                            same.then_some(kid)
+                        });
+                        (check(code, vouched), row.map(|(f, _, _)| f))
+                    }
                 };
+                let code = code_check.code.map(|c| (c.serial, c.batch));
                 let signature_ok = matches!(
-                    scan.code_verdict,
+                    code_check.verdict,
                     crate::codes::CodeVerdict::Genuine | crate::codes::CodeVerdict::RevokedKey
                 );
                 // A stamp is "registered" for this code only if the code's batch matches.
-                let found = found.filter(|f| signature_ok && scan.code.is_some_and(|(_, b)| b.0 == f.0));
+                let found = found.filter(|f| signature_ok && code.is_some_and(|(_, b)| b.0 == f.0));
                 let mut registered = None;
                 let mut notice = None;
                 if let Some((batch, seq, state, _, _, _, expiry)) = &found {
@@ -880,10 +963,10 @@ impl Store for SqliteStore {
                         expiry: expiry.as_deref().map(|e| e.parse().map_err(|_| bad_value("date", e))).transpose()?,
                     });
                 }
-                let verdict = scan_rules::judge(scan.code_verdict, registered.as_ref(), today);
+                let verdict = scan_rules::judge(code_check.verdict, registered.as_ref(), today);
                 insert.execute(params![
-                    scan.code.map(|(s, _)| serial_key(s)),
-                    scan.code.map(|(_, b)| b.0),
+                    code.map(|(s, _)| serial_key(s)),
+                    code.map(|(_, b)| b.0),
                     scan.at.to_string(),
                     verdict.as_str(),
                     scan.network,
@@ -893,7 +976,7 @@ impl Store for SqliteStore {
                 let scan_id = tx.last_insert_rowid();
                 let mut repeat = Vec::new();
                 let mut stamp = None;
-                if let (Some((batch, seq, state, count, first, recent, _)), Some((serial, _))) = (found, scan.code) {
+                if let (Some((batch, seq, state, count, first, recent, _)), Some((serial, _))) = (found, code) {
                     let mut recent: Vec<RecentScan> = recent
                         .as_deref()
                         .map(serde_json::from_str)
@@ -923,7 +1006,7 @@ impl Store for SqliteStore {
                         recall: notice,
                     });
                 }
-                out.push(ScanOutcome { scan_id, verdict, repeat, stamp });
+                out.push((code_check, ScanOutcome { scan_id, verdict, repeat, stamp }));
             }
             Ok(out)
         })

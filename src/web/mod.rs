@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use tracing_actix_web::TracingLogger;
 
 use crate::codes::KeySet;
 use crate::service::scan::Scanner;
@@ -38,6 +37,8 @@ pub struct AppState {
     pub trust_proxy: bool,
     /// The path of the base URL ("" or e.g. "/t"): stamp URLs live under it.
     pub scan_prefix: String,
+    /// Rendered parts of scan pages shared by every stamp of a batch.
+    pub page_parts: Arc<scan::PageParts>,
 }
 
 impl AppState {
@@ -75,6 +76,7 @@ impl AppState {
             scanner,
             limiter: Arc::new(limit::RateLimiter::new(scan.rate_per_minute)),
             trust_proxy: scan.trust_proxy,
+            page_parts: Default::default(),
         })
     }
 }
@@ -116,12 +118,15 @@ pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
     .route("/api/openapi.json", web::get().to(openapi::document))
     .route("/static/tem.css", web::get().to(scan::css))
     .route("/static/scan.js", web::get().to(scan::js))
-    .route("/api/v1/verify/{code}", web::get().to(scan::verify_json))
-    .route(
-        "/api/v1/scans/location",
-        web::post().to(scan::share_location),
+    // Routes with a path parameter are matched by regex, so those under
+    // /api/v1 sit inside its scope: a stamp URL then costs one prefix test
+    // there, not a regex per API route.
+    .service(
+        web::scope("/api/v1")
+            .route("/verify/{code}", web::get().to(scan::verify_json))
+            .route("/scans/location", web::post().to(scan::share_location))
+            .configure(api::routes),
     )
-    .service(web::scope("/api/v1").configure(api::routes))
     .route(
         &format!("{scan_prefix}/{{code}}"),
         web::get().to(scan::scan_page),
@@ -196,6 +201,29 @@ fn security_headers() -> actix_web::middleware::DefaultHeaders {
         ))
 }
 
+/// One line per request at `info` (method, path, status, milliseconds).
+/// When `info` is off (as under load), a request costs one level check: the
+/// scan endpoint answers thousands a second and builds no span for them.
+async fn access_log(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return next.call(req).await;
+    }
+    let started = std::time::Instant::now();
+    let (method, path) = (req.method().clone(), req.path().to_string());
+    let res = next.call(req).await?;
+    tracing::info!(
+        http.method = %method,
+        http.target = %path,
+        http.status_code = res.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(res)
+}
+
 /// Starts the server on a bound listener (port 0 in tests picks a free port).
 pub fn run(
     listener: TcpListener,
@@ -208,7 +236,7 @@ pub fn run(
         let prefix = prefix.clone();
         App::new()
             .wrap(security_headers())
-            .wrap(TracingLogger::default())
+            .wrap(actix_web::middleware::from_fn(access_log))
             .app_data(data.clone())
             .configure(move |cfg| routes(cfg, &prefix))
             .default_service(web::to(not_found))

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
+use crate::domain::BatchId;
 use crate::domain::scan::{RepeatReason, Verdict};
-use crate::service::scan::{Client, ScanResult};
+use crate::service::scan::{Client, Details, ScanResult};
 
 mod strings;
 pub use strings::Strings;
@@ -23,7 +24,7 @@ fn vietnam() -> jiff::tz::TimeZone {
     jiff::tz::TimeZone::fixed(jiff::tz::offset(7))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
     Vi,
     En,
@@ -211,7 +212,11 @@ struct CertView {
     lapsed: bool,
 }
 
-struct DetailsView {
+/// The batch, product and producer part of the page.
+#[derive(Template)]
+#[template(path = "scan_details.html")]
+struct DetailsView<'a> {
+    t: &'a Strings,
     product_name: String,
     description: Option<String>,
     images: Vec<String>,
@@ -256,7 +261,8 @@ struct ScanPage<'a> {
     detail: String,
     warnings: Vec<String>,
     recall: Option<RecallView>,
-    details: Option<DetailsView>,
+    /// Rendered (and escaped) by `DetailsView`, shared by every scan of the batch.
+    details: Option<Arc<str>>,
     stamp: Option<StampView>,
     report_action: String,
 }
@@ -270,80 +276,14 @@ fn page(
     let t = lang.strings();
     let o = &result.outcome;
     let (headline, detail) = t.verdict(o.verdict);
-    let today = jiff::Timestamp::now().to_zoned(vietnam()).date();
     let mut warnings = Vec::new();
     if !o.repeat.is_empty() {
         warnings.push(t.repeat_warning(o.stamp.as_ref().map_or(0, |s| s.scan_count)));
     }
-    let details = result.details.as_deref().map(|d| {
-        let p = &d.product;
-        let producer = &d.producer;
-        let origin = [
-            producer.street.as_deref(),
-            Some(producer.commune.as_str()),
-            producer.district.as_deref(),
-            Some(producer.province.as_str()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ");
-        DetailsView {
-            product_name: p.name.clone(),
-            description: p.description.clone(),
-            // Only images tem serves itself: the page loads nothing from elsewhere.
-            images: p
-                .images
-                .iter()
-                .filter(|i| !i.contains("://"))
-                .map(|i| format!("{}/media/{i}", state.scan_prefix))
-                .collect(),
-            ocop: p.ocop.as_ref().map(|o| OcopView {
-                stars: o.stars,
-                star_glyphs: "★".repeat(usize::from(o.stars)),
-                decision_no: o.decision_no.clone(),
-                decision_date: lang.date(o.decision_date),
-                valid_until: lang.date(o.valid_until),
-                lapsed: o.valid_until < today,
-            }),
-            gtin: p.gtin.as_ref().map(|g| g.as_str().to_string()),
-            lot_code: d.batch.lot_code.clone(),
-            production_date: lang.date(d.batch.production_date),
-            expiry_date: d.batch.expiry_date.map(|e| lang.date(e)),
-            raw_material_area: d.batch.raw_material_area.clone(),
-            producer_name: producer.name.clone(),
-            origin,
-            phone: producer.phone.clone(),
-            email: producer.email.clone(),
-            stages: d
-                .batch
-                .stages
-                .iter()
-                .map(|s| StageView {
-                    name: s.name.clone(),
-                    time: s
-                        .time
-                        .as_str()
-                        .parse::<jiff::civil::Date>()
-                        .map(|x| lang.date(x))
-                        .unwrap_or_else(|_| s.time.as_str().replace('T', " ")),
-                    place: s.place.clone(),
-                    note: s.note.clone(),
-                })
-                .collect(),
-            certifications: p
-                .certifications
-                .iter()
-                .map(|c| CertView {
-                    name: c.name.clone(),
-                    issuer: c.issuer.clone(),
-                    number: c.number.clone(),
-                    valid_until: c.valid_until.map(|v| lang.date(v)),
-                    lapsed: c.valid_until.is_some_and(|v| v < today),
-                })
-                .collect(),
-        }
-    });
+    let details = match &result.details {
+        Some(d) => Some(state.page_parts.details(d, lang, &state.scan_prefix)?),
+        None => None,
+    };
     let stamp = o.stamp.as_ref().map(|s| StampView {
         serial: s.serial.to_string(),
         short_code: s.serial.short_code().to_string(),
@@ -382,6 +322,119 @@ fn page(
         .map_err(|e| ApiError::Internal(format!("rendering the scan page: {e}")))
 }
 
+fn details_view<'a>(d: &Details, lang: Lang, scan_prefix: &str, t: &'a Strings) -> DetailsView<'a> {
+    let today = jiff::Timestamp::now().to_zoned(vietnam()).date();
+    let p = &d.product;
+    let producer = &d.producer;
+    let origin = [
+        producer.street.as_deref(),
+        Some(producer.commune.as_str()),
+        producer.district.as_deref(),
+        Some(producer.province.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    DetailsView {
+        t,
+        product_name: p.name.clone(),
+        description: p.description.clone(),
+        // Only images tem serves itself: the page loads nothing from elsewhere.
+        images: p
+            .images
+            .iter()
+            .filter(|i| !i.contains("://"))
+            .map(|i| format!("{}/media/{i}", scan_prefix))
+            .collect(),
+        ocop: p.ocop.as_ref().map(|o| OcopView {
+            stars: o.stars,
+            star_glyphs: "★".repeat(usize::from(o.stars)),
+            decision_no: o.decision_no.clone(),
+            decision_date: lang.date(o.decision_date),
+            valid_until: lang.date(o.valid_until),
+            lapsed: o.valid_until < today,
+        }),
+        gtin: p.gtin.as_ref().map(|g| g.as_str().to_string()),
+        lot_code: d.batch.lot_code.clone(),
+        production_date: lang.date(d.batch.production_date),
+        expiry_date: d.batch.expiry_date.map(|e| lang.date(e)),
+        raw_material_area: d.batch.raw_material_area.clone(),
+        producer_name: producer.name.clone(),
+        origin,
+        phone: producer.phone.clone(),
+        email: producer.email.clone(),
+        stages: d
+            .batch
+            .stages
+            .iter()
+            .map(|s| StageView {
+                name: s.name.clone(),
+                time: s
+                    .time
+                    .as_str()
+                    .parse::<jiff::civil::Date>()
+                    .map(|x| lang.date(x))
+                    .unwrap_or_else(|_| s.time.as_str().replace('T', " ")),
+                place: s.place.clone(),
+                note: s.note.clone(),
+            })
+            .collect(),
+        certifications: p
+            .certifications
+            .iter()
+            .map(|c| CertView {
+                name: c.name.clone(),
+                issuer: c.issuer.clone(),
+                number: c.number.clone(),
+                valid_until: c.valid_until.map(|v| lang.date(v)),
+                lapsed: c.valid_until.is_some_and(|v| v < today),
+            })
+            .collect(),
+    }
+}
+
+/// The details a fragment was rendered from, and the fragment.
+type RenderedDetails = (Arc<Details>, Arc<str>);
+
+/// Rendered product sections per batch and language. An entry is reused while
+/// the scanner hands out the same `Details` (it rereads them every 30 s), so
+/// edits and lapsed ratings show up within that time.
+#[derive(Default)]
+pub struct PageParts {
+    details: std::sync::Mutex<std::collections::HashMap<(BatchId, Lang), RenderedDetails>>,
+}
+
+impl PageParts {
+    fn details(
+        &self,
+        d: &Arc<Details>,
+        lang: Lang,
+        scan_prefix: &str,
+    ) -> Result<Arc<str>, ApiError> {
+        let key = (d.batch.id, lang);
+        if let Some((seen, html)) = self
+            .details
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            && Arc::ptr_eq(seen, d)
+        {
+            return Ok(html.clone());
+        }
+        let html: Arc<str> = details_view(d, lang, scan_prefix, lang.strings())
+            .render()
+            .map_err(|e| ApiError::Internal(format!("rendering the scan page: {e}")))?
+            .into();
+        let mut cache = self.details.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(key, (d.clone(), html.clone()));
+        Ok(html)
+    }
+}
+
 async fn run_scan(
     req: &HttpRequest,
     state: &web::Data<AppState>,
@@ -391,8 +444,7 @@ async fn run_scan(
     if !state.limiter.allow(client.ip) {
         return Err(ApiError::TooManyRequests);
     }
-    let check = state.scanner.check(code);
-    Ok(state.scanner.scan(check, &client).await?)
+    Ok(state.scanner.scan(code, &client).await?)
 }
 
 /// `GET {base}/{code}`: the page a phone opens.
