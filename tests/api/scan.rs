@@ -29,7 +29,7 @@ fn scan_html(app: &TestApp, path: &str, ua: &str) -> (u16, String) {
     (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }
 
-fn scan_json(app: &TestApp, path: &str, ua: &str) -> Value {
+pub(crate) fn scan_json(app: &TestApp, path: &str, ua: &str) -> Value {
     let mut r = agent()
         .get(app.url(path))
         .header("User-Agent", ua)
@@ -45,12 +45,12 @@ fn verdict_of(html: &str) -> String {
     html[at..].split('"').next().unwrap().to_string()
 }
 
-fn path_of(url: &str) -> String {
+pub(crate) fn path_of(url: &str) -> String {
     format!("/{}", url.rsplit('/').next().unwrap())
 }
 
 /// An app with one printed, unexpired batch; returns it, the batch id and its stamp URLs.
-fn app_with_printed_stamps(count: u64) -> (TestApp, u32, Vec<String>) {
+pub(crate) fn app_with_printed_stamps(count: u64) -> (TestApp, u32, Vec<String>) {
     let app = spawn_app_full(
         true,
         &ScanSettings {
@@ -101,7 +101,7 @@ fn app_with_printed_stamps(count: u64) -> (TestApp, u32, Vec<String>) {
     (app, batch, urls)
 }
 
-const PHONE: &str = "Mozilla/5.0 (Linux; Android 12; SM-A125F) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36 Zalo android/12";
+pub(crate) const PHONE: &str = "Mozilla/5.0 (Linux; Android 12; SM-A125F) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36 Zalo android/12";
 
 #[test]
 fn each_verdict_is_reached_through_the_server_as_html_and_json() {
