@@ -7,6 +7,7 @@ mod registry;
 mod serve;
 mod sheet;
 mod stamps;
+mod token;
 mod verify;
 
 use std::path::PathBuf;
@@ -75,6 +76,9 @@ enum Command {
     Layouts(sheet::LayoutsArgs),
     /// Verify stamp codes offline: URLs, bare codes or photos (PNG/JPEG).
     Verify(verify::VerifyArgs),
+    /// API tokens with a role (admin, producer, inspector): create, list, revoke.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 pub fn run() -> ExitCode {
@@ -121,6 +125,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Sheet(args) => sheet::sheet(&config, args),
                 Command::Layouts(args) => sheet::layouts(args),
                 Command::Verify(args) => verify::run(&config, args),
+                Command::Token(cmd) => token::run(&config, cmd),
                 Command::Serve(_) => unreachable!("handled above"),
             }
         }

@@ -5,6 +5,7 @@
 //! digits, lot codes, dates). No I/O happens here; the store persists these
 //! values and the web and CLI layers build them from user input.
 
+mod access;
 mod batch;
 mod ids;
 mod producer;
@@ -13,6 +14,7 @@ pub mod scan;
 mod stamp;
 pub mod text;
 
+pub use access::{Grant, Role};
 pub use batch::{Batch, BatchInput, NewBatch, NewStage, Stage, StageInput, StageTime};
 pub use ids::{BatchId, ProducerId, ProductId};
 pub use producer::{NewProducer, Producer, ProducerInput, ProducerKind};

@@ -2,12 +2,14 @@
 //! types already guarantee, makes one store call (one transaction) and returns
 //! domain values. The web handlers and the CLI both call these.
 
+pub mod access;
 pub mod demo;
 pub mod issue;
 pub mod lifecycle;
 pub mod registry;
 pub mod scan;
 pub mod sheet;
+pub mod tokens;
 
 use crate::codes::KeyError;
 use crate::domain::DomainError;

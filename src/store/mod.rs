@@ -203,6 +203,30 @@ pub struct NewReport {
     pub network: Option<String>,
 }
 
+/// An API token as stored: its grant and life, never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    pub id: i64,
+    #[serde(flatten)]
+    pub grant: crate::domain::Grant,
+    pub label: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: jiff::Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<jiff::Timestamp>,
+}
+
+/// A token to store: the SHA-256 of the secret and what it grants.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub hash: [u8; 32],
+    pub grant: crate::domain::Grant,
+    pub label: Option<String>,
+    pub expires_at: jiff::Timestamp,
+}
+
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Checks that the database answers.
     fn ping(&self) -> StoreResult<()>;
@@ -258,6 +282,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         rules: &crate::domain::scan::RepeatRules,
         today: jiff::civil::Date,
     ) -> StoreResult<Vec<(crate::codes::CodeCheck, ScanOutcome)>>;
+    /// Stores a token; its producer must exist (`NotFound` otherwise).
+    fn create_token(&self, new: &NewToken) -> StoreResult<TokenInfo>;
+    /// The token whose hash is `hash` (looked up by its first 8 bytes, then
+    /// compared in full in constant time), revoked or expired ones included.
+    fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenInfo>>;
+    fn tokens(&self) -> StoreResult<Vec<TokenInfo>>;
+    /// Marks a token revoked; false if there is no such token or it already was.
+    fn revoke_token(&self, id: i64) -> StoreResult<bool>;
+
     /// Adds a location the person chose to share to a recorded scan.
     fn set_scan_location(&self, scan_id: i64, lat: f64, lon: f64) -> StoreResult<bool>;
     /// A service-wide value; `make` creates it the first time (atomically).

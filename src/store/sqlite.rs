@@ -9,9 +9,9 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::{
-    BatchSummary, IssueReceipt, NewPrintJob, NewRecall, NewReport, NewScan, PrintJob,
+    BatchSummary, IssueReceipt, NewPrintJob, NewRecall, NewReport, NewScan, NewToken, PrintJob,
     PrintedStamps, RecallNotice, ScanOutcome, ScannedStamp, StampFeed, Store, StoreError,
-    StoreResult, StoredStamp,
+    StoreResult, StoredStamp, TokenInfo,
 };
 use crate::codes::{Kid, StampCode};
 use crate::domain::scan::{self as scan_rules, RecentScan, Registered, RepeatRules};
@@ -198,6 +198,67 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 
 fn now() -> String {
     jiff::Timestamp::now().to_string()
+}
+
+/// The indexed part of a token hash: its first 8 bytes, hex.
+fn token_lookup(hash: &[u8; 32]) -> String {
+    data_encoding::HEXLOWER.encode(&hash[..8])
+}
+
+fn load_tokens<P: rusqlite::Params>(
+    c: &Connection,
+    filter: &str,
+    params: P,
+) -> StoreResult<Vec<TokenInfo>> {
+    let mut stmt = c.prepare(&format!(
+        "SELECT id, role, producer_id, provinces, label, created_at, expires_at, revoked_at FROM api_tokens {filter} ORDER BY id"
+    ))?;
+    type Row = (
+        i64,
+        String,
+        Option<i64>,
+        String,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+    );
+    let rows: Vec<Row> = stmt
+        .query_map(params, |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let time =
+        |t: &str| -> StoreResult<jiff::Timestamp> { t.parse().map_err(|_| bad_value("time", t)) };
+    rows.into_iter()
+        .map(
+            |(id, role, producer, provinces, label, created, expires, revoked)| {
+                Ok(TokenInfo {
+                    id,
+                    grant: crate::domain::Grant {
+                        role: crate::domain::Role::parse(&role)
+                            .ok_or_else(|| bad_value("role", &role))?,
+                        producer: producer.map(ProducerId),
+                        provinces: serde_json::from_str(&provinces)
+                            .map_err(|_| bad_value("provinces", &provinces))?,
+                    },
+                    label,
+                    created_at: time(&created)?,
+                    expires_at: time(&expires)?,
+                    revoked_at: revoked.as_deref().map(time).transpose()?,
+                })
+            },
+        )
+        .collect()
 }
 
 fn bad_value(what: &str, value: &str) -> StoreError {
@@ -1052,6 +1113,65 @@ impl Store for SqliteStore {
                 }
             }
             Ok(true)
+        })
+    }
+
+    fn create_token(&self, t: &NewToken) -> StoreResult<TokenInfo> {
+        self.write(|tx| {
+            if let Some(p) = t.grant.producer
+                && load_producer(tx, p)?.is_none()
+            {
+                return Err(not_found("producer", p));
+            }
+            let provinces = serde_json::to_string(&t.grant.provinces).map_err(|e| StoreError::Database(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO api_tokens (lookup, hash, role, producer_id, provinces, label, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    token_lookup(&t.hash),
+                    &t.hash[..],
+                    t.grant.role.as_str(),
+                    t.grant.producer.map(|p| p.0),
+                    provinces,
+                    t.label,
+                    now(),
+                    t.expires_at.to_string()
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            load_tokens(tx, "WHERE id = ?1", [id])?.pop().ok_or_else(|| not_found("token", id))
+        })
+    }
+
+    fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenInfo>> {
+        use subtle::ConstantTimeEq;
+        self.read(|c| {
+            let stored: Option<(i64, Vec<u8>)> = c
+                .query_row(
+                    "SELECT id, hash FROM api_tokens WHERE lookup = ?1",
+                    [token_lookup(hash)],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match stored {
+                Some((id, h)) if bool::from(h.as_slice().ct_eq(&hash[..])) => {
+                    Ok(load_tokens(c, "WHERE id = ?1", [id])?.pop())
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        self.read(|c| load_tokens(c, "", []))
+    }
+
+    fn revoke_token(&self, id: i64) -> StoreResult<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, now()],
+            )? == 1)
         })
     }
 

@@ -6,53 +6,89 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::Admin;
+use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::codes::KeyRing;
 use crate::domain::{
     Batch, BatchId, BatchInput, Producer, ProducerId, ProducerInput, Product, ProductId,
-    ProductInput, Stage, StageInput, StampState,
+    ProductInput, Role, Stage, StageInput, StampState,
 };
-use crate::service::{ServiceError, issue, registry};
+use crate::service::{ServiceError, access, issue, registry};
 use crate::store::BatchSummary;
 use crate::web::error::ErrorBody;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/batches/{id}/recall").route(web::post().to(recall_batch)))
-        .service(web::resource("/batches/{id}/recall/lift").route(web::post().to(lift_recall)))
-        .service(web::resource("/batches/{id}/void").route(web::post().to(void_stamps)));
-    cfg.service(
-        web::resource("/batches/{id}/sheet.{format}").route(web::get().to(super::sheets::sheet)),
-    );
-    cfg.service(
-        web::resource("/producers")
-            .route(web::get().to(list_producers))
-            .route(web::post().to(create_producer)),
-    )
-    .service(web::resource("/producers/{id}").route(web::get().to(get_producer)))
-    .service(
-        web::resource("/products")
-            .route(web::get().to(list_products))
-            .route(web::post().to(create_product)),
-    )
-    .service(web::resource("/products/{id}").route(web::get().to(get_product)))
-    .service(
-        web::resource("/products/{id}/batches")
-            .route(web::get().to(list_product_batches))
-            .route(web::post().to(create_batch)),
-    )
-    .service(web::resource("/batches").route(web::get().to(list_batches)))
-    .service(web::resource("/batches/{id}").route(web::get().to(get_batch)))
-    .service(
-        web::resource("/batches/{id}/stages")
-            .route(web::get().to(list_stages))
-            .route(web::post().to(add_stage)),
-    )
-    .service(
-        web::resource("/batches/{id}/stamps")
-            .route(web::get().to(list_stamps))
-            .route(web::post().to(issue_stamps)),
-    );
+/// One API route: its method, its path under `/api/v1`, and the roles that
+/// may call it (none listed: anyone, no token needed).
+#[derive(Debug)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub roles: &'static [Role],
+}
+
+/// Declares the API once: `ROUTES` (read by `auth::authorize`, the OpenAPI
+/// document and the role-matrix test) and `routes` (the actix registration)
+/// come from the same list, so no route exists without its roles.
+macro_rules! api {
+    ($( $path:literal { $( $method:ident => $handler:path, [$($role:ident),*] );+ $(;)? } )*) => {
+        pub const ROUTES: &[RouteSpec] = &[
+            $( $( RouteSpec { method: stringify!($method), path: $path, roles: &[$(Role::$role),*] }, )+ )*
+        ];
+
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            $( cfg.service(
+                web::resource($path)
+                    $( .route(web::method(actix_web::http::Method::$method).to($handler)) )+
+            ); )*
+        }
+    };
+}
+
+api! {
+    "/verify/{code}" { GET => super::scan::verify_json, [] }
+    "/scans/location" { POST => super::scan::share_location, [] }
+    "/producers" {
+        GET => list_producers, [Admin, Producer, Inspector];
+        POST => create_producer, [Admin];
+    }
+    "/producers/{id}" { GET => get_producer, [Admin, Producer, Inspector] }
+    "/products" {
+        GET => list_products, [Admin, Producer, Inspector];
+        POST => create_product, [Admin, Producer];
+    }
+    "/products/{id}" { GET => get_product, [Admin, Producer, Inspector] }
+    "/products/{id}/batches" {
+        GET => list_product_batches, [Admin, Producer, Inspector];
+        POST => create_batch, [Admin, Producer];
+    }
+    "/batches" { GET => list_batches, [Admin, Producer, Inspector] }
+    "/batches/{id}" { GET => get_batch, [Admin, Producer, Inspector] }
+    "/batches/{id}/stages" {
+        GET => list_stages, [Admin, Producer, Inspector];
+        POST => add_stage, [Admin, Producer];
+    }
+    "/batches/{id}/stamps" {
+        GET => list_stamps, [Admin, Producer, Inspector];
+        POST => issue_stamps, [Admin, Producer];
+    }
+    "/batches/{id}/sheet.{format}" { GET => super::sheets::sheet, [Admin, Producer] }
+    "/batches/{id}/recall" { POST => recall_batch, [Admin, Inspector] }
+    "/batches/{id}/recall/lift" { POST => lift_recall, [Admin, Inspector] }
+    "/batches/{id}/void" { POST => void_stamps, [Admin, Producer] }
+}
+
+/// The route a request is for, matched like the router does.
+pub fn route_for(method: &actix_web::http::Method, path: &str) -> Option<&'static RouteSpec> {
+    static DEFS: std::sync::LazyLock<Vec<(actix_web::dev::ResourceDef, &'static RouteSpec)>> =
+        std::sync::LazyLock::new(|| {
+            ROUTES
+                .iter()
+                .map(|r| (actix_web::dev::ResourceDef::new(r.path), r))
+                .collect()
+        });
+    DEFS.iter()
+        .find(|(def, r)| r.method == method.as_str() && def.is_match(path))
+        .map(|(_, r)| *r)
 }
 
 /// Runs a service call on the blocking pool.
@@ -62,38 +98,40 @@ async fn blocking<T: Send + 'static>(
     Ok(web::block(f).await??)
 }
 
-#[utoipa::path(get, path = "/api/v1/producers", tag = "registry", security(("admin" = [])),
+#[utoipa::path(get, path = "/api/v1/producers", tag = "registry", security(("bearer" = [])),
     responses((status = 200, body = Vec<Producer>), (status = 401, body = ErrorBody)))]
 pub async fn list_producers(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || registry::producers(&*store)).await?))
+    Ok(HttpResponse::Ok().json(blocking(move || access::producers(&*store, &caller.grant)).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/producers", tag = "registry", security(("admin" = [])), request_body = ProducerInput,
+#[utoipa::path(post, path = "/api/v1/producers", tag = "registry", security(("bearer" = [])), request_body = ProducerInput,
     responses((status = 201, body = Producer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn create_producer(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<ProducerInput>,
 ) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
     let producer = blocking(move || registry::create_producer(&*store, body.into_inner())).await?;
+    let _ = caller;
     Ok(HttpResponse::Created().json(producer))
 }
 
-#[utoipa::path(get, path = "/api/v1/producers/{id}", tag = "registry", security(("admin" = [])),
+#[utoipa::path(get, path = "/api/v1/producers/{id}", tag = "registry", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = Producer), (status = 404, body = ErrorBody)))]
 pub async fn get_producer(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id) = (state.store.clone(), ProducerId(id.into_inner()));
-    Ok(HttpResponse::Ok().json(blocking(move || registry::producer(&*store, id)).await?))
+    Ok(HttpResponse::Ok()
+        .json(blocking(move || access::producer(&*store, &caller.grant, id)).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -102,112 +140,131 @@ pub struct ProductFilter {
     producer_id: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/products", tag = "registry", security(("admin" = [])),
+#[utoipa::path(get, path = "/api/v1/products", tag = "registry", security(("bearer" = [])),
     params(ProductFilter),
     responses((status = 200, body = Vec<Product>), (status = 404, body = ErrorBody)))]
 pub async fn list_products(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     filter: web::Query<ProductFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, producer) = (state.store.clone(), filter.producer_id.map(ProducerId));
-    Ok(HttpResponse::Ok().json(blocking(move || registry::products(&*store, producer)).await?))
+    Ok(HttpResponse::Ok()
+        .json(blocking(move || access::products(&*store, &caller.grant, producer)).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/products", tag = "registry", security(("admin" = [])), request_body = ProductInput,
+#[utoipa::path(post, path = "/api/v1/products", tag = "registry", security(("bearer" = [])), request_body = ProductInput,
     responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create_product(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
-    let product = blocking(move || registry::create_product(&*store, body.into_inner())).await?;
+    let product = blocking(move || {
+        access::producer(&*store, &caller.grant, ProducerId(body.producer_id))?;
+        registry::create_product(&*store, body.into_inner())
+    })
+    .await?;
     Ok(HttpResponse::Created().json(product))
 }
 
-#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "registry", security(("admin" = [])),
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "registry", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = Product), (status = 404, body = ErrorBody)))]
 pub async fn get_product(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id) = (state.store.clone(), ProductId(id.into_inner()));
-    Ok(HttpResponse::Ok().json(blocking(move || registry::product(&*store, id)).await?))
+    Ok(HttpResponse::Ok()
+        .json(blocking(move || access::product(&*store, &caller.grant, id)).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/products/{id}/batches", tag = "registry", security(("admin" = [])),
+#[utoipa::path(get, path = "/api/v1/products/{id}/batches", tag = "registry", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = Vec<BatchSummary>), (status = 404, body = ErrorBody)))]
 pub async fn list_product_batches(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id) = (state.store.clone(), ProductId(id.into_inner()));
-    Ok(HttpResponse::Ok().json(blocking(move || registry::batches(&*store, Some(id))).await?))
+    Ok(HttpResponse::Ok()
+        .json(blocking(move || access::batches(&*store, &caller.grant, Some(id))).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/products/{id}/batches", tag = "registry", security(("admin" = [])),
+#[utoipa::path(post, path = "/api/v1/products/{id}/batches", tag = "registry", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = BatchInput,
     responses((status = 201, body = Batch), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "lot code already used for this product")))]
 pub async fn create_batch(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     body: web::Json<BatchInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id) = (state.store.clone(), ProductId(id.into_inner()));
-    let batch = blocking(move || registry::create_batch(&*store, id, body.into_inner())).await?;
+    let batch = blocking(move || {
+        access::product(&*store, &caller.grant, id)?;
+        registry::create_batch(&*store, id, body.into_inner())
+    })
+    .await?;
     Ok(HttpResponse::Created().json(batch))
 }
 
-#[utoipa::path(get, path = "/api/v1/batches", tag = "registry", security(("admin" = [])),
+#[utoipa::path(get, path = "/api/v1/batches", tag = "registry", security(("bearer" = [])),
     responses((status = 200, body = Vec<BatchSummary>)))]
-pub async fn list_batches(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list_batches(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || registry::batches(&*store, None)).await?))
+    Ok(HttpResponse::Ok()
+        .json(blocking(move || access::batches(&*store, &caller.grant, None)).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/batches/{id}", tag = "registry", security(("admin" = [])),
+#[utoipa::path(get, path = "/api/v1/batches/{id}", tag = "registry", security(("bearer" = [])),
     params(("id" = u32, Path)),
     responses((status = 200, body = Batch), (status = 404, body = ErrorBody)))]
 pub async fn get_batch(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
-    Ok(HttpResponse::Ok().json(blocking(move || registry::batch(&*store, id)).await?))
+    Ok(HttpResponse::Ok().json(blocking(move || access::batch(&*store, &caller.grant, id)).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/batches/{id}/stages", tag = "registry", security(("admin" = [])),
+#[utoipa::path(get, path = "/api/v1/batches/{id}/stages", tag = "registry", security(("bearer" = [])),
     params(("id" = u32, Path)),
     responses((status = 200, body = Vec<Stage>), (status = 404, body = ErrorBody)))]
 pub async fn list_stages(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
     Ok(HttpResponse::Ok()
-        .json(blocking(move || registry::batch(&*store, id).map(|b| b.stages)).await?))
+        .json(blocking(move || access::batch(&*store, &caller.grant, id).map(|b| b.stages)).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/batches/{id}/stages", tag = "registry", security(("admin" = [])),
+#[utoipa::path(post, path = "/api/v1/batches/{id}/stages", tag = "registry", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = StageInput,
     responses((status = 201, body = Stage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn add_stage(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
     body: web::Json<StageInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
-    let stage = blocking(move || registry::add_stage(&*store, id, body.into_inner())).await?;
+    let stage = blocking(move || {
+        access::batch(&*store, &caller.grant, id)?;
+        registry::add_stage(&*store, id, body.into_inner())
+    })
+    .await?;
     Ok(HttpResponse::Created().json(stage))
 }
 
@@ -232,12 +289,12 @@ pub struct IssueResponse {
     pub qr_version: i16,
 }
 
-#[utoipa::path(post, path = "/api/v1/batches/{id}/stamps", tag = "stamps", security(("admin" = [])),
+#[utoipa::path(post, path = "/api/v1/batches/{id}/stamps", tag = "stamps", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = IssueRequest,
     responses((status = 201, body = IssueResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 503, body = ErrorBody, description = "no active signing key")))]
 pub async fn issue_stamps(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
     body: web::Json<IssueRequest>,
@@ -245,6 +302,7 @@ pub async fn issue_stamps(
     let id = BatchId(id.into_inner());
     let state = state.into_inner();
     let summary = blocking(move || {
+        access::batch(&*state.store, &caller.grant, id)?;
         let keys = KeyRing::open(&state.keys_dir)?;
         issue::issue(
             &*state.store,
@@ -285,11 +343,11 @@ pub struct StampView {
     pub url: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/batches/{id}/stamps", tag = "stamps", security(("admin" = [])),
+#[utoipa::path(get, path = "/api/v1/batches/{id}/stamps", tag = "stamps", security(("bearer" = [])),
     params(("id" = u32, Path), StampPage),
     responses((status = 200, body = Vec<StampView>), (status = 404, body = ErrorBody)))]
 pub async fn list_stamps(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
     page: web::Query<StampPage>,
@@ -306,7 +364,7 @@ pub async fn list_stamps(
     let state = state.into_inner();
     let base = state.base_url.clone();
     let stamps = blocking(move || {
-        registry::batch(&*state.store, id)?;
+        access::batch(&*state.store, &caller.grant, id)?;
         Ok(state.store.stamps(id, from, limit)?)
     })
     .await?;
@@ -336,11 +394,11 @@ pub struct RecallRequest {
     pub count: Option<u32>,
 }
 
-#[utoipa::path(post, path = "/api/v1/batches/{id}/recall", tag = "lifecycle", security(("admin" = [])),
+#[utoipa::path(post, path = "/api/v1/batches/{id}/recall", tag = "lifecycle", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = RecallRequest,
     responses((status = 201, body = crate::store::RecallNotice), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn recall_batch(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
     body: web::Json<RecallRequest>,
@@ -362,7 +420,8 @@ pub async fn recall_batch(
         }
     };
     let notice = blocking(move || {
-        crate::service::lifecycle::recall(&*store, id, range, &b.reason, &b.notice, "api:admin")
+        access::batch(&*store, &caller.grant, id)?;
+        crate::service::lifecycle::recall(&*store, id, range, &b.reason, &b.notice, &caller.actor)
     })
     .await?;
     Ok(HttpResponse::Created().json(notice))
@@ -374,11 +433,11 @@ pub struct ReasonRequest {
     pub reason: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/batches/{id}/recall/lift", tag = "lifecycle", security(("admin" = [])),
+#[utoipa::path(post, path = "/api/v1/batches/{id}/recall/lift", tag = "lifecycle", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = ReasonRequest,
     responses((status = 200, description = "{\"lifted\": n}"), (status = 404, body = ErrorBody)))]
 pub async fn lift_recall(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
     body: web::Json<ReasonRequest>,
@@ -388,7 +447,11 @@ pub async fn lift_recall(
         BatchId(id.into_inner()),
         body.into_inner(),
     );
-    let lifted = blocking(move || crate::service::lifecycle::lift(&*store, id, &b.reason)).await?;
+    let lifted = blocking(move || {
+        access::batch(&*store, &caller.grant, id)?;
+        crate::service::lifecycle::lift(&*store, id, &b.reason)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "lifted": lifted })))
 }
 
@@ -400,11 +463,11 @@ pub struct VoidRequest {
     pub reason: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/batches/{id}/void", tag = "lifecycle", security(("admin" = [])),
+#[utoipa::path(post, path = "/api/v1/batches/{id}/void", tag = "lifecycle", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = VoidRequest,
     responses((status = 200, description = "{\"voided\": n}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn void_stamps(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
     body: web::Json<VoidRequest>,
@@ -414,8 +477,10 @@ pub async fn void_stamps(
         BatchId(id.into_inner()),
         body.into_inner(),
     );
-    let voided =
-        blocking(move || crate::service::lifecycle::void(&*store, id, b.from, b.count, &b.reason))
-            .await?;
+    let voided = blocking(move || {
+        access::batch(&*store, &caller.grant, id)?;
+        crate::service::lifecycle::void(&*store, id, b.from, b.count, &b.reason)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "voided": voided })))
 }

@@ -1,28 +1,27 @@
-//! Who may call the API. Until roles arrive, one admin token (from
-//! `TEM_ADMIN_TOKEN` or config) guards every `/api/v1` route. Only its
-//! SHA-256 is kept in memory, and comparison is constant-time.
+//! Who may call the API. Every route under `/api/v1` is listed in
+//! `api::ROUTES` with the roles that may call it; `authorize` (middleware on
+//! the scope) checks the bearer token against that list before any handler
+//! runs and hands the handler a `Caller`. Which objects a caller may see is
+//! decided by `service::access`.
+//!
+//! Tokens: the admin token from `TEM_ADMIN_TOKEN`/config (only its SHA-256
+//! is kept in memory) acts as an admin token; every other token is created
+//! with `tem token create` and stored hashed. Comparisons are constant-time.
 
 use std::future::{Ready, ready};
 
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
+use crate::domain::Grant;
+use crate::service::tokens::{self, Refused};
 
-/// A new random API token: 256 bits from the OS CSPRNG, base32, prefixed
-/// `tem_` so that secret scanners and people can recognise it.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes);
-    format!(
-        "tem_{}",
-        data_encoding::BASE32_NOPAD
-            .encode(&bytes)
-            .to_ascii_lowercase()
-    )
-}
+pub use crate::service::tokens::random_token;
 
 #[derive(Clone)]
 pub struct AdminToken {
@@ -45,39 +44,93 @@ impl AdminToken {
     }
 }
 
-/// Proof that the request carried the admin token. Handlers that take an
-/// `Admin` argument are admin-only.
-pub struct Admin;
+/// The authenticated caller of a non-public API route: what its token
+/// grants, and how to name it in records ("token 12", "admin token").
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub grant: Grant,
+    pub actor: String,
+}
 
-impl FromRequest for Admin {
+impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Admin, ApiError>>;
+    type Future = Ready<Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(check(req))
+        // Set by `authorize` for every route that is not public.
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(|| ApiError::Internal(format!("no caller for {}", req.path()))),
+        )
     }
 }
 
-fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
+/// Middleware on `/api/v1`: finds the route in `api::ROUTES`, and unless it
+/// is public, authenticates the bearer token (401) and checks its role (403).
+pub async fn authorize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path().strip_prefix("/api/v1").unwrap_or(req.path());
+    let Some(route) = super::api::route_for(req.method(), path) else {
+        // No such route: the router answers 404 (or 405).
+        return next.call(req).await;
+    };
+    if route.roles.is_empty() {
+        return next.call(req).await;
+    }
+    let caller = authenticate(req.request()).await?;
+    if !route.roles.contains(&caller.grant.role) {
+        return Err(ApiError::Forbidden(format!(
+            "a {} token may not call {} {}; this needs: {}",
+            caller.grant.role.as_str(),
+            route.method,
+            route.path,
+            route
+                .roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
+    req.extensions_mut().insert(caller);
+    next.call(req).await
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-    if state.admin.hash.is_none() {
-        return Err(ApiError::Unauthorized(
-            "this server has no admin token configured; set TEM_ADMIN_TOKEN and restart".into(),
-        ));
-    }
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <token>`".into()))?;
-    let token = header.strip_prefix("Bearer ").ok_or_else(|| {
-        ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-    })?;
-    if state.admin.accepts(token.trim()) {
-        Ok(Admin)
-    } else {
-        Err(ApiError::Unauthorized("the token is not valid".into()))
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+        })?
+        .trim()
+        .to_string();
+    if state.admin.accepts(&token) {
+        return Ok(Caller {
+            grant: Grant::admin(),
+            actor: "admin token".into(),
+        });
+    }
+    let store = state.store.clone();
+    match web::block(move || tokens::authenticate(&*store, &token)).await?? {
+        Ok(info) => Ok(Caller {
+            actor: format!("token {} ({})", info.id, info.grant.role.as_str()),
+            grant: info.grant,
+        }),
+        Err(Refused::Expired) => Err(ApiError::Unauthorized("the token has expired".into())),
+        Err(Refused::Revoked) => Err(ApiError::Unauthorized("the token was revoked".into())),
+        Err(Refused::Unknown) => Err(ApiError::Unauthorized("the token is not valid".into())),
     }
 }

@@ -18,6 +18,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
@@ -80,6 +82,7 @@ impl ApiError {
             ),
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, (*code).into(), message.clone(), None),
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized".into(), m.clone(), None),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden".into(), m.clone(), None),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found".into(), m.clone(), None),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large".into(), self.to_string(), None),
             ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into(), self.to_string(), None),

@@ -1,7 +1,7 @@
 //! The HTTP service (actix-web): routes, shared state, request limits, and the
 //! JSON error envelope for everything that goes wrong before a handler runs.
 
-mod api;
+pub mod api;
 mod auth;
 pub mod error;
 mod limit;
@@ -118,13 +118,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
     .route("/api/openapi.json", web::get().to(openapi::document))
     .route("/static/tem.css", web::get().to(scan::css))
     .route("/static/scan.js", web::get().to(scan::js))
-    // Routes with a path parameter are matched by regex, so those under
-    // /api/v1 sit inside its scope: a stamp URL then costs one prefix test
-    // there, not a regex per API route.
+    // Routes with a path parameter are matched by regex, so all of /api/v1
+    // (the route table in api.rs) sits inside its scope: a stamp URL then
+    // costs one prefix test there, not a regex per API route.
     .service(
         web::scope("/api/v1")
-            .route("/verify/{code}", web::get().to(scan::verify_json))
-            .route("/scans/location", web::post().to(scan::share_location))
+            .wrap(actix_web::middleware::from_fn(auth::authorize))
             .configure(api::routes),
     )
     .route(

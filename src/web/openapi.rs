@@ -20,10 +20,10 @@ use super::api;
         api::list_product_batches, api::create_batch, api::list_batches, api::get_batch,
         api::list_stages, api::add_stage, api::issue_stamps, api::list_stamps,
         super::sheets::sheet, api::recall_batch, api::lift_recall, api::void_stamps,
-        super::scan::verify_json,
+        super::scan::verify_json, super::scan::share_location,
     ),
     components(schemas(crate::codes::KeySet, crate::web::error::ErrorBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Roles),
     tags(
         (name = "registry", description = "Producers, products, batches and stages"),
         (name = "stamps", description = "Issuing, listing and printing signed stamps"),
@@ -39,14 +39,58 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "admin",
+            "bearer",
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The admin token (TEM_ADMIN_TOKEN)"))
+                    .description(Some(
+                        "A token from `tem token create --role admin|producer|inspector` (or the \
+                         admin token TEM_ADMIN_TOKEN). Each operation lists the roles that may call it \
+                         in `x-roles`; producers see only their own data, inspectors only their provinces.",
+                    ))
                     .build(),
             ),
         );
+    }
+}
+
+/// Writes each route's roles from `api::ROUTES` into its operation: an
+/// `x-roles` list and a line in the description.
+struct Roles;
+
+impl Modify for Roles {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for route in api::ROUTES {
+            let Some(item) = openapi
+                .paths
+                .paths
+                .get_mut(&format!("/api/v1{}", route.path))
+            else {
+                continue;
+            };
+            let op = match route.method {
+                "GET" => item.get.as_mut(),
+                "POST" => item.post.as_mut(),
+                "PUT" => item.put.as_mut(),
+                "DELETE" => item.delete.as_mut(),
+                "PATCH" => item.patch.as_mut(),
+                _ => None,
+            };
+            let Some(op) = op else { continue };
+            let roles: Vec<&str> = route.roles.iter().map(|r| r.as_str()).collect();
+            let line = if roles.is_empty() {
+                "Roles: anyone (no token).".to_string()
+            } else {
+                format!("Roles: {}.", roles.join(", "))
+            };
+            op.description = Some(match op.description.take() {
+                Some(d) => format!("{d}\n\n{line}"),
+                None => line,
+            });
+            op.extensions
+                .get_or_insert_with(Default::default)
+                .insert("x-roles".into(), serde_json::json!(roles));
+        }
     }
 }
 

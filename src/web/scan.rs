@@ -540,6 +540,11 @@ pub struct LocationForm {
     lon: f64,
 }
 
+#[utoipa::path(post, path = "/api/v1/scans/location", tag = "scan",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "scan, token (both from the scan page), lat, lon"),
+    responses((status = 204, description = "stored"), (status = 400, body = crate::web::error::ErrorBody),
+        (status = 404, body = crate::web::error::ErrorBody, description = "no such scan, or a wrong token")))]
 /// `POST /api/v1/scans/location`: a location the person chose to share.
 pub async fn share_location(
     state: web::Data<AppState>,

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::auth::Admin;
+use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::domain::{BatchId, DomainError};
 use crate::render::label::Lang;
@@ -44,14 +44,14 @@ pub struct SheetQuery {
     printer: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/batches/{id}/sheet.{format}", tag = "stamps", security(("admin" = [])),
+#[utoipa::path(get, path = "/api/v1/batches/{id}/sheet.{format}", tag = "stamps", security(("bearer" = [])),
     params(("id" = u32, Path), ("format" = String, Path, description = "pdf, png, svg, zip or csv"), SheetQuery),
     responses(
         (status = 200, description = "the file; printing marks the stamps printed and records a print job"),
         (status = 400, body = crate::web::error::ErrorBody), (status = 404, body = crate::web::error::ErrorBody),
         (status = 409, body = crate::web::error::ErrorBody, description = "nothing to print, or voided stamps selected")))]
 pub async fn sheet(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(u32, String)>,
     query: web::Query<SheetQuery>,
@@ -102,13 +102,14 @@ pub async fn sheet(
         calibration,
         dpi: q.dpi.unwrap_or(300),
         page: matches!(format, Format::Png | Format::Svg).then(|| q.page.unwrap_or(1)),
-        actor: "api:admin".into(),
+        actor: caller.actor.clone(),
     };
     let state = state.into_inner();
     let base_url = state.base_url.clone();
     let store = state.store.clone();
     // Check everything and record the job before the first byte goes out.
     let prepared = web::block(move || -> Result<_, ServiceError> {
+        crate::service::access::batch(&*store, &caller.grant, BatchId(id))?;
         let prepared = sheet::prepare(&*store, &base_url, request)?;
         if format == Format::Zip && prepared.stamps.len() > MAX_ZIP_STAMPS {
             return Err(DomainError::new(

@@ -121,6 +121,14 @@ impl TestApp {
         Self::reply(req.call())
     }
 
+    pub fn post_with_token(&self, path: &str, body: &Value, token: Option<&str>) -> Reply {
+        let mut req = self.agent.post(self.url(path));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Self::reply(req.send_json(body))
+    }
+
     pub fn post(&self, path: &str, body: &Value) -> Reply {
         Self::reply(
             self.agent

@@ -5,6 +5,7 @@
 mod browser;
 mod helpers;
 mod registry;
+mod roles;
 mod scan;
 mod sheets;
 mod stamps;

@@ -1,0 +1,123 @@
+//! `tem token`: create, list, revoke API tokens.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::domain::{Grant, ProducerId, Role};
+use crate::service::tokens;
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once (only its hash is stored).
+    Create {
+        /// admin (everything), producer (one producer's data) or inspector
+        /// (reads, reports, recalls).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The producer a producer token is bound to.
+        #[arg(long, value_name = "ID")]
+        producer: Option<i64>,
+        /// Limit an inspector to the producers of a province (repeat for several).
+        #[arg(long, value_name = "NAME")]
+        province: Vec<String>,
+        /// Lifetime: days ("90d"), hours ("12h") or a last day ("2027-06-30").
+        /// Default 90 days, at most 3 years.
+        #[arg(long, value_name = "WHEN")]
+        expires: Option<String>,
+        /// A note saying who holds it ("Sở KH&CN Trà Vinh, anh Minh").
+        #[arg(long)]
+        label: Option<String>,
+        /// Print JSON (the token and its record) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        /// The token's id from `tem token list`.
+        id: i64,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "must be admin, producer or inspector".into())
+}
+
+pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    match cmd {
+        TokenCommand::Create {
+            role,
+            producer,
+            province,
+            expires,
+            label,
+            json,
+        } => {
+            let grant = Grant::new(role, producer.map(ProducerId), &province)?;
+            let (token, info) =
+                tokens::create(&*store, grant, label.as_deref(), expires.as_deref())?;
+            if json {
+                super::print_json(&serde_json::json!({ "token": token, "record": info }))?;
+            } else {
+                println!("{token}");
+                eprintln!(
+                    "token {} ({}) expires {}; it is shown only now: store it safely",
+                    info.id,
+                    info.grant.role.as_str(),
+                    info.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+                );
+            }
+        }
+        TokenCommand::List { json } => {
+            let list = tokens::list(&*store)?;
+            if json {
+                super::print_json(&list)?;
+            } else if list.is_empty() {
+                println!("no tokens; create one with `tem token create --role …`");
+            } else {
+                let now = jiff::Timestamp::now();
+                println!(
+                    "ID    ROLE       PRODUCER  PROVINCES             EXPIRES           STATUS   LABEL"
+                );
+                for t in list {
+                    let status = if t.revoked_at.is_some() {
+                        "revoked"
+                    } else if t.expires_at <= now {
+                        "expired"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{:<5} {:<10} {:<9} {:<21} {:<17} {:<8} {}",
+                        t.id,
+                        t.grant.role.as_str(),
+                        t.grant
+                            .producer
+                            .map(|p| p.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        if t.grant.provinces.is_empty() {
+                            "-".into()
+                        } else {
+                            t.grant.provinces.join(", ")
+                        },
+                        t.expires_at.strftime("%Y-%m-%d %H:%M"),
+                        status,
+                        t.label.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            tokens::revoke(&*store, id)?;
+            println!("token {id} revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

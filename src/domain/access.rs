@@ -1,0 +1,111 @@
+//! Who is calling: roles, and what each role may see.
+
+use serde::{Deserialize, Serialize};
+
+use super::text::{self, DomainError, Lines};
+use super::{Producer, ProducerId};
+
+/// The three kinds of API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything, including producers and tokens.
+    Admin,
+    /// One producer's products, batches and stamps.
+    Producer,
+    /// Reads everything (or the producers of some provinces), reports, recalls.
+    Inspector,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Producer => "producer",
+            Role::Inspector => "inspector",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "producer" => Some(Role::Producer),
+            "inspector" => Some(Role::Inspector),
+            _ => None,
+        }
+    }
+}
+
+/// What a token grants: a role, its producer (role `producer`, always set)
+/// and the provinces an inspector is limited to (empty: all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Grant {
+    pub role: Role,
+    pub producer: Option<ProducerId>,
+    pub provinces: Vec<String>,
+}
+
+impl Grant {
+    /// Checks the combination: a producer token names its producer; only
+    /// inspector tokens have provinces. Province names are NFC-normalised.
+    pub fn new(
+        role: Role,
+        producer: Option<ProducerId>,
+        provinces: &[String],
+    ) -> Result<Grant, DomainError> {
+        match (role, producer) {
+            (Role::Producer, None) => {
+                return Err(DomainError::new(
+                    "producer",
+                    "a producer token needs --producer ID",
+                ));
+            }
+            (Role::Admin | Role::Inspector, Some(_)) => {
+                return Err(DomainError::new(
+                    "producer",
+                    "only producer tokens are bound to a producer",
+                ));
+            }
+            _ => {}
+        }
+        if role != Role::Inspector && !provinces.is_empty() {
+            return Err(DomainError::new(
+                "province",
+                "only inspector tokens are limited to provinces",
+            ));
+        }
+        let provinces = provinces
+            .iter()
+            .map(|p| text::required("province", p, 100, Lines::One))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Grant {
+            role,
+            producer,
+            provinces,
+        })
+    }
+
+    pub fn admin() -> Grant {
+        Grant {
+            role: Role::Admin,
+            producer: None,
+            provinces: Vec::new(),
+        }
+    }
+
+    /// Whether this grant may see a producer's data at all. A producer sees
+    /// only itself; an inspector limited to provinces sees producers there.
+    pub fn sees(&self, producer: &Producer) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Producer => self.producer == Some(producer.id),
+            Role::Inspector => {
+                self.provinces.is_empty()
+                    || self
+                        .provinces
+                        .iter()
+                        .any(|p| p.to_lowercase() == producer.province.to_lowercase())
+            }
+        }
+    }
+}

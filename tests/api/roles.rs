@@ -1,0 +1,259 @@
+//! Roles: every API route × every kind of caller, generated from the route
+//! table (`tem::web::api::ROUTES`), so a new route cannot be left out.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use tem::domain::{Grant, ProducerId, Role};
+use tem::service::tokens;
+use tem::store::NewToken;
+use tem::web::api::ROUTES;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// Who calls, and what they may see of producer A's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Admin,
+    OwnProducer,
+    OtherProducer,
+    Inspector,
+    OtherProvinceInspector,
+    NoToken,
+    Expired,
+    Revoked,
+}
+
+impl Who {
+    fn role(self) -> Option<Role> {
+        match self {
+            Who::Admin => Some(Role::Admin),
+            Who::OwnProducer | Who::OtherProducer => Some(Role::Producer),
+            Who::Inspector | Who::OtherProvinceInspector => Some(Role::Inspector),
+            _ => None,
+        }
+    }
+
+    /// Whether this caller may see producer A's objects.
+    fn sees_a(self) -> bool {
+        matches!(self, Who::Admin | Who::OwnProducer | Who::Inspector)
+    }
+}
+
+const ALL: [Who; 8] = [
+    Who::Admin,
+    Who::OwnProducer,
+    Who::OtherProducer,
+    Who::Inspector,
+    Who::OtherProvinceInspector,
+    Who::NoToken,
+    Who::Expired,
+    Who::Revoked,
+];
+
+fn producer(app: &TestApp, name: &str, province: &str) -> i64 {
+    let r = app.post(
+        "/api/v1/producers",
+        &json!({"kind": "cooperative", "name": name, "commune": "Xã 1", "province": province}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_i64().unwrap()
+}
+
+fn token(app: &TestApp, grant: Grant) -> String {
+    tokens::create(&*app.store, grant, Some("test"), None)
+        .unwrap()
+        .0
+}
+
+#[test]
+fn every_route_answers_each_caller_as_its_roles_say() {
+    let app = spawn_app();
+    // Producer A (Trà Vinh) owns the data; B is another producer (Bến Tre).
+    let a = producer(&app, "Hợp tác xã A", "Trà Vinh");
+    let b = producer(&app, "Hợp tác xã B", "Bến Tre");
+    let product = app.create_product(a);
+    let batch = app.create_batch(product, "A-2026");
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/batches/{batch}/stamps"),
+            &json!({"count": 5})
+        )
+        .status,
+        201
+    );
+    let stamps = app.get(&format!("/api/v1/batches/{batch}/stamps"));
+    let code_path = stamps.body[0]["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+
+    let mut tokens_by_who: BTreeMap<Who, Option<String>> = BTreeMap::new();
+    tokens_by_who.insert(Who::Admin, Some(token(&app, Grant::admin())));
+    tokens_by_who.insert(
+        Who::OwnProducer,
+        Some(token(
+            &app,
+            Grant::new(Role::Producer, Some(ProducerId(a)), &[]).unwrap(),
+        )),
+    );
+    tokens_by_who.insert(
+        Who::OtherProducer,
+        Some(token(
+            &app,
+            Grant::new(Role::Producer, Some(ProducerId(b)), &[]).unwrap(),
+        )),
+    );
+    tokens_by_who.insert(
+        Who::Inspector,
+        Some(token(&app, Grant::new(Role::Inspector, None, &[]).unwrap())),
+    );
+    tokens_by_who.insert(
+        Who::OtherProvinceInspector,
+        Some(token(
+            &app,
+            Grant::new(Role::Inspector, None, &["Bến Tre".into()]).unwrap(),
+        )),
+    );
+    tokens_by_who.insert(Who::NoToken, None);
+    // Expired an hour ago.
+    let expired = tokens::random_token();
+    app.store
+        .create_token(&NewToken {
+            hash: tokens::hash(&expired),
+            grant: Grant::admin(),
+            label: None,
+            expires_at: jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1),
+        })
+        .unwrap();
+    tokens_by_who.insert(Who::Expired, Some(expired));
+    let (revoked, info) = tokens::create(&*app.store, Grant::admin(), None, None).unwrap();
+    tokens::revoke(&*app.store, info.id).unwrap();
+    tokens_by_who.insert(Who::Revoked, Some(revoked));
+
+    // A concrete request for every route: path and body. A route missing
+    // here fails the test.
+    let sample = |method: &str, path: &str| -> (String, Value) {
+        let p = match path {
+            "/verify/{code}" => format!("/verify/{code_path}"),
+            "/products/{id}" | "/products/{id}/batches" => {
+                path.replace("{id}", &product.to_string())
+            }
+            "/producers/{id}" => path.replace("{id}", &a.to_string()),
+            "/batches/{id}/sheet.{format}" => format!("/batches/{batch}/sheet.csv?from=1&count=2"),
+            p if p.starts_with("/batches/{id}") => p.replace("{id}", &batch.to_string()),
+            p => p.to_string(),
+        };
+        let body = match (method, path) {
+            ("GET", _) => Value::Null,
+            ("POST", "/producers") => {
+                json!({"kind": "household", "name": "Hộ kinh doanh C", "commune": "Xã 2", "province": "Trà Vinh"})
+            }
+            ("POST", "/products") => {
+                json!({"producer_id": a, "name": "Mật ong", "ocop_group": "food"})
+            }
+            ("POST", "/products/{id}/batches") => {
+                json!({"lot_code": format!("L-{}", rand_suffix()), "production_date": "2026-11-01", "quantity": 10})
+            }
+            ("POST", "/batches/{id}/stages") => json!({"name": "Thu hoạch", "time": "2026-11-01"}),
+            ("POST", "/batches/{id}/stamps") => json!({"count": 1}),
+            ("POST", "/batches/{id}/recall") => {
+                json!({"reason": "kiểm tra", "notice": "Tạm ngừng", "from": 5, "count": 1})
+            }
+            ("POST", "/batches/{id}/recall/lift") => json!({"reason": "xong"}),
+            ("POST", "/batches/{id}/void") => json!({"from": 4, "count": 1, "reason": "in hỏng"}),
+            ("POST", "/scans/location") => Value::Null,
+            (m, p) => {
+                panic!("route {m} {p} has no sample request in the role-matrix test: add one")
+            }
+        };
+        (format!("/api/v1{p}"), body)
+    };
+
+    let mut checked = 0;
+    for route in ROUTES {
+        for who in ALL {
+            let (path, body) = sample(route.method, route.path);
+            let token = tokens_by_who[&who].as_deref();
+            let r = match (route.method, route.path) {
+                ("GET", _) => app.get_with_token(&path, token),
+                ("POST", "/scans/location") => continue, // public, form-encoded: covered in scan tests
+                ("POST", _) => app.post_with_token(&path, &body, token),
+                (m, _) => panic!("no client for method {m}"),
+            };
+            let what = format!(
+                "{} {} as {who:?}: {} {}",
+                route.method, route.path, r.status, r.body
+            );
+            checked += 1;
+            if route.roles.is_empty() {
+                assert!(
+                    ![401, 403].contains(&r.status),
+                    "public route refused: {what}"
+                );
+                continue;
+            }
+            let Some(role) = who.role() else {
+                assert_eq!(r.status, 401, "{what}");
+                assert_eq!(r.code(), "unauthorized", "{what}");
+                continue;
+            };
+            if !route.roles.contains(&role) {
+                assert_eq!(r.status, 403, "{what}");
+                assert_eq!(r.code(), "forbidden", "{what}");
+                continue;
+            }
+            let names_object = route.path.contains("{id}")
+                || (route.method == "POST" && route.path == "/products");
+            if who.sees_a() {
+                assert!(
+                    r.status < 500 && ![401, 403, 404].contains(&r.status),
+                    "allowed caller refused: {what}"
+                );
+            } else if names_object {
+                // Another producer's, or another province's, object: as if it did not exist.
+                assert_eq!(r.status, 404, "{what}");
+            } else {
+                assert_eq!(r.status, 200, "{what}");
+                let text = r.body.to_string();
+                assert!(
+                    !text.contains("Hợp tác xã A") && !text.contains("A-2026"),
+                    "list leaks A's data: {what}"
+                );
+            }
+        }
+    }
+    assert!(checked >= (ROUTES.len() - 1) * ALL.len());
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+#[test]
+fn the_openapi_document_lists_each_routes_roles() {
+    let app = spawn_app();
+    let doc = app.get_with_token("/api/openapi.json", None).body;
+    for route in ROUTES {
+        let op = &doc["paths"][format!("/api/v1{}", route.path)][route.method.to_lowercase()];
+        assert!(
+            op.is_object(),
+            "{} {} missing from the OpenAPI document",
+            route.method,
+            route.path
+        );
+        let roles: Vec<&str> = route.roles.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            op["x-roles"],
+            json!(roles),
+            "{} {}",
+            route.method,
+            route.path
+        );
+    }
+}
