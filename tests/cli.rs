@@ -462,10 +462,22 @@ fn tokens_are_shown_once_stored_hashed_and_revocable() {
     let env = Env::new();
     env.ok(&["demo"]);
     let token = env
-        .ok(&["token", "create", "--role", "producer", "--producer", "1", "--label", "HTX Dân Tiến"])
+        .ok(&[
+            "token",
+            "create",
+            "--role",
+            "producer",
+            "--producer",
+            "1",
+            "--label",
+            "HTX Dân Tiến",
+        ])
         .trim()
         .to_string();
-    assert!(token.starts_with("tem_") && token.len() >= 4 + 52, "{token}");
+    assert!(
+        token.starts_with("tem_") && token.len() >= 4 + 52,
+        "{token}"
+    );
     let list = env.ok(&["token", "list", "--json"]);
     let tokens: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(tokens[0]["role"], "producer");
@@ -476,13 +488,47 @@ fn tokens_are_shown_once_stored_hashed_and_revocable() {
     let db = std::fs::read(env.path("tem.db")).unwrap();
     let wal = std::fs::read(env.path("tem.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
-        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "token stored in clear");
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "token stored in clear"
+        );
     }
     env.ok(&["token", "revoke", "1"]);
-    assert!(env.fails(&["token", "revoke", "1"], 2).contains("already revoked"));
-    assert!(env.fails(&["token", "revoke", "99"], 2).contains("token 99 does not exist"));
-    assert!(env.fails(&["token", "create", "--role", "producer"], 2).contains("--producer"));
-    assert!(env.fails(&["token", "create", "--role", "chief"], 2).contains("admin, producer or inspector"));
-    assert!(env.fails(&["token", "create", "--role", "admin", "--expires", "2020-01-01"], 2).contains("expires"));
-    assert!(env.fails(&["token", "create", "--role", "producer", "--producer", "999"], 2).contains("producer 999 does not exist"));
+    assert!(
+        env.fails(&["token", "revoke", "1"], 2)
+            .contains("already revoked")
+    );
+    assert!(
+        env.fails(&["token", "revoke", "99"], 2)
+            .contains("token 99 does not exist")
+    );
+    assert!(
+        env.fails(&["token", "create", "--role", "producer"], 2)
+            .contains("--producer")
+    );
+    assert!(
+        env.fails(&["token", "create", "--role", "chief"], 2)
+            .contains("admin, producer or inspector")
+    );
+    assert!(
+        env.fails(
+            &[
+                "token",
+                "create",
+                "--role",
+                "admin",
+                "--expires",
+                "2020-01-01"
+            ],
+            2
+        )
+        .contains("expires")
+    );
+    assert!(
+        env.fails(
+            &["token", "create", "--role", "producer", "--producer", "999"],
+            2
+        )
+        .contains("producer 999 does not exist")
+    );
 }
