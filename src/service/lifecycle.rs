@@ -48,6 +48,33 @@ pub fn void(
     Ok(store.void_stamps(batch, first, last, &reason)?)
 }
 
+/// Activates printed stamps `from`..`from+count−1`: they were stuck on
+/// packages and released. Never-printed or voided stamps refuse the range.
+pub fn activate(store: &dyn Store, batch: BatchId, from: u32, count: u32) -> ServiceResult<u32> {
+    let (first, last) = checked_range(from, count)?;
+    Ok(store.activate_stamps(batch, first, last)?)
+}
+
+/// A batch's stamp counts by state and what its scans add up to.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct BatchStats {
+    pub batch_id: BatchId,
+    pub stamps: crate::domain::StampCounts,
+    pub scans: crate::store::BatchScanStats,
+}
+
+pub fn stats(
+    store: &dyn Store,
+    batch: BatchId,
+    rules: &crate::domain::scan::RepeatRules,
+) -> ServiceResult<BatchStats> {
+    Ok(BatchStats {
+        batch_id: batch,
+        stamps: store.stamp_counts(batch)?,
+        scans: store.batch_scan_stats(batch, rules)?,
+    })
+}
+
 fn checked_range(from: u32, count: u32) -> Result<(u32, u32), DomainError> {
     if from == 0 || count == 0 {
         return Err(DomainError::new(

@@ -203,6 +203,36 @@ pub struct NewReport {
     pub network: Option<String>,
 }
 
+/// What the scans of one batch add up to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct BatchScanStats {
+    /// Scans of this batch's stamps (every verdict).
+    pub scans: u64,
+    /// Stamps scanned at least once.
+    pub stamps_scanned: u64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_scan_at: Option<jiff::Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_scan_at: Option<jiff::Timestamp>,
+    /// Scans per day (Vietnam time), oldest first: ("2026-11-27", n).
+    pub per_day: Vec<(String, u64)>,
+    /// Scans by verdict, e.g. ("genuine", 120), ("recalled", 3).
+    pub by_verdict: Vec<(String, u64)>,
+    /// Stamps whose recent scans break the repeat-scan rules, with the scan count.
+    pub suspicious: Vec<SuspiciousStamp>,
+    /// Consumer reports about this batch.
+    pub reports: u64,
+}
+
+/// A stamp that looks copied, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SuspiciousStamp {
+    pub seq: u32,
+    pub serial: String,
+    pub scan_count: u64,
+    pub reasons: Vec<crate::domain::scan::RepeatReason>,
+}
+
 /// An API token as stored: its grant and life, never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
@@ -301,5 +331,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn lift_recalls(&self, batch: BatchId, reason: &str) -> StoreResult<u32>;
     /// Voids stamps first..=last of a batch; returns how many changed.
     fn void_stamps(&self, batch: BatchId, first: u32, last: u32, reason: &str) -> StoreResult<u32>;
+    /// Moves printed stamps `first..=last` to activated (already activated
+    /// ones count as done). All or nothing: any stamp in the range that was
+    /// never printed, or was voided, or does not exist refuses the whole
+    /// range (`Conflict`). Returns how many changed.
+    fn activate_stamps(&self, batch: BatchId, first: u32, last: u32) -> StoreResult<u32>;
+    /// Scan figures for a batch's report and statistics.
+    /// `rules` judge which stamps look copied, as of each stamp's last scan.
+    fn batch_scan_stats(
+        &self,
+        batch: BatchId,
+        rules: &crate::domain::scan::RepeatRules,
+    ) -> StoreResult<BatchScanStats>;
     fn add_report(&self, report: &NewReport) -> StoreResult<i64>;
 }

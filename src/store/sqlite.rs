@@ -9,9 +9,9 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::{
-    BatchSummary, IssueReceipt, NewPrintJob, NewRecall, NewReport, NewScan, NewToken, PrintJob,
-    PrintedStamps, RecallNotice, ScanOutcome, ScannedStamp, StampFeed, Store, StoreError,
-    StoreResult, StoredStamp, TokenInfo,
+    BatchScanStats, BatchSummary, IssueReceipt, NewPrintJob, NewRecall, NewReport, NewScan,
+    NewToken, PrintJob, PrintedStamps, RecallNotice, ScanOutcome, ScannedStamp, StampFeed, Store,
+    StoreError, StoreResult, StoredStamp, SuspiciousStamp, TokenInfo,
 };
 use crate::codes::{Kid, StampCode};
 use crate::domain::scan::{self as scan_rules, RecentScan, Registered, RepeatRules};
@@ -1259,6 +1259,127 @@ impl Store for SqliteStore {
                 )?;
             }
             Ok(changed)
+        })
+    }
+
+    fn activate_stamps(&self, batch: BatchId, first: u32, last: u32) -> StoreResult<u32> {
+        self.write(|tx| {
+            if !batch_exists(tx, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            let mut by_state = [0u64; 4];
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT state, COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 GROUP BY state",
+                )?;
+                let mut rows = stmt.query(params![batch.0, first, last])?;
+                while let Some(row) = rows.next()? {
+                    let state: i64 = row.get(0)?;
+                    by_state[state.clamp(0, 3) as usize] = row.get::<_, i64>(1)? as u64;
+                }
+            }
+            let [issued, printed, activated, voided] = by_state;
+            let wanted = u64::from(last - first) + 1;
+            if issued + printed + activated + voided < wanted {
+                return Err(StoreError::Conflict(format!(
+                    "batch {batch} has no stamps numbered {first}..{last} (only {} of them exist); nothing was activated",
+                    issued + printed + activated + voided
+                )));
+            }
+            if issued > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{issued} of stamps {first}..{last} were never printed: print them before activating; nothing was activated"
+                )));
+            }
+            if voided > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{voided} of stamps {first}..{last} are voided; nothing was activated"
+                )));
+            }
+            let changed = tx.execute(
+                "UPDATE stamps SET state = 2 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state = 1",
+                params![batch.0, first, last],
+            )? as u32;
+            if changed > 0 {
+                tx.execute(
+                    "UPDATE batch_stamp_counts SET n = n - ?2 WHERE batch_id = ?1 AND state = 1",
+                    params![batch.0, changed],
+                )?;
+                tx.execute(
+                    "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 2, ?2)
+                     ON CONFLICT (batch_id, state) DO UPDATE SET n = n + excluded.n",
+                    params![batch.0, changed],
+                )?;
+            }
+            Ok(changed)
+        })
+    }
+
+    fn batch_scan_stats(&self, batch: BatchId, rules: &RepeatRules) -> StoreResult<BatchScanStats> {
+        self.read(|c| {
+            if !batch_exists(c, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            let mut out = BatchScanStats::default();
+            let time = |t: Option<String>| -> StoreResult<Option<jiff::Timestamp>> {
+                t.map(|t| t.parse().map_err(|_| bad_value("time", &t))).transpose()
+            };
+            let (scans, first, last): (i64, Option<String>, Option<String>) = c.query_row(
+                "SELECT COUNT(*), MIN(at), MAX(at) FROM scans WHERE batch_id = ?1",
+                [batch.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            out.scans = scans as u64;
+            out.first_scan_at = time(first)?;
+            out.last_scan_at = time(last)?;
+            out.stamps_scanned = c.query_row(
+                "SELECT COUNT(*) FROM stamps WHERE batch_id = ?1 AND scan_count > 0",
+                [batch.0],
+                |r| r.get::<_, i64>(0),
+            )? as u64;
+            let mut per_day = c.prepare(
+                "SELECT date(at, '+7 hours') AS day, COUNT(*) FROM scans WHERE batch_id = ?1 GROUP BY day ORDER BY day",
+            )?;
+            out.per_day = per_day
+                .query_map([batch.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut by_verdict = c.prepare(
+                "SELECT verdict, COUNT(*) FROM scans WHERE batch_id = ?1 GROUP BY verdict ORDER BY verdict",
+            )?;
+            out.by_verdict = by_verdict
+                .query_map([batch.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<rusqlite::Result<_>>()?;
+            // A stamp scanned once cannot break any repeat rule.
+            let mut repeated = c.prepare(
+                "SELECT seq, serial, scan_count, recent_scans FROM stamps
+                 WHERE batch_id = ?1 AND scan_count > 1 ORDER BY seq",
+            )?;
+            let mut rows = repeated.query([batch.0])?;
+            while let Some(r) = rows.next()? {
+                let recent: Option<String> = r.get(3)?;
+                let recent: Vec<RecentScan> = recent
+                    .as_deref()
+                    .map(serde_json::from_str)
+                    .transpose()
+                    .map_err(|e| StoreError::Database(format!("stored recent scans: {e}")))?
+                    .unwrap_or_default();
+                let Some(last) = recent.iter().map(|s| s.at).max() else { continue };
+                let reasons = scan_rules::repeat_reasons(&recent, last, rules);
+                if !reasons.is_empty() {
+                    out.suspicious.push(SuspiciousStamp {
+                        seq: r.get(0)?,
+                        serial: Serial(r.get::<_, i64>(1)? as u64).to_string(),
+                        scan_count: r.get::<_, i64>(2)? as u64,
+                        reasons,
+                    });
+                }
+            }
+            out.reports = c.query_row(
+                "SELECT COUNT(*) FROM consumer_reports WHERE batch_id = ?1",
+                [batch.0],
+                |r| r.get::<_, i64>(0),
+            )? as u64;
+            Ok(out)
         })
     }
 

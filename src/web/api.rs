@@ -75,6 +75,8 @@ api! {
     "/batches/{id}/recall" { POST => recall_batch, [Admin, Inspector] }
     "/batches/{id}/recall/lift" { POST => lift_recall, [Admin, Inspector] }
     "/batches/{id}/void" { POST => void_stamps, [Admin, Producer] }
+    "/batches/{id}/activate" { POST => activate_stamps, [Admin, Producer] }
+    "/batches/{id}/stats" { GET => batch_stats, [Admin, Producer, Inspector] }
 }
 
 /// The route a request is for, matched like the router does.
@@ -483,4 +485,54 @@ pub async fn void_stamps(
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "voided": voided })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RangeRequest {
+    pub from: u32,
+    pub count: u32,
+}
+
+#[utoipa::path(post, path = "/api/v1/batches/{id}/activate", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = u32, Path)), request_body = RangeRequest,
+    responses((status = 200, description = "{\"activated\": n}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "some stamps in the range were never printed, are voided or do not exist: nothing changed")))]
+/// Stamps stuck on packages and released: printed → activated.
+pub async fn activate_stamps(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    body: web::Json<RangeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id, b) = (
+        state.store.clone(),
+        BatchId(id.into_inner()),
+        body.into_inner(),
+    );
+    let activated = blocking(move || {
+        access::batch(&*store, &caller.grant, id)?;
+        crate::service::lifecycle::activate(&*store, id, b.from, b.count)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "activated": activated })))
+}
+
+#[utoipa::path(get, path = "/api/v1/batches/{id}/stats", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = u32, Path)),
+    responses((status = 200, body = crate::service::lifecycle::BatchStats), (status = 404, body = ErrorBody)))]
+/// Stamps by state; scans in total, per day and by verdict; suspicious stamps; consumer reports.
+pub async fn batch_stats(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
+    let rules = *state.scanner.rules();
+    let stats = blocking(move || {
+        access::batch(&*store, &caller.grant, id)?;
+        crate::service::lifecycle::stats(&*store, id, &rules)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(stats))
 }

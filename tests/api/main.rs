@@ -4,6 +4,7 @@
 
 mod browser;
 mod helpers;
+mod lifecycle;
 mod registry;
 mod roles;
 mod scan;

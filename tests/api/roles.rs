@@ -82,6 +82,12 @@ fn every_route_answers_each_caller_as_its_roles_say() {
         .status,
         201
     );
+    // Stamps 1–2 printed, so that activating them is possible.
+    assert_eq!(
+        app.get(&format!("/api/v1/batches/{batch}/sheet.csv?from=1&count=2"))
+            .status,
+        200
+    );
     let stamps = app.get(&format!("/api/v1/batches/{batch}/stamps"));
     let code_path = stamps.body[0]["url"]
         .as_str()
@@ -165,6 +171,7 @@ fn every_route_answers_each_caller_as_its_roles_say() {
             }
             ("POST", "/batches/{id}/recall/lift") => json!({"reason": "xong"}),
             ("POST", "/batches/{id}/void") => json!({"from": 4, "count": 1, "reason": "in hỏng"}),
+            ("POST", "/batches/{id}/activate") => json!({"from": 1, "count": 2}),
             ("POST", "/scans/location") => Value::Null,
             (m, p) => {
                 panic!("route {m} {p} has no sample request in the role-matrix test: add one")

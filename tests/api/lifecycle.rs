@@ -1,0 +1,182 @@
+//! The stamp lifecycle through the API: activation, voids, recalls and
+//! their lifting as consumers see them, and batch statistics checked against
+//! counts computed here independently.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::scan::{PHONE, app_with_printed_stamps, path_of, scan_json};
+
+#[test]
+fn activation_needs_printed_stamps_and_is_all_or_nothing() {
+    // Six stamps issued and printed; four more issued, never printed.
+    let (app, batch, _) = app_with_printed_stamps(6);
+    app.post(
+        &format!("/api/v1/batches/{batch}/stamps"),
+        &json!({"count": 4}),
+    );
+    let activate = |from: u32, count: u32| {
+        app.post(
+            &format!("/api/v1/batches/{batch}/activate"),
+            &json!({"from": from, "count": count}),
+        )
+    };
+    let r = activate(1, 4);
+    assert_eq!(
+        (r.status, r.body["activated"].as_u64()),
+        (200, Some(4)),
+        "{}",
+        r.body
+    );
+    // 5..8 crosses into never-printed stamps: refused, nothing changes.
+    let r = activate(5, 4);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("never printed")
+    );
+    let states = |app: &crate::helpers::TestApp| -> Vec<String> {
+        app.get(&format!("/api/v1/batches/{batch}/stamps"))
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        states(&app),
+        [
+            "activated",
+            "activated",
+            "activated",
+            "activated",
+            "printed",
+            "printed",
+            "issued",
+            "issued",
+            "issued",
+            "issued"
+        ]
+    );
+    // A voided stamp refuses activation too, and scans as voided.
+    app.post(
+        &format!("/api/v1/batches/{batch}/void"),
+        &json!({"from": 6, "count": 1, "reason": "in hỏng"}),
+    );
+    assert_eq!(activate(5, 2).status, 409);
+    assert_eq!(activate(11, 1).status, 409, "no stamp 11");
+    // Again on active stamps: nothing to do, not an error.
+    assert_eq!(activate(1, 3).body["activated"], 0);
+    let stats = app.get(&format!("/api/v1/batches/{batch}/stats")).body;
+    assert_eq!(
+        stats["stamps"],
+        json!({"total": 10, "issued": 4, "printed": 1, "activated": 4, "voided": 1})
+    );
+    let bad = activate(0, 1);
+    assert_eq!((bad.status, bad.code()), (400, "invalid_input"));
+}
+
+#[test]
+fn recalls_show_on_the_next_scan_and_go_when_lifted() {
+    let (app, batch, urls) = app_with_printed_stamps(2);
+    let path = path_of(&urls[0]);
+    assert_eq!(scan_json(&app, &path, PHONE)["verdict"], "genuine");
+    let r = app.post(
+        &format!("/api/v1/batches/{batch}/recall"),
+        &json!({"reason": "Nhiễm khuẩn", "notice": "Ngừng sử dụng lô L-2026"}),
+    );
+    assert_eq!(r.status, 201);
+    let j = scan_json(&app, &path, PHONE);
+    assert_eq!(j["verdict"], "recalled");
+    assert_eq!(j["recall"]["notice"], "Ngừng sử dụng lô L-2026");
+    let html = ureq::get(app.url(&path))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(html.contains("data-verdict=\"recalled\"") && html.contains("Ngừng sử dụng lô L-2026"));
+    let r = app.post(
+        &format!("/api/v1/batches/{batch}/recall/lift"),
+        &json!({"reason": "Kiểm nghiệm lại đạt"}),
+    );
+    assert_eq!(r.body["lifted"], 1);
+    let j = scan_json(&app, &path, "another phone");
+    assert_eq!(j["verdict"], "genuine");
+    assert!(j["recall"].is_null());
+    let html = ureq::get(app.url(&path))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(!html.contains("Ngừng sử dụng"), "lifted recall still shown");
+}
+
+#[test]
+fn batch_statistics_equal_independent_counts() {
+    let (app, batch, urls) = app_with_printed_stamps(5);
+    // Scans: stamp 1 three times from one phone (3 in 24 h: suspicious),
+    // stamp 2 from two phones, stamp 3 once; a forged code naming this batch.
+    let mut expected_verdicts: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut scan = |path: &str, ua: &str| {
+        let v: Value = scan_json(&app, path, ua);
+        *expected_verdicts
+            .entry(match v["verdict"].as_str().unwrap() {
+                "genuine" => "genuine",
+                "forged" => "forged",
+                other => panic!("unexpected verdict {other}"),
+            })
+            .or_default() += 1;
+    };
+    for _ in 0..3 {
+        scan(&path_of(&urls[0]), PHONE);
+    }
+    scan(&path_of(&urls[1]), "phone-a");
+    scan(&path_of(&urls[1]), "phone-b");
+    scan(&path_of(&urls[2]), PHONE);
+    let mut forged = path_of(&urls[4]);
+    let last = forged.pop().unwrap();
+    forged.push(if last == '1' { '2' } else { '1' });
+    scan(&forged, PHONE);
+    // One consumer report.
+    ureq::post(app.url(&format!("{}/report", path_of(&urls[2]))))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("kind=fake")
+        .unwrap();
+
+    let stats = app.get(&format!("/api/v1/batches/{batch}/stats")).body;
+    let s = &stats["scans"];
+    assert_eq!(s["scans"], 7);
+    assert_eq!(s["stamps_scanned"], 3);
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date()
+        .to_string();
+    assert_eq!(s["per_day"], json!([[today, 7]]));
+    let by_verdict: BTreeMap<String, u64> = s["by_verdict"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_u64().unwrap()))
+        .collect();
+    let expected: BTreeMap<String, u64> = expected_verdicts
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    assert_eq!(by_verdict, expected);
+    assert_eq!(s["suspicious"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["suspicious"][0]["seq"], 1);
+    assert_eq!(s["suspicious"][0]["scan_count"], 3);
+    assert_eq!(
+        s["suspicious"][0]["reasons"],
+        json!(["many-scans-in-a-day"])
+    );
+    assert_eq!(s["reports"], 1);
+    assert!(s["first_scan_at"].as_str().unwrap() <= s["last_scan_at"].as_str().unwrap());
+    assert_eq!(stats["stamps"]["printed"], 5);
+}
