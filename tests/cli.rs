@@ -532,3 +532,126 @@ fn tokens_are_shown_once_stored_hashed_and_revocable() {
         .contains("producer 999 does not exist")
     );
 }
+
+#[test]
+fn every_state_change_is_an_event_in_the_epcis_export() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    env.ok(&["producer", "list"]);
+    // Batch 2 of the demo: its stamps, then each kind of change once.
+    let issued = env.stamp_count(2);
+    env.ok(&[
+        "sheet",
+        "--batch",
+        "2",
+        "--from",
+        "1",
+        "--count",
+        "10",
+        "-o",
+        &env.path("p.csv").display().to_string(),
+    ]);
+    env.ok(&["activate", "--batch", "2", "--from", "1", "--count", "4"]);
+    assert!(
+        env.fails(
+            &["activate", "--batch", "2", "--from", "9", "--count", "5"],
+            2
+        )
+        .contains("never printed")
+    );
+    env.ok(&[
+        "void",
+        "--batch",
+        "2",
+        "--from",
+        "10",
+        "--count",
+        "1",
+        "--reason",
+        "in hỏng",
+    ]);
+    env.ok(&[
+        "recall",
+        "--batch",
+        "2",
+        "--from",
+        "5",
+        "--count",
+        "2",
+        "--reason",
+        "nhiễm khuẩn",
+        "--notice",
+        "Ngừng sử dụng",
+    ]);
+    env.ok(&["lift", "--batch", "2", "--reason", "kiểm nghiệm lại đạt"]);
+    let out = env.path("events.json");
+    env.ok(&[
+        "export",
+        "--batch",
+        "2",
+        "--epcis",
+        &out.display().to_string(),
+    ]);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    // JSON-LD with the EPCIS 2.0 context.
+    assert_eq!(
+        doc["@context"][0],
+        "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
+    );
+    assert_eq!(
+        (doc["type"].as_str(), doc["schemaVersion"].as_str()),
+        (Some("EPCISDocument"), Some("2.0"))
+    );
+    let events = doc["epcisBody"]["eventList"].as_array().unwrap();
+    let summary: Vec<(String, String, String, usize)> = events
+        .iter()
+        .map(|e| {
+            assert_eq!(e["type"], "ObjectEvent");
+            assert!(
+                e["eventTime"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<jiff::Timestamp>()
+                    .is_ok()
+            );
+            assert!(e["tem:actor"].as_str().is_some_and(|a| !a.is_empty()));
+            (
+                e["tem:action"].as_str().unwrap().to_string(),
+                e["action"].as_str().unwrap().to_string(),
+                e["bizStep"].as_str().unwrap().to_string(),
+                e["epcList"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    let s = |a: &str, b: &str, c: &str, n: u64| {
+        (a.to_string(), b.to_string(), c.to_string(), n as usize)
+    };
+    assert_eq!(
+        summary,
+        vec![
+            s("commission", "ADD", "commissioning", issued),
+            s("print", "OBSERVE", "encoding", 10),
+            s("activate", "OBSERVE", "packing", 4),
+            s("void", "DELETE", "decommissioning", 1),
+            s("recall", "OBSERVE", "holding", 2),
+            s("lift", "OBSERVE", "holding", issued),
+        ],
+        "one event per state change (the refused activation left none)"
+    );
+    assert_eq!(events[4]["disposition"], "recalled");
+    assert_eq!(events[3]["tem:reason"], "in hỏng");
+    // Identifiers are the stamps of the batch, each once per event.
+    let export = env.ok(&["export", "--batch", "2", "--csv", "-"]);
+    let serials: HashSet<String> = export
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().to_string())
+        .collect();
+    let epcs: HashSet<String> = events[0]["epcList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(epcs, serials);
+}

@@ -76,6 +76,14 @@ enum Command {
     Layouts(sheet::LayoutsArgs),
     /// Verify stamp codes offline: URLs, bare codes or photos (PNG/JPEG).
     Verify(verify::VerifyArgs),
+    /// Mark printed stamps as stuck on packages and released.
+    Activate(stamps::RangeArgs),
+    /// Withdraw stamps (damaged in printing, lost); they scan as voided.
+    Void(stamps::RangeArgs),
+    /// Recall a batch (or a range of its stamps) with a notice consumers see.
+    Recall(stamps::RecallArgs),
+    /// Lift a batch's recalls.
+    Lift(stamps::LiftArgs),
     /// API tokens with a role (admin, producer, inspector): create, list, revoke.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -126,6 +134,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Layouts(args) => sheet::layouts(args),
                 Command::Verify(args) => verify::run(&config, args),
                 Command::Token(cmd) => token::run(&config, cmd),
+                Command::Activate(args) => stamps::activate(&config, args),
+                Command::Void(args) => stamps::void(&config, args),
+                Command::Recall(args) => stamps::recall(&config, args),
+                Command::Lift(args) => stamps::lift(&config, args),
                 Command::Serve(_) => unreachable!("handled above"),
             }
         }
@@ -166,6 +178,14 @@ fn init_logging(format: LogFormat, serving: bool) {
 }
 
 /// Prints JSON to stdout.
+/// Who acts from the command line, for the records: "cli:USER".
+fn cli_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())

@@ -442,6 +442,7 @@ pub(super) fn load_demo(
                 &config.base_url,
                 id,
                 DEMO_STAMPS_PER_BATCH,
+                "demo",
                 &mut |_| Ok(()),
             )?;
             issued += DEMO_STAMPS_PER_BATCH;

@@ -254,10 +254,7 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
         calibration,
         dpi: args.dpi,
         page: None,
-        actor: format!(
-            "cli:{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-        ),
+        actor: super::cli_actor(),
     };
     let store = super::open_store(config)?;
     let prepared = sheet::prepare(&*store, &config.base_url, request)?;

@@ -36,9 +36,19 @@ pub struct ExportArgs {
     /// How many stamps (default: all from --from on).
     #[arg(long)]
     count: Option<u32>,
-    /// Output CSV file; `-` for standard output.
+    /// Output CSV file (serial, short code, URL per stamp); `-` for standard output.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "epcis",
+        conflicts_with = "epcis"
+    )]
+    csv: Option<PathBuf>,
+    /// Instead: the batch's lifecycle events as a GS1 EPCIS 2.0 JSON-LD
+    /// document (commissioning, printing, activation, voids, recalls); `-` for
+    /// standard output.
     #[arg(long, value_name = "FILE")]
-    csv: PathBuf,
+    epcis: Option<PathBuf>,
 }
 
 const CSV_HEADER: [&str; 6] = ["batch_id", "seq", "serial", "short_code", "kid", "url"];
@@ -140,6 +150,7 @@ pub fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<ExitCode> {
         &config.base_url,
         batch.id,
         u64::from(count),
+        &super::cli_actor(),
         &mut on_written,
     );
     bar.finish_and_clear();
@@ -184,12 +195,52 @@ pub fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<ExitCode> {
 /// Rows fetched per query when exporting.
 const EXPORT_PAGE: u32 = 10_000;
 
+/// Writes the EPCIS document to a temporary file moved into place at the
+/// end (or to standard output).
+fn export_epcis(
+    store: &dyn crate::store::Store,
+    config: &Config,
+    batch: BatchId,
+    path: &Path,
+) -> anyhow::Result<ExitCode> {
+    if path.as_os_str() == "-" {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        crate::service::epcis::write(store, batch, &config.base_url, &mut out)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tmp = path.with_extension("part");
+    let mut out = BufWriter::new(
+        File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
+    );
+    let events = match crate::service::epcis::write(store, batch, &config.base_url, &mut out) {
+        Ok(n) => n,
+        Err(e) => {
+            drop(out);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+    };
+    out.flush()?;
+    drop(out);
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "{events} events of batch {batch} written to {}",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn export(config: &Config, args: ExportArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_store(config)?;
     let batch = registry::batch(&*store, BatchId(args.batch))?;
-    let to_stdout = args.csv.as_os_str() == "-";
+    if let Some(path) = &args.epcis {
+        return export_epcis(&*store, config, batch.id, path);
+    }
+    let csv_path = args.csv.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let to_stdout = csv_path.as_os_str() == "-";
     let mut out = (!to_stdout)
-        .then(|| CsvOut::create(&args.csv))
+        .then(|| CsvOut::create(&csv_path))
         .transpose()?;
     let mut stdout_writer = csv::Writer::from_writer(std::io::stdout().lock());
     if to_stdout {
@@ -229,8 +280,110 @@ pub fn export(config: &Config, args: ExportArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "wrote {written} stamps of batch {} to {}",
             batch.id,
-            args.csv.display()
+            csv_path.display()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tem activate`, `tem void`, `tem recall`, `tem lift`: the stamp lifecycle.
+#[derive(Debug, clap::Args)]
+pub struct RangeArgs {
+    #[arg(long)]
+    batch: u32,
+    /// First stamp number.
+    #[arg(long)]
+    from: u32,
+    /// How many stamps.
+    #[arg(long)]
+    count: u32,
+    /// Why (required for void).
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecallArgs {
+    #[arg(long)]
+    batch: u32,
+    /// Only stamps from..from+count−1 (with --count); the whole batch when absent.
+    #[arg(long, requires = "count")]
+    from: Option<u32>,
+    #[arg(long, requires = "from")]
+    count: Option<u32>,
+    /// Why, for the record.
+    #[arg(long)]
+    reason: String,
+    /// What consumers see on their next scan.
+    #[arg(long)]
+    notice: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LiftArgs {
+    #[arg(long)]
+    batch: u32,
+    #[arg(long)]
+    reason: String,
+}
+
+pub fn activate(config: &Config, args: RangeArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    let n = crate::service::lifecycle::activate(
+        &*store,
+        BatchId(args.batch),
+        args.from,
+        args.count,
+        &super::cli_actor(),
+    )?;
+    println!("{n} stamps activated");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn void(config: &Config, args: RangeArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    let reason = args
+        .reason
+        .as_deref()
+        .context("--reason: say why the stamps are voided (e.g. \"in hỏng\")")?;
+    let n = crate::service::lifecycle::void(
+        &*store,
+        BatchId(args.batch),
+        args.from,
+        args.count,
+        reason,
+        &super::cli_actor(),
+    )?;
+    println!("{n} stamps voided");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn recall(config: &Config, args: RecallArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    let range = args.from.zip(args.count);
+    crate::service::lifecycle::recall(
+        &*store,
+        BatchId(args.batch),
+        range,
+        &args.reason,
+        &args.notice,
+        &super::cli_actor(),
+    )?;
+    println!(
+        "batch {} recalled; consumers see the notice on their next scan",
+        args.batch
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn lift(config: &Config, args: LiftArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    let n = crate::service::lifecycle::lift(
+        &*store,
+        BatchId(args.batch),
+        &args.reason,
+        &super::cli_actor(),
+    )?;
+    println!("{n} recall(s) of batch {} lifted", args.batch);
     Ok(ExitCode::SUCCESS)
 }

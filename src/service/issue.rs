@@ -60,6 +60,7 @@ pub fn issue(
     base_url: &str,
     batch: BatchId,
     count: u64,
+    actor: &str,
     on_written: OnWritten<'_>,
 ) -> ServiceResult<IssueSummary> {
     let count = validate_count(count)?;
@@ -86,8 +87,14 @@ pub fn issue(
             batch,
             on_written,
         };
-        let result =
-            store.issue_stamps(batch, signer.kid(), &signer.public_key(), count, &mut feed);
+        let result = store.issue_stamps(
+            batch,
+            signer.kid(),
+            &signer.public_key(),
+            count,
+            actor,
+            &mut feed,
+        );
         // Unblock and stop the signers whatever happened.
         stop.store(true, Ordering::Relaxed);
         drop(feed);

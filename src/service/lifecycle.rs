@@ -30,9 +30,9 @@ pub fn recall(
     Ok(notice)
 }
 
-pub fn lift(store: &dyn Store, batch: BatchId, reason: &str) -> ServiceResult<u32> {
+pub fn lift(store: &dyn Store, batch: BatchId, reason: &str, actor: &str) -> ServiceResult<u32> {
     let reason = text::required("reason", reason, 500, Lines::Many)?;
-    Ok(store.lift_recalls(batch, &reason)?)
+    Ok(store.lift_recalls(batch, &reason, actor)?)
 }
 
 /// Voids stamps `from`..`from+count−1` (damaged in printing, lost…).
@@ -42,17 +42,24 @@ pub fn void(
     from: u32,
     count: u32,
     reason: &str,
+    actor: &str,
 ) -> ServiceResult<u32> {
     let (first, last) = checked_range(from, count)?;
     let reason = text::required("reason", reason, 500, Lines::Many)?;
-    Ok(store.void_stamps(batch, first, last, &reason)?)
+    Ok(store.void_stamps(batch, first, last, &reason, actor)?)
 }
 
 /// Activates printed stamps `from`..`from+count−1`: they were stuck on
 /// packages and released. Never-printed or voided stamps refuse the range.
-pub fn activate(store: &dyn Store, batch: BatchId, from: u32, count: u32) -> ServiceResult<u32> {
+pub fn activate(
+    store: &dyn Store,
+    batch: BatchId,
+    from: u32,
+    count: u32,
+    actor: &str,
+) -> ServiceResult<u32> {
     let (first, last) = checked_range(from, count)?;
-    Ok(store.activate_stamps(batch, first, last)?)
+    Ok(store.activate_stamps(batch, first, last, actor)?)
 }
 
 /// A batch's stamp counts by state and what its scans add up to.

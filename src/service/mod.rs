@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod demo;
+pub mod epcis;
 pub mod issue;
 pub mod lifecycle;
 pub mod registry;

@@ -203,6 +203,26 @@ pub struct NewReport {
     pub network: Option<String>,
 }
 
+/// One lifecycle event (see the `events` table).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Event {
+    pub id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: jiff::Timestamp,
+    /// commission, print, activate, void, recall, lift, alert
+    pub action: String,
+    pub batch_id: BatchId,
+    /// The stamps concerned (both absent: the whole batch).
+    pub first_seq: Option<u32>,
+    pub last_seq: Option<u32>,
+    pub count: u64,
+    pub actor: String,
+    pub place: Option<String>,
+    pub reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: Option<serde_json::Value>,
+}
+
 /// What the scans of one batch add up to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct BatchScanStats {
@@ -282,6 +302,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         kid: Kid,
         public_key: &[u8; 32],
         count: u32,
+        actor: &str,
         feed: &mut dyn StampFeed,
     ) -> StoreResult<IssueReceipt>;
 
@@ -328,14 +349,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Recalls a batch or a range of its stamps.
     fn recall(&self, recall: &NewRecall) -> StoreResult<RecallNotice>;
     /// Lifts every active recall of a batch; returns how many.
-    fn lift_recalls(&self, batch: BatchId, reason: &str) -> StoreResult<u32>;
+    fn lift_recalls(&self, batch: BatchId, reason: &str, actor: &str) -> StoreResult<u32>;
     /// Voids stamps first..=last of a batch; returns how many changed.
-    fn void_stamps(&self, batch: BatchId, first: u32, last: u32, reason: &str) -> StoreResult<u32>;
+    fn void_stamps(
+        &self,
+        batch: BatchId,
+        first: u32,
+        last: u32,
+        reason: &str,
+        actor: &str,
+    ) -> StoreResult<u32>;
     /// Moves printed stamps `first..=last` to activated (already activated
     /// ones count as done). All or nothing: any stamp in the range that was
     /// never printed, or was voided, or does not exist refuses the whole
     /// range (`Conflict`). Returns how many changed.
-    fn activate_stamps(&self, batch: BatchId, first: u32, last: u32) -> StoreResult<u32>;
+    fn activate_stamps(
+        &self,
+        batch: BatchId,
+        first: u32,
+        last: u32,
+        actor: &str,
+    ) -> StoreResult<u32>;
+    /// A batch's lifecycle events, oldest first.
+    fn events(&self, batch: BatchId) -> StoreResult<Vec<Event>>;
     /// Scan figures for a batch's report and statistics.
     /// `rules` judge which stamps look copied, as of each stamp's last scan.
     fn batch_scan_stats(

@@ -200,6 +200,36 @@ fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
 
+/// What an event records besides its action and batch.
+struct EventRow<'a> {
+    first_seq: Option<u32>,
+    last_seq: Option<u32>,
+    count: u64,
+    actor: &'a str,
+    reason: Option<&'a str>,
+    detail: Option<serde_json::Value>,
+}
+
+/// Appends a lifecycle event inside the caller's transaction.
+fn record_event(tx: &Connection, action: &str, batch: BatchId, e: EventRow<'_>) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO events (at, action, batch_id, first_seq, last_seq, count, actor, reason, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        now(),
+        action,
+        batch.0,
+        e.first_seq,
+        e.last_seq,
+        e.count as i64,
+        e.actor,
+        e.reason,
+        e.detail.map(|d| d.to_string())
+    ])?;
+    Ok(())
+}
+
 /// The indexed part of a token hash: its first 8 bytes, hex.
 fn token_lookup(hash: &[u8; 32]) -> String {
     data_encoding::HEXLOWER.encode(&hash[..8])
@@ -742,6 +772,7 @@ impl Store for SqliteStore {
         kid: Kid,
         public_key: &[u8; 32],
         count: u32,
+        actor: &str,
         feed: &mut dyn StampFeed,
     ) -> StoreResult<IssueReceipt> {
         let mut conn = self.pool.get()?;
@@ -810,6 +841,21 @@ impl Store for SqliteStore {
                 "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 0, ?2)
                  ON CONFLICT (batch_id, state) DO UPDATE SET n = n + excluded.n",
                 params![batch.0, count],
+            )?;
+            record_event(
+                tx,
+                "commission",
+                batch,
+                EventRow {
+                    first_seq: Some(first_seq),
+                    last_seq: Some(seq - 1),
+                    count: u64::from(count),
+                    actor,
+                    reason: None,
+                    detail: Some(
+                        serde_json::json!({ "issuance": issuance.to_string(), "kid": kid.to_string() }),
+                    ),
+                },
             )?;
             Ok(IssueReceipt {
                 issuance,
@@ -907,6 +953,22 @@ impl Store for SqliteStore {
                 "INSERT INTO print_jobs (uuid, batch_id, actor, layout, format, first_seq, last_seq, seqs, stamps, reprinted, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![id.to_string(), job.batch.0, job.actor, job.layout, job.format, first, last, list, count, count - newly, created.to_string()],
+            )?;
+            record_event(
+                tx,
+                "print",
+                job.batch,
+                EventRow {
+                    first_seq: Some(first),
+                    last_seq: Some(last),
+                    count: u64::from(count),
+                    actor: &job.actor,
+                    reason: None,
+                    detail: Some(serde_json::json!({
+                        "print_job": id.to_string(), "layout": job.layout, "format": job.format,
+                        "reprinted": count - newly, "seqs": if contiguous { serde_json::Value::Null } else { serde_json::json!(seqs) },
+                    })),
+                },
             )?;
             Ok(PrintJob {
                 id,
@@ -1209,23 +1271,68 @@ impl Store for SqliteStore {
                 "INSERT INTO recalls (batch_id, first_seq, last_seq, reason, notice, actor, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![r.batch.0, r.range.map(|x| x.0), r.range.map(|x| x.1), r.reason, r.notice, r.actor, now.to_string()],
             )?;
+            let count: i64 = match r.range {
+                Some((first, last)) => tx.query_row(
+                    "SELECT COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3",
+                    params![r.batch.0, first, last],
+                    |row| row.get(0),
+                )?,
+                None => tx.query_row("SELECT COUNT(*) FROM stamps WHERE batch_id = ?1", [r.batch.0], |row| row.get(0))?,
+            };
+            record_event(
+                tx,
+                "recall",
+                r.batch,
+                EventRow {
+                    first_seq: r.range.map(|x| x.0),
+                    last_seq: r.range.map(|x| x.1),
+                    count: count as u64,
+                    actor: &r.actor,
+                    reason: Some(&r.reason),
+                    detail: Some(serde_json::json!({ "notice": r.notice })),
+                },
+            )?;
             Ok(RecallNotice { reason: r.reason.clone(), notice: r.notice.clone(), since: now })
         })
     }
 
-    fn lift_recalls(&self, batch: BatchId, reason: &str) -> StoreResult<u32> {
+    fn lift_recalls(&self, batch: BatchId, reason: &str, actor: &str) -> StoreResult<u32> {
         self.write(|tx| {
             if !batch_exists(tx, batch)? {
                 return Err(not_found("batch", batch));
             }
-            Ok(tx.execute(
+            let lifted = tx.execute(
                 "UPDATE recalls SET lifted_at = ?2, lift_reason = ?3 WHERE batch_id = ?1 AND lifted_at IS NULL",
                 params![batch.0, jiff::Timestamp::now().to_string(), reason],
-            )? as u32)
+            )? as u32;
+            if lifted > 0 {
+                let stamps: i64 = tx.query_row("SELECT COUNT(*) FROM stamps WHERE batch_id = ?1", [batch.0], |r| r.get(0))?;
+                record_event(
+                    tx,
+                    "lift",
+                    batch,
+                    EventRow {
+                        first_seq: None,
+                        last_seq: None,
+                        count: stamps as u64,
+                        actor,
+                        reason: Some(reason),
+                        detail: Some(serde_json::json!({ "recalls_lifted": lifted })),
+                    },
+                )?;
+            }
+            Ok(lifted)
         })
     }
 
-    fn void_stamps(&self, batch: BatchId, first: u32, last: u32, reason: &str) -> StoreResult<u32> {
+    fn void_stamps(
+        &self,
+        batch: BatchId,
+        first: u32,
+        last: u32,
+        reason: &str,
+        actor: &str,
+    ) -> StoreResult<u32> {
         self.write(|tx| {
             if !batch_exists(tx, batch)? {
                 return Err(not_found("batch", batch));
@@ -1257,12 +1364,24 @@ impl Store for SqliteStore {
                      ON CONFLICT (batch_id, state) DO UPDATE SET n = n + excluded.n",
                     params![batch.0, changed],
                 )?;
+                record_event(
+                    tx,
+                    "void",
+                    batch,
+                    EventRow { first_seq: Some(first), last_seq: Some(last), count: u64::from(changed), actor, reason: Some(reason), detail: None },
+                )?;
             }
             Ok(changed)
         })
     }
 
-    fn activate_stamps(&self, batch: BatchId, first: u32, last: u32) -> StoreResult<u32> {
+    fn activate_stamps(
+        &self,
+        batch: BatchId,
+        first: u32,
+        last: u32,
+        actor: &str,
+    ) -> StoreResult<u32> {
         self.write(|tx| {
             if !batch_exists(tx, batch)? {
                 return Err(not_found("batch", batch));
@@ -1310,8 +1429,78 @@ impl Store for SqliteStore {
                      ON CONFLICT (batch_id, state) DO UPDATE SET n = n + excluded.n",
                     params![batch.0, changed],
                 )?;
+                record_event(
+                    tx,
+                    "activate",
+                    batch,
+                    EventRow { first_seq: Some(first), last_seq: Some(last), count: u64::from(changed), actor, reason: None, detail: None },
+                )?;
             }
             Ok(changed)
+        })
+    }
+
+    fn events(&self, batch: BatchId) -> StoreResult<Vec<crate::store::Event>> {
+        self.read(|c| {
+            if !batch_exists(c, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            let mut stmt = c.prepare(
+                "SELECT id, at, action, first_seq, last_seq, count, actor, place, reason, detail
+                 FROM events WHERE batch_id = ?1 ORDER BY id",
+            )?;
+            type Row = (
+                i64,
+                String,
+                String,
+                Option<u32>,
+                Option<u32>,
+                i64,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            );
+            let rows: Vec<Row> = stmt
+                .query_map([batch.0], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(
+                    |(id, at, action, first_seq, last_seq, count, actor, place, reason, detail)| {
+                        Ok(crate::store::Event {
+                            id,
+                            at: at.parse().map_err(|_| bad_value("time", &at))?,
+                            action,
+                            batch_id: batch,
+                            first_seq,
+                            last_seq,
+                            count: count as u64,
+                            actor,
+                            place,
+                            reason,
+                            detail: detail
+                                .map(|d| {
+                                    serde_json::from_str(&d)
+                                        .map_err(|_| bad_value("event detail", &d))
+                                })
+                                .transpose()?,
+                        })
+                    },
+                )
+                .collect()
         })
     }
 
@@ -1597,6 +1786,7 @@ mod tests {
                 KID,
                 &[0; 32],
                 40,
+                "test",
                 &mut ScriptedFeed::new(batch, vec![first]),
             )
             .unwrap();
@@ -1614,6 +1804,7 @@ mod tests {
                 KID,
                 &[0; 32],
                 40,
+                "test",
                 &mut ScriptedFeed::new(batch, vec![second]),
             )
             .unwrap();
@@ -1637,7 +1828,7 @@ mod tests {
         let mut feed = ScriptedFeed::new(batch, vec![(1..=64).collect(), (65..=128).collect()]);
         feed.fail_after_first_chunk = true;
         let err = store
-            .issue_stamps(batch, KID, &[0; 32], 128, &mut feed)
+            .issue_stamps(batch, KID, &[0; 32], 128, "test", &mut feed)
             .unwrap_err();
         assert!(
             matches!(err, StoreError::Aborted(ref m) if m.contains("disk full")),
@@ -1649,7 +1840,7 @@ mod tests {
         // A feed that runs dry is refused the same way.
         let mut short = ScriptedFeed::new(batch, vec![(1..=10).collect()]);
         assert!(matches!(
-            store.issue_stamps(batch, KID, &[0; 32], 20, &mut short),
+            store.issue_stamps(batch, KID, &[0; 32], 20, "test", &mut short),
             Err(StoreError::Aborted(_))
         ));
         assert!(store.stamps(batch, 1, 1000).unwrap().is_empty());
@@ -1660,13 +1851,13 @@ mod tests {
         let (_dir, store, batch) = store_with_batch();
         let mut feed = ScriptedFeed::new(BatchId(batch.0 + 1), vec![(1..=5).collect()]);
         assert!(matches!(
-            store.issue_stamps(batch, KID, &[0; 32], 5, &mut feed),
+            store.issue_stamps(batch, KID, &[0; 32], 5, "test", &mut feed),
             Err(StoreError::Aborted(_))
         ));
         let mut feed = ScriptedFeed::new(batch, vec![(1..=5).collect()]);
         let missing = BatchId(batch.0 + 1);
         assert!(matches!(
-            store.issue_stamps(missing, KID, &[0; 32], 5, &mut feed),
+            store.issue_stamps(missing, KID, &[0; 32], 5, "test", &mut feed),
             Err(StoreError::NotFound { what: "batch", .. })
         ));
     }

@@ -312,6 +312,7 @@ pub async fn issue_stamps(
             &state.base_url,
             id,
             body.count,
+            &caller.actor,
             &mut |_| Ok(()),
         )
     })
@@ -451,7 +452,7 @@ pub async fn lift_recall(
     );
     let lifted = blocking(move || {
         access::batch(&*store, &caller.grant, id)?;
-        crate::service::lifecycle::lift(&*store, id, &b.reason)
+        crate::service::lifecycle::lift(&*store, id, &b.reason, &caller.actor)
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "lifted": lifted })))
@@ -481,7 +482,7 @@ pub async fn void_stamps(
     );
     let voided = blocking(move || {
         access::batch(&*store, &caller.grant, id)?;
-        crate::service::lifecycle::void(&*store, id, b.from, b.count, &b.reason)
+        crate::service::lifecycle::void(&*store, id, b.from, b.count, &b.reason, &caller.actor)
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "voided": voided })))
@@ -512,7 +513,7 @@ pub async fn activate_stamps(
     );
     let activated = blocking(move || {
         access::batch(&*store, &caller.grant, id)?;
-        crate::service::lifecycle::activate(&*store, id, b.from, b.count)
+        crate::service::lifecycle::activate(&*store, id, b.from, b.count, &caller.actor)
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "activated": activated })))

@@ -1,0 +1,147 @@
+//! The batch's lifecycle events as a GS1 EPCIS 2.0 document (JSON-LD), one
+//! `ObjectEvent` per recorded event, written as a stream (a commissioning
+//! event of a million stamps lists a million identifiers).
+//!
+//! Each stamp is named by the URI `{base_url}/stamp/{serial}` (tem stamps are
+//! not GS1 SGTINs). What, when and why map to EPCIS fields and the Core
+//! Business Vocabulary; who, the reason and tem's own details go into
+//! extension fields in the `tem:` namespace.
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use super::{ServiceError, ServiceResult, registry};
+use crate::domain::BatchId;
+use crate::store::{Event, StoreError};
+
+const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
+const PAGE: u32 = 10_000;
+
+/// EPCIS action, CBV business step and disposition for a tem event.
+fn vocabulary(action: &str) -> (&'static str, &'static str, Option<&'static str>) {
+    match action {
+        "commission" => ("ADD", "commissioning", Some("inactive")),
+        // Printing the code onto a label is encoding it in a data carrier.
+        "print" => ("OBSERVE", "encoding", Some("inactive")),
+        // Stuck on a package and released for sale.
+        "activate" => ("OBSERVE", "packing", Some("active")),
+        "void" => ("DELETE", "decommissioning", None),
+        "recall" => ("OBSERVE", "holding", Some("recalled")),
+        "lift" => ("OBSERVE", "holding", Some("active")),
+        _ => ("OBSERVE", "inspecting", None),
+    }
+}
+
+fn io(e: std::io::Error) -> ServiceError {
+    ServiceError::Store(StoreError::Database(format!(
+        "writing the EPCIS document: {e}"
+    )))
+}
+
+/// Writes the EPCIS document of `batch` to `out`; returns the number of events.
+pub fn write(
+    store: &dyn crate::store::Store,
+    batch: BatchId,
+    base_url: &str,
+    out: &mut dyn Write,
+) -> ServiceResult<usize> {
+    let b = registry::batch(store, batch)?;
+    let product = registry::product(store, b.product_id)?;
+    let producer = registry::producer(store, product.producer_id)?;
+    let events = store.events(batch)?;
+    let base = base_url.trim_end_matches('/');
+    let head = json!({
+        "@context": [EPCIS_CONTEXT, { "tem": format!("{base}/ns/epcis#") }],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": jiff::Timestamp::now().to_string(),
+        "tem:batch": { "id": b.id, "lot_code": b.lot_code, "product": product.name, "producer": producer.name, "province": producer.province },
+    });
+    let head = serde_json::to_string(&head).map_err(|e| io(e.into()))?;
+    // Everything but the closing brace, then the event list.
+    write!(
+        out,
+        "{},\"epcisBody\":{{\"eventList\":[",
+        &head[..head.len() - 1]
+    )
+    .map_err(io)?;
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",").map_err(io)?;
+        }
+        write_event(store, e, base, &producer.province, out)?;
+    }
+    out.write_all(b"]}}\n").map_err(io)?;
+    Ok(events.len())
+}
+
+fn write_event(
+    store: &dyn crate::store::Store,
+    e: &Event,
+    base: &str,
+    province: &str,
+    out: &mut dyn Write,
+) -> ServiceResult<()> {
+    let (action, biz_step, disposition) = vocabulary(&e.action);
+    let mut fields = json!({
+        "type": "ObjectEvent",
+        "eventTime": e.at.to_string(),
+        "eventTimeZoneOffset": "+07:00",
+        "eventID": format!("{base}/event/{}", e.id),
+        "action": action,
+        "bizStep": biz_step,
+        "tem:action": e.action,
+        "tem:actor": e.actor,
+        "tem:place": e.place.as_deref().unwrap_or(province),
+        "tem:count": e.count,
+    });
+    let map = fields.as_object_mut().expect("an object");
+    if let Some(d) = disposition {
+        map.insert("disposition".into(), json!(d));
+    }
+    if let Some(r) = &e.reason {
+        map.insert("tem:reason".into(), json!(r));
+    }
+    if let Some(d) = &e.detail {
+        map.insert("tem:detail".into(), d.clone());
+    }
+    let text = serde_json::to_string(&Value::Object(map.clone())).map_err(|e| io(e.into()))?;
+    write!(out, "{},\"epcList\":[", &text[..text.len() - 1]).map_err(io)?;
+    // The stamps concerned: a listed print job, a range, or the whole batch.
+    let listed: Option<Vec<u32>> = e
+        .detail
+        .as_ref()
+        .and_then(|d| d.get("seqs"))
+        .and_then(|s| serde_json::from_value::<Vec<u32>>(s.clone()).ok())
+        .map(|mut l| {
+            l.sort_unstable();
+            l
+        });
+    let (first, last) = (e.first_seq.unwrap_or(1), e.last_seq.unwrap_or(u32::MAX));
+    let mut next = first;
+    let mut written = 0u64;
+    'pages: loop {
+        let page = store.stamps(e.batch_id, next, PAGE)?;
+        let Some(tail) = page.last() else { break };
+        next = tail.seq + 1;
+        for s in &page {
+            if s.seq > last {
+                break 'pages;
+            }
+            if listed
+                .as_ref()
+                .is_some_and(|l| l.binary_search(&s.seq).is_err())
+            {
+                continue;
+            }
+            if written > 0 {
+                out.write_all(b",").map_err(io)?;
+            }
+            write!(out, "\"{base}/stamp/{}\"", s.serial).map_err(io)?;
+            written += 1;
+        }
+    }
+    out.write_all(b"]}").map_err(io)?;
+    Ok(())
+}
