@@ -84,6 +84,9 @@ enum Command {
     Recall(stamps::RecallArgs),
     /// Lift a batch's recalls.
     Lift(stamps::LiftArgs),
+    /// The batch report (JSON; --html FILE for a printable page): stamps by
+    /// state, scans, suspicious stamps with their history, recalls, reports.
+    Report(stamps::ReportArgs),
     /// API tokens with a role (admin, producer, inspector): create, list, revoke.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -138,6 +141,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Void(args) => stamps::void(&config, args),
                 Command::Recall(args) => stamps::recall(&config, args),
                 Command::Lift(args) => stamps::lift(&config, args),
+                Command::Report(args) => stamps::report(&config, args),
                 Command::Serve(_) => unreachable!("handled above"),
             }
         }

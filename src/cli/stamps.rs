@@ -387,3 +387,26 @@ pub fn lift(config: &Config, args: LiftArgs) -> anyhow::Result<ExitCode> {
     println!("{n} recall(s) of batch {} lifted", args.batch);
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[arg(long)]
+    batch: u32,
+    /// Also write the printable HTML report (open it and print to PDF or paper).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+}
+
+/// `tem report --batch ID`: the batch report as JSON on standard output.
+pub fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    let report = crate::service::report::batch(&*store, BatchId(args.batch), &config.scan.rules())?;
+    if let Some(path) = &args.html {
+        let page = crate::render::report::html(&report, None)
+            .map_err(|e| anyhow::anyhow!("rendering the report: {e}"))?;
+        std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    super::print_json(&report)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -169,6 +169,17 @@ pub enum RepeatReason {
     DistantPlaces,
 }
 
+impl RepeatReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepeatReason::ManyDevices => "many-devices",
+            RepeatReason::ManyScansInADay => "many-scans-in-a-day",
+            RepeatReason::ManyScansInAWeek => "many-scans-in-a-week",
+            RepeatReason::DistantPlaces => "distant-places",
+        }
+    }
+}
+
 /// Applies the rules to a stamp's recent scans (newest last, this scan included).
 pub fn repeat_reasons(recent: &[RecentScan], now: i64, rules: &RepeatRules) -> Vec<RepeatReason> {
     let mut reasons = Vec::new();

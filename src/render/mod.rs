@@ -9,4 +9,5 @@ pub mod outline;
 pub mod pdf;
 pub mod qr;
 pub mod raster;
+pub mod report;
 pub mod svg;

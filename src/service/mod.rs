@@ -8,6 +8,7 @@ pub mod epcis;
 pub mod issue;
 pub mod lifecycle;
 pub mod registry;
+pub mod report;
 pub mod scan;
 pub mod sheet;
 pub mod tokens;

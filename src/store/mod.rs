@@ -203,6 +203,47 @@ pub struct NewReport {
     pub network: Option<String>,
 }
 
+/// A recall as recorded, lifted or not.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RecallRecord {
+    pub id: i64,
+    pub first_seq: Option<u32>,
+    pub last_seq: Option<u32>,
+    pub reason: String,
+    pub notice: String,
+    pub actor: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub lifted_at: Option<jiff::Timestamp>,
+    pub lift_reason: Option<String>,
+}
+
+/// What a consumer reported from the scan page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ConsumerReport {
+    pub id: i64,
+    pub serial: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: jiff::Timestamp,
+    pub kind: String,
+    pub message: Option<String>,
+    pub place: Option<String>,
+}
+
+/// One recorded scan, as a report shows it (the network only as its salted hash).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ScanRecord {
+    pub serial: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: jiff::Timestamp,
+    pub verdict: String,
+    pub network: Option<String>,
+    pub device: Option<String>,
+    pub agent: Option<String>,
+    pub shared_location: bool,
+}
+
 /// One lifecycle event (see the `events` table).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Event {
@@ -370,6 +411,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         last: u32,
         actor: &str,
     ) -> StoreResult<u32>;
+    /// Every recall of a batch, oldest first.
+    fn recalls(&self, batch: BatchId) -> StoreResult<Vec<RecallRecord>>;
+    /// Consumer reports about a batch's stamps, newest first.
+    fn consumer_reports(&self, batch: BatchId) -> StoreResult<Vec<ConsumerReport>>;
+    /// Every recorded scan of these serials of a batch, in time order.
+    fn scan_history(&self, batch: BatchId, serials: &[Serial]) -> StoreResult<Vec<ScanRecord>>;
     /// A batch's lifecycle events, oldest first.
     fn events(&self, batch: BatchId) -> StoreResult<Vec<Event>>;
     /// Scan figures for a batch's report and statistics.

@@ -9,9 +9,10 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::{
-    BatchScanStats, BatchSummary, IssueReceipt, NewPrintJob, NewRecall, NewReport, NewScan,
-    NewToken, PrintJob, PrintedStamps, RecallNotice, ScanOutcome, ScannedStamp, StampFeed, Store,
-    StoreError, StoreResult, StoredStamp, SuspiciousStamp, TokenInfo,
+    BatchScanStats, BatchSummary, ConsumerReport, IssueReceipt, NewPrintJob, NewRecall, NewReport,
+    NewScan, NewToken, PrintJob, PrintedStamps, RecallNotice, RecallRecord, ScanOutcome,
+    ScanRecord, ScannedStamp, StampFeed, Store, StoreError, StoreResult, StoredStamp,
+    SuspiciousStamp, TokenInfo,
 };
 use crate::codes::{Kid, StampCode};
 use crate::domain::scan::{self as scan_rules, RecentScan, Registered, RepeatRules};
@@ -1437,6 +1438,94 @@ impl Store for SqliteStore {
                 )?;
             }
             Ok(changed)
+        })
+    }
+
+    fn recalls(&self, batch: BatchId) -> StoreResult<Vec<RecallRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, first_seq, last_seq, reason, notice, actor, created_at, lifted_at, lift_reason
+                 FROM recalls WHERE batch_id = ?1 ORDER BY id",
+            )?;
+            type Row = (i64, Option<u32>, Option<u32>, String, String, String, String, Option<String>, Option<String>);
+            let rows: Vec<Row> = stmt
+                .query_map([batch.0], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(id, first_seq, last_seq, reason, notice, actor, created, lifted, lift_reason)| {
+                    Ok(RecallRecord {
+                        id,
+                        first_seq,
+                        last_seq,
+                        reason,
+                        notice,
+                        actor,
+                        created_at: created.parse().map_err(|_| bad_value("time", &created))?,
+                        lifted_at: lifted.map(|l| l.parse().map_err(|_| bad_value("time", &l))).transpose()?,
+                        lift_reason,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn consumer_reports(&self, batch: BatchId) -> StoreResult<Vec<ConsumerReport>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, serial, at, kind, message, place FROM consumer_reports WHERE batch_id = ?1 ORDER BY id DESC",
+            )?;
+            type Row = (i64, Option<i64>, String, String, Option<String>, Option<String>);
+            let rows: Vec<Row> = stmt
+                .query_map([batch.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(id, serial, at, kind, message, place)| {
+                    Ok(ConsumerReport {
+                        id,
+                        serial: serial.map(|s| Serial(s as u64).to_string()),
+                        at: at.parse().map_err(|_| bad_value("time", &at))?,
+                        kind,
+                        message,
+                        place,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn scan_history(&self, batch: BatchId, serials: &[Serial]) -> StoreResult<Vec<ScanRecord>> {
+        if serials.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|c| {
+            let wanted: std::collections::HashSet<i64> =
+                serials.iter().map(|s| serial_key(*s)).collect();
+            // One pass over the batch's scans (index on batch, time).
+            let mut stmt = c.prepare(
+                "SELECT serial, at, verdict, network, device, agent, lat IS NOT NULL FROM scans
+                 WHERE batch_id = ?1 AND serial IS NOT NULL ORDER BY at",
+            )?;
+            let mut rows = stmt.query([batch.0])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let serial: i64 = r.get(0)?;
+                if !wanted.contains(&serial) {
+                    continue;
+                }
+                let at: String = r.get(1)?;
+                out.push(ScanRecord {
+                    serial: Serial(serial as u64).to_string(),
+                    at: at.parse().map_err(|_| bad_value("time", &at))?,
+                    verdict: r.get(2)?,
+                    network: r.get(3)?,
+                    device: r.get(4)?,
+                    agent: r.get(5)?,
+                    shared_location: r.get(6)?,
+                });
+            }
+            Ok(out)
         })
     }
 

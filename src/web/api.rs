@@ -77,6 +77,7 @@ api! {
     "/batches/{id}/void" { POST => void_stamps, [Admin, Producer] }
     "/batches/{id}/activate" { POST => activate_stamps, [Admin, Producer] }
     "/batches/{id}/stats" { GET => batch_stats, [Admin, Producer, Inspector] }
+    "/batches/{id}/report" { GET => batch_report, [Admin, Producer, Inspector] }
 }
 
 /// The route a request is for, matched like the router does.
@@ -536,4 +537,53 @@ pub async fn batch_stats(
     })
     .await?;
     Ok(HttpResponse::Ok().json(stats))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ReportQuery {
+    /// `json` (default) or `html` (a printable page).
+    format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/batches/{id}/report", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = u32, Path), ReportQuery),
+    responses((status = 200, body = crate::service::report::BatchReport, description = "JSON, or HTML with format=html"),
+        (status = 404, body = ErrorBody)))]
+/// The batch report: stamps by state, scans, suspicious stamps with their
+/// scan history, recalls, consumer reports and lifecycle events.
+pub async fn batch_report(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let html = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("html") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message: format!("format: must be json or html, not {other:?}"),
+            });
+        }
+    };
+    let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
+    let rules = *state.scanner.rules();
+    let report = blocking(move || {
+        access::batch(&*store, &caller.grant, id)?;
+        crate::service::report::batch(&*store, id, &rules)
+    })
+    .await?;
+    if !html {
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let page = crate::render::report::html(
+        &report,
+        Some(&format!("{}/static/report.css", state.scan_prefix)),
+    )
+    .map_err(|e| ApiError::Internal(format!("rendering the report: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(page))
 }

@@ -574,3 +574,10 @@ pub async fn js() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(include_str!("../../assets/static/scan.js"))
 }
+
+pub async fn report_css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(crate::render::report::CSS)
+}

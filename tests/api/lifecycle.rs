@@ -180,3 +180,89 @@ fn batch_statistics_equal_independent_counts() {
     assert!(s["first_scan_at"].as_str().unwrap() <= s["last_scan_at"].as_str().unwrap());
     assert_eq!(stats["stamps"]["printed"], 5);
 }
+
+#[test]
+fn the_batch_report_adds_up_and_prints_safely() {
+    let (app, batch, urls) = app_with_printed_stamps(4);
+    for _ in 0..3 {
+        scan_json(&app, &path_of(&urls[0]), PHONE);
+    }
+    scan_json(&app, &path_of(&urls[1]), PHONE);
+    app.post(
+        &format!("/api/v1/batches/{batch}/void"),
+        &json!({"from": 4, "count": 1, "reason": "in hỏng"}),
+    );
+    app.post(
+        &format!("/api/v1/batches/{batch}/recall"),
+        &json!({"reason": "kiểm tra", "notice": "Tạm ngừng", "from": 3, "count": 1}),
+    );
+    app.post(
+        &format!("/api/v1/batches/{batch}/recall/lift"),
+        &json!({"reason": "đạt"}),
+    );
+    ureq::post(app.url(&format!("{}/report", path_of(&urls[1]))))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("kind=fake&message=%3Cscript%3Ealert(1)%3C%2Fscript%3E&place=Ch%E1%BB%A3+L%E1%BB%9Bn")
+        .unwrap();
+
+    let r = app.get(&format!("/api/v1/batches/{batch}/report"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = r.body;
+    assert_eq!(r["batch"]["lot_code"], "L-2026");
+    assert_eq!(
+        r["stamps"],
+        json!({"total": 4, "issued": 0, "printed": 3, "activated": 0, "voided": 1})
+    );
+    assert_eq!(
+        (
+            r["scans"]["scans"].as_u64(),
+            r["scans"]["stamps_scanned"].as_u64()
+        ),
+        (Some(4), Some(2))
+    );
+    let suspicious = r["suspicious"].as_array().unwrap();
+    assert_eq!(suspicious.len(), 1);
+    assert_eq!(suspicious[0]["seq"], 1);
+    assert_eq!(
+        suspicious[0]["scans"].as_array().unwrap().len(),
+        3,
+        "the stamp's whole history"
+    );
+    assert!(
+        suspicious[0]["scans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["verdict"] == "genuine")
+    );
+    assert_eq!(r["recalls"].as_array().unwrap().len(), 1);
+    assert_eq!(r["recalls"][0]["lift_reason"], "đạt");
+    assert_eq!(r["consumer_reports"][0]["place"], "Chợ Lớn");
+    let actions: Vec<&str> = r["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["commission", "print", "void", "recall", "lift"]);
+
+    let mut resp = ureq::get(app.url(&format!("/api/v1/batches/{batch}/report?format=html")))
+        .header("Authorization", format!("Bearer {}", crate::helpers::TOKEN))
+        .call()
+        .unwrap();
+    let html = resp.body_mut().read_to_string().unwrap();
+    assert!(
+        html.contains("Báo cáo lô hàng") && html.contains("L-2026") && html.contains("Chợ Lớn")
+    );
+    // Shown as text: the angle brackets escaped (askama writes &#60; &#62;).
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            && !html.contains("<script>alert")
+    );
+    assert!(
+        html.contains("/static/report.css"),
+        "styles linked, not inline (CSP)"
+    );
+    let bad = app.get(&format!("/api/v1/batches/{batch}/report?format=pdf"));
+    assert_eq!((bad.status, bad.code()), (400, "invalid_query"));
+}

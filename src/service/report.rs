@@ -1,0 +1,90 @@
+//! The batch report inspectors print and file: stamps by state, scans, the
+//! stamps that look copied with their scan history and why, recalls,
+//! consumer reports and the lifecycle events.
+
+use super::{ServiceResult, lifecycle, registry};
+use crate::domain::scan::RepeatRules;
+use crate::domain::{BatchId, Serial, StampCounts};
+use crate::store::{
+    BatchScanStats, ConsumerReport, Event, RecallRecord, ScanRecord, Store, SuspiciousStamp,
+};
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct BatchReport {
+    #[schema(value_type = String, format = DateTime)]
+    pub generated_at: jiff::Timestamp,
+    pub batch: ReportBatch,
+    pub stamps: StampCounts,
+    pub scans: BatchScanStats,
+    /// The suspicious stamps again, each with every scan recorded for it.
+    pub suspicious: Vec<SuspiciousHistory>,
+    pub recalls: Vec<RecallRecord>,
+    pub consumer_reports: Vec<ConsumerReport>,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ReportBatch {
+    pub id: BatchId,
+    pub lot_code: String,
+    pub product: String,
+    pub producer: String,
+    pub province: String,
+    #[schema(value_type = String, format = Date)]
+    pub production_date: jiff::civil::Date,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub expiry_date: Option<jiff::civil::Date>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SuspiciousHistory {
+    #[serde(flatten)]
+    pub stamp: SuspiciousStamp,
+    pub scans: Vec<ScanRecord>,
+}
+
+/// Builds the report of one batch (the caller has checked who may see it).
+pub fn batch(store: &dyn Store, id: BatchId, rules: &RepeatRules) -> ServiceResult<BatchReport> {
+    let b = registry::batch(store, id)?;
+    let product = registry::product(store, b.product_id)?;
+    let producer = registry::producer(store, product.producer_id)?;
+    let stats = lifecycle::stats(store, id, rules)?;
+    let serials: Vec<Serial> = stats
+        .scans
+        .suspicious
+        .iter()
+        .filter_map(|s| u64::from_str_radix(&s.serial, 16).ok().map(Serial))
+        .collect();
+    let history = store.scan_history(id, &serials)?;
+    let suspicious = stats
+        .scans
+        .suspicious
+        .iter()
+        .map(|s| SuspiciousHistory {
+            stamp: s.clone(),
+            scans: history
+                .iter()
+                .filter(|h| h.serial == s.serial)
+                .cloned()
+                .collect(),
+        })
+        .collect();
+    Ok(BatchReport {
+        generated_at: jiff::Timestamp::now(),
+        batch: ReportBatch {
+            id,
+            lot_code: b.lot_code,
+            product: product.name,
+            producer: producer.name,
+            province: producer.province,
+            production_date: b.production_date,
+            expiry_date: b.expiry_date,
+        },
+        stamps: stats.stamps,
+        scans: stats.scans,
+        suspicious,
+        recalls: store.recalls(id)?,
+        consumer_reports: store.consumer_reports(id)?,
+        events: store.events(id)?,
+    })
+}
