@@ -8,6 +8,7 @@ mod serve;
 mod sheet;
 mod stamps;
 mod token;
+mod triage;
 mod verify;
 
 use std::path::PathBuf;
@@ -87,6 +88,9 @@ enum Command {
     /// The batch report (JSON; --html FILE for a printable page): stamps by
     /// state, scans, suspicious stamps with their history, recalls, reports.
     Report(stamps::ReportArgs),
+    /// The triage queue: stamps that look copied, consumer reports; resolve them.
+    #[command(subcommand)]
+    Triage(triage::TriageCommand),
     /// API tokens with a role (admin, producer, inspector): create, list, revoke.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -142,6 +146,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Recall(args) => stamps::recall(&config, args),
                 Command::Lift(args) => stamps::lift(&config, args),
                 Command::Report(args) => stamps::report(&config, args),
+                Command::Triage(cmd) => triage::run(&config, cmd),
                 Command::Serve(_) => unreachable!("handled above"),
             }
         }

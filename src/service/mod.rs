@@ -12,6 +12,7 @@ pub mod report;
 pub mod scan;
 pub mod sheet;
 pub mod tokens;
+pub mod triage;
 
 use crate::codes::KeyError;
 use crate::domain::DomainError;

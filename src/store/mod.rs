@@ -203,6 +203,34 @@ pub struct NewReport {
     pub network: Option<String>,
 }
 
+/// Something for an inspector to look at: a scan alert (a stamp that
+/// started to look copied) or a consumer report, and how it was resolved.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TriageItem {
+    /// "alert" or "report"
+    pub kind: String,
+    pub id: i64,
+    pub batch_id: BatchId,
+    pub seq: Option<u32>,
+    pub serial: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: jiff::Timestamp,
+    /// The rules broken (alerts) or the report's kind and message.
+    pub summary: String,
+    pub place: Option<String>,
+    pub resolution: Option<Resolution>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Resolution {
+    /// process-error, confirmed-counterfeit, no-action, other
+    pub outcome: String,
+    pub note: String,
+    pub actor: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub resolved_at: jiff::Timestamp,
+}
+
 /// A recall as recorded, lifted or not.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RecallRecord {
@@ -417,6 +445,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn consumer_reports(&self, batch: BatchId) -> StoreResult<Vec<ConsumerReport>>;
     /// Every recorded scan of these serials of a batch, in time order.
     fn scan_history(&self, batch: BatchId, serials: &[Serial]) -> StoreResult<Vec<ScanRecord>>;
+    /// Scan alerts and consumer reports, newest first: only unresolved ones
+    /// when `open_only`, of one batch or all.
+    fn triage(&self, open_only: bool, batch: Option<BatchId>) -> StoreResult<Vec<TriageItem>>;
+    /// Records the outcome of a triage item; `Conflict` if it was resolved
+    /// already, `NotFound` if there is no such item.
+    fn resolve_triage(
+        &self,
+        kind: &str,
+        id: i64,
+        outcome: &str,
+        note: &str,
+        actor: &str,
+    ) -> StoreResult<TriageItem>;
     /// A batch's lifecycle events, oldest first.
     fn events(&self, batch: BatchId) -> StoreResult<Vec<Event>>;
     /// Scan figures for a batch's report and statistics.

@@ -14,6 +14,7 @@ use super::{
     ScanRecord, ScannedStamp, StampFeed, Store, StoreError, StoreResult, StoredStamp,
     SuspiciousStamp, TokenInfo,
 };
+use super::{Resolution, TriageItem};
 use crate::codes::{Kid, StampCode};
 use crate::domain::scan::{self as scan_rules, RecentScan, Registered, RepeatRules};
 use crate::domain::{
@@ -229,6 +230,117 @@ fn record_event(tx: &Connection, action: &str, batch: BatchId, e: EventRow<'_>) 
         e.detail.map(|d| d.to_string())
     ])?;
     Ok(())
+}
+
+/// Triage items: alerts from `events` and reports from `consumer_reports`,
+/// with their resolutions; `only` picks one item.
+fn load_triage(
+    c: &Connection,
+    open_only: bool,
+    batch: Option<BatchId>,
+    only: Option<(&str, i64)>,
+) -> StoreResult<Vec<TriageItem>> {
+    let sql = "SELECT * FROM (
+            SELECT 'alert' AS kind, e.id, e.batch_id, e.first_seq AS seq, json_extract(e.detail, '$.serial') AS serial,
+                   e.at, e.reason AS summary, e.place, r.outcome, r.note, r.actor, r.resolved_at
+            FROM events e LEFT JOIN triage_resolutions r ON r.kind = 'alert' AND r.item_id = e.id
+            WHERE e.action = 'alert'
+            UNION ALL
+            SELECT 'report', c.id, c.batch_id, s.seq, CAST(c.serial AS TEXT), c.at,
+                   c.kind || COALESCE(': ' || c.message, ''), c.place, r.outcome, r.note, r.actor, r.resolved_at
+            FROM consumer_reports c
+            LEFT JOIN stamps s ON s.serial = c.serial
+            LEFT JOIN triage_resolutions r ON r.kind = 'report' AND r.item_id = c.id
+        )
+        WHERE (?1 = 0 OR outcome IS NULL) AND (?2 IS NULL OR batch_id = ?2)
+          AND (?3 IS NULL OR (kind = ?3 AND id = ?4))
+        ORDER BY at DESC, id DESC
+        LIMIT 10000";
+    let mut stmt = c.prepare(sql)?;
+    type Row = (
+        String,
+        i64,
+        Option<u32>,
+        Option<u32>,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = stmt
+        .query_map(
+            params![
+                open_only as i64,
+                batch.map(|b| b.0),
+                only.map(|o| o.0),
+                only.map(|o| o.1)
+            ],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                ))
+            },
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter()
+        .map(
+            |(
+                kind,
+                id,
+                batch_id,
+                seq,
+                serial,
+                at,
+                summary,
+                place,
+                outcome,
+                note,
+                actor,
+                resolved_at,
+            )| {
+                // Report serials are stored as integers; alerts carry them as text.
+                let serial = serial.map(|s| match s.parse::<i64>() {
+                    Ok(n) if kind == "report" => Serial(n as u64).to_string(),
+                    _ => s,
+                });
+                let resolution = match (outcome, note, actor, resolved_at) {
+                    (Some(outcome), Some(note), Some(actor), Some(at)) => Some(Resolution {
+                        outcome,
+                        note,
+                        actor,
+                        resolved_at: at.parse().map_err(|_| bad_value("time", &at))?,
+                    }),
+                    _ => None,
+                };
+                Ok(TriageItem {
+                    kind,
+                    id,
+                    batch_id: BatchId(batch_id.unwrap_or(0)),
+                    seq,
+                    serial,
+                    at: at.parse().map_err(|_| bad_value("time", &at))?,
+                    summary: summary.unwrap_or_default(),
+                    place,
+                    resolution,
+                })
+            },
+        )
+        .collect()
 }
 
 /// The indexed part of a token hash: its first 8 bytes, hex.
@@ -1115,6 +1227,25 @@ impl Store for SqliteStore {
                         recent.drain(..recent.len() - scan_rules::RECENT_KEPT);
                     }
                     repeat = scan_rules::repeat_reasons(&recent, now, rules);
+                    // The scan that first breaks a rule raises an alert for the
+                    // triage queue; the scans after it only repeat the warning.
+                    if !repeat.is_empty()
+                        && scan_rules::repeat_reasons(&recent[..recent.len() - 1], now, rules).is_empty()
+                    {
+                        let reasons: Vec<&str> = repeat.iter().map(|r| r.as_str()).collect();
+                        tx.prepare_cached(
+                            "INSERT INTO events (at, action, batch_id, first_seq, last_seq, count, actor, place, reason, detail)
+                             VALUES (?1, 'alert', ?2, ?3, ?3, 1, 'scan', ?4, ?5, ?6)",
+                        )?
+                        .execute(params![
+                            scan.at.to_string(),
+                            batch,
+                            seq,
+                            scan.network,
+                            reasons.join(", "),
+                            serde_json::json!({ "serial": serial.to_string(), "scan_id": scan_id, "scan_count": count + 1 }).to_string()
+                        ])?;
+                    }
                     let count = count + 1;
                     let recent_json = serde_json::to_string(&recent).map_err(|e| StoreError::Database(e.to_string()))?;
                     update.execute(params![batch, seq, count, scan.at.to_string(), recent_json])?;
@@ -1526,6 +1657,33 @@ impl Store for SqliteStore {
                 });
             }
             Ok(out)
+        })
+    }
+
+    fn triage(&self, open_only: bool, batch: Option<BatchId>) -> StoreResult<Vec<TriageItem>> {
+        self.read(|c| load_triage(c, open_only, batch, None))
+    }
+
+    fn resolve_triage(
+        &self,
+        kind: &str,
+        id: i64,
+        outcome: &str,
+        note: &str,
+        actor: &str,
+    ) -> StoreResult<TriageItem> {
+        self.write(|tx| {
+            let Some(item) = load_triage(tx, false, None, Some((kind, id)))?.pop() else {
+                return Err(not_found(if kind == "alert" { "alert" } else { "report" }, id));
+            };
+            if item.resolution.is_some() {
+                return Err(StoreError::Conflict(format!("{kind} {id} was resolved already")));
+            }
+            tx.execute(
+                "INSERT INTO triage_resolutions (kind, item_id, outcome, note, actor, resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![kind, id, outcome, note, actor, now()],
+            )?;
+            load_triage(tx, false, None, Some((kind, id)))?.pop().ok_or_else(|| not_found("triage item", id))
         })
     }
 

@@ -78,6 +78,8 @@ api! {
     "/batches/{id}/activate" { POST => activate_stamps, [Admin, Producer] }
     "/batches/{id}/stats" { GET => batch_stats, [Admin, Producer, Inspector] }
     "/batches/{id}/report" { GET => batch_report, [Admin, Producer, Inspector] }
+    "/triage" { GET => list_triage, [Admin, Inspector] }
+    "/triage/{kind}/{id}/resolve" { POST => resolve_triage, [Admin, Inspector] }
 }
 
 /// The route a request is for, matched like the router does.
@@ -586,4 +588,66 @@ pub async fn batch_report(
         .content_type("text/html; charset=utf-8")
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .body(page))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct TriageQuery {
+    /// Only this batch's items.
+    batch: Option<u32>,
+    /// Resolved items too (default: open ones only).
+    all: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/api/v1/triage", tag = "lifecycle", security(("bearer" = [])),
+    params(TriageQuery),
+    responses((status = 200, body = Vec<crate::store::TriageItem>), (status = 404, body = ErrorBody)))]
+/// The triage queue: stamps that started to look copied, and consumer
+/// reports, newest first; open ones unless `all=true`.
+pub async fn list_triage(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<TriageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let (all, batch) = (query.all.unwrap_or(false), query.batch.map(BatchId));
+    let items =
+        blocking(move || crate::service::triage::list(&*store, &caller.grant, all, batch)).await?;
+    Ok(HttpResponse::Ok().json(items))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// process-error, confirmed-counterfeit, no-action or other
+    pub outcome: String,
+    pub note: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/triage/{kind}/{id}/resolve", tag = "lifecycle", security(("bearer" = [])),
+    params(("kind" = String, Path, description = "alert or report"), ("id" = i64, Path)), request_body = ResolveRequest,
+    responses((status = 200, body = crate::store::TriageItem), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "resolved already")))]
+/// Resolves a triage item with an outcome and a note (both recorded).
+pub async fn resolve_triage(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, i64)>,
+    body: web::Json<ResolveRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let (kind, id) = path.into_inner();
+    let b = body.into_inner();
+    let item = blocking(move || {
+        crate::service::triage::resolve(
+            &*store,
+            &caller.grant,
+            &kind,
+            id,
+            &b.outcome,
+            &b.note,
+            &caller.actor,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(item))
 }

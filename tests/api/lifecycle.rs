@@ -244,7 +244,10 @@ fn the_batch_report_adds_up_and_prints_safely() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["commission", "print", "void", "recall", "lift"]);
+    assert_eq!(
+        actions,
+        ["commission", "print", "alert", "void", "recall", "lift"]
+    );
 
     let mut resp = ureq::get(app.url(&format!("/api/v1/batches/{batch}/report?format=html")))
         .header("Authorization", format!("Bearer {}", crate::helpers::TOKEN))
@@ -265,4 +268,77 @@ fn the_batch_report_adds_up_and_prints_safely() {
     );
     let bad = app.get(&format!("/api/v1/batches/{batch}/report?format=pdf"));
     assert_eq!((bad.status, bad.code()), (400, "invalid_query"));
+}
+
+#[test]
+fn suspicious_stamps_and_reports_wait_in_triage_until_resolved() {
+    let (app, batch, urls) = app_with_printed_stamps(2);
+    // Three scans in a day: the third breaks a rule and raises one alert;
+    // a fourth repeats the warning but no new alert.
+    for _ in 0..4 {
+        scan_json(&app, &path_of(&urls[0]), PHONE);
+    }
+    ureq::post(app.url(&format!("{}/report", path_of(&urls[1]))))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("kind=fake&place=Ch%E1%BB%A3+L%E1%BB%9Bn")
+        .unwrap();
+    let open = app.get("/api/v1/triage").body;
+    let items = open.as_array().unwrap();
+    assert_eq!(items.len(), 2, "{open}");
+    let alert = items.iter().find(|i| i["kind"] == "alert").unwrap();
+    let report = items.iter().find(|i| i["kind"] == "report").unwrap();
+    assert_eq!(
+        (alert["batch_id"].as_u64(), alert["seq"].as_u64()),
+        (Some(u64::from(batch)), Some(1))
+    );
+    assert_eq!(alert["summary"], "many-scans-in-a-day");
+    assert_eq!(report["seq"], 2);
+    assert_eq!(report["place"], "Chợ Lớn");
+    assert!(alert["resolution"].is_null());
+
+    let resolve = |kind: &str, id: i64, body: serde_json::Value| {
+        app.post(&format!("/api/v1/triage/{kind}/{id}/resolve"), &body)
+    };
+    let bad = resolve(
+        "alert",
+        alert["id"].as_i64().unwrap(),
+        json!({"outcome": "ignored", "note": "x"}),
+    );
+    assert_eq!((bad.status, bad.code()), (400, "invalid_input"));
+    let r = resolve(
+        "alert",
+        alert["id"].as_i64().unwrap(),
+        json!({"outcome": "confirmed-counterfeit", "note": "Tem photo tại chợ Cái Răng"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["resolution"]["outcome"], "confirmed-counterfeit");
+    assert_eq!(r.body["resolution"]["note"], "Tem photo tại chợ Cái Răng");
+    assert_eq!(r.body["resolution"]["actor"], "admin token");
+    let again = resolve(
+        "alert",
+        alert["id"].as_i64().unwrap(),
+        json!({"outcome": "no-action", "note": "x"}),
+    );
+    assert_eq!(again.status, 409);
+    assert_eq!(
+        resolve("report", 999, json!({"outcome": "no-action", "note": "x"})).status,
+        404
+    );
+    // Open items: only the report now; everything with all=true.
+    let open = app.get("/api/v1/triage").body;
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    assert_eq!(open[0]["kind"], "report");
+    let all = app
+        .get(&format!("/api/v1/triage?all=true&batch={batch}"))
+        .body;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    // The alert is also a lifecycle event of the batch.
+    let report = app.get(&format!("/api/v1/batches/{batch}/report")).body;
+    assert!(
+        report["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "alert")
+    );
 }

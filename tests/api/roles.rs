@@ -96,6 +96,12 @@ fn every_route_answers_each_caller_as_its_roles_say() {
         .next()
         .unwrap()
         .to_string();
+    // A consumer report about A's stamp, for the triage routes.
+    ureq::post(app.url(&format!("/{code_path}/report")))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("kind=fake")
+        .unwrap();
+    let report_id = app.get("/api/v1/triage").body[0]["id"].as_i64().unwrap();
 
     let mut tokens_by_who: BTreeMap<Who, Option<String>> = BTreeMap::new();
     tokens_by_who.insert(Who::Admin, Some(token(&app, Grant::admin())));
@@ -149,6 +155,7 @@ fn every_route_answers_each_caller_as_its_roles_say() {
                 path.replace("{id}", &product.to_string())
             }
             "/producers/{id}" => path.replace("{id}", &a.to_string()),
+            "/triage/{kind}/{id}/resolve" => format!("/triage/report/{report_id}/resolve"),
             "/batches/{id}/sheet.{format}" => format!("/batches/{batch}/sheet.csv?from=1&count=2"),
             p if p.starts_with("/batches/{id}") => p.replace("{id}", &batch.to_string()),
             p => p.to_string(),
@@ -172,6 +179,9 @@ fn every_route_answers_each_caller_as_its_roles_say() {
             ("POST", "/batches/{id}/recall/lift") => json!({"reason": "xong"}),
             ("POST", "/batches/{id}/void") => json!({"from": 4, "count": 1, "reason": "in hỏng"}),
             ("POST", "/batches/{id}/activate") => json!({"from": 1, "count": 2}),
+            ("POST", "/triage/{kind}/{id}/resolve") => {
+                json!({"outcome": "no-action", "note": "đã kiểm tra"})
+            }
             ("POST", "/scans/location") => Value::Null,
             (m, p) => {
                 panic!("route {m} {p} has no sample request in the role-matrix test: add one")
@@ -225,6 +235,9 @@ fn every_route_answers_each_caller_as_its_roles_say() {
                 assert_eq!(r.status, 404, "{what}");
             } else {
                 assert_eq!(r.status, 200, "{what}");
+                if route.path == "/triage" {
+                    assert_eq!(r.body, json!([]), "triage leaks A's items: {what}");
+                }
                 let text = r.body.to_string();
                 assert!(
                     !text.contains("Hợp tác xã A") && !text.contains("A-2026"),

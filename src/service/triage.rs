@@ -1,0 +1,68 @@
+//! The inspectors' triage queue: stamps that started to look copied (scan
+//! alerts) and consumer reports, each resolved once with an outcome and a note.
+
+use super::{ServiceResult, access};
+use crate::domain::text::{self, Lines};
+use crate::domain::{BatchId, DomainError, Grant};
+use crate::store::{Store, TriageItem};
+
+pub const OUTCOMES: [&str; 4] = [
+    "process-error",
+    "confirmed-counterfeit",
+    "no-action",
+    "other",
+];
+
+/// Items the grant may see, open ones only unless `all`.
+pub fn list(
+    store: &dyn Store,
+    grant: &Grant,
+    all: bool,
+    batch: Option<BatchId>,
+) -> ServiceResult<Vec<TriageItem>> {
+    if let Some(b) = batch {
+        access::batch(store, grant, b)?;
+    }
+    let visible: Option<std::collections::HashSet<BatchId>> = (grant.role
+        != crate::domain::Role::Admin)
+        .then(|| access::batches(store, grant, None).map(|v| v.into_iter().map(|b| b.id).collect()))
+        .transpose()?;
+    Ok(store
+        .triage(!all, batch)?
+        .into_iter()
+        .filter(|i| visible.as_ref().is_none_or(|v| v.contains(&i.batch_id)))
+        .collect())
+}
+
+/// Resolves one item with an outcome and a note.
+pub fn resolve(
+    store: &dyn Store,
+    grant: &Grant,
+    kind: &str,
+    id: i64,
+    outcome: &str,
+    note: &str,
+    actor: &str,
+) -> ServiceResult<TriageItem> {
+    if kind != "alert" && kind != "report" {
+        return Err(DomainError::new("kind", "must be alert or report").into());
+    }
+    let outcome = outcome.trim();
+    if !OUTCOMES.contains(&outcome) {
+        return Err(
+            DomainError::new("outcome", format!("must be one of {}", OUTCOMES.join(", "))).into(),
+        );
+    }
+    let note = text::required("note", note, 2000, Lines::Many)?;
+    // Only items of batches the caller may see, and the same answer for the rest.
+    let item = store
+        .triage(false, None)?
+        .into_iter()
+        .find(|i| i.kind == kind && i.id == id)
+        .ok_or_else(|| super::not_found(if kind == "alert" { "alert" } else { "report" }, id))?;
+    if grant.role != crate::domain::Role::Admin {
+        access::batch(store, grant, item.batch_id)
+            .map_err(|_| super::not_found(if kind == "alert" { "alert" } else { "report" }, id))?;
+    }
+    Ok(store.resolve_triage(kind, id, outcome, &note, actor)?)
+}
