@@ -78,7 +78,7 @@ pub fn stats(
     Ok(BatchStats {
         batch_id: batch,
         stamps: store.stamp_counts(batch)?,
-        scans: store.batch_scan_stats(batch, rules)?,
+        scans: store.batch_scan_stats(batch, rules, false)?,
     })
 }
 

@@ -2,9 +2,9 @@
 //! stamps that look copied with their scan history and why, recalls,
 //! consumer reports and the lifecycle events.
 
-use super::{ServiceResult, lifecycle, registry};
+use super::{ServiceResult, registry};
 use crate::domain::scan::RepeatRules;
-use crate::domain::{BatchId, Serial, StampCounts};
+use crate::domain::{BatchId, StampCounts};
 use crate::store::{
     BatchScanStats, ConsumerReport, Event, RecallRecord, ScanRecord, Store, SuspiciousStamp,
 };
@@ -48,16 +48,10 @@ pub fn batch(store: &dyn Store, id: BatchId, rules: &RepeatRules) -> ServiceResu
     let b = registry::batch(store, id)?;
     let product = registry::product(store, b.product_id)?;
     let producer = registry::producer(store, product.producer_id)?;
-    let stats = lifecycle::stats(store, id, rules)?;
-    let serials: Vec<Serial> = stats
-        .scans
-        .suspicious
-        .iter()
-        .filter_map(|s| u64::from_str_radix(&s.serial, 16).ok().map(Serial))
-        .collect();
-    let history = store.scan_history(id, &serials)?;
-    let suspicious = stats
-        .scans
+    let stamps = store.stamp_counts(id)?;
+    let mut scans = store.batch_scan_stats(id, rules, true)?;
+    let history = std::mem::take(&mut scans.history);
+    let suspicious = scans
         .suspicious
         .iter()
         .map(|s| SuspiciousHistory {
@@ -80,8 +74,8 @@ pub fn batch(store: &dyn Store, id: BatchId, rules: &RepeatRules) -> ServiceResu
             production_date: b.production_date,
             expiry_date: b.expiry_date,
         },
-        stamps: stats.stamps,
-        scans: stats.scans,
+        stamps,
+        scans,
         suspicious,
         recalls: store.recalls(id)?,
         consumer_reports: store.consumer_reports(id)?,

@@ -311,6 +311,10 @@ pub struct BatchScanStats {
     pub suspicious: Vec<SuspiciousStamp>,
     /// Consumer reports about this batch.
     pub reports: u64,
+    /// Every scan of the suspicious stamps, when asked for (the report shows
+    /// it per stamp).
+    #[serde(skip)]
+    pub history: Vec<ScanRecord>,
 }
 
 /// A stamp that looks copied, and why.
@@ -443,8 +447,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn recalls(&self, batch: BatchId) -> StoreResult<Vec<RecallRecord>>;
     /// Consumer reports about a batch's stamps, newest first.
     fn consumer_reports(&self, batch: BatchId) -> StoreResult<Vec<ConsumerReport>>;
-    /// Every recorded scan of these serials of a batch, in time order.
-    fn scan_history(&self, batch: BatchId, serials: &[Serial]) -> StoreResult<Vec<ScanRecord>>;
     /// Scan alerts and consumer reports, newest first: only unresolved ones
     /// when `open_only`, of one batch or all.
     fn triage(&self, open_only: bool, batch: Option<BatchId>) -> StoreResult<Vec<TriageItem>>;
@@ -462,10 +464,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn events(&self, batch: BatchId) -> StoreResult<Vec<Event>>;
     /// Scan figures for a batch's report and statistics.
     /// `rules` judge which stamps look copied, as of each stamp's last scan.
+    /// `with_history` also collects every scan of the suspicious stamps
+    /// (`history`), in the same pass over the scans.
     fn batch_scan_stats(
         &self,
         batch: BatchId,
         rules: &crate::domain::scan::RepeatRules,
+        with_history: bool,
     ) -> StoreResult<BatchScanStats>;
     fn add_report(&self, report: &NewReport) -> StoreResult<i64>;
 }

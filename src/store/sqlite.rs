@@ -232,6 +232,109 @@ fn record_event(tx: &Connection, action: &str, batch: BatchId, e: EventRow<'_>) 
     Ok(())
 }
 
+/// The date in Vietnam (UTC+7, no daylight saving) of a stored UTC time
+/// "YYYY-MM-DDTHH:…Z", from its date and hour alone.
+fn vietnam_day(at: &str) -> Option<jiff::civil::Date> {
+    let date: jiff::civil::Date = at.get(..10)?.parse().ok()?;
+    let hour: u8 = at.get(11..13)?.parse().ok()?;
+    if hour >= 17 {
+        date.tomorrow().ok()
+    } else {
+        Some(date)
+    }
+}
+
+/// One pass over a batch's scans in time order (the index on batch, time):
+/// the total, first and last scan, scans per Vietnamese day and per verdict,
+/// and — when asked — every scan of the suspicious stamps already in `out`.
+/// Three GROUP BY queries and a history query each read the million rows of
+/// a big batch; this reads them once.
+fn scan_pass(
+    c: &Connection,
+    batch: BatchId,
+    out: &mut BatchScanStats,
+    with_history: bool,
+) -> StoreResult<()> {
+    let wanted: std::collections::HashSet<i64> = if with_history {
+        out.suspicious
+            .iter()
+            .filter_map(|s| u64::from_str_radix(&s.serial, 16).ok())
+            .map(|s| s as i64)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let mut stmt = c.prepare_cached(
+        "SELECT at, verdict, serial, network, device, agent, lat IS NOT NULL FROM scans WHERE batch_id = ?1 ORDER BY at",
+    )?;
+    let mut rows = stmt.query([batch.0])?;
+    let mut per_day: Vec<(String, u64)> = Vec::new();
+    let mut by_verdict: std::collections::BTreeMap<String, u64> = Default::default();
+    // The UTC date and hour decide the date in Vietnam (UTC+7); scans come
+    // in time order, so the last answer is almost always the next one.
+    let mut last_key = String::new();
+    let mut last_day = String::new();
+    let (mut first, mut last) = (None::<String>, String::new());
+    while let Some(r) = rows.next()? {
+        let at = r
+            .get_ref(0)?
+            .as_str()
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        out.scans += 1;
+        if first.is_none() {
+            first = Some(at.to_string());
+        }
+        let key = at.get(..13).unwrap_or(at);
+        if key != last_key {
+            last_key = key.to_string();
+            last_day = vietnam_day(at)
+                .ok_or_else(|| bad_value("time", at))?
+                .to_string();
+        }
+        match per_day.last_mut() {
+            Some((d, n)) if *d == last_day => *n += 1,
+            _ => per_day.push((last_day.clone(), 1)),
+        }
+        let verdict = r
+            .get_ref(1)?
+            .as_str()
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        match by_verdict.get_mut(verdict) {
+            Some(n) => *n += 1,
+            None => {
+                by_verdict.insert(verdict.to_string(), 1);
+            }
+        }
+        if with_history
+            && let Some(serial) = r.get::<_, Option<i64>>(2)?
+            && wanted.contains(&serial)
+        {
+            out.history.push(ScanRecord {
+                serial: Serial(serial as u64).to_string(),
+                at: at.parse().map_err(|_| bad_value("time", at))?,
+                verdict: verdict.to_string(),
+                network: r.get(3)?,
+                device: r.get(4)?,
+                agent: r.get(5)?,
+                shared_location: r.get(6)?,
+            });
+        }
+        last.clear();
+        last.push_str(at);
+    }
+    out.first_scan_at = first
+        .as_deref()
+        .map(|t| t.parse().map_err(|_| bad_value("time", t)))
+        .transpose()?;
+    out.last_scan_at = first
+        .is_some()
+        .then(|| last.parse().map_err(|_| bad_value("time", &last)))
+        .transpose()?;
+    out.per_day = per_day;
+    out.by_verdict = by_verdict.into_iter().collect();
+    Ok(())
+}
+
 /// Triage items: alerts from `events` and reports from `consumer_reports`,
 /// with their resolutions; `only` picks one item.
 fn load_triage(
@@ -1626,40 +1729,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn scan_history(&self, batch: BatchId, serials: &[Serial]) -> StoreResult<Vec<ScanRecord>> {
-        if serials.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.read(|c| {
-            let wanted: std::collections::HashSet<i64> =
-                serials.iter().map(|s| serial_key(*s)).collect();
-            // One pass over the batch's scans (index on batch, time).
-            let mut stmt = c.prepare(
-                "SELECT serial, at, verdict, network, device, agent, lat IS NOT NULL FROM scans
-                 WHERE batch_id = ?1 AND serial IS NOT NULL ORDER BY at",
-            )?;
-            let mut rows = stmt.query([batch.0])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                let serial: i64 = r.get(0)?;
-                if !wanted.contains(&serial) {
-                    continue;
-                }
-                let at: String = r.get(1)?;
-                out.push(ScanRecord {
-                    serial: Serial(serial as u64).to_string(),
-                    at: at.parse().map_err(|_| bad_value("time", &at))?,
-                    verdict: r.get(2)?,
-                    network: r.get(3)?,
-                    device: r.get(4)?,
-                    agent: r.get(5)?,
-                    shared_location: r.get(6)?,
-                });
-            }
-            Ok(out)
-        })
-    }
-
     fn triage(&self, open_only: bool, batch: Option<BatchId>) -> StoreResult<Vec<TriageItem>> {
         self.read(|c| load_triage(c, open_only, batch, None))
     }
@@ -1751,40 +1820,24 @@ impl Store for SqliteStore {
         })
     }
 
-    fn batch_scan_stats(&self, batch: BatchId, rules: &RepeatRules) -> StoreResult<BatchScanStats> {
+    fn batch_scan_stats(
+        &self,
+        batch: BatchId,
+        rules: &RepeatRules,
+        with_history: bool,
+    ) -> StoreResult<BatchScanStats> {
         self.read(|c| {
             if !batch_exists(c, batch)? {
                 return Err(not_found("batch", batch));
             }
-            let mut out = BatchScanStats::default();
-            let time = |t: Option<String>| -> StoreResult<Option<jiff::Timestamp>> {
-                t.map(|t| t.parse().map_err(|_| bad_value("time", &t))).transpose()
+            let mut out = BatchScanStats {
+                stamps_scanned: c.query_row(
+                    "SELECT COUNT(*) FROM stamps WHERE batch_id = ?1 AND scan_count > 0",
+                    [batch.0],
+                    |r| r.get::<_, i64>(0),
+                )? as u64,
+                ..BatchScanStats::default()
             };
-            let (scans, first, last): (i64, Option<String>, Option<String>) = c.query_row(
-                "SELECT COUNT(*), MIN(at), MAX(at) FROM scans WHERE batch_id = ?1",
-                [batch.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
-            out.scans = scans as u64;
-            out.first_scan_at = time(first)?;
-            out.last_scan_at = time(last)?;
-            out.stamps_scanned = c.query_row(
-                "SELECT COUNT(*) FROM stamps WHERE batch_id = ?1 AND scan_count > 0",
-                [batch.0],
-                |r| r.get::<_, i64>(0),
-            )? as u64;
-            let mut per_day = c.prepare(
-                "SELECT date(at, '+7 hours') AS day, COUNT(*) FROM scans WHERE batch_id = ?1 GROUP BY day ORDER BY day",
-            )?;
-            out.per_day = per_day
-                .query_map([batch.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut by_verdict = c.prepare(
-                "SELECT verdict, COUNT(*) FROM scans WHERE batch_id = ?1 GROUP BY verdict ORDER BY verdict",
-            )?;
-            out.by_verdict = by_verdict
-                .query_map([batch.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
-                .collect::<rusqlite::Result<_>>()?;
             // A stamp scanned once cannot break any repeat rule.
             let mut repeated = c.prepare(
                 "SELECT seq, serial, scan_count, recent_scans FROM stamps
@@ -1799,7 +1852,9 @@ impl Store for SqliteStore {
                     .transpose()
                     .map_err(|e| StoreError::Database(format!("stored recent scans: {e}")))?
                     .unwrap_or_default();
-                let Some(last) = recent.iter().map(|s| s.at).max() else { continue };
+                let Some(last) = recent.iter().map(|s| s.at).max() else {
+                    continue;
+                };
                 let reasons = scan_rules::repeat_reasons(&recent, last, rules);
                 if !reasons.is_empty() {
                     out.suspicious.push(SuspiciousStamp {
@@ -1810,6 +1865,7 @@ impl Store for SqliteStore {
                     });
                 }
             }
+            scan_pass(c, batch, &mut out, with_history)?;
             out.reports = c.query_row(
                 "SELECT COUNT(*) FROM consumer_reports WHERE batch_id = ?1",
                 [batch.0],
@@ -1921,6 +1977,28 @@ impl<'t> StampWriter<'t> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn vietnam_days_start_at_17_utc() {
+        for (utc, day) in [
+            ("2026-11-27T16:59:59.9Z", "2026-11-27"),
+            ("2026-11-27T17:00:00Z", "2026-11-28"),
+            ("2026-12-31T23:10:00Z", "2027-01-01"),
+            ("2024-02-28T18:00:00Z", "2024-02-29"),
+        ] {
+            assert_eq!(vietnam_day(utc).unwrap().to_string(), day, "{utc}");
+            // The same as converting the whole timestamp.
+            let t: jiff::Timestamp = utc.parse().unwrap();
+            assert_eq!(
+                t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+                    .date()
+                    .to_string(),
+                day
+            );
+        }
+        assert!(vietnam_day("garbage").is_none());
+    }
+
     use super::*;
     use crate::domain::{BatchInput, ProducerInput, ProductInput};
 
