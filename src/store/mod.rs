@@ -443,6 +443,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         last: u32,
         actor: &str,
     ) -> StoreResult<u32>;
+    /// Scan count and first scan of stamps `from_seq`.., at most `limit`, by number.
+    fn stamp_scans(
+        &self,
+        batch: BatchId,
+        from_seq: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<(u32, u64, Option<jiff::Timestamp>)>>;
     /// Every recall of a batch, oldest first.
     fn recalls(&self, batch: BatchId) -> StoreResult<Vec<RecallRecord>>;
     /// Consumer reports about a batch's stamps, newest first.

@@ -1098,6 +1098,27 @@ impl Store for SqliteStore {
         })
     }
 
+    fn stamp_scans(
+        &self,
+        batch: BatchId,
+        from_seq: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<(u32, u64, Option<jiff::Timestamp>)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, scan_count, first_scan_at FROM stamps WHERE batch_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows: Vec<(u32, i64, Option<String>)> = stmt
+                .query_map(params![batch.0, from_seq, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(seq, n, first)| {
+                    Ok((seq, n as u64, first.map(|f| f.parse().map_err(|_| bad_value("time", &f))).transpose()?))
+                })
+                .collect()
+        })
+    }
+
     fn stamp(&self, serial: Serial) -> StoreResult<Option<StoredStamp>> {
         self.read(|c| {
             c.prepare_cached(&format!(

@@ -71,6 +71,7 @@ api! {
         GET => list_stamps, [Admin, Producer, Inspector];
         POST => issue_stamps, [Admin, Producer];
     }
+    "/batches/{id}/stamps.csv" { GET => stamps_csv, [Admin, Producer, Inspector] }
     "/batches/{id}/sheet.{format}" { GET => super::sheets::sheet, [Admin, Producer] }
     "/batches/{id}/recall" { POST => recall_batch, [Admin, Inspector] }
     "/batches/{id}/recall/lift" { POST => lift_recall, [Admin, Inspector] }
@@ -650,4 +651,89 @@ pub async fn resolve_triage(
     })
     .await?;
     Ok(HttpResponse::Ok().json(item))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct CsvPage {
+    /// First stamp number (default 1).
+    from: Option<u32>,
+    /// At most this many rows (default and maximum 100,000).
+    limit: Option<u32>,
+}
+
+/// Rows per CSV download; a bigger batch is fetched in pages with `from`.
+const CSV_MAX: u32 = 100_000;
+
+#[utoipa::path(get, path = "/api/v1/batches/{id}/stamps.csv", tag = "stamps", security(("bearer" = [])),
+    params(("id" = u32, Path), CsvPage),
+    responses((status = 200, content_type = "text/csv", description = "seq, serial, short_code, state, scan_count, first_scan_at, url"),
+        (status = 404, body = ErrorBody)))]
+/// The batch's stamps with their state and scan counts, as CSV.
+pub async fn stamps_csv(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    page: web::Query<CsvPage>,
+) -> Result<HttpResponse, ApiError> {
+    let id = BatchId(id.into_inner());
+    let from = page.from.unwrap_or(1).max(1);
+    let limit = page.limit.unwrap_or(CSV_MAX);
+    if !(1..=CSV_MAX).contains(&limit) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            message: format!("limit: must be between 1 and {CSV_MAX}"),
+        });
+    }
+    let state = state.into_inner();
+    let base = state.base_url.clone();
+    let (lot, stamps, scans) = blocking(move || {
+        let b = access::batch(&*state.store, &caller.grant, id)?;
+        Ok((
+            b.lot_code,
+            state.store.stamps(id, from, limit)?,
+            state.store.stamp_scans(id, from, limit)?,
+        ))
+    })
+    .await?;
+    let mut out = csv::Writer::from_writer(Vec::with_capacity(stamps.len() * 300));
+    let csv_err = |e: csv::Error| ApiError::Internal(format!("writing CSV: {e}"));
+    out.write_record([
+        "seq",
+        "serial",
+        "short_code",
+        "state",
+        "scan_count",
+        "first_scan_at",
+        "url",
+    ])
+    .map_err(csv_err)?;
+    for (s, (seq, count, first)) in stamps.iter().zip(&scans) {
+        debug_assert_eq!(s.seq, *seq);
+        out.write_record([
+            s.seq.to_string(),
+            s.serial.to_string(),
+            s.serial.short_code().to_string(),
+            serde_json::to_value(s.state)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            count.to_string(),
+            first.map(|f| f.to_string()).unwrap_or_default(),
+            s.code().url(&base),
+        ])
+        .map_err(csv_err)?;
+    }
+    let body = out
+        .into_inner()
+        .map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"tem-batch-{id}-{}-stamps.csv\"",
+                lot.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+            ),
+        ))
+        .body(body))
 }

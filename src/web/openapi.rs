@@ -20,7 +20,7 @@ use super::api;
         api::list_product_batches, api::create_batch, api::list_batches, api::get_batch,
         api::list_stages, api::add_stage, api::issue_stamps, api::list_stamps,
         super::sheets::sheet, api::recall_batch, api::lift_recall, api::void_stamps,
-        api::activate_stamps, api::batch_stats, api::batch_report, api::list_triage, api::resolve_triage,
+        api::activate_stamps, api::batch_stats, api::batch_report, api::list_triage, api::resolve_triage, api::stamps_csv,
         super::scan::verify_json, super::scan::share_location,
     ),
     components(schemas(crate::codes::KeySet, crate::web::error::ErrorBody)),

@@ -342,3 +342,63 @@ fn suspicious_stamps_and_reports_wait_in_triage_until_resolved() {
             .any(|e| e["action"] == "alert")
     );
 }
+
+#[test]
+fn the_stamp_csv_has_states_and_scan_counts() {
+    let (app, batch, urls) = app_with_printed_stamps(3);
+    app.post(
+        &format!("/api/v1/batches/{batch}/activate"),
+        &json!({"from": 1, "count": 1}),
+    );
+    app.post(
+        &format!("/api/v1/batches/{batch}/void"),
+        &json!({"from": 3, "count": 1, "reason": "mất"}),
+    );
+    for ua in ["a", "b"] {
+        scan_json(&app, &path_of(&urls[0]), ua);
+    }
+    let mut r = ureq::get(app.url(&format!("/api/v1/batches/{batch}/stamps.csv")))
+        .header("Authorization", format!("Bearer {}", crate::helpers::TOKEN))
+        .call()
+        .unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = r.body_mut().read_to_string().unwrap();
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        rows.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "seq",
+            "serial",
+            "short_code",
+            "state",
+            "scan_count",
+            "first_scan_at",
+            "url"
+        ]
+    );
+    let rows: Vec<Vec<String>> = rows
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    let summary: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[3].as_str(), r[4].as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("1", "activated", "2"),
+            ("2", "printed", "0"),
+            ("3", "voided", "0")
+        ]
+    );
+    assert_eq!(rows[0][6], urls[0]);
+    assert!(rows[0][5].parse::<jiff::Timestamp>().is_ok() && rows[1][5].is_empty());
+    let bad = app.get(&format!("/api/v1/batches/{batch}/stamps.csv?limit=0"));
+    assert_eq!(bad.status, 400);
+}
