@@ -392,9 +392,12 @@ pub fn lift(config: &Config, args: LiftArgs) -> anyhow::Result<ExitCode> {
 pub struct ReportArgs {
     #[arg(long)]
     batch: u32,
-    /// Also write the printable HTML report (open it and print to PDF or paper).
+    /// Also write the printable HTML report.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Also write the report as a PDF file (A4), to print or file.
+    #[arg(long, value_name = "FILE")]
+    pdf: Option<PathBuf>,
 }
 
 /// `tem report --batch ID`: the batch report as JSON on standard output.
@@ -406,6 +409,11 @@ pub fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("rendering the report: {e}"))?;
         std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
+    }
+    if let Some(path) = &args.pdf {
+        let bytes = crate::render::report_pdf::pdf(&report)?;
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("PDF report written to {}", path.display());
     }
     super::print_json(&report)?;
     Ok(ExitCode::SUCCESS)

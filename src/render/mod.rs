@@ -10,4 +10,5 @@ pub mod pdf;
 pub mod qr;
 pub mod raster;
 pub mod report;
+pub mod report_pdf;
 pub mod svg;

@@ -157,7 +157,7 @@ impl<W: Write> Write for Counter<W> {
 }
 
 /// A font as used in this document: which glyphs, under which new ids.
-struct FontUse {
+pub(crate) struct FontUse {
     weight: Weight,
     remapper: GlyphRemapper,
     /// New glyph id → the character it shows (for the ToUnicode map).
@@ -166,9 +166,18 @@ struct FontUse {
 }
 
 impl FontUse {
+    pub(crate) fn new(weight: Weight, type0: Ref) -> FontUse {
+        FontUse {
+            weight,
+            remapper: GlyphRemapper::new(),
+            chars: BTreeMap::new(),
+            type0,
+        }
+    }
+
     /// The glyph ids for `text` as big-endian bytes for `Tj`, remapping (and
     /// so adding to the subset) any glyph not seen before.
-    fn encode(&mut self, text: &str) -> Vec<u8> {
+    pub(crate) fn encode(&mut self, text: &str) -> Vec<u8> {
         let mut out = Vec::with_capacity(text.len() * 2);
         for g in font(self.weight).glyphs(text) {
             let new = self.remapper.remap(g.id);
@@ -502,92 +511,103 @@ impl<W: Write> PdfSheetWriter<W> {
         Ok((written, self.out.inner))
     }
 
-    /// Writes one font as a subset CIDFontType2 with Identity-H encoding and
-    /// a ToUnicode map, so text can be searched and copied.
+    /// Writes one font (see `font_objects`).
     fn write_font(&mut self, index: usize) -> io::Result<()> {
-        let (cid, descriptor, file, cmap) =
-            (self.alloc(), self.alloc(), self.alloc(), self.alloc());
-        let used = &self.fonts[index];
-        let weight = used.weight;
-        let f = font(weight);
-        let subset = subsetter::subset(f.data, 0, &used.remapper)
-            .map_err(|e| io::Error::other(format!("font subset: {e:?}")))?;
-        let tag = subset_tag(&used.remapper);
-        let widths: Vec<f32> = used
-            .remapper
-            .remapped_gids()
-            .map(|old| f.advance(old) * 1000.0)
-            .collect();
-        let type0 = used.type0;
-        let chars: Vec<(u16, char)> = used.chars.iter().map(|(g, c)| (*g, *c)).collect();
-        let base = format!("{tag}+{}", f.postscript_name);
-        let scale = 1000.0 / f.units_per_em();
-        let (x0, y0, x1, y1) = f.bbox();
-
-        let mut chunk = Chunk::new();
-        chunk
-            .type0_font(type0)
-            .base_font(Name(base.as_bytes()))
-            .encoding_predefined(Name(b"Identity-H"))
-            .descendant_font(cid)
-            .to_unicode(cmap);
-        self.write_object(type0, &chunk)?;
-
-        let system_info = SystemInfo {
-            registry: Str(b"Adobe"),
-            ordering: Str(b"Identity"),
-            supplement: 0,
-        };
-        let mut chunk = Chunk::new();
-        let mut c = chunk.cid_font(cid);
-        c.subtype(CidFontType::Type2);
-        c.base_font(Name(base.as_bytes()));
-        c.system_info(system_info);
-        c.font_descriptor(descriptor);
-        c.default_width(0.0);
-        c.cid_to_gid_map_predefined(Name(b"Identity"));
-        c.widths().consecutive(0, widths);
-        c.finish();
-        self.write_object(cid, &chunk)?;
-
-        let mut chunk = Chunk::new();
-        chunk
-            .font_descriptor(descriptor)
-            .name(Name(base.as_bytes()))
-            .flags(FontFlags::SYMBOLIC)
-            .bbox(Rect::new(x0 * scale, y0 * scale, x1 * scale, y1 * scale))
-            .italic_angle(0.0)
-            .ascent(f.ascent() * 1000.0)
-            .descent(f.descent() * 1000.0)
-            .cap_height(f.cap_height() * 1000.0)
-            .stem_v(if weight == Weight::Bold { 140.0 } else { 80.0 })
-            .font_file2(file);
-        self.write_object(descriptor, &chunk)?;
-
-        let compressed = compress(&subset);
-        let mut chunk = Chunk::new();
-        chunk
-            .stream(file, &compressed)
-            .filter(Filter::FlateDecode)
-            .pair(Name(b"Length1"), subset.len() as i32);
-        self.write_object(file, &chunk)?;
-
-        let mut unicode = pdf_writer::types::UnicodeCmap::new(
-            Name(b"Custom"),
-            SystemInfo {
-                registry: Str(b"Adobe"),
-                ordering: Str(b"UCS"),
-                supplement: 0,
-            },
-        );
-        for (g, ch) in chars {
-            unicode.pair(g, ch);
+        let refs = [self.alloc(), self.alloc(), self.alloc(), self.alloc()];
+        for (id, chunk) in font_objects(&self.fonts[index], refs)? {
+            self.write_object(id, &chunk)?;
         }
-        let data = compress(&unicode.finish());
-        let mut chunk = Chunk::new();
-        chunk.stream(cmap, &data).filter(Filter::FlateDecode);
-        self.write_object(cmap, &chunk)
+        Ok(())
     }
+}
+
+/// One font as a subset CIDFontType2 with Identity-H encoding and a
+/// ToUnicode map, so text can be searched and copied: the Type0 font object
+/// (at `used.type0`) and four more at `refs` (CID font, descriptor, font
+/// file, ToUnicode map).
+pub(crate) fn font_objects(used: &FontUse, refs: [Ref; 4]) -> io::Result<Vec<(Ref, Chunk)>> {
+    let [cid, descriptor, file, cmap] = refs;
+    let mut objects = Vec::with_capacity(5);
+    let weight = used.weight;
+    let f = font(weight);
+    let subset = subsetter::subset(f.data, 0, &used.remapper)
+        .map_err(|e| io::Error::other(format!("font subset: {e:?}")))?;
+    let tag = subset_tag(&used.remapper);
+    let widths: Vec<f32> = used
+        .remapper
+        .remapped_gids()
+        .map(|old| f.advance(old) * 1000.0)
+        .collect();
+    let type0 = used.type0;
+    let chars: Vec<(u16, char)> = used.chars.iter().map(|(g, c)| (*g, *c)).collect();
+    let base = format!("{tag}+{}", f.postscript_name);
+    let scale = 1000.0 / f.units_per_em();
+    let (x0, y0, x1, y1) = f.bbox();
+
+    let mut chunk = Chunk::new();
+    chunk
+        .type0_font(type0)
+        .base_font(Name(base.as_bytes()))
+        .encoding_predefined(Name(b"Identity-H"))
+        .descendant_font(cid)
+        .to_unicode(cmap);
+    objects.push((type0, chunk));
+
+    let system_info = SystemInfo {
+        registry: Str(b"Adobe"),
+        ordering: Str(b"Identity"),
+        supplement: 0,
+    };
+    let mut chunk = Chunk::new();
+    let mut c = chunk.cid_font(cid);
+    c.subtype(CidFontType::Type2);
+    c.base_font(Name(base.as_bytes()));
+    c.system_info(system_info);
+    c.font_descriptor(descriptor);
+    c.default_width(0.0);
+    c.cid_to_gid_map_predefined(Name(b"Identity"));
+    c.widths().consecutive(0, widths);
+    c.finish();
+    objects.push((cid, chunk));
+
+    let mut chunk = Chunk::new();
+    chunk
+        .font_descriptor(descriptor)
+        .name(Name(base.as_bytes()))
+        .flags(FontFlags::SYMBOLIC)
+        .bbox(Rect::new(x0 * scale, y0 * scale, x1 * scale, y1 * scale))
+        .italic_angle(0.0)
+        .ascent(f.ascent() * 1000.0)
+        .descent(f.descent() * 1000.0)
+        .cap_height(f.cap_height() * 1000.0)
+        .stem_v(if weight == Weight::Bold { 140.0 } else { 80.0 })
+        .font_file2(file);
+    objects.push((descriptor, chunk));
+
+    let compressed = compress(&subset);
+    let mut chunk = Chunk::new();
+    chunk
+        .stream(file, &compressed)
+        .filter(Filter::FlateDecode)
+        .pair(Name(b"Length1"), subset.len() as i32);
+    objects.push((file, chunk));
+
+    let mut unicode = pdf_writer::types::UnicodeCmap::new(
+        Name(b"Custom"),
+        SystemInfo {
+            registry: Str(b"Adobe"),
+            ordering: Str(b"UCS"),
+            supplement: 0,
+        },
+    );
+    for (g, ch) in chars {
+        unicode.pair(g, ch);
+    }
+    let data = compress(&unicode.finish());
+    let mut chunk = Chunk::new();
+    chunk.stream(cmap, &data).filter(Filter::FlateDecode);
+    objects.push((cmap, chunk));
+    Ok(objects)
 }
 
 /// A subset font's name starts with six capitals that identify the subset.
@@ -677,6 +697,6 @@ fn crop_marks(c: &mut Content, l: &Layout) {
     c.stroke();
 }
 
-fn compress(data: &[u8]) -> Vec<u8> {
+pub(crate) fn compress(data: &[u8]) -> Vec<u8> {
     miniz_oxide::deflate::compress_to_vec_zlib(data, COMPRESSION)
 }

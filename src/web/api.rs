@@ -544,7 +544,7 @@ pub async fn batch_stats(
 
 #[derive(Deserialize, IntoParams)]
 pub struct ReportQuery {
-    /// `json` (default) or `html` (a printable page).
+    /// `json` (default), `html` (a printable page) or `pdf` (an A4 file).
     format: Option<String>,
 }
 
@@ -560,13 +560,13 @@ pub async fn batch_report(
     id: web::Path<u32>,
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let html = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("html") => true,
+    let format = match query.format.as_deref() {
+        None => "json",
+        Some(f @ ("json" | "html" | "pdf")) => f,
         Some(other) => {
             return Err(ApiError::BadRequest {
                 code: "invalid_query",
-                message: format!("format: must be json or html, not {other:?}"),
+                message: format!("format: must be json, html or pdf, not {other:?}"),
             });
         }
     };
@@ -577,8 +577,25 @@ pub async fn batch_report(
         crate::service::report::batch(&*store, id, &rules)
     })
     .await?;
-    if !html {
-        return Ok(HttpResponse::Ok().json(report));
+    match format {
+        "json" => return Ok(HttpResponse::Ok().json(report)),
+        "pdf" => {
+            let lot = report
+                .batch
+                .lot_code
+                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+            let bytes = web::block(move || crate::render::report_pdf::pdf(&report))
+                .await?
+                .map_err(|e| ApiError::Internal(format!("writing the PDF report: {e}")))?;
+            return Ok(HttpResponse::Ok()
+                .content_type("application/pdf")
+                .insert_header((
+                    actix_web::http::header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"tem-report-{id}-{lot}.pdf\""),
+                ))
+                .body(bytes));
+        }
+        _ => {}
     }
     let page = crate::render::report::html(
         &report,

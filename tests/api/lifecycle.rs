@@ -266,8 +266,65 @@ fn the_batch_report_adds_up_and_prints_safely() {
         html.contains("/static/report.css"),
         "styles linked, not inline (CSP)"
     );
-    let bad = app.get(&format!("/api/v1/batches/{batch}/report?format=pdf"));
+    let bad = app.get(&format!("/api/v1/batches/{batch}/report?format=docx"));
     assert_eq!((bad.status, bad.code()), (400, "invalid_query"));
+
+    // The PDF: real text in embedded fonts, read back by poppler.
+    let mut resp = ureq::get(app.url(&format!("/api/v1/batches/{batch}/report?format=pdf")))
+        .header("Authorization", format!("Bearer {}", crate::helpers::TOKEN))
+        .call()
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(50_000_000)
+        .read_to_vec()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, &bytes).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        text.status.success(),
+        "pdftotext: {}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    let text = String::from_utf8(text.stdout).unwrap();
+    let serial = r["suspicious"][0]["serial"].as_str().unwrap();
+    for want in [
+        "Báo cáo lô hàng",
+        "L-2026",
+        "Gạo thơm Dân Tiến",
+        "Chợ Lớn",
+        "Tạm ngừng",
+        "many-scans-in-a-day",
+        serial,
+        "trang 1/",
+    ] {
+        assert!(text.contains(want), "PDF text lacks {want:?}:\n{text}");
+    }
+    assert!(
+        text.contains("<script>alert(1)</script>"),
+        "a PDF shows the text as typed"
+    );
+    let fonts = std::process::Command::new("pdffonts")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let fonts = String::from_utf8(fonts.stdout).unwrap();
+    assert_eq!(
+        fonts
+            .lines()
+            .filter(|l| l.contains("NotoSans") && l.contains("yes yes yes"))
+            .count(),
+        2,
+        "{fonts}"
+    );
 }
 
 #[test]
