@@ -79,7 +79,7 @@ api! {
     "/batches/{id}/activate" { POST => activate_stamps, [Admin, Producer] }
     "/batches/{id}/stats" { GET => batch_stats, [Admin, Producer, Inspector] }
     "/batches/{id}/report" { GET => batch_report, [Admin, Producer, Inspector] }
-    "/triage" { GET => list_triage, [Admin, Inspector] }
+    "/triage" { GET => list_triage, [Admin, Producer, Inspector] }
     "/triage/{kind}/{id}/resolve" { POST => resolve_triage, [Admin, Inspector] }
 }
 
@@ -620,7 +620,8 @@ pub struct TriageQuery {
     params(TriageQuery),
     responses((status = 200, body = Vec<crate::store::TriageItem>), (status = 404, body = ErrorBody)))]
 /// The triage queue: stamps that started to look copied, and consumer
-/// reports, newest first; open ones unless `all=true`.
+/// reports, newest first; open ones unless `all=true`. Producers read the
+/// items about their own batches (inspectors resolve them).
 pub async fn list_triage(
     caller: Caller,
     state: web::Data<AppState>,

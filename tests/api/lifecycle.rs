@@ -459,3 +459,44 @@ fn the_stamp_csv_has_states_and_scan_counts() {
     let bad = app.get(&format!("/api/v1/batches/{batch}/stamps.csv?limit=0"));
     assert_eq!(bad.status, 400);
 }
+
+#[test]
+fn producers_read_the_reports_about_their_own_stamps_only() {
+    use tem::domain::{Grant, ProducerId, Role};
+    let (app, _, urls) = app_with_printed_stamps(1);
+    ureq::post(app.url(&format!("{}/report", path_of(&urls[0]))))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("kind=wrong-info&message=sai+ng%C3%A0y")
+        .unwrap();
+    let other = app.post(
+        "/api/v1/producers",
+        &json!({"kind": "household", "name": "Hộ B", "commune": "Xã 2", "province": "Bến Tre"}),
+    );
+    let token = |p: i64| {
+        tem::service::tokens::create(
+            &*app.store,
+            Grant::new(Role::Producer, Some(ProducerId(p)), &[]).unwrap(),
+            None,
+            None,
+        )
+        .unwrap()
+        .0
+    };
+    let own = app.get_with_token("/api/v1/triage", Some(&token(1))).body;
+    assert_eq!(own.as_array().unwrap().len(), 1, "{own}");
+    assert_eq!(own[0]["summary"], "wrong-info: sai ngày");
+    let theirs = app
+        .get_with_token(
+            "/api/v1/triage",
+            Some(&token(other.body["id"].as_i64().unwrap())),
+        )
+        .body;
+    assert_eq!(theirs, json!([]));
+    // Reading, not resolving.
+    let r = app.post_with_token(
+        &format!("/api/v1/triage/report/{}/resolve", own[0]["id"]),
+        &json!({"outcome": "no-action", "note": "x"}),
+        Some(&token(1)),
+    );
+    assert_eq!(r.status, 403);
+}
