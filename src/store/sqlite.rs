@@ -202,6 +202,21 @@ fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
 
+/// How many of stamps `first..=last` of a batch are in each state
+/// (indexed by `StampState::code`).
+fn range_states(tx: &Connection, batch: BatchId, first: u32, last: u32) -> StoreResult<[u64; 4]> {
+    let mut by_state = [0u64; 4];
+    let mut stmt = tx.prepare_cached(
+        "SELECT state, COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 GROUP BY state",
+    )?;
+    let mut rows = stmt.query(params![batch.0, first, last])?;
+    while let Some(row) = rows.next()? {
+        let state: i64 = row.get(0)?;
+        by_state[state.clamp(0, 3) as usize] = row.get::<_, i64>(1)? as u64;
+    }
+    Ok(by_state)
+}
+
 /// What an event records besides its action and batch.
 struct EventRow<'a> {
     first_seq: Option<u32>,
@@ -1593,15 +1608,7 @@ impl Store for SqliteStore {
             if !batch_exists(tx, batch)? {
                 return Err(not_found("batch", batch));
             }
-            let mut by_state = [0u32; 4];
-            let mut stmt = tx.prepare_cached(
-                "SELECT state, COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state != 3 GROUP BY state",
-            )?;
-            let mut rows = stmt.query(params![batch.0, first, last])?;
-            while let Some(row) = rows.next()? {
-                let state: i64 = row.get(0)?;
-                by_state[state.clamp(0, 3) as usize] = row.get(1)?;
-            }
+            let by_state = range_states(tx, batch, first, last)?;
             let changed = tx.execute(
                 "UPDATE stamps SET state = 3, void_reason = ?4 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state != 3",
                 params![batch.0, first, last, reason],
@@ -1610,7 +1617,7 @@ impl Store for SqliteStore {
                 if *n > 0 {
                     tx.execute(
                         "UPDATE batch_stamp_counts SET n = n - ?3 WHERE batch_id = ?1 AND state = ?2",
-                        params![batch.0, state as i64, n],
+                        params![batch.0, state as i64, *n as i64],
                     )?;
                 }
             }
@@ -1642,18 +1649,7 @@ impl Store for SqliteStore {
             if !batch_exists(tx, batch)? {
                 return Err(not_found("batch", batch));
             }
-            let mut by_state = [0u64; 4];
-            {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT state, COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 GROUP BY state",
-                )?;
-                let mut rows = stmt.query(params![batch.0, first, last])?;
-                while let Some(row) = rows.next()? {
-                    let state: i64 = row.get(0)?;
-                    by_state[state.clamp(0, 3) as usize] = row.get::<_, i64>(1)? as u64;
-                }
-            }
-            let [issued, printed, activated, voided] = by_state;
+            let [issued, printed, activated, voided] = range_states(tx, batch, first, last)?;
             let wanted = u64::from(last - first) + 1;
             if issued + printed + activated + voided < wanted {
                 return Err(StoreError::Conflict(format!(
