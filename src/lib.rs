@@ -5,6 +5,7 @@
 //! response.
 
 /// Command line: argument parsing and one file per subcommand.
+pub mod audit;
 pub mod cli;
 /// The signed stamp code: format, keys, verification, photos.
 pub mod codes;
