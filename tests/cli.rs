@@ -655,3 +655,116 @@ fn every_state_change_is_an_event_in_the_epcis_export() {
         .collect();
     assert_eq!(epcs, serials);
 }
+
+/// Runs `tem audit verify` and returns (exit code, output).
+fn audit_verify(env: &Env) -> (i32, String) {
+    let out = env.run(&["audit", "verify"]);
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn audit_verify_detects_rows_changed_deleted_inserted_or_swapped() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    env.ok(&[
+        "sheet",
+        "--batch",
+        "1",
+        "--from",
+        "1",
+        "--count",
+        "5",
+        "-o",
+        &env.path("p.csv").display().to_string(),
+    ]);
+    env.ok(&[
+        "void",
+        "--batch",
+        "1",
+        "--from",
+        "5",
+        "--count",
+        "1",
+        "--reason",
+        "in hỏng",
+    ]);
+    env.ok(&["token", "create", "--role", "inspector"]);
+    env.ok(&["audit", "sign"]);
+    let (code, out) = audit_verify(&env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact"), "{out}");
+    let entries: i64 = {
+        let db = rusqlite::Connection::open(env.path("tem.db")).unwrap();
+        db.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert!(entries > 10, "every change is an entry: {entries}");
+    let actions: Vec<String> = {
+        let db = rusqlite::Connection::open(env.path("tem.db")).unwrap();
+        let mut stmt = db.prepare("SELECT DISTINCT action FROM audit_log").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    for a in [
+        "producer.create",
+        "stamps.commission",
+        "stamps.print",
+        "stamps.void",
+        "token.create",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "no {a} entry: {actions:?}");
+    }
+
+    // Each tampering, on a fresh copy of the database.
+    let tamper = |sql: &str, why: &str| {
+        let copy = Env::new();
+        std::fs::copy(env.path("tem.db"), copy.path("tem.db")).unwrap();
+        for ext in ["-wal", "-shm"] {
+            let _ = std::fs::copy(
+                env.path(&format!("tem.db{ext}")),
+                copy.path(&format!("tem.db{ext}")),
+            );
+        }
+        copy_dir(&env.path("keys"), &copy.path("keys"));
+        let db = rusqlite::Connection::open(copy.path("tem.db")).unwrap();
+        db.execute_batch(sql).unwrap();
+        drop(db);
+        let (code, out) = audit_verify(&copy);
+        assert_eq!(code, 1, "{why} not detected: {out}");
+        assert!(out.contains("TAMPERED"), "{out}");
+        out
+    };
+    // A row changed (and its stored hash updated to match): the signed head differs.
+    tamper(
+        "UPDATE audit_log SET actor = 'someone else' WHERE seq = 3",
+        "edited row",
+    );
+    tamper(
+        "UPDATE audit_log SET actor = 'someone else', leaf = zeroblob(32) WHERE seq = 3",
+        "edited row with its hash",
+    );
+    let out = tamper("DELETE FROM audit_log WHERE seq = 2", "deleted row");
+    assert!(out.contains("jump"), "{out}");
+    tamper(
+        "UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 4; UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1004;
+         INSERT INTO audit_log (seq, at, actor, action, object, leaf) VALUES (4, '2026-01-01T00:00:00Z', 'x', 'stamps.void', 'batch:1', zeroblob(32))",
+        "inserted row",
+    );
+    tamper(
+        "UPDATE audit_log SET seq = -1 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = -1",
+        "swapped rows",
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}

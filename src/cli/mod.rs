@@ -2,6 +2,7 @@
 //! Errors are reported as one readable chain on stderr with exit status 2;
 //! `tem verify` exits 1 when some code is not genuine.
 
+mod audit;
 mod keys;
 mod registry;
 mod serve;
@@ -88,6 +89,9 @@ enum Command {
     /// The batch report (JSON; --html FILE for a printable page): stamps by
     /// state, scans, suspicious stamps with their history, recalls, reports.
     Report(stamps::ReportArgs),
+    /// The tamper-evident audit log: sign its tree head, verify it.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// The triage queue: stamps that look copied, consumer reports; resolve them.
     #[command(subcommand)]
     Triage(triage::TriageCommand),
@@ -147,6 +151,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Lift(args) => stamps::lift(&config, args),
                 Command::Report(args) => stamps::report(&config, args),
                 Command::Triage(cmd) => triage::run(&config, cmd),
+                Command::Audit(cmd) => audit::run(&config, cmd),
                 Command::Serve(_) => unreachable!("handled above"),
             }
         }

@@ -3,6 +3,7 @@
 //! domain values. The web handlers and the CLI both call these.
 
 pub mod access;
+pub mod audit;
 pub mod demo;
 pub mod epcis;
 pub mod issue;

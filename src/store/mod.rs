@@ -467,6 +467,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         note: &str,
         actor: &str,
     ) -> StoreResult<TriageItem>;
+    /// Every audit entry in order, with the leaf hash stored for it.
+    fn audit_entries(&self) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>>;
+    fn audit_heads(&self) -> StoreResult<Vec<crate::audit::TreeHead>>;
+    fn add_audit_head(&self, head: &crate::audit::TreeHead) -> StoreResult<()>;
     /// A batch's lifecycle events, oldest first.
     fn events(&self, batch: BatchId) -> StoreResult<Vec<Event>>;
     /// Scan figures for a batch's report and statistics.

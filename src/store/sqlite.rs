@@ -217,6 +217,43 @@ fn range_states(tx: &Connection, batch: BatchId, first: u32, last: u32) -> Store
     Ok(by_state)
 }
 
+/// Appends an audit entry inside the caller's transaction.
+fn audit_append(
+    tx: &Connection,
+    actor: &str,
+    action: &str,
+    object: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> StoreResult<()> {
+    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log", [], |r| {
+        r.get(0)
+    })?;
+    let entry = crate::audit::Entry {
+        seq: seq as u64,
+        at: now(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        object: object.to_string(),
+        before,
+        after,
+    };
+    tx.prepare_cached(
+        "INSERT INTO audit_log (seq, at, actor, action, object, before, after, leaf) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        seq,
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.object,
+        entry.before.as_ref().map(|v| v.to_string()),
+        entry.after.as_ref().map(|v| v.to_string()),
+        &entry.leaf()[..]
+    ])?;
+    Ok(())
+}
+
 /// What an event records besides its action and batch.
 struct EventRow<'a> {
     first_seq: Option<u32>,
@@ -242,9 +279,19 @@ fn record_event(tx: &Connection, action: &str, batch: BatchId, e: EventRow<'_>) 
         e.count as i64,
         e.actor,
         e.reason,
-        e.detail.map(|d| d.to_string())
+        e.detail.as_ref().map(|d| d.to_string())
     ])?;
-    Ok(())
+    audit_append(
+        tx,
+        e.actor,
+        &format!("stamps.{action}"),
+        &format!("batch:{}", batch.0),
+        None,
+        Some(serde_json::json!({
+            "first_seq": e.first_seq, "last_seq": e.last_seq, "count": e.count,
+            "reason": e.reason, "detail": e.detail,
+        })),
+    )
 }
 
 /// The date in Vietnam (UTC+7, no daylight saving) of a stored UTC time
@@ -832,7 +879,9 @@ impl Store for SqliteStore {
                 params![p.kind.as_str(), p.name, p.registration_no, p.street, p.commune, p.district, p.province, p.phone, p.email, now()],
             )?;
             let id = ProducerId(tx.last_insert_rowid());
-            load_producer(tx, id)?.ok_or_else(|| not_found("producer", id))
+            let p = load_producer(tx, id)?.ok_or_else(|| not_found("producer", id))?;
+            audit_append(tx, "tem", "producer.create", &format!("producer:{id}"), None, serde_json::to_value(&p).ok())?;
+            Ok(p)
         })
     }
 
@@ -1472,7 +1521,9 @@ impl Store for SqliteStore {
                 ],
             )?;
             let id = tx.last_insert_rowid();
-            load_tokens(tx, "WHERE id = ?1", [id])?.pop().ok_or_else(|| not_found("token", id))
+            let info = load_tokens(tx, "WHERE id = ?1", [id])?.pop().ok_or_else(|| not_found("token", id))?;
+            audit_append(tx, "tem", "token.create", &format!("token:{id}"), None, serde_json::to_value(&info).ok())?;
+            Ok(info)
         })
     }
 
@@ -1501,10 +1552,21 @@ impl Store for SqliteStore {
 
     fn revoke_token(&self, id: i64) -> StoreResult<bool> {
         self.write(|tx| {
-            Ok(tx.execute(
+            let revoked = tx.execute(
                 "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, now()],
-            )? == 1)
+            )? == 1;
+            if revoked {
+                audit_append(
+                    tx,
+                    "tem",
+                    "token.revoke",
+                    &format!("token:{id}"),
+                    None,
+                    None,
+                )?;
+            }
+            Ok(revoked)
         })
     }
 
@@ -1770,6 +1832,69 @@ impl Store for SqliteStore {
                 params![kind, id, outcome, note, actor, now()],
             )?;
             load_triage(tx, false, None, Some((kind, id)))?.pop().ok_or_else(|| not_found("triage item", id))
+        })
+    }
+
+    fn audit_entries(&self) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT seq, at, actor, action, object, before, after, leaf FROM audit_log ORDER BY seq")?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let json = |i: usize| -> StoreResult<Option<serde_json::Value>> {
+                    let text: Option<String> = r.get(i)?;
+                    text.map(|t| serde_json::from_str(&t).map_err(|_| bad_value("audit JSON", &t))).transpose()
+                };
+                out.push((
+                    crate::audit::Entry {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        at: r.get(1)?,
+                        actor: r.get(2)?,
+                        action: r.get(3)?,
+                        object: r.get(4)?,
+                        before: json(5)?,
+                        after: json(6)?,
+                    },
+                    r.get(7)?,
+                ));
+            }
+            Ok(out)
+        })
+    }
+
+    fn audit_heads(&self) -> StoreResult<Vec<crate::audit::TreeHead>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare("SELECT size, root, at, kid, signature FROM audit_heads ORDER BY size")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(crate::audit::TreeHead {
+                        size: r.get::<_, i64>(0)? as u64,
+                        root: data_encoding::HEXLOWER.encode(&r.get::<_, Vec<u8>>(1)?),
+                        at: r.get(2)?,
+                        kid: r.get(3)?,
+                        signature: data_encoding::BASE64URL_NOPAD.encode(&r.get::<_, Vec<u8>>(4)?),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn add_audit_head(&self, h: &crate::audit::TreeHead) -> StoreResult<()> {
+        let root = data_encoding::HEXLOWER
+            .decode(h.root.as_bytes())
+            .map_err(|_| bad_value("root", &h.root))?;
+        let sig = data_encoding::BASE64URL_NOPAD
+            .decode(h.signature.as_bytes())
+            .map_err(|_| bad_value("signature", &h.signature))?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO audit_heads (size, root, at, kid, signature) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (size) DO NOTHING",
+                params![h.size as i64, root, h.at, h.kid, sig],
+            )?;
+            Ok(())
         })
     }
 
