@@ -38,12 +38,26 @@ pub enum KeysCommand {
     },
 }
 
+/// Records a key operation in the audit log (keys live in files, the log
+/// in the database).
+fn record(
+    config: &Config,
+    action: &str,
+    kid: &str,
+    after: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
+    let store = super::open_store(config)?;
+    store.audit_record(&super::cli_actor(), action, &format!("key:{kid}"), after)?;
+    Ok(())
+}
+
 pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
     let dir = config.keys_dir();
     let mut ring = KeyRing::open(dir)?;
     match cmd {
         KeysCommand::Generate => {
             let kid = ring.generate()?;
+            record(config, "keys.generate", &kid.to_string(), None)?;
             println!("generated signing key {kid} in {}", dir.display());
             println!(
                 "the private key file is readable only by you (mode 600); back it up safely, never commit it"
@@ -77,6 +91,12 @@ pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
         }
         KeysCommand::Rotate => {
             let (kid, retired) = ring.rotate()?;
+            record(
+                config,
+                "keys.rotate",
+                &kid.to_string(),
+                Some(serde_json::json!({ "retired": retired })),
+            )?;
             println!("new active key {kid}");
             if let Some(old) = retired {
                 println!("key {old} is now verify-only: stamps it signed stay genuine");
@@ -93,7 +113,13 @@ pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                     )
                 })
                 .transpose()?;
-            let kid = ring.revoke(&kid, reason)?;
+            let kid = ring.revoke(&kid, reason.clone())?;
+            record(
+                config,
+                "keys.revoke",
+                &kid.to_string(),
+                Some(serde_json::json!({ "reason": reason })),
+            )?;
             println!("key {kid} revoked: stamps it signed now verify as revoked-key");
             if ring.active().is_none() {
                 println!("there is no active key now; run `tem keys rotate` before issuing stamps");

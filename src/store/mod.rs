@@ -467,6 +467,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         note: &str,
         actor: &str,
     ) -> StoreResult<TriageItem>;
+    /// Appends an audit entry for a change made outside the database (key
+    /// generation, rotation, revocation).
+    fn audit_record(
+        &self,
+        actor: &str,
+        action: &str,
+        object: &str,
+        after: Option<serde_json::Value>,
+    ) -> StoreResult<()>;
     /// Every audit entry in order, with the leaf hash stored for it.
     fn audit_entries(&self) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>>;
     fn audit_heads(&self) -> StoreResult<Vec<crate::audit::TreeHead>>;

@@ -933,7 +933,9 @@ impl Store for SqliteStore {
                     params![id.0, i as i64, c.name, c.issuer, c.number, c.valid_until.map(|d| d.to_string())],
                 )?;
             }
-            load_product(tx, id)?.ok_or_else(|| not_found("product", id))
+            let product = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
+            audit_append(tx, "tem", "product.create", &format!("product:{id}"), None, serde_json::to_value(&product).ok())?;
+            Ok(product)
         })
     }
 
@@ -991,7 +993,9 @@ impl Store for SqliteStore {
             for (i, s) in b.stages.iter().enumerate() {
                 insert_stage(tx, id, (i + 1) as u32, s)?;
             }
-            load_batch(tx, id)?.ok_or_else(|| not_found("batch", id))
+            let batch = load_batch(tx, id)?.ok_or_else(|| not_found("batch", id))?;
+            audit_append(tx, "tem", "batch.create", &format!("batch:{id}"), None, serde_json::to_value(&batch).ok())?;
+            Ok(batch)
         })
     }
 
@@ -1042,7 +1046,16 @@ impl Store for SqliteStore {
                     "batch {batch} already has 50 stages"
                 )));
             }
-            insert_stage(tx, batch, next, stage)
+            let stage = insert_stage(tx, batch, next, stage)?;
+            audit_append(
+                tx,
+                "tem",
+                "stage.add",
+                &format!("batch:{batch}"),
+                None,
+                serde_json::to_value(&stage).ok(),
+            )?;
+            Ok(stage)
         })
     }
 
@@ -1833,6 +1846,16 @@ impl Store for SqliteStore {
             )?;
             load_triage(tx, false, None, Some((kind, id)))?.pop().ok_or_else(|| not_found("triage item", id))
         })
+    }
+
+    fn audit_record(
+        &self,
+        actor: &str,
+        action: &str,
+        object: &str,
+        after: Option<serde_json::Value>,
+    ) -> StoreResult<()> {
+        self.write(|tx| audit_append(tx, actor, action, object, None, after))
     }
 
     fn audit_entries(&self) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>> {

@@ -80,6 +80,13 @@ api! {
     "/batches/{id}/stats" { GET => batch_stats, [Admin, Producer, Inspector] }
     "/batches/{id}/report" { GET => batch_report, [Admin, Producer, Inspector] }
     "/triage" { GET => list_triage, [Admin, Producer, Inspector] }
+    "/audit/entries" { GET => super::audit::entries, [Admin, Inspector] }
+    "/audit/heads" {
+        GET => super::audit::heads, [Admin, Inspector];
+        POST => super::audit::sign_head, [Admin];
+    }
+    "/audit/proof/inclusion" { GET => super::audit::inclusion, [Admin, Inspector] }
+    "/audit/proof/consistency" { GET => super::audit::consistency, [Admin, Inspector] }
     "/triage/{kind}/{id}/resolve" { POST => resolve_triage, [Admin, Inspector] }
 }
 

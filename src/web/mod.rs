@@ -2,6 +2,7 @@
 //! JSON error envelope for everything that goes wrong before a handler runs.
 
 pub mod api;
+mod audit;
 mod auth;
 pub mod error;
 mod limit;

@@ -2,6 +2,7 @@
 //! key directory, spoken to over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod browser;
 mod helpers;
 mod lifecycle;

@@ -156,6 +156,8 @@ fn every_route_answers_each_caller_as_its_roles_say() {
             }
             "/producers/{id}" => path.replace("{id}", &a.to_string()),
             "/triage/{kind}/{id}/resolve" => format!("/triage/report/{report_id}/resolve"),
+            "/audit/proof/inclusion" => "/audit/proof/inclusion?seq=1&size=2".to_string(),
+            "/audit/proof/consistency" => "/audit/proof/consistency?from=1&to=2".to_string(),
             "/batches/{id}/sheet.{format}" => format!("/batches/{batch}/sheet.csv?from=1&count=2"),
             p if p.starts_with("/batches/{id}") => p.replace("{id}", &batch.to_string()),
             p => p.to_string(),
@@ -179,6 +181,7 @@ fn every_route_answers_each_caller_as_its_roles_say() {
             ("POST", "/batches/{id}/recall/lift") => json!({"reason": "xong"}),
             ("POST", "/batches/{id}/void") => json!({"from": 4, "count": 1, "reason": "in hỏng"}),
             ("POST", "/batches/{id}/activate") => json!({"from": 1, "count": 2}),
+            ("POST", "/audit/heads") => json!({}),
             ("POST", "/triage/{kind}/{id}/resolve") => {
                 json!({"outcome": "no-action", "note": "đã kiểm tra"})
             }
