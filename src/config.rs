@@ -21,6 +21,9 @@ struct Raw {
     admin_token: Option<String>,
     log_format: String,
     workers: Option<usize>,
+    /// `tem serve` signs the audit log's tree head this often (seconds) when
+    /// the log grew.
+    audit_head_seconds: u64,
     #[serde(default)]
     printers: std::collections::BTreeMap<String, Calibration>,
     #[serde(default)]
@@ -80,6 +83,7 @@ impl Default for Raw {
             admin_token: None,
             log_format: "text".into(),
             workers: None,
+            audit_head_seconds: 600,
             printers: Default::default(),
             scan: ScanSettings::default(),
         }
@@ -130,6 +134,8 @@ pub struct Config {
     pub admin_token: Option<SecretString>,
     pub log_format: LogFormat,
     pub workers: Option<usize>,
+    /// How often `tem serve` signs the audit log's tree head (when it grew).
+    pub audit_head_every: std::time::Duration,
     /// Printer corrections by profile name (`[printers.NAME]` in tem.toml).
     pub printers: std::collections::BTreeMap<String, Calibration>,
     pub scan: ScanSettings,
@@ -195,6 +201,14 @@ impl Config {
             admin_token,
             log_format,
             workers: raw.workers,
+            audit_head_every: {
+                if raw.audit_head_seconds == 0 || raw.audit_head_seconds > 86_400 {
+                    return Err(
+                        "audit_head_seconds (TEM_AUDIT_HEAD_SECONDS): must be 1 to 86400".into(),
+                    );
+                }
+                std::time::Duration::from_secs(raw.audit_head_seconds)
+            },
             printers: {
                 for (name, c) in &raw.printers {
                     c.check().map_err(|e| format!("printers.{name}: {e}"))?;

@@ -768,3 +768,51 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
+
+#[test]
+fn the_running_service_signs_audit_heads_on_its_own() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let mut serve = env
+        .cmd()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TEM_AUDIT_HEAD_SECONDS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let heads = loop {
+        let n: i64 = rusqlite::Connection::open(env.path("tem.db"))
+            .and_then(|db| db.query_row("SELECT COUNT(*) FROM audit_heads", [], |r| r.get(0)))
+            .unwrap_or(0);
+        if n > 0 || started.elapsed() > Duration::from_secs(20) {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // With nothing new, no second head.
+    std::thread::sleep(Duration::from_millis(2500));
+    let after: i64 = rusqlite::Connection::open(env.path("tem.db"))
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM audit_heads", [], |r| r.get(0))
+        .unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(heads, 1, "a head within seconds of starting");
+    assert_eq!(after, 1, "no new head while the log did not grow");
+    let (code, out) = audit_verify(&env);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("0 entries after the last signed head"),
+        "{out}"
+    );
+    let bad = env
+        .cmd()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TEM_AUDIT_HEAD_SECONDS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("audit_head_seconds"));
+}

@@ -20,6 +20,46 @@ pub struct ServeArgs {
     pub demo: bool,
 }
 
+/// Signs the audit log's tree head every `every` while entries were added,
+/// with the active key, so entries are covered by a signature within that
+/// time; a missing key is logged and tried again next time.
+fn spawn_head_signer(
+    store: std::sync::Arc<dyn crate::store::Store>,
+    keys: std::path::PathBuf,
+    every: std::time::Duration,
+) {
+    let sign = move || -> Result<Option<u64>, crate::service::ServiceError> {
+        let signed = store
+            .audit_heads()?
+            .iter()
+            .map(|h| h.size)
+            .max()
+            .unwrap_or(0);
+        if store.audit_entries()?.len() as u64 <= signed {
+            return Ok(None);
+        }
+        let signer = crate::codes::KeyRing::open(&keys)?.signer()?;
+        Ok(Some(
+            crate::service::audit::sign_head(&*store, &signer)?.size,
+        ))
+    };
+    let spawned = std::thread::Builder::new()
+        .name("tem-audit-heads".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                match sign() {
+                    Ok(Some(size)) => tracing::info!(size, "audit tree head signed"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot sign the audit tree head"),
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the audit head signer");
+    }
+}
+
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_store(config)?;
     let mut admin_token = config
@@ -56,6 +96,11 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         &config.scan,
     )?;
     state.printers = config.printers.clone();
+    spawn_head_signer(
+        state.store.clone(),
+        config.keys.clone(),
+        config.audit_head_every,
+    );
     eprintln!("tem is listening on http://{addr}");
     eprintln!("  health:        http://{addr}/healthz");
     eprintln!("  public keys:   http://{addr}/.well-known/tem-keys.json");
