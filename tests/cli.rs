@@ -816,3 +816,65 @@ fn the_running_service_signs_audit_heads_on_its_own() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("audit_head_seconds"));
 }
+
+#[test]
+fn audit_verify_checks_a_running_service_too() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    env.ok(&["audit", "sign"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token = "remote-audit-token-0123456789";
+    let mut serve = env
+        .cmd()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("TEM_ADMIN_TOKEN", token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "tem serve did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    let verify = |t: &str| {
+        env.cmd()
+            .args(["audit", "verify", "--remote", &url, "--token", t])
+            .output()
+            .unwrap()
+    };
+    let ok = verify(token);
+    let ok_out = String::from_utf8_lossy(&ok.stdout).into_owned();
+    // Someone with database access edits history behind the service's back.
+    rusqlite::Connection::open(env.path("tem.db"))
+        .unwrap()
+        .execute("UPDATE audit_log SET actor = 'nobody' WHERE seq = 2", [])
+        .unwrap();
+    let bad = verify(token);
+    let wrong_token = verify("not-a-token-at-all-0000000");
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(ok.status.code(), Some(0), "{ok_out}");
+    assert!(ok_out.contains("intact"), "{ok_out}");
+    assert_eq!(
+        bad.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&bad.stdout)
+    );
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("TAMPERED"));
+    assert_eq!(wrong_token.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&wrong_token.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&wrong_token.stderr)
+    );
+}

@@ -7,7 +7,7 @@ pub mod merkle;
 use serde::Serialize;
 
 /// One audit entry as stored and as hashed into the tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Entry {
     pub seq: u64,
     pub at: String,
@@ -33,7 +33,7 @@ impl Entry {
 }
 
 /// A signed tree head: the log had `size` entries with head `root`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TreeHead {
     pub size: u64,
     /// Hex SHA-256.

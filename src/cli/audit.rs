@@ -1,7 +1,9 @@
-//! `tem audit`: sign the audit log's tree head; verify the log.
+//! `tem audit`: sign the audit log's tree head; verify the log, here or on
+//! a running service.
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Subcommand;
 
 use crate::codes::KeyRing;
@@ -14,12 +16,33 @@ pub enum AuditCommand {
     Sign,
     /// Check every entry and every signed head; exit 1 on any finding.
     Verify {
+        /// Check a running service instead of the local database, e.g.
+        /// https://tem.example.vn (its public key set is fetched from it
+        /// unless --key-set is given).
+        #[arg(long, value_name = "URL")]
+        remote: Option<String>,
+        /// An admin or inspector token for --remote (or TEM_TOKEN).
+        #[arg(long, env = "TEM_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// A key set file (tem-keys.json) to check head signatures with.
+        #[arg(long, value_name = "FILE")]
+        key_set: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
 }
 
 pub fn run(config: &Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    if let AuditCommand::Verify {
+        remote: Some(url),
+        token,
+        key_set,
+        json,
+    } = &cmd
+    {
+        let v = remote_verify(url, token.as_deref(), key_set.as_deref())?;
+        return report(&v, *json);
+    }
     let store = super::open_store(config)?;
     let ring = KeyRing::open(config.keys_dir())?;
     match cmd {
@@ -31,31 +54,84 @@ pub fn run(config: &Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { json } => {
-            let v = audit::verify(&*store, &ring.key_set())?;
-            if json {
-                super::print_json(&v)?;
-            } else {
-                for f in &v.findings {
-                    println!("FAIL {f}");
-                }
-                println!(
-                    "{} entries, {} signed heads checked, {} entries after the last signed head: {}",
-                    v.entries,
-                    v.heads_checked,
-                    v.unsigned_tail,
-                    if v.findings.is_empty() {
-                        "intact"
-                    } else {
-                        "TAMPERED"
-                    }
-                );
-            }
-            Ok(if v.findings.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+        AuditCommand::Verify { json, .. } => {
+            report(&audit::verify(&*store, &ring.key_set())?, json)
         }
     }
+}
+
+fn report(v: &audit::Verification, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        super::print_json(v)?;
+    } else {
+        for f in &v.findings {
+            println!("FAIL {f}");
+        }
+        println!(
+            "{} entries, {} signed heads checked, {} entries after the last signed head: {}",
+            v.entries,
+            v.heads_checked,
+            v.unsigned_tail,
+            if v.findings.is_empty() {
+                "intact"
+            } else {
+                "TAMPERED"
+            }
+        );
+    }
+    Ok(if v.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Fetches the log and its heads from a service (pages of 1,000 entries)
+/// and checks them as a local database is checked.
+fn remote_verify(
+    url: &str,
+    token: Option<&str>,
+    key_set: Option<&std::path::Path>,
+) -> anyhow::Result<audit::Verification> {
+    let base = url.trim_end_matches('/');
+    let token =
+        token.context("--remote needs --token (an admin or inspector token) or TEM_TOKEN")?;
+    let agent = ureq::Agent::new_with_defaults();
+    let get = |path: &str| -> anyhow::Result<String> {
+        let mut resp = agent
+            .get(format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .with_context(|| format!("GET {base}{path}"))?;
+        Ok(resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()?)
+    };
+    let keys: crate::codes::KeySet = match key_set {
+        Some(path) => crate::codes::KeySet::read(path)?,
+        None => serde_json::from_str(&get("/.well-known/tem-keys.json")?)
+            .context("the service's key set")?,
+    };
+    let heads: Vec<crate::audit::TreeHead> =
+        serde_json::from_str(&get("/api/v1/audit/heads")?).context("the service's tree heads")?;
+    let mut entries = Vec::new();
+    loop {
+        let path = format!(
+            "/api/v1/audit/entries?from={}&limit=1000",
+            entries.len() + 1
+        );
+        let page: Vec<crate::audit::Entry> =
+            serde_json::from_str(&get(&path)?).context("the service's audit entries")?;
+        let n = page.len();
+        entries.extend(page.into_iter().map(|e| {
+            let leaf = e.leaf().to_vec();
+            (e, leaf)
+        }));
+        if n < 1000 {
+            break;
+        }
+    }
+    Ok(audit::check(&entries, &heads, &keys))
 }

@@ -60,8 +60,12 @@ pub fn head_signature_ok(head: &TreeHead, keys: &KeySet) -> bool {
 /// entry edited, deleted, inserted or moved changes a head or breaks the
 /// numbering, and a head not signed by a known key is refused.
 pub fn verify(store: &dyn Store, keys: &KeySet) -> ServiceResult<Verification> {
-    let stored = store.audit_entries()?;
-    let heads = store.audit_heads()?;
+    Ok(check(&store.audit_entries()?, &store.audit_heads()?, keys))
+}
+
+/// The checks of `verify` on entries and heads from anywhere (a database,
+/// or a remote service's API, where the stored hash is the recomputed one).
+pub fn check(stored: &[(Entry, Vec<u8>)], heads: &[TreeHead], keys: &KeySet) -> Verification {
     let mut findings = Vec::new();
     let entries: Vec<&Entry> = stored.iter().map(|(e, _)| e).collect();
     for (i, (e, leaf)) in stored.iter().enumerate() {
@@ -82,7 +86,7 @@ pub fn verify(store: &dyn Store, keys: &KeySet) -> ServiceResult<Verification> {
         }
     }
     let leaves: Vec<merkle::Hash> = entries.iter().map(|e| e.leaf()).collect();
-    for h in &heads {
+    for h in heads {
         if !head_signature_ok(h, keys) {
             findings.push(format!(
                 "the tree head of size {} is not signed by a known key",
@@ -107,10 +111,10 @@ pub fn verify(store: &dyn Store, keys: &KeySet) -> ServiceResult<Verification> {
         }
     }
     let signed = heads.iter().map(|h| h.size).max().unwrap_or(0);
-    Ok(Verification {
+    Verification {
         entries: leaves.len() as u64,
         heads_checked: heads.len(),
         unsigned_tail: (leaves.len() as u64).saturating_sub(signed),
         findings,
-    })
+    }
 }
