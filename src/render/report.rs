@@ -25,10 +25,15 @@ impl ReportPage<'_> {
     }
 }
 
-fn vietnam_time(t: jiff::Timestamp) -> String {
+/// A time as people in Vietnam read it (UTC+7): "17:03 27/11/2026".
+pub(super) fn local_time(t: jiff::Timestamp) -> String {
     t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
-        .strftime("%H:%M %d/%m/%Y (UTC+7)")
+        .strftime("%H:%M %d/%m/%Y")
         .to_string()
+}
+
+fn vietnam_time(t: jiff::Timestamp) -> String {
+    format!("{} (UTC+7)", local_time(t))
 }
 
 /// `css_href` links the style sheet (served pages, whose CSP forbids inline

@@ -9,6 +9,7 @@ use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
 use super::font::{Weight, font};
 use super::pdf::{FontUse, compress, font_objects};
+use super::report::local_time as vietnam_time;
 use crate::service::report::BatchReport;
 
 const PAGE_W: f32 = 595.28;
@@ -252,12 +253,6 @@ impl Doc {
             .title(TextStr(title));
         Ok(pdf.finish())
     }
-}
-
-fn vietnam_time(t: jiff::Timestamp) -> String {
-    t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
-        .strftime("%H:%M %d/%m/%Y")
-        .to_string()
 }
 
 fn range(first: Option<u32>, last: Option<u32>) -> String {

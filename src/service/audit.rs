@@ -10,7 +10,7 @@ use crate::store::Store;
 /// Signs the head of the log as it is now and stores it.
 pub fn sign_head(store: &dyn Store, signer: &Signer) -> ServiceResult<TreeHead> {
     let leaves: Vec<merkle::Hash> = store
-        .audit_entries()?
+        .audit_entries(1, u64::MAX)?
         .iter()
         .map(|(e, _)| e.leaf())
         .collect();
@@ -60,15 +60,19 @@ pub fn head_signature_ok(head: &TreeHead, keys: &KeySet) -> bool {
 /// entry edited, deleted, inserted or moved changes a head or breaks the
 /// numbering, and a head not signed by a known key is refused.
 pub fn verify(store: &dyn Store, keys: &KeySet) -> ServiceResult<Verification> {
-    Ok(check(&store.audit_entries()?, &store.audit_heads()?, keys))
+    Ok(check(
+        &store.audit_entries(1, u64::MAX)?,
+        &store.audit_heads()?,
+        keys,
+    ))
 }
 
 /// The checks of `verify` on entries and heads from anywhere (a database,
 /// or a remote service's API, where the stored hash is the recomputed one).
 pub fn check(stored: &[(Entry, Vec<u8>)], heads: &[TreeHead], keys: &KeySet) -> Verification {
     let mut findings = Vec::new();
-    let entries: Vec<&Entry> = stored.iter().map(|(e, _)| e).collect();
-    for (i, (e, leaf)) in stored.iter().enumerate() {
+    let leaves: Vec<merkle::Hash> = stored.iter().map(|(e, _)| e.leaf()).collect();
+    for (i, ((e, stored_leaf), leaf)) in stored.iter().zip(&leaves).enumerate() {
         let expected = i as u64 + 1;
         if e.seq != expected {
             findings.push(format!(
@@ -78,14 +82,13 @@ pub fn check(stored: &[(Entry, Vec<u8>)], heads: &[TreeHead], keys: &KeySet) -> 
             ));
             break;
         }
-        if e.leaf()[..] != leaf[..] {
+        if leaf[..] != stored_leaf[..] {
             findings.push(format!(
                 "entry {} does not match its stored hash (edited)",
                 e.seq
             ));
         }
     }
-    let leaves: Vec<merkle::Hash> = entries.iter().map(|e| e.leaf()).collect();
     for h in heads {
         if !head_signature_ok(h, keys) {
             findings.push(format!(

@@ -51,18 +51,10 @@ pub struct Details {
     pub producer: Producer,
 }
 
-/// A scan waiting for its group commit: the parsed code (not yet verified)
-/// and who scanned.
-struct Pending {
-    parsed: Result<StampCode, CodeError>,
-    at: jiff::Timestamp,
-    network: Option<String>,
-    device: String,
-    agent: String,
-}
-
+/// A scan waiting for its group commit (its code parsed, not yet verified)
+/// and where to send the outcome.
 type Job = (
-    Pending,
+    NewScan,
     tokio::sync::oneshot::Sender<Result<(CodeCheck, ScanOutcome), String>>,
 );
 
@@ -200,7 +192,7 @@ impl Scanner {
             network.as_deref().unwrap_or("-"),
             client.user_agent
         ));
-        let pending = Pending {
+        let pending = NewScan {
             parsed: parse(text),
             at: jiff::Timestamp::now(),
             network,
@@ -359,16 +351,7 @@ fn record_loop(store: Arc<dyn Store>, keys: Arc<Keys>, rx: Receiver<Job>, rules:
                 Err(_) => break,
             }
         }
-        let scans: Vec<NewScan> = jobs
-            .iter()
-            .map(|(p, _)| NewScan {
-                parsed: p.parsed.clone(),
-                at: p.at,
-                network: p.network.clone(),
-                device: p.device.clone(),
-                agent: p.agent.clone(),
-            })
-            .collect();
+        let (scans, replies): (Vec<NewScan>, Vec<_>) = jobs.into_iter().unzip();
         let verifier = keys.verifier();
         let check = |code: &StampCode, vouched: Option<Kid>| match vouched {
             Some(kid) => CodeCheck {
@@ -394,13 +377,13 @@ fn record_loop(store: Arc<dyn Store>, keys: Arc<Keys>, rx: Receiver<Job>, rules:
         busy += started.elapsed();
         match result {
             Ok(outcomes) => {
-                for ((_, reply), outcome) in jobs.into_iter().zip(outcomes) {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, scans = scans.len(), "recording scans failed");
-                for (_, reply) in jobs {
+                for reply in replies {
                     let _ = reply.send(Err(e.to_string()));
                 }
             }

@@ -55,14 +55,10 @@ pub fn resolve(
     }
     let note = text::required("note", note, 2000, Lines::Many)?;
     // Only items of batches the caller may see, and the same answer for the rest.
-    let item = store
-        .triage(false, None)?
-        .into_iter()
-        .find(|i| i.kind == kind && i.id == id)
-        .ok_or_else(|| super::not_found(if kind == "alert" { "alert" } else { "report" }, id))?;
+    let missing = || super::not_found(if kind == "alert" { "alert" } else { "report" }, id);
+    let item = store.triage_item(kind, id)?.ok_or_else(missing)?;
     if grant.role != crate::domain::Role::Admin {
-        access::batch(store, grant, item.batch_id)
-            .map_err(|_| super::not_found(if kind == "alert" { "alert" } else { "report" }, id))?;
+        access::batch(store, grant, item.batch_id).map_err(|_| missing())?;
     }
     Ok(store.resolve_triage(kind, id, outcome, &note, actor)?)
 }

@@ -457,6 +457,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Scan alerts and consumer reports, newest first: only unresolved ones
     /// when `open_only`, of one batch or all.
     fn triage(&self, open_only: bool, batch: Option<BatchId>) -> StoreResult<Vec<TriageItem>>;
+    /// One triage item, resolved or not.
+    fn triage_item(&self, kind: &str, id: i64) -> StoreResult<Option<TriageItem>>;
     /// Records the outcome of a triage item; `Conflict` if it was resolved
     /// already, `NotFound` if there is no such item.
     fn resolve_triage(
@@ -477,7 +479,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         after: Option<serde_json::Value>,
     ) -> StoreResult<()>;
     /// Every audit entry in order, with the leaf hash stored for it.
-    fn audit_entries(&self) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>>;
+    /// From entry `from_seq` on, at most `limit` of them.
+    fn audit_entries(
+        &self,
+        from_seq: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>>;
     fn audit_heads(&self) -> StoreResult<Vec<crate::audit::TreeHead>>;
     fn add_audit_head(&self, head: &crate::audit::TreeHead) -> StoreResult<()>;
     /// A batch's lifecycle events, oldest first.

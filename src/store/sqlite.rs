@@ -373,7 +373,7 @@ fn scan_pass(
         {
             out.history.push(ScanRecord {
                 serial: Serial(serial as u64).to_string(),
-                at: at.parse().map_err(|_| bad_value("time", at))?,
+                at: timestamp(at)?,
                 verdict: verdict.to_string(),
                 network: r.get(3)?,
                 device: r.get(4)?,
@@ -384,14 +384,8 @@ fn scan_pass(
         last.clear();
         last.push_str(at);
     }
-    out.first_scan_at = first
-        .as_deref()
-        .map(|t| t.parse().map_err(|_| bad_value("time", t)))
-        .transpose()?;
-    out.last_scan_at = first
-        .is_some()
-        .then(|| last.parse().map_err(|_| bad_value("time", &last)))
-        .transpose()?;
+    out.first_scan_at = first.as_deref().map(timestamp).transpose()?;
+    out.last_scan_at = first.is_some().then(|| timestamp(&last)).transpose()?;
     out.per_day = per_day;
     out.by_verdict = by_verdict.into_iter().collect();
     Ok(())
@@ -488,7 +482,7 @@ fn load_triage(
                         outcome,
                         note,
                         actor,
-                        resolved_at: at.parse().map_err(|_| bad_value("time", &at))?,
+                        resolved_at: timestamp(&at)?,
                     }),
                     _ => None,
                 };
@@ -498,7 +492,7 @@ fn load_triage(
                     batch_id: BatchId(batch_id.unwrap_or(0)),
                     seq,
                     serial,
-                    at: at.parse().map_err(|_| bad_value("time", &at))?,
+                    at: timestamp(&at)?,
                     summary: summary.unwrap_or_default(),
                     place,
                     resolution,
@@ -545,8 +539,6 @@ fn load_tokens<P: rusqlite::Params>(
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let time =
-        |t: &str| -> StoreResult<jiff::Timestamp> { t.parse().map_err(|_| bad_value("time", t)) };
     rows.into_iter()
         .map(
             |(id, role, producer, provinces, label, created, expires, revoked)| {
@@ -560,13 +552,18 @@ fn load_tokens<P: rusqlite::Params>(
                             .map_err(|_| bad_value("provinces", &provinces))?,
                     },
                     label,
-                    created_at: time(&created)?,
-                    expires_at: time(&expires)?,
-                    revoked_at: revoked.as_deref().map(time).transpose()?,
+                    created_at: timestamp(&created)?,
+                    expires_at: timestamp(&expires)?,
+                    revoked_at: revoked.as_deref().map(timestamp).transpose()?,
                 })
             },
         )
         .collect()
+}
+
+/// A stored RFC 3339 time.
+fn timestamp(t: &str) -> StoreResult<jiff::Timestamp> {
+    t.parse().map_err(|_| bad_value("time", t))
 }
 
 fn bad_value(what: &str, value: &str) -> StoreError {
@@ -1190,7 +1187,7 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<_>>()?;
             rows.into_iter()
                 .map(|(seq, n, first)| {
-                    Ok((seq, n as u64, first.map(|f| f.parse().map_err(|_| bad_value("time", &f))).transpose()?))
+                    Ok((seq, n as u64, first.map(|f| timestamp(&f)).transpose()?))
                 })
                 .collect()
         })
@@ -1393,7 +1390,7 @@ impl Store for SqliteStore {
                         .query_row(params![batch, seq], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
                         .optional()?
                         .map(|(reason, notice, since)| -> StoreResult<RecallNotice> {
-                            Ok(RecallNotice { reason, notice, since: since.parse().map_err(|_| bad_value("time", &since))? })
+                            Ok(RecallNotice { reason, notice, since: timestamp(&since)? })
                         })
                         .transpose()?;
                     registered = Some(Registered {
@@ -1451,7 +1448,7 @@ impl Store for SqliteStore {
                     let recent_json = serde_json::to_string(&recent).map_err(|e| StoreError::Database(e.to_string()))?;
                     update.execute(params![batch, seq, count, scan.at.to_string(), recent_json])?;
                     let first = match first {
-                        Some(f) => f.parse().map_err(|_| bad_value("time", &f))?,
+                        Some(f) => timestamp(&f)?,
                         None => scan.at,
                     };
                     stamp = Some(ScannedStamp {
@@ -1788,8 +1785,8 @@ impl Store for SqliteStore {
                         reason,
                         notice,
                         actor,
-                        created_at: created.parse().map_err(|_| bad_value("time", &created))?,
-                        lifted_at: lifted.map(|l| l.parse().map_err(|_| bad_value("time", &l))).transpose()?,
+                        created_at: timestamp(&created)?,
+                        lifted_at: lifted.map(|l| timestamp(&l)).transpose()?,
                         lift_reason,
                     })
                 })
@@ -1811,7 +1808,7 @@ impl Store for SqliteStore {
                     Ok(ConsumerReport {
                         id,
                         serial: serial.map(|s| Serial(s as u64).to_string()),
-                        at: at.parse().map_err(|_| bad_value("time", &at))?,
+                        at: timestamp(&at)?,
                         kind,
                         message,
                         place,
@@ -1823,6 +1820,10 @@ impl Store for SqliteStore {
 
     fn triage(&self, open_only: bool, batch: Option<BatchId>) -> StoreResult<Vec<TriageItem>> {
         self.read(|c| load_triage(c, open_only, batch, None))
+    }
+
+    fn triage_item(&self, kind: &str, id: i64) -> StoreResult<Option<TriageItem>> {
+        self.read(|c| Ok(load_triage(c, false, None, Some((kind, id)))?.pop()))
     }
 
     fn resolve_triage(
@@ -1858,15 +1859,26 @@ impl Store for SqliteStore {
         self.write(|tx| audit_append(tx, actor, action, object, None, after))
     }
 
-    fn audit_entries(&self) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>> {
+    fn audit_entries(
+        &self,
+        from_seq: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT seq, at, actor, action, object, before, after, leaf FROM audit_log ORDER BY seq")?;
-            let mut rows = stmt.query([])?;
+            let mut stmt = c.prepare(
+                "SELECT seq, at, actor, action, object, before, after, leaf FROM audit_log
+                 WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![
+                from_seq.min(i64::MAX as u64) as i64,
+                limit.min(i64::MAX as u64) as i64
+            ])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
                 let json = |i: usize| -> StoreResult<Option<serde_json::Value>> {
                     let text: Option<String> = r.get(i)?;
-                    text.map(|t| serde_json::from_str(&t).map_err(|_| bad_value("audit JSON", &t))).transpose()
+                    text.map(|t| serde_json::from_str(&t).map_err(|_| bad_value("audit JSON", &t)))
+                        .transpose()
                 };
                 out.push((
                     crate::audit::Entry {
@@ -1963,7 +1975,7 @@ impl Store for SqliteStore {
                     |(id, at, action, first_seq, last_seq, count, actor, place, reason, detail)| {
                         Ok(crate::store::Event {
                             id,
-                            at: at.parse().map_err(|_| bad_value("time", &at))?,
+                            at: timestamp(&at)?,
                             action,
                             batch_id: batch,
                             first_seq,
