@@ -759,6 +759,28 @@ fn audit_verify_detects_rows_changed_deleted_inserted_or_swapped() {
         "UPDATE audit_log SET seq = -1 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = -1",
         "swapped rows",
     );
+
+    // A database from before the stored subtrees (V9): they are rebuilt on
+    // open, the log grows on them and its new head is the recomputed one.
+    {
+        let db = rusqlite::Connection::open(env.path("tem.db")).unwrap();
+        db.execute("DELETE FROM audit_nodes", []).unwrap();
+    }
+    env.ok(&[
+        "void", "--batch", "1", "--from", "4", "--count", "1", "--reason", "rách",
+    ]);
+    env.ok(&["audit", "sign"]);
+    let (code, out) = audit_verify(&env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 signed heads checked"), "{out}");
+    let nodes: i64 = rusqlite::Connection::open(env.path("tem.db"))
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM audit_nodes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        nodes as u32,
+        (entries + 1) as u32 - (entries as u32 + 1).count_ones()
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -3,8 +3,8 @@
 //! verification. Leaves are hashed with a 0x00 prefix and inner nodes with
 //! 0x01, so a leaf can never pass for a node.
 //!
-//! The functions take the leaf hashes of the whole log; the audit log keeps
-//! them in the database and calls these with the range it needs.
+//! Proofs are computed from perfect subtrees (`Subtrees`): leaves in memory
+//! for tests and small logs, the nodes the audit log stores for big ones.
 
 use sha2::{Digest, Sha256};
 
@@ -33,6 +33,41 @@ fn split(n: usize) -> usize {
     1 << (usize::BITS - 1 - (n - 1).leading_zeros())
 }
 
+/// Where the hashes of perfect subtrees come from: computed from leaves in
+/// memory, or read from the nodes the audit log stores as it grows. Every
+/// subtree RFC 6962 needs is a run of perfect, aligned subtrees, so proofs
+/// and heads cost O(log n) lookups with stored nodes.
+pub trait Subtrees {
+    type Error;
+    /// The hash of leaves `index·2^level .. (index+1)·2^level`.
+    fn perfect(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error>;
+}
+
+/// Leaves in memory.
+impl Subtrees for &[Hash] {
+    type Error = std::convert::Infallible;
+    fn perfect(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error> {
+        let width = 1usize << level;
+        let start = index as usize * width;
+        Ok(root(&self[start..start + width]))
+    }
+}
+
+/// MTH of leaves `start..end` (RFC 6962), from perfect subtrees.
+pub fn range_hash<S: Subtrees>(s: &mut S, start: u64, end: u64) -> Result<Hash, S::Error> {
+    let n = end - start;
+    if n == 0 {
+        return Ok(Sha256::digest([]).into());
+    }
+    if n.is_power_of_two() && start % n == 0 {
+        return s.perfect(n.trailing_zeros(), start / n);
+    }
+    let k = split(n as usize) as u64;
+    let left = range_hash(s, start, start + k)?;
+    let right = range_hash(s, start + k, end)?;
+    Ok(node_hash(&left, &right))
+}
+
 /// The tree head of these leaves (MTH); the hash of the empty string for none.
 pub fn root(leaves: &[Hash]) -> Hash {
     match leaves.len() {
@@ -47,27 +82,44 @@ pub fn root(leaves: &[Hash]) -> Hash {
 
 /// The audit path of leaf `index` in the tree of `leaves` (RFC 6962 PATH).
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
-    if index >= leaves.len() {
-        return None;
-    }
-    let mut proof = Vec::new();
-    path(leaves, index, &mut proof);
-    Some(proof)
+    let Ok(proof) = inclusion_proof_in(&mut { leaves }, index as u64, leaves.len() as u64);
+    proof
 }
 
-fn path(leaves: &[Hash], m: usize, out: &mut Vec<Hash>) {
-    let n = leaves.len();
+/// The audit path of leaf `index` in the tree of the first `size` leaves.
+pub fn inclusion_proof_in<S: Subtrees>(
+    s: &mut S,
+    index: u64,
+    size: u64,
+) -> Result<Option<Vec<Hash>>, S::Error> {
+    if index >= size {
+        return Ok(None);
+    }
+    let mut proof = Vec::new();
+    path(s, 0, size, index, &mut proof)?;
+    Ok(Some(proof))
+}
+
+fn path<S: Subtrees>(
+    s: &mut S,
+    start: u64,
+    end: u64,
+    m: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = end - start;
     if n <= 1 {
-        return;
+        return Ok(());
     }
-    let k = split(n);
+    let k = split(n as usize) as u64;
     if m < k {
-        path(&leaves[..k], m, out);
-        out.push(root(&leaves[k..]));
+        path(s, start, start + k, m, out)?;
+        out.push(range_hash(s, start + k, end)?);
     } else {
-        path(&leaves[k..], m - k, out);
-        out.push(root(&leaves[..k]));
+        path(s, start + k, end, m - k, out)?;
+        out.push(range_hash(s, start, start + k)?);
     }
+    Ok(())
 }
 
 /// Checks that `leaf` is entry `index` of the tree of `size` entries whose
@@ -102,29 +154,90 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], head
 /// The proof that the tree of the first `old` leaves is a prefix of the
 /// tree of all `leaves` (RFC 6962 PROOF); `None` unless 0 < old ≤ len.
 pub fn consistency_proof(leaves: &[Hash], old: usize) -> Option<Vec<Hash>> {
-    if old == 0 || old > leaves.len() {
-        return None;
-    }
-    let mut proof = Vec::new();
-    subproof(leaves, old, true, &mut proof);
-    Some(proof)
+    let Ok(proof) = consistency_proof_in(&mut { leaves }, old as u64, leaves.len() as u64);
+    proof
 }
 
-fn subproof(leaves: &[Hash], m: usize, complete: bool, out: &mut Vec<Hash>) {
-    let n = leaves.len();
+/// The proof that the tree of the first `old` leaves is a prefix of the
+/// tree of the first `new` leaves; `None` unless 0 < old ≤ new.
+pub fn consistency_proof_in<S: Subtrees>(
+    s: &mut S,
+    old: u64,
+    new: u64,
+) -> Result<Option<Vec<Hash>>, S::Error> {
+    if old == 0 || old > new {
+        return Ok(None);
+    }
+    let mut proof = Vec::new();
+    subproof(s, 0, new, old, true, &mut proof)?;
+    Ok(Some(proof))
+}
+
+fn subproof<S: Subtrees>(
+    s: &mut S,
+    start: u64,
+    end: u64,
+    m: u64,
+    complete: bool,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = end - start;
     if m == n {
         if !complete {
-            out.push(root(leaves));
+            out.push(range_hash(s, start, end)?);
         }
-        return;
+        return Ok(());
     }
-    let k = split(n);
+    let k = split(n as usize) as u64;
     if m <= k {
-        subproof(&leaves[..k], m, complete, out);
-        out.push(root(&leaves[k..]));
+        subproof(s, start, start + k, m, complete, out)?;
+        out.push(range_hash(s, start + k, end)?);
     } else {
-        subproof(&leaves[k..], m - k, false, out);
-        out.push(root(&leaves[..k]));
+        subproof(s, start + k, end, m - k, false, out)?;
+        out.push(range_hash(s, start, start + k)?);
+    }
+    Ok(())
+}
+
+/// The log's right edge while it is read in order: the perfect subtrees
+/// of the leaves so far, so the head at any size costs O(log n) and a log
+/// of a million entries is checked in one pass.
+#[derive(Debug, Default, Clone)]
+pub struct Frontier {
+    /// (level, hash), levels strictly decreasing.
+    stack: Vec<(u32, Hash)>,
+    size: u64,
+}
+
+impl Frontier {
+    pub fn push(&mut self, leaf: Hash) {
+        let (mut level, mut h) = (0u32, leaf);
+        while let Some(&(top_level, top)) = self.stack.last() {
+            if top_level != level {
+                break;
+            }
+            self.stack.pop();
+            h = node_hash(&top, &h);
+            level += 1;
+        }
+        self.stack.push((level, h));
+        self.size += 1;
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// MTH of the leaves pushed so far.
+    pub fn root(&self) -> Hash {
+        let mut it = self.stack.iter().rev();
+        let Some(&(_, mut r)) = it.next() else {
+            return Sha256::digest([]).into();
+        };
+        for (_, left) in it {
+            r = node_hash(left, &r);
+        }
+        r
     }
 }
 
@@ -276,6 +389,52 @@ mod tests {
             }
         }
         assert!(consistency_proof(&leaves(3), 0).is_none());
+    }
+
+    /// Stored perfect subtrees (as the audit log keeps them) give the same
+    /// heads and proofs as the leaves, and the frontier the same heads.
+    #[test]
+    fn stored_subtrees_and_frontier_agree_with_the_leaves() {
+        struct Stored(std::collections::HashMap<(u32, u64), Hash>, usize);
+        impl Subtrees for Stored {
+            type Error = ();
+            fn perfect(&mut self, level: u32, index: u64) -> Result<Hash, ()> {
+                self.1 += 1;
+                self.0.get(&(level, index)).copied().ok_or(())
+            }
+        }
+        let l = leaves(70);
+        let mut stored = Stored(Default::default(), 0);
+        let mut frontier = Frontier::default();
+        for (i, leaf) in l.iter().enumerate() {
+            // What the store does on append: the leaf, then every subtree it completes.
+            let (mut level, mut idx, mut h) = (0u32, i as u64, *leaf);
+            stored.0.insert((0, idx), h);
+            while idx % 2 == 1 {
+                h = node_hash(&stored.0[&(level, idx - 1)], &h);
+                level += 1;
+                idx /= 2;
+                stored.0.insert((level, idx), h);
+            }
+            frontier.push(*leaf);
+            let n = i as u64 + 1;
+            assert_eq!(frontier.root(), root(&l[..=i]));
+            assert_eq!(range_hash(&mut stored, 0, n), Ok(root(&l[..=i])));
+            for m in 0..n {
+                assert_eq!(
+                    inclusion_proof_in(&mut stored, m, n).unwrap(),
+                    inclusion_proof(&l[..=i], m as usize)
+                );
+                assert_eq!(
+                    consistency_proof_in(&mut stored, m + 1, n).unwrap(),
+                    consistency_proof(&l[..=i], m as usize + 1)
+                );
+            }
+        }
+        // O(log n) lookups per proof.
+        stored.1 = 0;
+        inclusion_proof_in(&mut stored, 37, 70).unwrap();
+        assert!(stored.1 <= 14, "{} lookups", stored.1);
         assert!(!verify_consistency(4, 3, &[0; 32], &[0; 32], &[]));
     }
 }

@@ -116,22 +116,19 @@ fn remote_verify(
     };
     let heads: Vec<crate::audit::TreeHead> =
         serde_json::from_str(&get("/api/v1/audit/heads")?).context("the service's tree heads")?;
-    let mut entries = Vec::new();
+    let mut checker = audit::Checker::new(heads, &keys);
+    let mut next = 1;
     loop {
-        let path = format!(
-            "/api/v1/audit/entries?from={}&limit=1000",
-            entries.len() + 1
-        );
+        let path = format!("/api/v1/audit/entries?from={next}&limit=1000");
         let page: Vec<crate::audit::Entry> =
             serde_json::from_str(&get(&path)?).context("the service's audit entries")?;
-        let n = page.len();
-        entries.extend(page.into_iter().map(|e| {
-            let leaf = e.leaf().to_vec();
-            (e, leaf)
-        }));
-        if n < 1000 {
+        for e in &page {
+            checker.push(e, &e.leaf());
+        }
+        next += page.len();
+        if page.len() < 1000 {
             break;
         }
     }
-    Ok(audit::check(&entries, &heads, &keys))
+    Ok(checker.finish())
 }

@@ -9,14 +9,9 @@ use crate::store::Store;
 
 /// Signs the head of the log as it is now and stores it.
 pub fn sign_head(store: &dyn Store, signer: &Signer) -> ServiceResult<TreeHead> {
-    let leaves: Vec<merkle::Hash> = store
-        .audit_entries(1, u64::MAX)?
-        .iter()
-        .map(|(e, _)| e.leaf())
-        .collect();
-    let root = data_encoding::HEXLOWER.encode(&merkle::root(&leaves));
+    let size = store.audit_size()?;
+    let root = data_encoding::HEXLOWER.encode(&merkle::range_hash(&mut { store }, 0, size)?);
     let at = jiff::Timestamp::now().to_string();
-    let size = leaves.len() as u64;
     let signature = signer.sign_document(HEAD_DOMAIN, &TreeHead::signed_bytes(size, &root, &at));
     let head = TreeHead {
         size,
@@ -56,68 +51,117 @@ pub fn head_signature_ok(head: &TreeHead, keys: &KeySet) -> bool {
     })
 }
 
+/// Entries read from the database per query while verifying.
+const PAGE: u64 = 10_000;
+
 /// Recomputes every entry's hash and the tree at every signed head: an
 /// entry edited, deleted, inserted or moved changes a head or breaks the
-/// numbering, and a head not signed by a known key is refused.
+/// numbering, and a head not signed by a known key is refused. Reads the
+/// log page by page, in one pass.
 pub fn verify(store: &dyn Store, keys: &KeySet) -> ServiceResult<Verification> {
-    Ok(check(
-        &store.audit_entries(1, u64::MAX)?,
-        &store.audit_heads()?,
-        keys,
-    ))
-}
-
-/// The checks of `verify` on entries and heads from anywhere (a database,
-/// or a remote service's API, where the stored hash is the recomputed one).
-pub fn check(stored: &[(Entry, Vec<u8>)], heads: &[TreeHead], keys: &KeySet) -> Verification {
-    let mut findings = Vec::new();
-    let leaves: Vec<merkle::Hash> = stored.iter().map(|(e, _)| e.leaf()).collect();
-    for (i, ((e, stored_leaf), leaf)) in stored.iter().zip(&leaves).enumerate() {
-        let expected = i as u64 + 1;
-        if e.seq != expected {
-            findings.push(format!(
-                "entry numbers jump from {} to {} (entries deleted or inserted)",
-                expected - 1,
-                e.seq
-            ));
+    let mut checker = Checker::new(store.audit_heads()?, keys);
+    let mut from = 1;
+    loop {
+        let page = store.audit_entries(from, PAGE)?;
+        for (entry, stored_leaf) in &page {
+            checker.push(entry, stored_leaf);
+        }
+        if (page.len() as u64) < PAGE {
             break;
         }
+        from += PAGE;
+    }
+    Ok(checker.finish())
+}
+
+/// The log checked as it streams by: each entry's number and hash, and
+/// each signed head compared with the tree when the log reaches its size.
+pub struct Checker {
+    frontier: merkle::Frontier,
+    /// Heads with a good signature, by size, not yet reached.
+    pending: std::collections::BTreeMap<u64, Vec<TreeHead>>,
+    heads_checked: usize,
+    signed: u64,
+    numbering_broken: bool,
+    findings: Vec<String>,
+}
+
+impl Checker {
+    pub fn new(heads: Vec<TreeHead>, keys: &KeySet) -> Checker {
+        let mut findings = Vec::new();
+        let mut pending: std::collections::BTreeMap<u64, Vec<TreeHead>> = Default::default();
+        let heads_checked = heads.len();
+        let signed = heads.iter().map(|h| h.size).max().unwrap_or(0);
+        for h in heads {
+            if head_signature_ok(&h, keys) {
+                pending.entry(h.size).or_default().push(h);
+            } else {
+                findings.push(format!(
+                    "the tree head of size {} is not signed by a known key",
+                    h.size
+                ));
+            }
+        }
+        let mut checker = Checker {
+            frontier: merkle::Frontier::default(),
+            pending,
+            heads_checked,
+            signed,
+            numbering_broken: false,
+            findings,
+        };
+        checker.compare_heads();
+        checker
+    }
+
+    pub fn push(&mut self, entry: &Entry, stored_leaf: &[u8]) {
+        let expected = self.frontier.size() + 1;
+        if entry.seq != expected && !self.numbering_broken {
+            // Reported once; the entries are still hashed as they stand.
+            self.findings.push(format!(
+                "entry numbers jump from {} to {} (entries deleted or inserted)",
+                expected - 1,
+                entry.seq
+            ));
+            self.numbering_broken = true;
+        }
+        let leaf = entry.leaf();
         if leaf[..] != stored_leaf[..] {
-            findings.push(format!(
+            self.findings.push(format!(
                 "entry {} does not match its stored hash (edited)",
-                e.seq
+                entry.seq
             ));
+        }
+        self.frontier.push(leaf);
+        self.compare_heads();
+    }
+
+    /// Checks the heads whose size the log has just reached.
+    fn compare_heads(&mut self) {
+        let size = self.frontier.size();
+        if let Some(heads) = self.pending.remove(&size) {
+            let root = data_encoding::HEXLOWER.encode(&self.frontier.root());
+            for h in heads.iter().filter(|h| h.root != root) {
+                self.findings.push(format!(
+                    "the first {} entries no longer give the signed head of {} (entries edited, deleted, inserted or reordered)",
+                    h.size, h.at
+                ));
+            }
         }
     }
-    for h in heads {
-        if !head_signature_ok(h, keys) {
-            findings.push(format!(
-                "the tree head of size {} is not signed by a known key",
-                h.size
-            ));
-            continue;
-        }
-        if h.size as usize > leaves.len() {
-            findings.push(format!(
-                "a signed head covers {} entries but the log holds {} (entries deleted)",
-                h.size,
-                leaves.len()
-            ));
-            continue;
-        }
-        let root = data_encoding::HEXLOWER.encode(&merkle::root(&leaves[..h.size as usize]));
-        if root != h.root {
-            findings.push(format!(
-                "the first {} entries no longer give the signed head of {} (entries edited, deleted, inserted or reordered)",
-                h.size, h.at
+
+    pub fn finish(mut self) -> Verification {
+        let entries = self.frontier.size();
+        for (size, _) in std::mem::take(&mut self.pending) {
+            self.findings.push(format!(
+                "a signed head covers {size} entries but the log holds {entries} (entries deleted)"
             ));
         }
-    }
-    let signed = heads.iter().map(|h| h.size).max().unwrap_or(0);
-    Verification {
-        entries: leaves.len() as u64,
-        heads_checked: heads.len(),
-        unsigned_tail: (leaves.len() as u64).saturating_sub(signed),
-        findings,
+        Verification {
+            entries,
+            heads_checked: self.heads_checked,
+            unsigned_tail: entries.saturating_sub(self.signed),
+            findings: self.findings,
+        }
     }
 }

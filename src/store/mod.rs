@@ -485,6 +485,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         from_seq: u64,
         limit: u64,
     ) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>>;
+    /// How many entries the log holds.
+    fn audit_size(&self) -> StoreResult<u64>;
+    /// The stored hash of a perfect subtree (level 0: an entry's leaf).
+    fn audit_perfect(&self, level: u32, index: u64) -> StoreResult<crate::audit::merkle::Hash>;
     fn audit_heads(&self) -> StoreResult<Vec<crate::audit::TreeHead>>;
     fn add_audit_head(&self, head: &crate::audit::TreeHead) -> StoreResult<()>;
     /// A batch's lifecycle events, oldest first.
@@ -500,4 +504,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         with_history: bool,
     ) -> StoreResult<BatchScanStats>;
     fn add_report(&self, report: &NewReport) -> StoreResult<i64>;
+}
+
+/// Proofs and heads from the subtrees the store keeps.
+impl crate::audit::merkle::Subtrees for &dyn Store {
+    type Error = StoreError;
+    fn perfect(&mut self, level: u32, index: u64) -> StoreResult<crate::audit::merkle::Hash> {
+        self.audit_perfect(level, index)
+    }
 }

@@ -15,6 +15,7 @@ use super::{
     SuspiciousStamp, TokenInfo,
 };
 use super::{Resolution, TriageItem};
+use crate::audit::merkle;
 use crate::codes::{Kid, StampCode};
 use crate::domain::scan::{self as scan_rules, RecentScan, Registered, RepeatRules};
 use crate::domain::{
@@ -132,6 +133,7 @@ impl SqliteStore {
         configure(&mut conn)
             .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
         migrate(&mut conn)?;
+        backfill_audit_nodes(&mut conn)?;
         let manager = SqliteConnectionManager::file(path).with_init(configure);
         let pool = r2d2::Pool::builder().max_size(8).build(manager)?;
         // A scan is a log entry, not a stamp: on its own connection WAL
@@ -251,6 +253,65 @@ fn audit_append(
         entry.after.as_ref().map(|v| v.to_string()),
         &entry.leaf()[..]
     ])?;
+    store_completed_nodes(tx, seq as u64 - 1, entry.leaf())
+}
+
+/// After leaf `index` is appended: stores every perfect subtree it
+/// completes (docs/audit-log.md, V9).
+fn store_completed_nodes(tx: &Connection, index: u64, leaf: merkle::Hash) -> StoreResult<()> {
+    let (mut level, mut idx, mut h) = (0u32, index, leaf);
+    while idx % 2 == 1 {
+        let sibling = perfect_on(tx, level, idx - 1)?;
+        h = merkle::node_hash(&sibling, &h);
+        level += 1;
+        idx /= 2;
+        tx.prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?
+            .execute(params![level, idx as i64, &h[..]])?;
+    }
+    Ok(())
+}
+
+/// A stored perfect subtree: level 0 is an entry's leaf hash.
+fn perfect_on(c: &Connection, level: u32, idx: u64) -> StoreResult<merkle::Hash> {
+    let blob: Option<Vec<u8>> = if level == 0 {
+        c.prepare_cached("SELECT leaf FROM audit_log WHERE seq = ?1")?
+            .query_row([idx as i64 + 1], |r| r.get(0))
+            .optional()?
+    } else {
+        c.prepare_cached("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2")?
+            .query_row(params![level, idx as i64], |r| r.get(0))
+            .optional()?
+    };
+    blob.and_then(|b| merkle::Hash::try_from(b.as_slice()).ok())
+        .ok_or_else(|| StoreError::Database(format!("audit tree node {level}/{idx} is missing")))
+}
+
+/// Writes the stored subtrees of an audit log that has entries without
+/// them (a database from before V9); a no-op when they are complete.
+fn backfill_audit_nodes(conn: &mut Connection) -> StoreResult<()> {
+    let (entries, nodes): (i64, i64) = conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM audit_log), (SELECT COUNT(*) FROM audit_nodes)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    // Only a log that never had them: stored nodes that disagree with the
+    // entries are left for `tem audit verify` (which recomputes from the
+    // entries) and for proof checkers to notice, not repaired quietly.
+    if nodes > 0 || entries < 2 {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute("DELETE FROM audit_nodes", [])?;
+    let leaves: Vec<Vec<u8>> = tx
+        .prepare("SELECT leaf FROM audit_log ORDER BY seq")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (i, leaf) in leaves.iter().enumerate() {
+        let leaf = merkle::Hash::try_from(leaf.as_slice())
+            .map_err(|_| StoreError::Database(format!("audit entry {} has a bad hash", i + 1)))?;
+        store_completed_nodes(&tx, i as u64, leaf)?;
+    }
+    tx.commit()?;
     Ok(())
 }
 
@@ -1895,6 +1956,20 @@ impl Store for SqliteStore {
             }
             Ok(out)
         })
+    }
+
+    fn audit_size(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            )
+        })
+    }
+
+    fn audit_perfect(&self, level: u32, idx: u64) -> StoreResult<merkle::Hash> {
+        self.read(|c| perfect_on(c, level, idx))
     }
 
     fn audit_heads(&self) -> StoreResult<Vec<crate::audit::TreeHead>> {

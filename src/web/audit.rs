@@ -17,16 +17,6 @@ fn hex(h: &merkle::Hash) -> String {
     data_encoding::HEXLOWER.encode(h)
 }
 
-/// The leaf hashes of the whole log, recomputed from the entries.
-fn leaves(state: &AppState) -> Result<Vec<merkle::Hash>, ServiceError> {
-    Ok(state
-        .store
-        .audit_entries(1, u64::MAX)?
-        .iter()
-        .map(|(e, _)| e.leaf())
-        .collect())
-}
-
 #[derive(Deserialize, IntoParams)]
 pub struct EntryPage {
     /// First entry number (default 1).
@@ -174,24 +164,31 @@ pub async fn inclusion(
     q: web::Query<InclusionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (seq, size) = (q.seq, q.size);
-    let state = state.into_inner();
-    let all = web::block(move || leaves(&state)).await??;
-    if seq == 0 || seq > size || size > all.len() as u64 {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            message: format!("need 1 ≤ seq ≤ size ≤ {} (the log's size)", all.len()),
-        });
-    }
-    let tree = &all[..size as usize];
-    let index = (seq - 1) as usize;
-    let path = merkle::inclusion_proof(tree, index).unwrap_or_default();
-    Ok(HttpResponse::Ok().json(InclusionProof {
-        seq,
-        leaf_index: index as u64,
-        tree_size: size,
-        leaf_hash: hex(&tree[index]),
-        path: path.iter().map(hex).collect(),
-    }))
+    let store = state.store.clone();
+    let proof = web::block(move || -> Result<_, ApiError> {
+        let log_size = store.audit_size().map_err(ServiceError::from)?;
+        if seq == 0 || seq > size || size > log_size {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message: format!("need 1 ≤ seq ≤ size ≤ {log_size} (the log's size)"),
+            });
+        }
+        let mut nodes = &*store;
+        let index = seq - 1;
+        let leaf = store.audit_perfect(0, index).map_err(ServiceError::from)?;
+        let path = merkle::inclusion_proof_in(&mut nodes, index, size)
+            .map_err(ServiceError::from)?
+            .unwrap_or_default();
+        Ok(InclusionProof {
+            seq,
+            leaf_index: index,
+            tree_size: size,
+            leaf_hash: hex(&leaf),
+            path: path.iter().map(hex).collect(),
+        })
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(proof))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -218,15 +215,21 @@ pub async fn consistency(
     q: web::Query<ConsistencyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (from, to) = (q.from, q.to);
-    let state = state.into_inner();
-    let all = web::block(move || leaves(&state)).await??;
-    if from == 0 || from > to || to > all.len() as u64 {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            message: format!("need 1 ≤ from ≤ to ≤ {} (the log's size)", all.len()),
-        });
-    }
-    let path = merkle::consistency_proof(&all[..to as usize], from as usize).unwrap_or_default();
+    let store = state.store.clone();
+    let path = web::block(move || -> Result<_, ApiError> {
+        let log_size = store.audit_size().map_err(ServiceError::from)?;
+        if from == 0 || from > to || to > log_size {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message: format!("need 1 ≤ from ≤ to ≤ {log_size} (the log's size)"),
+            });
+        }
+        let mut nodes = &*store;
+        Ok(merkle::consistency_proof_in(&mut nodes, from, to)
+            .map_err(ServiceError::from)?
+            .unwrap_or_default())
+    })
+    .await??;
     Ok(HttpResponse::Ok().json(ConsistencyProof {
         from,
         to,
