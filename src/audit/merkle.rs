@@ -59,7 +59,7 @@ pub fn range_hash<S: Subtrees>(s: &mut S, start: u64, end: u64) -> Result<Hash, 
     if n == 0 {
         return Ok(Sha256::digest([]).into());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return s.perfect(n.trailing_zeros(), start / n);
     }
     let k = split(n as usize) as u64;
