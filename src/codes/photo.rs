@@ -29,31 +29,36 @@ const DECODE_SIDE: u32 = 4_000;
 /// Decodes every QR code in an image file; returns their texts, each once,
 /// in the order found.
 pub fn decode_file(path: &Path) -> Result<Vec<String>, PhotoError> {
-    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| PhotoError::Unreadable {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    decode_bytes(&path.display().to_string(), &bytes)
+}
+
+/// Decodes every QR code in an image held in memory (an upload); `name`
+/// says which one in errors.
+pub fn decode_bytes(name: &str, bytes: &[u8]) -> Result<Vec<String>, PhotoError> {
     let unreadable = |reason: String| PhotoError::Unreadable {
-        path: shown.clone(),
+        path: name.to_string(),
         reason,
     };
-    let reader = ImageReader::open(path)
-        .map_err(|e| unreadable(e.to_string()))?
-        .with_guessed_format()
-        .map_err(|e| unreadable(e.to_string()))?;
-    let (width, height) = reader
+    let reader = || {
+        ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| unreadable(e.to_string()))
+    };
+    let (width, height) = reader()?
         .into_dimensions()
         .map_err(|e| unreadable(e.to_string()))?;
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err(PhotoError::TooLarge {
-            path: shown,
+            path: name.to_string(),
             width,
             height,
         });
     }
-    let image = ImageReader::open(path)
-        .map_err(|e| unreadable(e.to_string()))?
-        .with_guessed_format()
-        .map_err(|e| unreadable(e.to_string()))?
-        .decode()
-        .map_err(|e| unreadable(e.to_string()))?;
+    let image = reader()?.decode().map_err(|e| unreadable(e.to_string()))?;
     Ok(decode_image(&image))
 }
 

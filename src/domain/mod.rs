@@ -8,6 +8,7 @@
 mod access;
 mod batch;
 mod ids;
+pub mod inspection;
 mod producer;
 mod product;
 pub mod scan;

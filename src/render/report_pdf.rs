@@ -1,5 +1,6 @@
-//! The batch report as a PDF file (A4, Noto Sans embedded as subsets, real
-//! text): what an inspector files with the inspection record. Text is
+//! The batch report and the inspection record (biên bản kiểm tra) as PDF
+//! files (A4, Noto Sans embedded as subsets, real text): what an inspector
+//! files. Text is
 //! wrapped to its table cell and tables continue on the next page with their
 //! header repeated; every page carries the lot and "page n/m".
 
@@ -10,6 +11,7 @@ use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use super::font::{Weight, font};
 use super::pdf::{FontUse, compress, font_objects};
 use super::report::local_time as vietnam_time;
+use crate::domain::inspection::Inspection;
 use crate::service::report::BatchReport;
 
 const PAGE_W: f32 = 595.28;
@@ -196,6 +198,22 @@ impl Doc {
             x += w;
         }
         self.y = top - height;
+    }
+
+    /// Two signature lines side by side, with who signs under each.
+    fn signatures(&mut self, who: [&str; 2]) {
+        self.room(70.0);
+        self.y -= 50.0;
+        let y = self.y;
+        for (i, who) in who.iter().enumerate() {
+            let x = MARGIN + i as f32 * (PAGE_W - 2.0 * MARGIN) / 2.0;
+            let c = self.pages.last_mut().expect("a page");
+            c.set_stroke_gray(0.0);
+            c.move_to(x + 10.0, y);
+            c.line_to(x + 230.0, y);
+            c.stroke();
+            self.text(x + 10.0, y - 12.0, who, Weight::Regular, 9.0, 0.0);
+        }
     }
 
     /// Adds "lot · page n/m" to every page and writes the file.
@@ -455,24 +473,157 @@ pub fn pdf(r: &BatchReport) -> io::Result<Vec<u8>> {
         &[0.16, 0.12, 0.14, 0.1, 0.22, 0.26],
         &rows,
     );
-    d.room(70.0);
-    d.y -= 50.0;
-    let y = d.y;
-    for (i, who) in ["Cán bộ kiểm tra / Inspector", "Đại diện chủ thể / Producer"]
-        .iter()
-        .enumerate()
-    {
-        let x = MARGIN + i as f32 * (PAGE_W - 2.0 * MARGIN) / 2.0;
-        let c = d.pages.last_mut().expect("a page");
-        c.set_stroke_gray(0.0);
-        c.move_to(x + 10.0, y);
-        c.line_to(x + 230.0, y);
-        c.stroke();
-        d.text(x + 10.0, y - 12.0, who, Weight::Regular, 9.0, 0.0);
-    }
+    d.signatures(["Cán bộ kiểm tra / Inspector", "Đại diện chủ thể / Producer"]);
     d.finish(
         &format!("Báo cáo lô {}", b.lot_code),
         &format!("tem · lô {} · {}", b.lot_code, b.product),
+    )
+}
+
+fn verdict_vi(v: &str) -> &'static str {
+    match v {
+        "genuine" => "Chính hãng",
+        "recalled" => "Đã thu hồi",
+        "voided" => "Đã hủy",
+        "expired" => "Hết hạn",
+        "not-printed" => "Chưa in",
+        "unknown-serial" => "Không có trong hệ thống",
+        "forged" => "Giả (sai chữ ký)",
+        "unknown-key" => "Khóa lạ",
+        "revoked-key" => "Khóa đã thu hồi",
+        _ => "Không đọc được",
+    }
+}
+
+fn when_text(at: &str) -> String {
+    at.parse::<jiff::Timestamp>()
+        .map(vietnam_time)
+        .unwrap_or_else(|_| at.to_string())
+}
+
+/// The inspection record (biên bản kiểm tra) as PDF bytes.
+pub fn inspection_pdf(i: &Inspection) -> io::Result<Vec<u8>> {
+    let mut d = Doc::new();
+    d.para(
+        "BIÊN BẢN KIỂM TRA TEM TRUY XUẤT NGUỒN GỐC",
+        Weight::Bold,
+        14.0,
+        0.0,
+    );
+    d.para(
+        &format!("Inspection record no. {} · tem", i.id),
+        Weight::Regular,
+        9.0,
+        0.35,
+    );
+    let place = match &i.province {
+        Some(p) => format!("{}, {p}", i.place),
+        None => i.place.clone(),
+    };
+    let location = match (i.lat, i.lon) {
+        (Some(lat), Some(lon)) => format!("{lat:.5}, {lon:.5}"),
+        _ => "—".into(),
+    };
+    d.table(
+        &[
+            "Số biên bản",
+            "Thời điểm kiểm tra (UTC+7)",
+            "Địa điểm",
+            "Tọa độ",
+        ],
+        &[0.14, 0.26, 0.4, 0.2],
+        &[vec![i.id.to_string(), when_text(&i.at), place, location]],
+    );
+    let who = vec![vec![
+        i.inspector.clone(),
+        if i.source == "offline" {
+            format!(
+                "ngoại tuyến (gói dữ liệu lập {})",
+                i.bundle_at.as_deref().map(when_text).unwrap_or_default()
+            )
+        } else {
+            "trực tuyến".into()
+        },
+        when_text(&i.created_at),
+    ]];
+    d.table(
+        &["Người kiểm tra", "Cách kiểm tra", "Ghi nhận lúc"],
+        &[0.4, 0.35, 0.25],
+        &who,
+    );
+    if let Some(note) = &i.note {
+        d.para(
+            &format!("Ghi chú: {note}"),
+            Weight::Regular,
+            BODY + 1.0,
+            0.0,
+        );
+    }
+    d.heading("Tổng hợp / Summary");
+    let s = &i.summary;
+    d.table(
+        &["Số tem kiểm tra", "Chính hãng", "Có vấn đề", "Trùng lặp"],
+        &[0.25; 4],
+        &[vec![
+            s.stamps.to_string(),
+            s.genuine.to_string(),
+            s.problems.to_string(),
+            s.duplicates.to_string(),
+        ]],
+    );
+    let rows: Vec<Vec<String>> = s
+        .by_verdict
+        .iter()
+        .map(|(v, n)| vec![format!("{} ({v})", verdict_vi(v)), n.to_string()])
+        .collect();
+    d.table(&["Kết quả", "Số tem"], &[0.6, 0.4], &rows);
+    d.heading(&format!("Chi tiết từng tem / Stamps ({})", i.items.len()));
+    let offline = i.source == "offline";
+    let rows: Vec<Vec<String>> = i
+        .items
+        .iter()
+        .map(|it| {
+            let mut verdict = verdict_vi(&it.verdict).to_string();
+            if let Some(first) = it.duplicate_of {
+                verdict.push_str(&format!(" · trùng với tem thứ {first}"));
+            }
+            if let Some(r) = &it.reason {
+                verdict.push_str(&format!(" · {r}"));
+            }
+            let mut row = vec![
+                it.n.to_string(),
+                it.source.clone(),
+                it.serial.clone().unwrap_or_else(|| it.input.clone()),
+                it.batch_id.map(|b| b.to_string()).unwrap_or_default(),
+                verdict,
+            ];
+            if offline {
+                row.push(format!(
+                    "{} {}",
+                    it.offline_verdict.as_deref().unwrap_or(""),
+                    it.checked_at.as_deref().map(when_text).unwrap_or_default()
+                ));
+            }
+            row
+        })
+        .collect();
+    if offline {
+        d.table(
+            &["#", "Nguồn", "Số sê-ri", "Lô", "Kết quả", "Ngoại tuyến"],
+            &[0.05, 0.09, 0.3, 0.06, 0.3, 0.2],
+            &rows,
+        );
+    } else {
+        d.table(
+            &["#", "Nguồn", "Số sê-ri", "Lô", "Kết quả"],
+            &[0.06, 0.1, 0.34, 0.08, 0.42],
+            &rows,
+        );
+    }
+    d.signatures(["Cán bộ kiểm tra / Inspector", "Đại diện cơ sở / Shop"]);
+    d.finish(
+        &format!("Biên bản kiểm tra số {}", i.id),
+        &format!("tem · biên bản kiểm tra số {} · {}", i.id, i.place),
     )
 }
 

@@ -6,6 +6,7 @@ pub mod access;
 pub mod audit;
 pub mod demo;
 pub mod epcis;
+pub mod inspection;
 pub mod issue;
 pub mod lifecycle;
 pub mod registry;

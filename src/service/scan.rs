@@ -147,6 +147,11 @@ impl Scanner {
         }))
     }
 
+    /// The current key set's verifier (reloaded when the key ring changes).
+    pub fn verifier(&self) -> Arc<Verifier> {
+        self.keys.verifier()
+    }
+
     pub fn rules(&self) -> &RepeatRules {
         &self.rules
     }

@@ -193,6 +193,21 @@ pub struct NewRecall {
     pub actor: String,
 }
 
+/// An inspection to store, judged already (`service::inspection`).
+#[derive(Debug, Clone)]
+pub struct NewInspection {
+    pub at: String,
+    pub place: String,
+    pub province: Option<String>,
+    pub location: Option<(f64, f64)>,
+    pub note: Option<String>,
+    pub inspector: String,
+    pub source: String,
+    pub bundle_at: Option<String>,
+    pub items: Vec<crate::domain::inspection::Item>,
+    pub summary: crate::domain::inspection::Summary,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewReport {
     pub serial: Option<Serial>,
@@ -485,6 +500,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         from_seq: u64,
         limit: u64,
     ) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>>;
+    /// Stores an inspection and its items, with its audit entry, at once.
+    fn create_inspection(
+        &self,
+        new: &NewInspection,
+    ) -> StoreResult<crate::domain::inspection::Inspection>;
+    fn inspection(&self, id: i64) -> StoreResult<Option<crate::domain::inspection::Inspection>>;
+    /// Every inspection, newest first, without its items.
+    fn inspections(&self) -> StoreResult<Vec<crate::domain::inspection::Inspection>>;
+
     /// How many entries the log holds.
     fn audit_size(&self) -> StoreResult<u64>;
     /// The stored hash of a perfect subtree (level 0: an entry's leaf).

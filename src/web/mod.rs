@@ -5,6 +5,7 @@ pub mod api;
 mod audit;
 mod auth;
 pub mod error;
+mod inspections;
 mod limit;
 pub mod openapi;
 pub mod scan;

@@ -5,6 +5,7 @@
 mod audit;
 mod browser;
 mod helpers;
+mod inspections;
 mod lifecycle;
 mod registry;
 mod roles;

@@ -102,6 +102,14 @@ fn every_route_answers_each_caller_as_its_roles_say() {
         .send("kind=fake")
         .unwrap();
     let report_id = app.get("/api/v1/triage").body[0]["id"].as_i64().unwrap();
+    // An inspection in A's province.
+    let inspection_body = json!({
+        "place": "Chợ Trà Vinh", "province": "Trà Vinh",
+        "codes": [stamps.body[0]["url"].as_str().unwrap()],
+    });
+    let inspection = app.post("/api/v1/inspections", &inspection_body);
+    assert_eq!(inspection.status, 201, "{}", inspection.body);
+    let inspection_id = inspection.body["id"].as_i64().unwrap();
 
     let mut tokens_by_who: BTreeMap<Who, Option<String>> = BTreeMap::new();
     tokens_by_who.insert(Who::Admin, Some(token(&app, Grant::admin())));
@@ -155,6 +163,7 @@ fn every_route_answers_each_caller_as_its_roles_say() {
                 path.replace("{id}", &product.to_string())
             }
             "/producers/{id}" => path.replace("{id}", &a.to_string()),
+            "/inspections/{id}" => format!("/inspections/{inspection_id}"),
             "/triage/{kind}/{id}/resolve" => format!("/triage/report/{report_id}/resolve"),
             "/audit/proof/inclusion" => "/audit/proof/inclusion?seq=1&size=2".to_string(),
             "/audit/proof/consistency" => "/audit/proof/consistency?from=1&to=2".to_string(),
@@ -186,6 +195,7 @@ fn every_route_answers_each_caller_as_its_roles_say() {
                 json!({"outcome": "no-action", "note": "đã kiểm tra"})
             }
             ("POST", "/scans/location") => Value::Null,
+            ("POST", "/inspections") => inspection_body.clone(),
             (m, p) => {
                 panic!("route {m} {p} has no sample request in the role-matrix test: add one")
             }
@@ -228,6 +238,20 @@ fn every_route_answers_each_caller_as_its_roles_say() {
             }
             let names_object = route.path.contains("{id}")
                 || (route.method == "POST" && route.path == "/products");
+            if (route.method, route.path, who)
+                == ("POST", "/inspections", Who::OtherProvinceInspector)
+            {
+                // An inspector of Bến Tre cannot file an inspection in Trà Vinh.
+                assert_eq!(r.status, 400, "{what}");
+                assert!(
+                    r.body["error"]["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("Bến Tre"),
+                    "{what}"
+                );
+                continue;
+            }
             if who.sees_a() {
                 assert!(
                     r.status < 500 && ![401, 403, 404].contains(&r.status),

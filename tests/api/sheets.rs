@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::helpers::{TOKEN, spawn_app};
 
-fn get_bytes(app: &crate::helpers::TestApp, path: &str) -> (u16, String, Vec<u8>) {
+pub(crate) fn get_bytes(app: &crate::helpers::TestApp, path: &str) -> (u16, String, Vec<u8>) {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
