@@ -900,3 +900,77 @@ fn audit_verify_checks_a_running_service_too() {
         String::from_utf8_lossy(&wrong_token.stderr)
     );
 }
+
+#[test]
+fn inspect_records_an_inspection_with_duplicates_and_a_pdf() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let csv = env.path("p.csv").display().to_string();
+    env.ok(&[
+        "sheet", "--batch", "1", "--from", "1", "--count", "3", "-o", &csv,
+    ]);
+    let first_url = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .find(|c| c.starts_with("http"))
+        .unwrap()
+        .to_string();
+    let pdf = env.path("bien-ban.pdf");
+    let out = env.run(&[
+        "inspect",
+        "--place",
+        "Chợ Bến Thành",
+        "--province",
+        "Hồ Chí Minh",
+        "--from-file",
+        &csv,
+        &first_url,
+        "--pdf",
+        &pdf.display().to_string(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a duplicate is a problem: {stdout}"
+    );
+    assert!(stdout.contains("DUPLICATE of #1"), "{stdout}");
+    assert!(
+        stdout.contains("4 stamps, 3 genuine, 1 with problems (1 duplicates)"),
+        "{stdout}"
+    );
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+    // Stored, with its audit entry; the log still verifies.
+    let db = rusqlite::Connection::open(env.path("tem.db")).unwrap();
+    let (place, actor): (String, String) = db
+        .query_row("SELECT place, inspector FROM inspections", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(place, "Chợ Bến Thành");
+    assert!(actor.starts_with("cli:"), "{actor}");
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'inspection.create'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    env.ok(&["audit", "sign"]);
+    assert_eq!(audit_verify(&env).0, 0);
+
+    // All genuine: exit 0. Bad input: a clear error, exit 2, nothing stored.
+    env.ok(&["inspect", "--place", "Chợ Bến Thành", &first_url]);
+    let err = env.fails(&["inspect", "--place", " ", &first_url], 2);
+    assert!(err.contains("place"), "{err}");
+    let err = env.fails(&["inspect", "--place", "Chợ", "missing.png"], 2);
+    assert!(err.contains("missing.png"), "{err}");
+    let n: i64 = db
+        .query_row("SELECT COUNT(*) FROM inspections", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+}

@@ -3,6 +3,7 @@
 //! `tem verify` exits 1 when some code is not genuine.
 
 mod audit;
+mod inspect;
 mod keys;
 mod registry;
 mod serve;
@@ -78,6 +79,9 @@ enum Command {
     Layouts(sheet::LayoutsArgs),
     /// Verify stamp codes offline: URLs, bare codes or photos (PNG/JPEG).
     Verify(verify::VerifyArgs),
+    /// Record an inspection of the stamps found in a shop or market (codes,
+    /// code files, photos): a verdict per stamp, duplicates, a PDF record.
+    Inspect(inspect::InspectArgs),
     /// Mark printed stamps as stuck on packages and released.
     Activate(stamps::RangeArgs),
     /// Withdraw stamps (damaged in printing, lost); they scan as voided.
@@ -144,6 +148,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Sheet(args) => sheet::sheet(&config, args),
                 Command::Layouts(args) => sheet::layouts(args),
                 Command::Verify(args) => verify::run(&config, args),
+                Command::Inspect(args) => inspect::run(&config, args),
                 Command::Token(cmd) => token::run(&config, cmd),
                 Command::Activate(args) => stamps::activate(&config, args),
                 Command::Void(args) => stamps::void(&config, args),
@@ -191,7 +196,6 @@ fn init_logging(format: LogFormat, serving: bool) {
     };
 }
 
-/// Prints JSON to stdout.
 /// Who acts from the command line, for the records: "cli:USER".
 fn cli_actor() -> String {
     format!(
@@ -200,6 +204,7 @@ fn cli_actor() -> String {
     )
 }
 
+/// Prints JSON to stdout.
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())

@@ -144,7 +144,7 @@ fn write_text(out: &mut impl Write, l: &Line<'_>) -> std::io::Result<()> {
     writeln!(out)
 }
 
-fn looks_like_image(input: &str) -> bool {
+pub(super) fn looks_like_image(input: &str) -> bool {
     let lower = input.to_ascii_lowercase();
     [
         ".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff",
@@ -155,7 +155,7 @@ fn looks_like_image(input: &str) -> bool {
 }
 
 /// Reads codes from a file: a CSV with a `url` column, or one code per line.
-fn read_code_file(path: &Path, items: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+pub(super) fn read_code_file(path: &Path, items: &mut Vec<(String, String)>) -> anyhow::Result<()> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut lines = std::io::BufReader::new(file).lines();
     let first = match lines.next() {
