@@ -24,6 +24,8 @@ struct Raw {
     /// `tem serve` signs the audit log's tree head this often (seconds) when
     /// the log grew.
     audit_head_seconds: u64,
+    /// `tem verify --bundle` warns when a bundle is older than this (days).
+    bundle_max_age_days: u32,
     #[serde(default)]
     printers: std::collections::BTreeMap<String, Calibration>,
     #[serde(default)]
@@ -84,6 +86,7 @@ impl Default for Raw {
             log_format: "text".into(),
             workers: None,
             audit_head_seconds: 600,
+            bundle_max_age_days: 7,
             printers: Default::default(),
             scan: ScanSettings::default(),
         }
@@ -136,6 +139,8 @@ pub struct Config {
     pub workers: Option<usize>,
     /// How often `tem serve` signs the audit log's tree head (when it grew).
     pub audit_head_every: std::time::Duration,
+    /// Offline bundles older than this get a warning.
+    pub bundle_max_age_days: u32,
     /// Printer corrections by profile name (`[printers.NAME]` in tem.toml).
     pub printers: std::collections::BTreeMap<String, Calibration>,
     pub scan: ScanSettings,
@@ -208,6 +213,14 @@ impl Config {
                     );
                 }
                 std::time::Duration::from_secs(raw.audit_head_seconds)
+            },
+            bundle_max_age_days: {
+                if raw.bundle_max_age_days == 0 || raw.bundle_max_age_days > 366 {
+                    return Err(
+                        "bundle_max_age_days (TEM_BUNDLE_MAX_AGE_DAYS): must be 1 to 366".into(),
+                    );
+                }
+                raw.bundle_max_age_days
             },
             printers: {
                 for (name, c) in &raw.printers {

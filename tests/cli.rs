@@ -974,3 +974,276 @@ fn inspect_records_an_inspection_with_duplicates_and_a_pdf() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+/// The URLs of stamps `1..=n` of demo batch 1, printed.
+fn printed_urls(env: &Env, n: u32) -> Vec<String> {
+    let csv = env.path("printed.csv").display().to_string();
+    env.ok(&[
+        "sheet",
+        "--batch",
+        "1",
+        "--from",
+        "1",
+        "--count",
+        &n.to_string(),
+        "-o",
+        &csv,
+    ]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "url").unwrap();
+    lines
+        .map(|l| l.split(',').nth(col).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
+    use tem::service::bundle::{BUNDLE_DOMAIN, Bundle};
+    let service = Env::new();
+    service.ok(&["demo"]);
+    let urls = printed_urls(&service, 5);
+    service.ok(&[
+        "void",
+        "--batch",
+        "1",
+        "--from",
+        "5",
+        "--count",
+        "1",
+        "--reason",
+        "in hỏng",
+    ]);
+    service.ok(&[
+        "recall",
+        "--batch",
+        "1",
+        "--from",
+        "4",
+        "--count",
+        "1",
+        "--reason",
+        "nhiễm khuẩn",
+        "--notice",
+        "Ngừng sử dụng tem số 4",
+    ]);
+    let bundle_path = service.path("bundle.json");
+    let out = service.ok(&["bundle", "export", "-o", &bundle_path.display().to_string()]);
+    assert!(out.contains("1 recalled"), "{out}");
+    let keyset = service.path("tem-keys.json");
+    service.ok(&["keys", "export", "-o", &keyset.display().to_string()]);
+    let mut forged = urls[1].clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '1' { '2' } else { '1' });
+
+    // The inspector's laptop: no database, no keys, no server.
+    let field = Env::new();
+    let bundle = field.path("bundle.json");
+    std::fs::copy(&bundle_path, &bundle).unwrap();
+    let trust = field.path("tem-keys.json");
+    std::fs::copy(&keyset, &trust).unwrap();
+    let verify = |bundle: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+            "--place",
+            "Chợ Trà Vinh",
+            "--province",
+            "Trà Vinh",
+        ];
+        args.extend_from_slice(extra);
+        field.run(&args)
+    };
+    let out = verify(&bundle, &[&urls[0], &urls[3], &urls[4], &forged]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].starts_with("genuine"), "{stdout}");
+    assert!(lines[0].contains("Hợp tác xã"), "origin shown: {stdout}");
+    assert!(
+        lines[1].starts_with("recalled") && lines[1].contains("Ngừng sử dụng tem số 4"),
+        "{stdout}"
+    );
+    assert!(lines[2].starts_with("voided"), "{stdout}");
+    assert!(lines[3].starts_with("forged"), "{stdout}");
+    assert!(
+        stderr.contains("minutes ago") && stderr.contains("trusted"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning"), "a fresh bundle: {stderr}");
+    assert!(
+        !field.path("tem.db").exists(),
+        "offline checks touch no database"
+    );
+    let checks = field.path("bundle.json.checks.jsonl");
+    assert_eq!(std::fs::read_to_string(&checks).unwrap().lines().count(), 4);
+
+    // A stale bundle (signed by the service ten days ago): a warning, not a failure.
+    let ring = tem::codes::KeyRing::open(&service.path("keys")).unwrap();
+    let signer = ring.signer().unwrap();
+    let mut old: Bundle = serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    old.payload.created_at =
+        (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(240)).to_string();
+    let resign = |b: &mut Bundle, signer: &tem::codes::Signer| {
+        let sig = signer.sign_document(BUNDLE_DOMAIN, &serde_json::to_vec(&b.payload).unwrap());
+        b.signature = data_encoding::BASE64URL_NOPAD.encode(&sig);
+        b.kid = signer.kid().to_string();
+    };
+    resign(&mut old, &signer);
+    let stale = field.path("stale.json");
+    std::fs::write(&stale, serde_json::to_string(&old).unwrap()).unwrap();
+    let out = verify(&stale, &[&urls[0]]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("10 days ago"), "{stderr}");
+    assert!(
+        stderr.contains("warning: the bundle is older than 7 days"),
+        "{stderr}"
+    );
+    let out = verify(&stale, &["--max-age", "30", &urls[0]]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+
+    // Edited by hand: the recall removed. Refused.
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    let edited = field.path("edited.json");
+    std::fs::write(
+        &edited,
+        text.replace("Ngừng sử dụng tem số 4", "Bình thường"),
+    )
+    .unwrap();
+    let out = verify(&edited, &[&urls[3]]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("changed after tem signed it"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    // Re-signed by someone else's key, with that key put in the bundle: not trusted.
+    let mut forged_bundle: Bundle = serde_json::from_str(&text).unwrap();
+    forged_bundle
+        .payload
+        .batches
+        .iter_mut()
+        .for_each(|b| b.recalls.clear());
+    let mallory = tem::codes::Signer::from_secret([7u8; 32]);
+    forged_bundle
+        .payload
+        .keys
+        .keys
+        .push(tem::codes::keyring::PublicKeyEntry::new(
+            mallory.public_key(),
+            tem::codes::KeyStatus::Active,
+        ));
+    resign(&mut forged_bundle, &mallory);
+    let impostor = field.path("impostor.json");
+    std::fs::write(&impostor, serde_json::to_string(&forged_bundle).unwrap()).unwrap();
+    let out = verify(&impostor, &[&urls[3]]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not in the key set you trust"), "{stderr}");
+    // The refused bundles recorded nothing.
+    assert_eq!(std::fs::read_to_string(&checks).unwrap().lines().count(), 4);
+
+    // Back online: the checks become an inspection and scans.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token = "sync-admin-token-0123456789abcdef";
+    let mut serve = service
+        .cmd()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("TEM_ADMIN_TOKEN", token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sync = |token: &str| {
+        field.run(&[
+            "bundle",
+            "sync",
+            "--checks",
+            checks.to_str().unwrap(),
+            "--url",
+            &url,
+            "--token",
+            token,
+        ])
+    };
+    let out = sync("wrong-token");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    assert_eq!(
+        std::fs::read_to_string(&checks).unwrap().lines().count(),
+        4,
+        "kept after a failure"
+    );
+    let out = sync(token);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("4 checks at Chợ Trà Vinh"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(&checks).unwrap(),
+        "",
+        "nothing left to send"
+    );
+    assert!(String::from_utf8_lossy(&sync(token).stdout).contains("nothing to upload"));
+
+    let db = rusqlite::Connection::open(service.path("tem.db")).unwrap();
+    let (source, province, items): (String, String, i64) = db
+        .query_row(
+            "SELECT source, province, (SELECT COUNT(*) FROM inspection_items WHERE inspection_id = i.id) FROM inspections i",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (source.as_str(), province.as_str(), items),
+        ("offline", "Trà Vinh", 4)
+    );
+    let offline_verdicts: Vec<(String, String)> = db
+        .prepare("SELECT verdict, offline_verdict FROM inspection_items ORDER BY n")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        offline_verdicts,
+        [
+            ("genuine", "genuine"),
+            ("recalled", "recalled"),
+            ("voided", "voided"),
+            ("forged", "forged")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // Scans for the three registered stamps, none for the forged one.
+    let scans: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM scans WHERE agent = 'tem offline kit'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(scans, 3);
+}

@@ -3,6 +3,7 @@
 //! `tem verify` exits 1 when some code is not genuine.
 
 mod audit;
+mod bundle;
 mod inspect;
 mod keys;
 mod registry;
@@ -79,6 +80,9 @@ enum Command {
     Layouts(sheet::LayoutsArgs),
     /// Verify stamp codes offline: URLs, bare codes or photos (PNG/JPEG).
     Verify(verify::VerifyArgs),
+    /// The offline inspector kit: export a signed bundle, sync offline checks.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// Record an inspection of the stamps found in a shop or market (codes,
     /// code files, photos): a verdict per stamp, duplicates, a PDF record.
     Inspect(inspect::InspectArgs),
@@ -149,6 +153,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Layouts(args) => sheet::layouts(args),
                 Command::Verify(args) => verify::run(&config, args),
                 Command::Inspect(args) => inspect::run(&config, args),
+                Command::Bundle(cmd) => bundle::run(&config, cmd),
                 Command::Token(cmd) => token::run(&config, cmd),
                 Command::Activate(args) => stamps::activate(&config, args),
                 Command::Void(args) => stamps::void(&config, args),

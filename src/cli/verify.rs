@@ -25,6 +25,27 @@ pub struct VerifyArgs {
     /// Print one JSON object per code (JSON Lines).
     #[arg(long)]
     json: bool,
+    /// Check with an offline bundle (`tem bundle export`) instead of the
+    /// key set alone: recalls, voids and the batch's origin, no network.
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+    /// With --bundle: the service's key set (tem-keys.json) to trust; the
+    /// bundle must be signed by one of its keys.
+    #[arg(long, value_name = "KEYSET", requires = "bundle")]
+    trust: Option<PathBuf>,
+    /// With --bundle: warn when the bundle is older than this many days
+    /// (default: bundle_max_age_days in tem.toml, 7).
+    #[arg(long, value_name = "DAYS", requires = "bundle", value_parser = clap::value_parser!(u32).range(1..=366))]
+    max_age: Option<u32>,
+    /// With --bundle: where the checks are made (recorded with them).
+    #[arg(long, requires = "bundle")]
+    place: Option<String>,
+    #[arg(long, requires = "bundle")]
+    province: Option<String>,
+    /// With --bundle: the file the checks are appended to (default
+    /// BUNDLE.checks.jsonl).
+    #[arg(long, value_name = "FILE", requires = "bundle")]
+    checks: Option<PathBuf>,
 }
 
 /// One line of `--json` output.
@@ -46,15 +67,6 @@ pub fn run(config: &Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
             "nothing to verify: give stamp URLs, codes or image files (see `tem verify --help`)"
         );
     }
-    let keys = KeySet::load(config.keys_dir())?;
-    if keys.keys.is_empty() {
-        anyhow::bail!(
-            "the key set {} has no keys; export one with `tem keys export`",
-            config.keys_dir().display()
-        );
-    }
-    let verifier = Verifier::new(&keys);
-
     // (source, text) pairs, in input order.
     let mut items: Vec<(String, String)> = Vec::new();
     for input in &args.inputs {
@@ -82,6 +94,28 @@ pub fn run(config: &Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         read_code_file(file, &mut items)?;
     }
 
+    if let Some(bundle) = &args.bundle {
+        return super::bundle::verify_offline(
+            super::bundle::OfflineOptions {
+                bundle,
+                trust: args.trust.as_deref(),
+                max_age_days: args.max_age.unwrap_or(config.bundle_max_age_days),
+                place: args.place,
+                province: args.province,
+                checks: args.checks,
+                json: args.json,
+            },
+            &items,
+        );
+    }
+    let keys = KeySet::load(config.keys_dir())?;
+    if keys.keys.is_empty() {
+        anyhow::bail!(
+            "the key set {} has no keys; export one with `tem keys export`",
+            config.keys_dir().display()
+        );
+    }
+    let verifier = Verifier::new(&keys);
     let checks = check_all(&verifier, &items);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -13,8 +13,8 @@ use crate::codes::{CodeVerdict, Verifier, photo};
 use crate::domain::inspection::{Inspection, Item, OfflineCheck, summarise};
 use crate::domain::scan::{Registered, Verdict, judge};
 use crate::domain::text::{self, Lines};
-use crate::domain::{DomainError, Grant, Role};
-use crate::store::{NewInspection, Store};
+use crate::domain::{BatchId, DomainError, Grant, Role, Serial};
+use crate::store::{InspectionScan, NewInspection, Store};
 
 /// At most this many stamps in one inspection.
 pub const MAX_ITEMS: usize = 5_000;
@@ -143,19 +143,36 @@ pub fn create(
     let mut judge = Judge::new(store, verifier);
     let mut first_by_serial: HashMap<String, u32> = HashMap::new();
     let mut items = Vec::with_capacity(inputs.len());
+    let mut scans = Vec::new();
     for (i, (source, input, offline)) in inputs.into_iter().enumerate() {
         let n = i as u32 + 1;
-        let (serial, batch_id, verdict, reason) = if input.is_empty() {
+        let (serial_key, batch_id, verdict, reason) = if input.is_empty() {
             (
                 None,
                 None,
-                Verdict::Malformed.as_str().to_string(),
+                Verdict::Malformed,
                 Some("no QR code found in the photo".to_string()),
             )
         } else {
-            let j = judge.one(&input, today)?;
-            (j.0, j.1, j.2.as_str().to_string(), j.3)
+            judge.one(&input, today)?
         };
+        // A stamp checked offline was scanned in the field: recorded as a
+        // scan of a registered stamp, at the time of the check.
+        if let (Some(o), Some(serial), Some(batch)) = (offline, serial_key, batch_id)
+            && !matches!(
+                verdict,
+                Verdict::Forged | Verdict::UnknownKey | Verdict::UnknownSerial | Verdict::Malformed
+            )
+        {
+            scans.push(InspectionScan {
+                serial,
+                batch: BatchId(batch),
+                at: o.at.clone(),
+                verdict: verdict.as_str().to_string(),
+            });
+        }
+        let serial = serial_key.map(|s| s.to_string());
+        let verdict = verdict.as_str().to_string();
         let duplicate_of = serial.as_ref().and_then(|s| {
             let first = *first_by_serial.entry(s.clone()).or_insert(n);
             (first != n).then_some(first)
@@ -190,6 +207,7 @@ pub fn create(
         bundle_at,
         items,
         summary,
+        scans,
     };
     Ok(store.create_inspection(&new)?)
 }
@@ -213,7 +231,7 @@ struct Judge<'a> {
     batches: HashMap<u32, (Option<jiff::civil::Date>, Vec<crate::store::RecallRecord>)>,
 }
 
-type Judged = (Option<String>, Option<u32>, Verdict, Option<String>);
+type Judged = (Option<Serial>, Option<u32>, Verdict, Option<String>);
 
 impl<'a> Judge<'a> {
     fn new(store: &'a dyn Store, verifier: &'a Verifier) -> Judge<'a> {
@@ -230,7 +248,7 @@ impl<'a> Judge<'a> {
             let reason = check.problem.map(|p| p.to_string());
             return Ok((None, None, Verdict::Malformed, reason));
         };
-        let serial = Some(code.serial.to_string());
+        let serial = Some(code.serial);
         let signature_ok = matches!(
             check.verdict,
             CodeVerdict::Genuine | CodeVerdict::RevokedKey

@@ -206,6 +206,18 @@ pub struct NewInspection {
     pub bundle_at: Option<String>,
     pub items: Vec<crate::domain::inspection::Item>,
     pub summary: crate::domain::inspection::Summary,
+    /// Checks made offline, recorded as scans in the same transaction.
+    pub scans: Vec<InspectionScan>,
+}
+
+/// A stamp checked offline by an inspector: a scan at `at` (RFC 3339). It
+/// counts in the stamp's scans but not in the consumer repeat-scan rules.
+#[derive(Debug, Clone)]
+pub struct InspectionScan {
+    pub serial: Serial,
+    pub batch: BatchId,
+    pub at: String,
+    pub verdict: String,
 }
 
 #[derive(Debug, Clone)]
@@ -397,6 +409,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stamps of a batch in sequence order, from `from_seq`, at most `limit`.
     fn stamps(&self, batch: BatchId, from_seq: u32, limit: u32) -> StoreResult<Vec<StoredStamp>>;
     fn stamp(&self, serial: Serial) -> StoreResult<Option<StoredStamp>>;
+    /// The stamps of a batch in one state, in number order.
+    fn stamps_in_state(&self, batch: BatchId, state: StampState) -> StoreResult<Vec<StoredStamp>>;
     fn stamp_counts(&self, batch: BatchId) -> StoreResult<StampCounts>;
 
     /// Records a print job and moves its `issued` stamps to `printed`, in one

@@ -1288,6 +1288,18 @@ impl Store for SqliteStore {
         })
     }
 
+    fn stamps_in_state(&self, batch: BatchId, state: StampState) -> StoreResult<Vec<StoredStamp>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {STAMP_COLUMNS} {STAMP_FROM} WHERE s.batch_id = ?1 AND s.state = ?2 ORDER BY s.seq"
+            ))?;
+            let rows = stmt
+                .query_map(params![batch.0, state.code()], stamp_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(finish_stamp).collect()
+        })
+    }
+
     fn stamp_scans(
         &self,
         batch: BatchId,
@@ -2044,6 +2056,22 @@ impl Store for SqliteStore {
                     id, i.n, i.source, i.input, i.serial, i.batch_id, i.verdict, i.reason, i.duplicate_of,
                     i.offline_verdict, i.checked_at
                 ])?;
+            }
+            let mut scan = tx.prepare_cached(
+                "INSERT INTO scans (serial, batch_id, at, verdict, network, device, agent)
+                 SELECT ?1, ?2, ?3, ?4, NULL, ?5, 'tem offline kit' FROM stamps WHERE serial = ?1 AND batch_id = ?2",
+            )?;
+            let mut count = tx.prepare_cached(
+                "UPDATE stamps SET scan_count = scan_count + 1,
+                        first_scan_at = CASE WHEN first_scan_at IS NULL OR first_scan_at > ?3 THEN ?3 ELSE first_scan_at END
+                 WHERE serial = ?1 AND batch_id = ?2",
+            )?;
+            let device = format!("inspector {}", new.inspector);
+            for s in &new.scans {
+                let at = timestamp(&s.at)?.to_string();
+                if scan.execute(params![serial_key(s.serial), s.batch.0, at, s.verdict, device])? == 1 {
+                    count.execute(params![serial_key(s.serial), s.batch.0, at])?;
+                }
             }
             audit_append(
                 tx,

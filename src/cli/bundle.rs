@@ -1,0 +1,339 @@
+//! `tem bundle`: the offline inspector kit. `export` writes a bundle signed
+//! by the service; `tem verify --bundle` checks stamps with it and no
+//! network, recording each check; `sync` uploads those checks as
+//! inspections (and scans) when a network is back.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde::{Deserialize, Serialize};
+
+use crate::codes::KeyRing;
+use crate::config::Config;
+use crate::service::bundle::{self, Bundle, OfflineChecker};
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write a bundle signed by this service: public keys and their status,
+    /// recalled batches and stamps, voided stamps, and each batch's product,
+    /// producer, origin and dates.
+    Export {
+        /// Only producers in these provinces (repeatable); all by default.
+        #[arg(long)]
+        province: Vec<String>,
+        #[arg(short, long, value_name = "FILE", default_value = "tem-bundle.json")]
+        output: PathBuf,
+    },
+    /// Upload the checks `tem verify --bundle` recorded to a service, as
+    /// inspection records (one per place) and scans. Uploaded checks are
+    /// removed from the file, so running it twice uploads nothing twice.
+    Sync {
+        /// The checks file (by default BUNDLE.checks.jsonl next to the bundle).
+        #[arg(long, value_name = "FILE")]
+        checks: PathBuf,
+        /// The service, e.g. https://tem.example.vn
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// An inspector or admin token (or TEM_TOKEN).
+        #[arg(long, env = "TEM_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+}
+
+/// One line of a checks file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckRecord {
+    pub at: String,
+    pub code: String,
+    pub verdict: String,
+    pub serial: Option<String>,
+    pub batch: Option<u32>,
+    pub place: Option<String>,
+    pub province: Option<String>,
+    pub bundle_created_at: String,
+}
+
+pub fn run(config: &Config, cmd: BundleCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BundleCommand::Export { province, output } => {
+            let store = super::open_store(config)?;
+            let ring = KeyRing::open(config.keys_dir())?;
+            let b = bundle::export(
+                &*store,
+                &ring.signer()?,
+                ring.key_set(),
+                &config.base_url,
+                &province,
+            )?;
+            let text = serde_json::to_string_pretty(&b)?;
+            std::fs::write(&output, text)
+                .with_context(|| format!("writing {}", output.display()))?;
+            let recalled = b
+                .payload
+                .batches
+                .iter()
+                .filter(|x| !x.recalls.is_empty())
+                .count();
+            let voided: usize = b.payload.batches.iter().map(|x| x.voided.len()).sum();
+            println!(
+                "bundle {}: {} batches ({recalled} recalled), {voided} voided stamps, {} keys, signed by {}",
+                output.display(),
+                b.payload.batches.len(),
+                b.payload.keys.keys.len(),
+                b.kid
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        BundleCommand::Sync { checks, url, token } => sync(&checks, &url, token.as_deref()),
+    }
+}
+
+/// Options of `tem verify` for offline checking with a bundle.
+pub struct OfflineOptions<'a> {
+    pub bundle: &'a Path,
+    pub trust: Option<&'a Path>,
+    pub max_age_days: u32,
+    pub place: Option<String>,
+    pub province: Option<String>,
+    pub checks: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// The default checks file of a bundle: BUNDLE.checks.jsonl.
+pub fn checks_path(bundle: &Path) -> PathBuf {
+    let mut name = bundle.as_os_str().to_owned();
+    name.push(".checks.jsonl");
+    PathBuf::from(name)
+}
+
+/// `tem verify --bundle`: checks `texts` ((source, text) pairs) with no
+/// network and appends one record per check to the checks file.
+pub fn verify_offline(
+    o: OfflineOptions<'_>,
+    texts: &[(String, String)],
+) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(o.bundle)
+        .with_context(|| format!("reading {}", o.bundle.display()))?;
+    let trusted = o
+        .trust
+        .map(crate::codes::KeySet::read)
+        .transpose()
+        .context("the trusted key set")?;
+    let b = Bundle::open(&text, trusted.as_ref())
+        .map_err(|e| anyhow::anyhow!("{}: {e}; refusing to use it", o.bundle.display()))?;
+    let created = b.created_at()?;
+    let now = jiff::Timestamp::now();
+    let age = now.duration_since(created);
+    eprintln!(
+        "bundle from {} made {} ago ({} batches, signed by key {}{})",
+        b.payload.service,
+        bundle::age_text(age),
+        b.payload.batches.len(),
+        b.kid,
+        if trusted.is_some() {
+            ", trusted"
+        } else {
+            "; pass --trust KEYSET to pin the service's keys"
+        }
+    );
+    if age.as_hours() > i64::from(o.max_age_days) * 24 {
+        eprintln!(
+            "warning: the bundle is older than {} days: recalls and voids since {} are not known; export a new one when online",
+            o.max_age_days,
+            created.strftime("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    let checker = OfflineChecker::new(&b, jiff::Zoned::now().date());
+    let checks_file = o.checks.clone().unwrap_or_else(|| checks_path(o.bundle));
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&checks_file)
+        .with_context(|| format!("opening {}", checks_file.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut all_genuine = true;
+    for (source, text) in texts {
+        let v = checker.check(text);
+        all_genuine &= v.verdict == "genuine";
+        let record = CheckRecord {
+            at: now.to_string(),
+            code: text.clone(),
+            verdict: v.verdict.to_string(),
+            serial: v.serial.clone(),
+            batch: v.batch.map(|x| x.id),
+            place: o.place.clone(),
+            province: o.province.clone(),
+            bundle_created_at: b.payload.created_at.clone(),
+        };
+        serde_json::to_writer(&mut log, &record)?;
+        writeln!(log)?;
+        if o.json {
+            serde_json::to_writer(&mut out, &v)?;
+            writeln!(out)?;
+            continue;
+        }
+        write!(out, "{:<12}", v.verdict)?;
+        if let Some(s) = &v.serial {
+            write!(out, " serial {s}")?;
+        }
+        if let Some(batch) = v.batch {
+            write!(
+                out,
+                " — {} · lô {} · {} ({}) · SX {}{}",
+                batch.product,
+                batch.lot_code,
+                batch.producer,
+                batch.origin,
+                batch.production_date,
+                batch
+                    .expiry_date
+                    .as_deref()
+                    .map(|e| format!(" · HSD {e}"))
+                    .unwrap_or_default()
+            )?;
+        }
+        if let Some(n) = v.notice {
+            write!(out, " — THU HỒI: {n}")?;
+        }
+        if let Some(c) = v.caveat {
+            write!(out, " ({c})")?;
+        }
+        if text.is_empty() {
+            write!(out, " — no QR code found [{source}]")?;
+        }
+        writeln!(out)?;
+    }
+    out.flush()?;
+    log.sync_all()?;
+    eprintln!(
+        "{} checks recorded in {} (upload them with `tem bundle sync`)",
+        texts.len(),
+        checks_file.display()
+    );
+    Ok(if all_genuine {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The place a check was made, for grouping into inspections.
+type Group = (Option<String>, Option<String>, String);
+
+fn sync(path: &Path, url: &str, token: Option<&str>) -> anyhow::Result<ExitCode> {
+    let token = token.context("give --token (an inspector or admin token) or TEM_TOKEN")?;
+    let records = read_checks(path)?;
+    if records.is_empty() {
+        println!("nothing to upload: {} has no checks", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    // One inspection per place (and bundle), in the order first seen.
+    let mut groups: Vec<(Group, Vec<CheckRecord>)> = Vec::new();
+    for r in records {
+        let key = (
+            r.place.clone(),
+            r.province.clone(),
+            r.bundle_created_at.clone(),
+        );
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) => list.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let endpoint = format!("{}/api/v1/inspections", url.trim_end_matches('/'));
+    let mut uploaded = 0;
+    while let Some(((place, province, bundle_at), list)) = groups.first().cloned() {
+        let body = serde_json::json!({
+            "place": place.clone().unwrap_or_else(|| "(không ghi địa điểm / place not given)".into()),
+            "province": province,
+            "at": list[0].at,
+            "offline": {
+                "bundle_created_at": bundle_at,
+                "checks": list.iter().map(|r| serde_json::json!({
+                    "code": r.code, "at": r.at, "verdict": r.verdict,
+                })).collect::<Vec<_>>(),
+            },
+        });
+        let mut resp = agent
+            .post(&endpoint)
+            .header("Authorization", format!("Bearer {token}"))
+            .send_json(&body)
+            .with_context(|| format!("POST {endpoint}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        if status != 201 {
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+                .unwrap_or(text);
+            anyhow::bail!(
+                "the service refused the checks ({status}): {message}; {uploaded} inspections uploaded, the rest stay in {}",
+                path.display()
+            );
+        }
+        let id = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["id"].as_i64())
+            .unwrap_or_default();
+        println!(
+            "inspection {id}: {} checks at {}",
+            list.len(),
+            place.as_deref().unwrap_or("(no place)")
+        );
+        groups.remove(0);
+        uploaded += 1;
+        // Keep only what is not uploaded yet, so nothing is sent twice.
+        write_checks(path, groups.iter().flat_map(|(_, l)| l.iter()))?;
+    }
+    println!(
+        "{uploaded} inspections uploaded; {} is empty now",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_checks(path: &Path) -> anyhow::Result<Vec<CheckRecord>> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(
+            serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}: not a check record", path.display(), n + 1))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Replaces the checks file atomically (write a temporary file, rename).
+fn write_checks<'a>(
+    path: &Path,
+    records: impl Iterator<Item = &'a CheckRecord>,
+) -> anyhow::Result<()> {
+    let tmp = path.with_extension("jsonl.tmp");
+    {
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?,
+        );
+        for r in records {
+            serde_json::to_writer(&mut f, r)?;
+            writeln!(f)?;
+        }
+        f.into_inner()
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?
+            .sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
