@@ -719,6 +719,19 @@ fn audit_verify_detects_rows_changed_deleted_inserted_or_swapped() {
     ] {
         assert!(actions.iter().any(|x| x == a), "no {a} entry: {actions:?}");
     }
+    // Who: the demo loader, and the person at the command line.
+    let actor = |action: &str| -> String {
+        let db = rusqlite::Connection::open(env.path("tem.db")).unwrap();
+        db.query_row(
+            "SELECT actor FROM audit_log WHERE action = ?1 ORDER BY seq DESC LIMIT 1",
+            [action],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(actor("producer.create"), "tem demo");
+    assert!(actor("token.create").starts_with("cli:"));
+    assert!(actor("stamps.void").starts_with("cli:"));
 
     // Each tampering, on a fresh copy of the database.
     let tamper = |sql: &str, why: &str| {

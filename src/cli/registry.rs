@@ -196,7 +196,7 @@ pub fn producer(config: &Config, cmd: ProducerCommand) -> anyhow::Result<ExitCod
                     email,
                 },
             };
-            let p = registry::create_producer(&*store, input)?;
+            let p = registry::create_producer(&*store, input, &super::cli_actor())?;
             if json {
                 super::print_json(&p)?;
             } else {
@@ -257,7 +257,7 @@ pub fn product(config: &Config, cmd: ProductCommand) -> anyhow::Result<ExitCode>
                     certifications: Vec::new(),
                 },
             };
-            let p = registry::create_product(&*store, input)?;
+            let p = registry::create_product(&*store, input, &super::cli_actor())?;
             if json {
                 super::print_json(&p)?;
             } else {
@@ -314,7 +314,8 @@ pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
                     stages: Vec::new(),
                 },
             };
-            let b = registry::create_batch(&*store, ProductId(product), input)?;
+            let b =
+                registry::create_batch(&*store, ProductId(product), input, &super::cli_actor())?;
             if json {
                 super::print_json(&b)?;
             } else {
@@ -398,6 +399,7 @@ pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
                     time,
                     note,
                 },
+                &super::cli_actor(),
             )?;
             println!("stage {} added to batch {batch}: {}", s.position, s.name);
         }

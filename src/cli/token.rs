@@ -61,8 +61,13 @@ pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let grant = Grant::new(role, producer.map(ProducerId), &province)?;
-            let (token, info) =
-                tokens::create(&*store, grant, label.as_deref(), expires.as_deref())?;
+            let (token, info) = tokens::create(
+                &*store,
+                grant,
+                label.as_deref(),
+                expires.as_deref(),
+                &super::cli_actor(),
+            )?;
             if json {
                 super::print_json(&serde_json::json!({ "token": token, "record": info }))?;
             } else {
@@ -115,7 +120,7 @@ pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             }
         }
         TokenCommand::Revoke { id } => {
-            tokens::revoke(&*store, id)?;
+            tokens::revoke(&*store, id, &super::cli_actor())?;
             println!("token {id} revoked");
         }
     }

@@ -312,11 +312,10 @@ impl<'a> OfflineChecker<'a> {
             return v;
         };
         v.batch = Some(batch);
-        let recall = batch.recalls.iter().find(|r| {
-            r.serials
-                .as_ref()
-                .is_none_or(|s| s.contains(&serial))
-        });
+        let recall = batch
+            .recalls
+            .iter()
+            .find(|r| r.serials.as_ref().is_none_or(|s| s.contains(&serial)));
         if let Some(r) = recall {
             v.verdict = "recalled";
             v.notice = Some(&r.notice);

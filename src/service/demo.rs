@@ -10,6 +10,8 @@ use crate::domain::{BatchInput, ProducerInput, ProductInput};
 use crate::store::Store;
 
 const DEMO_JSON: &str = include_str!("../../assets/demo/demo.json");
+/// Who the demo data is recorded as, in the audit log.
+const DEMO_ACTOR: &str = "tem demo";
 
 #[derive(Deserialize)]
 struct DemoFile {
@@ -49,7 +51,7 @@ pub fn load(store: &dyn Store) -> ServiceResult<DemoReport> {
             Some(p) => p.clone(),
             None => {
                 report.producers += 1;
-                registry::create_producer(store, demo.producer)?
+                registry::create_producer(store, demo.producer, DEMO_ACTOR)?
             }
         };
         let products = store.products(Some(producer.id))?;
@@ -63,7 +65,7 @@ pub fn load(store: &dyn Store) -> ServiceResult<DemoReport> {
                 Some(p) => p.clone(),
                 None => {
                     report.products += 1;
-                    registry::create_product(store, input)?
+                    registry::create_product(store, input, DEMO_ACTOR)?
                 }
             };
             let batches = store.batches(Some(product.id))?;
@@ -75,7 +77,7 @@ pub fn load(store: &dyn Store) -> ServiceResult<DemoReport> {
                 report.batches += 1;
                 report
                     .batch_ids
-                    .push(registry::create_batch(store, product.id, batch)?.id);
+                    .push(registry::create_batch(store, product.id, batch, DEMO_ACTOR)?.id);
             }
         }
     }

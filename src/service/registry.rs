@@ -10,9 +10,13 @@ use crate::domain::{
 use crate::store::{BatchSummary, Store};
 
 #[instrument(skip_all, fields(producer.name = %input.name))]
-pub fn create_producer(store: &dyn Store, input: ProducerInput) -> ServiceResult<Producer> {
+pub fn create_producer(
+    store: &dyn Store,
+    input: ProducerInput,
+    actor: &str,
+) -> ServiceResult<Producer> {
     let new = NewProducer::try_from(input)?;
-    let producer = store.create_producer(&new)?;
+    let producer = store.create_producer(&new, actor)?;
     tracing::info!(producer.id = %producer.id, "producer created");
     Ok(producer)
 }
@@ -26,9 +30,13 @@ pub fn producers(store: &dyn Store) -> ServiceResult<Vec<Producer>> {
 }
 
 #[instrument(skip_all, fields(product.name = %input.name, producer.id = input.producer_id))]
-pub fn create_product(store: &dyn Store, input: ProductInput) -> ServiceResult<Product> {
+pub fn create_product(
+    store: &dyn Store,
+    input: ProductInput,
+    actor: &str,
+) -> ServiceResult<Product> {
     let new = NewProduct::try_from(input)?;
-    let product = store.create_product(&new)?;
+    let product = store.create_product(&new, actor)?;
     tracing::info!(product.id = %product.id, "product created");
     Ok(product)
 }
@@ -49,9 +57,10 @@ pub fn create_batch(
     store: &dyn Store,
     product: ProductId,
     input: BatchInput,
+    actor: &str,
 ) -> ServiceResult<Batch> {
     let new = NewBatch::from_input(product, input)?;
-    let batch = store.create_batch(&new)?;
+    let batch = store.create_batch(&new, actor)?;
     tracing::info!(batch.id = %batch.id, "batch created");
     Ok(batch)
 }
@@ -67,7 +76,12 @@ pub fn batches(store: &dyn Store, product: Option<ProductId>) -> ServiceResult<V
     Ok(store.batches(product)?)
 }
 
-pub fn add_stage(store: &dyn Store, batch: BatchId, input: StageInput) -> ServiceResult<Stage> {
+pub fn add_stage(
+    store: &dyn Store,
+    batch: BatchId,
+    input: StageInput,
+    actor: &str,
+) -> ServiceResult<Stage> {
     let new = NewStage::try_from(input)?;
-    Ok(store.add_stage(batch, &new)?)
+    Ok(store.add_stage(batch, &new, actor)?)
 }

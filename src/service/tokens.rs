@@ -72,17 +72,21 @@ pub fn create(
     grant: Grant,
     label: Option<&str>,
     expires: Option<&str>,
+    actor: &str,
 ) -> ServiceResult<(String, TokenInfo)> {
     let label =
         crate::domain::text::optional("label", label, 100, crate::domain::text::Lines::One)?;
     let expires_at = expiry(expires, jiff::Timestamp::now())?;
     let token = random_token();
-    let info = store.create_token(&NewToken {
-        hash: hash(&token),
-        grant,
-        label,
-        expires_at,
-    })?;
+    let info = store.create_token(
+        &NewToken {
+            hash: hash(&token),
+            grant,
+            label,
+            expires_at,
+        },
+        actor,
+    )?;
     Ok((token, info))
 }
 
@@ -112,8 +116,8 @@ pub fn list(store: &dyn Store) -> ServiceResult<Vec<TokenInfo>> {
     Ok(store.tokens()?)
 }
 
-pub fn revoke(store: &dyn Store, id: i64) -> ServiceResult<()> {
-    if store.revoke_token(id)? {
+pub fn revoke(store: &dyn Store, id: i64, actor: &str) -> ServiceResult<()> {
+    if store.revoke_token(id, actor)? {
         Ok(())
     } else if store.tokens()?.iter().any(|t| t.id == id) {
         Err(super::ServiceError::Conflict(format!(

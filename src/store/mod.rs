@@ -381,18 +381,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Checks that the database answers.
     fn ping(&self) -> StoreResult<()>;
 
-    fn create_producer(&self, new: &NewProducer) -> StoreResult<Producer>;
+    /// `actor` (who, for the audit log) here and in every change below.
+    fn create_producer(&self, new: &NewProducer, actor: &str) -> StoreResult<Producer>;
     fn producer(&self, id: ProducerId) -> StoreResult<Option<Producer>>;
     fn producers(&self) -> StoreResult<Vec<Producer>>;
 
-    fn create_product(&self, new: &NewProduct) -> StoreResult<Product>;
+    fn create_product(&self, new: &NewProduct, actor: &str) -> StoreResult<Product>;
     fn product(&self, id: ProductId) -> StoreResult<Option<Product>>;
     fn products(&self, producer: Option<ProducerId>) -> StoreResult<Vec<Product>>;
 
-    fn create_batch(&self, new: &NewBatch) -> StoreResult<Batch>;
+    fn create_batch(&self, new: &NewBatch, actor: &str) -> StoreResult<Batch>;
     fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>>;
     fn batches(&self, product: Option<ProductId>) -> StoreResult<Vec<BatchSummary>>;
-    fn add_stage(&self, batch: BatchId, stage: &NewStage) -> StoreResult<Stage>;
+    fn add_stage(&self, batch: BatchId, stage: &NewStage, actor: &str) -> StoreResult<Stage>;
 
     /// Stores `count` stamps from `feed` for `batch`, signed by `kid`, in one
     /// transaction. Serials are unique across the registry.
@@ -436,13 +437,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         today: jiff::civil::Date,
     ) -> StoreResult<Vec<(crate::codes::CodeCheck, ScanOutcome)>>;
     /// Stores a token; its producer must exist (`NotFound` otherwise).
-    fn create_token(&self, new: &NewToken) -> StoreResult<TokenInfo>;
+    fn create_token(&self, new: &NewToken, actor: &str) -> StoreResult<TokenInfo>;
     /// The token whose hash is `hash` (looked up by its first 8 bytes, then
     /// compared in full in constant time), revoked or expired ones included.
     fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenInfo>>;
     fn tokens(&self) -> StoreResult<Vec<TokenInfo>>;
     /// Marks a token revoked; false if there is no such token or it already was.
-    fn revoke_token(&self, id: i64) -> StoreResult<bool>;
+    fn revoke_token(&self, id: i64, actor: &str) -> StoreResult<bool>;
 
     /// Adds a location the person chose to share to a recorded scan.
     fn set_scan_location(&self, scan_id: i64, lat: f64, lon: f64) -> StoreResult<bool>;

@@ -984,7 +984,7 @@ impl Store for SqliteStore {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
     }
 
-    fn create_producer(&self, p: &NewProducer) -> StoreResult<Producer> {
+    fn create_producer(&self, p: &NewProducer, actor: &str) -> StoreResult<Producer> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO producers (kind, name, registration_no, street, commune, district, province, phone, email, created_at)
@@ -993,7 +993,7 @@ impl Store for SqliteStore {
             )?;
             let id = ProducerId(tx.last_insert_rowid());
             let p = load_producer(tx, id)?.ok_or_else(|| not_found("producer", id))?;
-            audit_append(tx, "tem", "producer.create", &format!("producer:{id}"), None, serde_json::to_value(&p).ok())?;
+            audit_append(tx, actor, "producer.create", &format!("producer:{id}"), None, serde_json::to_value(&p).ok())?;
             Ok(p)
         })
     }
@@ -1013,7 +1013,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_product(&self, p: &NewProduct) -> StoreResult<Product> {
+    fn create_product(&self, p: &NewProduct, actor: &str) -> StoreResult<Product> {
         self.write(|tx| {
             if load_producer(tx, p.producer_id)?.is_none() {
                 return Err(not_found("producer", p.producer_id));
@@ -1047,7 +1047,7 @@ impl Store for SqliteStore {
                 )?;
             }
             let product = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
-            audit_append(tx, "tem", "product.create", &format!("product:{id}"), None, serde_json::to_value(&product).ok())?;
+            audit_append(tx, actor, "product.create", &format!("product:{id}"), None, serde_json::to_value(&product).ok())?;
             Ok(product)
         })
     }
@@ -1066,7 +1066,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_batch(&self, b: &NewBatch) -> StoreResult<Batch> {
+    fn create_batch(&self, b: &NewBatch, actor: &str) -> StoreResult<Batch> {
         self.write(|tx| {
             if load_product(tx, b.product_id)?.is_none() {
                 return Err(not_found("product", b.product_id));
@@ -1107,7 +1107,7 @@ impl Store for SqliteStore {
                 insert_stage(tx, id, (i + 1) as u32, s)?;
             }
             let batch = load_batch(tx, id)?.ok_or_else(|| not_found("batch", id))?;
-            audit_append(tx, "tem", "batch.create", &format!("batch:{id}"), None, serde_json::to_value(&batch).ok())?;
+            audit_append(tx, actor, "batch.create", &format!("batch:{id}"), None, serde_json::to_value(&batch).ok())?;
             Ok(batch)
         })
     }
@@ -1144,7 +1144,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn add_stage(&self, batch: BatchId, stage: &NewStage) -> StoreResult<Stage> {
+    fn add_stage(&self, batch: BatchId, stage: &NewStage, actor: &str) -> StoreResult<Stage> {
         self.write(|tx| {
             if !batch_exists(tx, batch)? {
                 return Err(not_found("batch", batch));
@@ -1162,7 +1162,7 @@ impl Store for SqliteStore {
             let stage = insert_stage(tx, batch, next, stage)?;
             audit_append(
                 tx,
-                "tem",
+                actor,
                 "stage.add",
                 &format!("batch:{batch}"),
                 None,
@@ -1636,7 +1636,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_token(&self, t: &NewToken) -> StoreResult<TokenInfo> {
+    fn create_token(&self, t: &NewToken, actor: &str) -> StoreResult<TokenInfo> {
         self.write(|tx| {
             if let Some(p) = t.grant.producer
                 && load_producer(tx, p)?.is_none()
@@ -1660,7 +1660,7 @@ impl Store for SqliteStore {
             )?;
             let id = tx.last_insert_rowid();
             let info = load_tokens(tx, "WHERE id = ?1", [id])?.pop().ok_or_else(|| not_found("token", id))?;
-            audit_append(tx, "tem", "token.create", &format!("token:{id}"), None, serde_json::to_value(&info).ok())?;
+            audit_append(tx, actor, "token.create", &format!("token:{id}"), None, serde_json::to_value(&info).ok())?;
             Ok(info)
         })
     }
@@ -1688,7 +1688,7 @@ impl Store for SqliteStore {
         self.read(|c| load_tokens(c, "", []))
     }
 
-    fn revoke_token(&self, id: i64) -> StoreResult<bool> {
+    fn revoke_token(&self, id: i64, actor: &str) -> StoreResult<bool> {
         self.write(|tx| {
             let revoked = tx.execute(
                 "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
@@ -1697,7 +1697,7 @@ impl Store for SqliteStore {
             if revoked {
                 audit_append(
                     tx,
-                    "tem",
+                    actor,
                     "token.revoke",
                     &format!("token:{id}"),
                     None,
@@ -2434,6 +2434,7 @@ mod tests {
                     ..Default::default()
                 })
                 .unwrap(),
+                "test",
             )
             .unwrap();
         let product = store
@@ -2444,6 +2445,7 @@ mod tests {
                     ..Default::default()
                 })
                 .unwrap(),
+                "test",
             )
             .unwrap();
         let batch = store
@@ -2458,6 +2460,7 @@ mod tests {
                     },
                 )
                 .unwrap(),
+                "test",
             )
             .unwrap();
         (dir, store, batch.id)

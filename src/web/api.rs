@@ -134,8 +134,9 @@ pub async fn create_producer(
     body: web::Json<ProducerInput>,
 ) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
-    let producer = blocking(move || registry::create_producer(&*store, body.into_inner())).await?;
-    let _ = caller;
+    let producer =
+        blocking(move || registry::create_producer(&*store, body.into_inner(), &caller.actor))
+            .await?;
     Ok(HttpResponse::Created().json(producer))
 }
 
@@ -181,7 +182,7 @@ pub async fn create_product(
     let store = state.store.clone();
     let product = blocking(move || {
         access::producer(&*store, &caller.grant, ProducerId(body.producer_id))?;
-        registry::create_product(&*store, body.into_inner())
+        registry::create_product(&*store, body.into_inner(), &caller.actor)
     })
     .await?;
     Ok(HttpResponse::Created().json(product))
@@ -226,7 +227,7 @@ pub async fn create_batch(
     let (store, id) = (state.store.clone(), ProductId(id.into_inner()));
     let batch = blocking(move || {
         access::product(&*store, &caller.grant, id)?;
-        registry::create_batch(&*store, id, body.into_inner())
+        registry::create_batch(&*store, id, body.into_inner(), &caller.actor)
     })
     .await?;
     Ok(HttpResponse::Created().json(batch))
@@ -280,7 +281,7 @@ pub async fn add_stage(
     let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
     let stage = blocking(move || {
         access::batch(&*store, &caller.grant, id)?;
-        registry::add_stage(&*store, id, body.into_inner())
+        registry::add_stage(&*store, id, body.into_inner(), &caller.actor)
     })
     .await?;
     Ok(HttpResponse::Created().json(stage))

@@ -53,6 +53,8 @@ fn proofs_show_an_entry_is_in_the_log_and_the_log_only_grew() {
     // The first entry (the producer's creation) is in the newer tree.
     let entries = app.get("/api/v1/audit/entries?from=1&limit=1").body;
     assert_eq!(entries[0]["action"], "producer.create");
+    // Who: the caller's token, as the API saw it.
+    assert_eq!(entries[0]["actor"], "admin token");
     let p = app
         .get(&format!(
             "/api/v1/audit/proof/inclusion?seq=1&size={new_size}"

@@ -478,6 +478,7 @@ fn producers_read_the_reports_about_their_own_stamps_only() {
             Grant::new(Role::Producer, Some(ProducerId(p)), &[]).unwrap(),
             None,
             None,
+            "test",
         )
         .unwrap()
         .0

@@ -61,7 +61,7 @@ fn producer(app: &TestApp, name: &str, province: &str) -> i64 {
 }
 
 fn token(app: &TestApp, grant: Grant) -> String {
-    tokens::create(&*app.store, grant, Some("test"), None)
+    tokens::create(&*app.store, grant, Some("test"), None, "test")
         .unwrap()
         .0
 }
@@ -142,16 +142,19 @@ fn every_route_answers_each_caller_as_its_roles_say() {
     // Expired an hour ago.
     let expired = tokens::random_token();
     app.store
-        .create_token(&NewToken {
-            hash: tokens::hash(&expired),
-            grant: Grant::admin(),
-            label: None,
-            expires_at: jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1),
-        })
+        .create_token(
+            &NewToken {
+                hash: tokens::hash(&expired),
+                grant: Grant::admin(),
+                label: None,
+                expires_at: jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1),
+            },
+            "test",
+        )
         .unwrap();
     tokens_by_who.insert(Who::Expired, Some(expired));
-    let (revoked, info) = tokens::create(&*app.store, Grant::admin(), None, None).unwrap();
-    tokens::revoke(&*app.store, info.id).unwrap();
+    let (revoked, info) = tokens::create(&*app.store, Grant::admin(), None, None, "test").unwrap();
+    tokens::revoke(&*app.store, info.id, "test").unwrap();
     tokens_by_who.insert(Who::Revoked, Some(revoked));
 
     // A concrete request for every route: path and body. A route missing
