@@ -773,6 +773,50 @@ fn audit_verify_detects_rows_changed_deleted_inserted_or_swapped() {
         "swapped rows",
     );
 
+    // Someone with the database rewrites an entry, its stored hash and
+    // drops every signed head: the log alone looks intact, but a head an
+    // inspector kept from before catches it.
+    let kept = env.path("kept-head.json");
+    std::fs::write(&kept, env.ok(&["audit", "sign", "--json"])).unwrap();
+    {
+        let copy = Env::new();
+        std::fs::copy(env.path("tem.db"), copy.path("tem.db")).unwrap();
+        copy_dir(&env.path("keys"), &copy.path("keys"));
+        let db = rusqlite::Connection::open(copy.path("tem.db")).unwrap();
+        let (at, action, object, after): (String, String, String, Option<String>) = db
+            .query_row(
+                "SELECT at, action, object, after FROM audit_log WHERE seq = 2",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        let entry = tem::audit::Entry {
+            seq: 2,
+            at,
+            actor: "someone else".into(),
+            action,
+            object,
+            before: None,
+            after: after.map(|a| serde_json::from_str(&a).unwrap()),
+        };
+        db.execute(
+            "UPDATE audit_log SET actor = 'someone else', leaf = ?1 WHERE seq = 2",
+            [&entry.leaf()[..]],
+        )
+        .unwrap();
+        db.execute("DELETE FROM audit_heads", []).unwrap();
+        drop(db);
+        let (code, out) = audit_verify(&copy);
+        assert_eq!(code, 0, "without a kept head nothing shows: {out}");
+        let out = copy.run(&["audit", "verify", "--kept-head", kept.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains("no longer give the signed head"),
+            "{stdout}"
+        );
+    }
+
     // A database from before the stored subtrees (V9): they are rebuilt on
     // open, the log grows on them and its new head is the recomputed one.
     {

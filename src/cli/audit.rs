@@ -13,7 +13,11 @@ use crate::service::audit;
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Sign the log's current tree head with the active key and store it.
-    Sign,
+    Sign {
+        /// Print the signed head as JSON (keep it: `verify --kept-head`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Check every entry and every signed head; exit 1 on any finding.
     Verify {
         /// Check a running service instead of the local database, e.g.
@@ -27,6 +31,11 @@ pub enum AuditCommand {
         /// A key set file (tem-keys.json) to check head signatures with.
         #[arg(long, value_name = "FILE")]
         key_set: Option<std::path::PathBuf>,
+        /// Tree heads you kept from before (JSON: one head, or a list as
+        /// GET /api/v1/audit/heads gives): the log must still give each of
+        /// them, i.e. it only grew since, even if the service dropped them.
+        #[arg(long, value_name = "FILE")]
+        kept_head: Vec<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -37,27 +46,58 @@ pub fn run(config: &Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         remote: Some(url),
         token,
         key_set,
+        kept_head,
         json,
     } = &cmd
     {
-        let v = remote_verify(url, token.as_deref(), key_set.as_deref())?;
+        let kept = read_kept_heads(kept_head)?;
+        let v = remote_verify(url, token.as_deref(), key_set.as_deref(), kept)?;
         return report(&v, *json);
     }
     let store = super::open_store(config)?;
     let ring = KeyRing::open(config.keys_dir())?;
     match cmd {
-        AuditCommand::Sign => {
+        AuditCommand::Sign { json } => {
             let head = audit::sign_head(&*store, &ring.signer()?)?;
+            if json {
+                super::print_json(&head)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "signed tree head: {} entries, root {}, key {}",
                 head.size, head.root, head.kid
             );
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { json, .. } => {
-            report(&audit::verify(&*store, &ring.key_set())?, json)
+        AuditCommand::Verify {
+            json, kept_head, ..
+        } => {
+            let kept = read_kept_heads(&kept_head)?;
+            report(&audit::verify(&*store, &ring.key_set(), kept)?, json)
         }
     }
+}
+
+/// Heads saved from before: each file holds one head or a list of them.
+fn read_kept_heads(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<crate::audit::TreeHead>> {
+    let mut heads = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", f.display()))?;
+        let list = match value {
+            serde_json::Value::Array(items) => items,
+            one => vec![one],
+        };
+        for h in list {
+            heads.push(
+                serde_json::from_value(h)
+                    .with_context(|| format!("{}: not a tree head", f.display()))?,
+            );
+        }
+    }
+    Ok(heads)
 }
 
 fn report(v: &audit::Verification, json: bool) -> anyhow::Result<ExitCode> {
@@ -92,6 +132,7 @@ fn remote_verify(
     url: &str,
     token: Option<&str>,
     key_set: Option<&std::path::Path>,
+    kept: Vec<crate::audit::TreeHead>,
 ) -> anyhow::Result<audit::Verification> {
     let base = url.trim_end_matches('/');
     let token =
@@ -114,8 +155,9 @@ fn remote_verify(
         None => serde_json::from_str(&get("/.well-known/tem-keys.json")?)
             .context("the service's key set")?,
     };
-    let heads: Vec<crate::audit::TreeHead> =
+    let mut heads: Vec<crate::audit::TreeHead> =
         serde_json::from_str(&get("/api/v1/audit/heads")?).context("the service's tree heads")?;
+    heads.extend(kept);
     let mut checker = audit::Checker::new(heads, &keys);
     let mut next = 1;
     loop {
