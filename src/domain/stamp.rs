@@ -151,6 +151,16 @@ pub enum StampState {
 }
 
 impl StampState {
+    /// As in JSON: "issued", "printed", "activated", "voided".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::Printed => "printed",
+            Self::Activated => "activated",
+            Self::Voided => "voided",
+        }
+    }
+
     pub fn code(self) -> i64 {
         match self {
             Self::Issued => 0,

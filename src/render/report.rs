@@ -26,7 +26,7 @@ impl ReportPage<'_> {
 }
 
 /// A time as people in Vietnam read it (UTC+7): "17:03 27/11/2026".
-pub(super) fn local_time(t: jiff::Timestamp) -> String {
+pub fn local_time(t: jiff::Timestamp) -> String {
     t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
         .strftime("%H:%M %d/%m/%Y")
         .to_string()

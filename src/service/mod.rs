@@ -13,6 +13,8 @@ pub mod lifecycle;
 pub mod registry;
 pub mod report;
 pub mod scan;
+pub mod search;
+pub mod sessions;
 pub mod sheet;
 pub mod tokens;
 pub mod triage;

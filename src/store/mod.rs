@@ -368,6 +368,16 @@ pub struct TokenInfo {
     pub revoked_at: Option<jiff::Timestamp>,
 }
 
+/// A dashboard session as stored: the token it stands for (with its current
+/// state), or the configured admin token's hash.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub token: Option<TokenInfo>,
+    pub admin_hash: Option<Vec<u8>>,
+    pub csrf: String,
+    pub expires_at: jiff::Timestamp,
+}
+
 /// A token to store: the SHA-256 of the secret and what it grants.
 #[derive(Debug, Clone)]
 pub struct NewToken {
@@ -413,6 +423,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The stamps of a batch in one state, in number order.
     fn stamps_in_state(&self, batch: BatchId, state: StampState) -> StoreResult<Vec<StoredStamp>>;
     fn stamp_counts(&self, batch: BatchId) -> StoreResult<StampCounts>;
+    /// Stamps by state for several batches.
+    fn stamp_counts_by_batch(
+        &self,
+        batches: &[BatchId],
+    ) -> StoreResult<std::collections::HashMap<BatchId, StampCounts>> {
+        batches
+            .iter()
+            .map(|b| Ok((*b, self.stamp_counts(*b)?)))
+            .collect()
+    }
 
     /// Records a print job and moves its `issued` stamps to `printed`, in one
     /// transaction. Voided stamps are refused (`Conflict`); printed and
@@ -444,6 +464,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn tokens(&self) -> StoreResult<Vec<TokenInfo>>;
     /// Marks a token revoked; false if there is no such token or it already was.
     fn revoke_token(&self, id: i64, actor: &str) -> StoreResult<bool>;
+
+    /// Opens a dashboard session (and forgets expired ones).
+    fn create_session(
+        &self,
+        hash: &[u8; 32],
+        token_id: Option<i64>,
+        admin_hash: Option<&[u8; 32]>,
+        csrf: &str,
+        expires_at: jiff::Timestamp,
+    ) -> StoreResult<()>;
+    fn session(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>>;
+    fn delete_session(&self, hash: &[u8; 32]) -> StoreResult<()>;
+    /// Stores an uploaded image under its name (idempotent).
+    fn put_media(&self, name: &str, content_type: &str, bytes: &[u8]) -> StoreResult<()>;
+    /// An image: its content type and bytes.
+    fn media(&self, name: &str) -> StoreResult<Option<(String, Vec<u8>)>>;
 
     /// Adds a location the person chose to share to a recorded scan.
     fn set_scan_location(&self, scan_id: i64, lat: f64, lon: f64) -> StoreResult<bool>;

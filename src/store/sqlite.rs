@@ -14,7 +14,7 @@ use super::{
     ScanRecord, ScannedStamp, StampFeed, Store, StoreError, StoreResult, StoredStamp,
     SuspiciousStamp, TokenInfo,
 };
-use super::{NewInspection, Resolution, TriageItem};
+use super::{NewInspection, Resolution, SessionRecord, TriageItem};
 use crate::audit::merkle;
 use crate::codes::{Kid, StampCode};
 use crate::domain::scan::{self as scan_rules, RecentScan, Registered, RepeatRules};
@@ -1681,6 +1681,84 @@ impl Store for SqliteStore {
                 }
                 _ => Ok(None),
             }
+        })
+    }
+
+    fn create_session(
+        &self,
+        hash: &[u8; 32],
+        token_id: Option<i64>,
+        admin_hash: Option<&[u8; 32]>,
+        csrf: &str,
+        expires_at: jiff::Timestamp,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            let now = now();
+            tx.execute("DELETE FROM sessions WHERE expires_at < ?1", [&now])?;
+            tx.execute(
+                "INSERT INTO sessions (hash, token_id, admin_hash, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![&hash[..], token_id, admin_hash.map(|h| &h[..]), csrf, now, expires_at.to_string()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>> {
+        self.read(|c| {
+            type Row = (Option<i64>, Option<Vec<u8>>, String, String);
+            let row: Option<Row> = c
+                .prepare_cached(
+                    "SELECT token_id, admin_hash, csrf, expires_at FROM sessions WHERE hash = ?1",
+                )?
+                .query_row([&hash[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            let Some((token_id, admin_hash, csrf, expires_at)) = row else {
+                return Ok(None);
+            };
+            let token = match token_id {
+                Some(id) => Some(
+                    load_tokens(c, "WHERE id = ?1", [id])?
+                        .pop()
+                        .ok_or_else(|| not_found("token", id))?,
+                ),
+                None => None,
+            };
+            Ok(Some(SessionRecord {
+                token,
+                admin_hash,
+                csrf,
+                expires_at: timestamp(&expires_at)?,
+            }))
+        })
+    }
+
+    fn delete_session(&self, hash: &[u8; 32]) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM sessions WHERE hash = ?1", [&hash[..]])?;
+            Ok(())
+        })
+    }
+
+    fn put_media(&self, name: &str, content_type: &str, bytes: &[u8]) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO media (name, content_type, bytes, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO NOTHING",
+                params![name, content_type, bytes, now()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn media(&self, name: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT content_type, bytes FROM media WHERE name = ?1")?
+                    .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?,
+            )
         })
     }
 

@@ -35,6 +35,11 @@ impl AdminToken {
         }
     }
 
+    /// The configured admin token's SHA-256 (dashboard sign-in compares it).
+    pub fn hash(&self) -> Option<[u8; 32]> {
+        self.hash
+    }
+
     fn accepts(&self, presented: &str) -> bool {
         let Some(expected) = &self.hash else {
             return false;

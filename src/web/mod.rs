@@ -4,6 +4,7 @@
 pub mod api;
 mod audit;
 mod auth;
+mod dashboard;
 pub mod error;
 mod inspections;
 mod limit;
@@ -121,6 +122,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
     .route("/static/tem.css", web::get().to(scan::css))
     .route("/static/scan.js", web::get().to(scan::js))
     .route("/static/report.css", web::get().to(scan::report_css))
+    .configure(dashboard::routes)
     // Routes with a path parameter are matched by regex, so all of /api/v1
     // (the route table in api.rs) sits inside its scope: a stamp URL then
     // costs one prefix test there, not a regex per API route.

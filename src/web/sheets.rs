@@ -57,8 +57,19 @@ pub async fn sheet(
     query: web::Query<SheetQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, ext) = path.into_inner();
-    let format = Format::parse(&ext).map_err(ServiceError::from)?;
-    let q = query.into_inner();
+    respond(caller, state, id, &ext, query.into_inner()).await
+}
+
+/// The file for `caller` (the API's token or a dashboard session): checks,
+/// records the print job, then streams or returns the file.
+pub async fn respond(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: u32,
+    ext: &str,
+    q: SheetQuery,
+) -> Result<HttpResponse, ApiError> {
+    let format = Format::parse(ext).map_err(ServiceError::from)?;
     let layout_name = q.layout.unwrap_or_else(|| "a4-65".into());
     let layout = Layout::builtin(&layout_name).ok_or_else(|| {
         ServiceError::from(DomainError::new(

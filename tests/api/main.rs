@@ -4,6 +4,9 @@
 
 mod audit;
 mod browser;
+#[path = "../common/mod.rs"]
+mod common;
+mod dashboard;
 mod helpers;
 mod inspections;
 mod lifecycle;

@@ -1,8 +1,10 @@
 //! Helpers shared by the integration test crates.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use tem::render::layout::Layout;
 
 use serde_json::Value;
 
@@ -91,4 +93,77 @@ impl Env {
                 .unwrap();
         b["stamps"]["total"].as_u64().unwrap()
     }
+}
+
+pub fn tool(name: &str) {
+    assert!(
+        Command::new(name).arg("-v").output().is_ok(),
+        "{name} is missing: run the tests through scripts/test, which installs poppler-utils and zbar-tools"
+    );
+}
+
+/// Rasterises every page of a PDF at `dpi`; returns the page images in order.
+pub fn rasterise(pdf: &Path, dpi: u32) -> Vec<image::GrayImage> {
+    tool("pdftoppm");
+    let dir = pdf.parent().unwrap().join(format!("pages-{dpi}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let status = Command::new("pdftoppm")
+        .args(["-r", &dpi.to_string(), "-gray", "-png"])
+        .arg(pdf)
+        .arg(dir.join("p"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    pages.sort();
+    pages
+        .iter()
+        .map(|p| image::open(p).unwrap().to_luma8())
+        .collect()
+}
+
+pub fn px(mm: f64, dpi: u32) -> u32 {
+    (mm * f64::from(dpi) / 25.4).round() as u32
+}
+
+/// Cuts label `slot` out of a page raster.
+pub fn label_crop(
+    page: &image::GrayImage,
+    layout: &Layout,
+    slot: u32,
+    dpi: u32,
+) -> image::GrayImage {
+    let (x, y) = layout.label_origin(slot);
+    image::imageops::crop_imm(
+        page,
+        px(x, dpi),
+        px(y, dpi),
+        px(layout.label_width, dpi),
+        px(layout.label_height, dpi),
+    )
+    .to_image()
+}
+
+/// Decodes each image with zbarimg; one result per image (empty when none).
+pub fn zbar_each(images: &[image::GrayImage], dir: &Path) -> Vec<String> {
+    tool("zbarimg");
+    let crops = dir.join("crops");
+    std::fs::create_dir_all(&crops).unwrap();
+    images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| {
+            let path = crops.join(format!("{i:05}.png"));
+            im.save(&path).unwrap();
+            let out = Command::new("zbarimg")
+                .args(["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        })
+        .collect()
 }

@@ -1,0 +1,386 @@
+//! The web dashboard for producers, inspectors and admins: server-rendered
+//! pages (askama, checked at compile time), no JavaScript, every asset
+//! served by tem. Sign-in turns a token into a session cookie (HttpOnly,
+//! SameSite=Strict); every form carries the session's CSRF secret.
+
+mod pages;
+mod signin;
+pub mod strings;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use askama::Template;
+
+use super::AppState;
+use crate::domain::Role;
+use crate::service::ServiceError;
+use crate::service::sessions::{self, Session};
+use strings::Strings;
+
+/// The session cookie; its value is the random session id.
+pub const SESSION_COOKIE: &str = "tem_session";
+/// The sign-in form's double-submit cookie (no session exists yet).
+const PRE_COOKIE: &str = "tem_pre";
+const LANG_COOKIE: &str = "tem_lang";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/app")
+            .wrap(actix_web::middleware::from_fn(remember_lang))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(|err, req| {
+                        let t = lang_of(req);
+                        DashError::Page(
+                            t,
+                            StatusCode::BAD_REQUEST,
+                            format!("{}: {err}", t.check_form),
+                        )
+                        .into()
+                    }),
+            )
+            .app_data(
+                actix_multipart::form::MultipartFormConfig::default()
+                    .total_limit(25 << 20)
+                    .memory_limit(25 << 20)
+                    .error_handler(|err, req| {
+                        let t = lang_of(req);
+                        DashError::Page(
+                            t,
+                            StatusCode::BAD_REQUEST,
+                            format!("{}: {err}", t.check_form),
+                        )
+                        .into()
+                    }),
+            )
+            .route("", web::get().to(pages::home))
+            .route("/", web::get().to(pages::home))
+            .route("/sign-in", web::get().to(signin::form))
+            .route("/sign-in", web::post().to(signin::sign_in))
+            .route("/sign-out", web::post().to(signin::sign_out))
+            .route("/products/new", web::get().to(pages::new_product))
+            .route("/products", web::post().to(pages::create_product))
+            .route("/products/{id}", web::get().to(pages::product))
+            .route(
+                "/products/{id}/batches",
+                web::post().to(pages::create_batch),
+            )
+            .route("/batches/{id}", web::get().to(pages::batch))
+            .route("/batches/{id}/issue", web::post().to(pages::issue))
+            .route("/batches/{id}/preview.jpg", web::get().to(pages::preview))
+            .route("/batches/{id}/sheet.pdf", web::get().to(pages::sheet_pdf))
+            .route("/batches/{id}/report.pdf", web::get().to(pages::report_pdf))
+            .route("/batches/{id}/activate", web::post().to(pages::activate))
+            .route("/batches/{id}/void", web::post().to(pages::void))
+            .route("/batches/{id}/recall", web::post().to(pages::recall))
+            .route("/batches/{id}/lift", web::post().to(pages::lift))
+            .route("/search", web::get().to(pages::search)),
+    )
+    .route("/static/app.css", web::get().to(css))
+    .route("/media/{name}", web::get().to(media));
+}
+
+/// `?lang=vi|en` on any dashboard page is remembered in a cookie, so the
+/// next pages keep the language.
+async fn remember_lang(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let chosen = match req.query_string() {
+        q if q.split('&').any(|p| p == "lang=en") => Some("en"),
+        q if q.split('&').any(|p| p == "lang=vi") => Some("vi"),
+        _ => None,
+    };
+    let mut res = next.call(req).await?;
+    if let Some(lang) = chosen {
+        let cookie = actix_web::cookie::Cookie::build(LANG_COOKIE, lang)
+            .path("/")
+            .same_site(actix_web::cookie::SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::days(365))
+            .finish();
+        let _ = res.response_mut().add_cookie(&cookie);
+    }
+    Ok(res)
+}
+
+async fn css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../../assets/static/app.css"))
+}
+
+/// An uploaded image, by its content-hash name (so cacheable for ever).
+async fn media(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, super::ApiError> {
+    let name = name.into_inner();
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        return Err(super::ApiError::NotFound(format!("no image {name}")));
+    }
+    let store = state.store.clone();
+    let found = web::block(move || store.media(&name))
+        .await?
+        .map_err(ServiceError::from)?;
+    match found {
+        Some((content_type, bytes)) => Ok(HttpResponse::Ok()
+            .content_type(content_type)
+            .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .body(bytes)),
+        None => Err(super::ApiError::NotFound("no such image".into())),
+    }
+}
+
+/// The language of a request: `?lang=` (remembered in a cookie), else the
+/// cookie, else Vietnamese.
+pub fn lang_of(req: &HttpRequest) -> &'static Strings {
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("lang").cloned());
+    let chosen = query.or_else(|| req.cookie(LANG_COOKIE).map(|c| c.value().to_string()));
+    match chosen.as_deref() {
+        Some("en") => &strings::EN,
+        _ => &strings::VI,
+    }
+}
+
+/// What every page's frame needs: the words, the CSRF secret for its forms,
+/// and who is signed in.
+pub struct Frame {
+    pub t: &'static Strings,
+    pub csrf: String,
+    pub who: String,
+    pub role: Role,
+    /// The current path, for the language switch.
+    pub path: String,
+}
+
+impl Frame {
+    pub fn is_producer(&self) -> bool {
+        self.role == Role::Producer
+    }
+    pub fn can_inspect(&self) -> bool {
+        matches!(self.role, Role::Inspector | Role::Admin)
+    }
+}
+
+/// A signed-in person: their session and the page frame.
+pub struct Signed {
+    pub session: Session,
+    pub frame: Frame,
+}
+
+impl FromRequest for Signed {
+    type Error = DashError;
+    type Future = Pin<Box<dyn Future<Output = Result<Signed, DashError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let t = lang_of(&req);
+            let sign_in = || DashError::SignIn(req.path().to_string());
+            let cookie = req.cookie(SESSION_COOKIE).ok_or_else(sign_in)?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| {
+                    DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, t.error.into())
+                })?
+                .clone();
+            let admin = state.admin.hash();
+            let store = state.store.clone();
+            let id = cookie.value().to_string();
+            let found = web::block(move || -> Result<_, ServiceError> {
+                let Some(session) = sessions::resolve(&*store, &id, admin)? else {
+                    return Ok(None);
+                };
+                let producer = match session.grant.producer {
+                    Some(p) => store.producer(p)?.map(|p| p.name),
+                    None => None,
+                };
+                Ok(Some((session, producer)))
+            })
+            .await
+            .map_err(|_| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, t.error.into()))?
+            .map_err(|e| DashError::Service(t, e))?;
+            let (session, producer) = found.ok_or_else(sign_in)?;
+            // The cooperative's name for a producer; the token's label or
+            // role for the others.
+            let role = match (session.grant.role, t.lang) {
+                (Role::Admin, "vi") => "Quản trị",
+                (Role::Inspector, "vi") => "Cán bộ kiểm tra",
+                (Role::Admin, _) => "Administrator",
+                (Role::Inspector, _) => "Inspector",
+                (Role::Producer, _) => t.producer,
+            };
+            let who = match (producer, &session.label) {
+                (Some(p), _) => p,
+                (None, Some(l)) => format!("{l} ({role})"),
+                (None, None) => role.to_string(),
+            };
+            Ok(Signed {
+                frame: Frame {
+                    t,
+                    csrf: session.csrf.clone(),
+                    who,
+                    role: session.grant.role,
+                    path: req.path().to_string(),
+                },
+                session,
+            })
+        })
+    }
+}
+
+impl Signed {
+    /// Refuses a form whose CSRF field is not this session's.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), DashError> {
+        if sessions::csrf_ok(&self.session, presented) {
+            Ok(())
+        } else {
+            Err(DashError::Page(
+                self.frame.t,
+                StatusCode::FORBIDDEN,
+                self.frame.t.csrf_refused.into(),
+            ))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "app/error.html")]
+struct ErrorPage<'a> {
+    t: &'static Strings,
+    message: &'a str,
+}
+
+/// What goes wrong on a page: not signed in (to the sign-in page), or an
+/// error shown as a page of its own.
+#[derive(Debug)]
+pub enum DashError {
+    SignIn(String),
+    Page(&'static Strings, StatusCode, String),
+    Service(&'static Strings, ServiceError),
+}
+
+impl std::fmt::Display for DashError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DashError::SignIn(_) => write!(f, "not signed in"),
+            DashError::Page(_, status, m) => write!(f, "{status}: {m}"),
+            DashError::Service(_, e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for DashError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        DashError::Page(
+            &strings::VI,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server is too busy".into(),
+        )
+    }
+}
+
+impl ResponseError for DashError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            DashError::SignIn(_) => StatusCode::SEE_OTHER,
+            DashError::Page(_, s, _) => *s,
+            DashError::Service(_, e) => match e {
+                ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
+                ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
+                ServiceError::Conflict(_) => StatusCode::CONFLICT,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (t, message) = match self {
+            DashError::SignIn(path) => {
+                let next = if path.starts_with("/app") {
+                    path
+                } else {
+                    "/app"
+                };
+                return HttpResponse::SeeOther()
+                    .insert_header((
+                        header::LOCATION,
+                        format!("/app/sign-in?next={}", form_urlencode(next)),
+                    ))
+                    .finish();
+            }
+            DashError::Page(t, _, m) => (*t, m.clone()),
+            DashError::Service(t, e) => match e {
+                ServiceError::NotFound { .. } => (*t, t.not_found.to_string()),
+                ServiceError::Invalid(_) | ServiceError::Conflict(_) => (*t, e.to_string()),
+                other => {
+                    tracing::error!(error = %other, "dashboard request failed");
+                    (*t, t.error.to_string())
+                }
+            },
+        };
+        let body = ErrorPage {
+            t,
+            message: &message,
+        }
+        .render()
+        .unwrap_or_else(|_| message.clone());
+        html(self.status_code(), body)
+    }
+}
+
+/// An HTML response with the dashboard's headers: no framing, no sniffing,
+/// nothing loaded from elsewhere, no scripts at all, not cached.
+pub fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("Referrer-Policy", "same-origin"))
+        .body(body)
+}
+
+pub fn render(t: &'static Strings, page: &impl Template) -> Result<HttpResponse, DashError> {
+    page.render()
+        .map(|b| html(StatusCode::OK, b))
+        .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// 303 to `to` after a form was handled.
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish()
+}
+
+pub fn form_urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether cookies should be `Secure` (the service is reached over https).
+fn secure(state: &AppState) -> bool {
+    state.base_url.starts_with("https://")
+}

@@ -1,0 +1,326 @@
+//! The dashboard over plain HTTP: sign-in and sessions, CSRF on every form,
+//! producers kept to their own pages, forms that keep what was typed.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use tem::domain::{Grant, ProducerId, Role};
+use tem::service::tokens;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// A cookie-keeping client that does not follow redirects.
+pub(crate) struct Visitor<'a> {
+    app: &'a TestApp,
+    agent: ureq::Agent,
+    pub cookies: BTreeMap<String, String>,
+}
+
+pub(crate) struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl<'a> Visitor<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Visitor {
+            app,
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .build()
+                .new_agent(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, resp: &mut ureq::http::Response<ureq::Body>) -> Page {
+        for v in resp.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let pair = v.split(';').next().unwrap();
+            let (k, val) = pair.split_once('=').unwrap();
+            if val.is_empty() || v.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), val.to_string());
+            }
+        }
+        Page {
+            status: resp.status().as_u16(),
+            location: resp
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string()),
+            body: resp.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&mut self, path: &str) -> Page {
+        let mut resp = self
+            .agent
+            .get(self.app.url(path))
+            .header("Cookie", self.cookie_header())
+            .call()
+            .unwrap();
+        self.keep(&mut resp)
+    }
+
+    pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut resp = self
+            .agent
+            .post(self.app.url(path))
+            .header("Cookie", self.cookie_header())
+            .send_form(form.iter().copied())
+            .unwrap();
+        self.keep(&mut resp)
+    }
+
+    /// Signs in with `token` through the form; returns the reply to the POST.
+    pub fn sign_in(&mut self, token: &str) -> Page {
+        let form = self.get("/app/sign-in");
+        let pre = hidden(&form.body, "pre");
+        self.post(
+            "/app/sign-in",
+            &[("token", token), ("pre", &pre), ("next", "/app")],
+        )
+    }
+}
+
+/// The value of the hidden input `name` in a page.
+pub(crate) fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        + marker.len();
+    body[start..].split('"').next().unwrap().to_string()
+}
+
+fn producer_token(app: &TestApp, producer: i64) -> String {
+    tokens::create(
+        &*app.store,
+        Grant::new(Role::Producer, Some(ProducerId(producer)), &[]).unwrap(),
+        Some("HTX test"),
+        None,
+        "test",
+    )
+    .unwrap()
+    .0
+}
+
+#[test]
+fn sign_in_opens_a_session_and_sign_out_ends_it() {
+    let app = spawn_app();
+    let producer = app.create_producer();
+    let token = producer_token(&app, producer);
+    let mut v = Visitor::new(&app);
+    // Not signed in: to the sign-in page, remembering where to go.
+    let r = v.get("/app/batches/1");
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/app/sign-in?next=/app/batches/1")
+    );
+    // A wrong token: refused on the form, no session.
+    let r = v.sign_in("tem_wrong");
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("Mã truy cập không đúng"), "{}", r.body);
+    assert!(!v.cookies.contains_key("tem_session"));
+    // A sign-in form posted from elsewhere (no double-submit cookie): refused.
+    let mut other = Visitor::new(&app);
+    let r = other.post(
+        "/app/sign-in",
+        &[("token", &token), ("pre", "x"), ("next", "/app")],
+    );
+    assert_eq!(r.status, 403);
+    assert!(!other.cookies.contains_key("tem_session"));
+
+    let r = v.sign_in(&token);
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/app")));
+    let session = v.cookies["tem_session"].clone();
+    let home = v.get("/app");
+    assert_eq!(home.status, 200);
+    assert!(
+        home.body.contains("Hợp tác xã"),
+        "the producer's name shows: {}",
+        home.body
+    );
+    assert!(
+        home.body.contains("Chưa có sản phẩm nào"),
+        "empty state: {}",
+        home.body
+    );
+    // The cookie is HttpOnly and SameSite=Strict, and the database keeps only its hash.
+    let mut raw = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+        .get(app.url("/app/sign-in"))
+        .call()
+        .unwrap();
+    let _ = raw.body_mut().read_to_string();
+    let stored: i64 = rusqlite::Connection::open(app.dir.path().join("tem.db"))
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM sessions WHERE hash = ?1",
+            [&tokens::hash(&session)[..]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 1);
+
+    // English on request, remembered.
+    assert!(v.get("/app?lang=en").body.contains("No products yet"));
+    assert!(v.get("/app").body.contains("No products yet"));
+    v.get("/app?lang=vi");
+
+    // Sign out needs the form's CSRF field too.
+    let csrf = hidden(&home.body, "csrf");
+    assert_eq!(v.post("/app/sign-out", &[]).status, 403);
+    let r = v.post("/app/sign-out", &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303);
+    // The old cookie no longer works.
+    let mut replay = Visitor::new(&app);
+    replay.cookies.insert("tem_session".into(), session);
+    assert_eq!(replay.get("/app").status, 303);
+
+    // Revoking the token ends its sessions at once.
+    let mut v = Visitor::new(&app);
+    v.sign_in(&token);
+    assert_eq!(v.get("/app").status, 200);
+    let id = tokens::list(&*app.store).unwrap().last().unwrap().id;
+    tokens::revoke(&*app.store, id, "test").unwrap();
+    assert_eq!(v.get("/app").status, 303);
+}
+
+#[test]
+fn every_form_needs_its_csrf_token_and_producers_stay_on_their_own_pages() {
+    let app = spawn_app();
+    let a = app.create_producer();
+    let b_resp = app.post(
+        "/api/v1/producers",
+        &json!({"kind": "household", "name": "Hộ B", "commune": "Xã 2", "province": "Bến Tre"}),
+    );
+    let b = b_resp.body["id"].as_i64().unwrap();
+    let product = app.create_product(a);
+    let batch = app.create_batch(product, "A-2026");
+    let mut mine = Visitor::new(&app);
+    mine.sign_in(&producer_token(&app, a));
+    let page = mine.get(&format!("/app/batches/{batch}"));
+    assert_eq!(page.status, 200);
+    let csrf = hidden(&page.body, "csrf");
+
+    // Without the token, or with another: refused, nothing issued.
+    for bad in [None, Some("0".repeat(64))] {
+        let mut form = vec![("count", "5")];
+        if let Some(b) = &bad {
+            form.push(("csrf", b.as_str()));
+        }
+        let r = mine.post(&format!("/app/batches/{batch}/issue"), &form);
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert!(r.body.contains("Biểu mẫu đã hết hạn"), "{}", r.body);
+    }
+    assert_eq!(
+        app.get(&format!("/api/v1/batches/{batch}")).body["stamps"]["total"],
+        0
+    );
+    let r = mine.post(
+        &format!("/app/batches/{batch}/issue"),
+        &[("csrf", &csrf), ("count", "5")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        app.get(&format!("/api/v1/batches/{batch}")).body["stamps"]["total"],
+        5
+    );
+
+    // A bad value: the form again, the message next to the field, the text kept.
+    let r = mine.post(
+        &format!("/app/batches/{batch}/issue"),
+        &[("csrf", &csrf), ("count", "năm")],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"issue-count-error\""), "{}", r.body);
+    assert!(r.body.contains("value=\"năm\""), "{}", r.body);
+    let r = mine.post(
+        &format!("/app/products/{product}/batches"),
+        &[
+            ("csrf", &csrf),
+            ("lot_code", "bad lot!"),
+            ("production_date", "2026-11-01"),
+            ("quantity", "10"),
+        ],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"lot_code-error\""), "{}", r.body);
+    assert!(r.body.contains("value=\"bad lot!\""), "{}", r.body);
+
+    // Producer B sees none of A's pages, as if they did not exist.
+    let mut theirs = Visitor::new(&app);
+    theirs.sign_in(&producer_token(&app, b));
+    for path in [
+        format!("/app/batches/{batch}"),
+        format!("/app/products/{product}"),
+        format!("/app/batches/{batch}/preview.jpg"),
+        format!("/app/batches/{batch}/sheet.pdf"),
+        format!("/app/batches/{batch}/report.pdf"),
+    ] {
+        let r = theirs.get(&path);
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+    }
+    let their_csrf = hidden(&theirs.get("/app").body, "csrf");
+    let r = theirs.post(
+        &format!("/app/batches/{batch}/issue"),
+        &[("csrf", &their_csrf), ("count", "5")],
+    );
+    assert_eq!(r.status, 404);
+    let home = theirs.get("/app");
+    assert!(!home.body.contains("A-2026"), "B's home lists A's batch");
+    // Producers cannot recall.
+    let r = mine.post(
+        &format!("/app/batches/{batch}/recall"),
+        &[("csrf", &csrf), ("reason", "x"), ("notice", "y")],
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        app.get(&format!("/api/v1/batches/{batch}/stats")).status,
+        200
+    );
+}
+
+#[test]
+fn pages_are_escaped_and_framed_safely() {
+    let app = spawn_app();
+    let a = app.create_producer();
+    let product = app.post(
+        "/api/v1/products",
+        &json!({"producer_id": a, "name": "<script>alert(1)</script> Mật ong"}),
+    );
+    let id = product.body["id"].as_i64().unwrap();
+    let mut v = Visitor::new(&app);
+    v.sign_in(crate::helpers::TOKEN);
+    let page = v.get(&format!("/app/products/{id}"));
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("<script>"), "{}", page.body);
+    assert!(page.body.contains("&#60;script&#62;") || page.body.contains("&lt;script&gt;"));
+    let mut raw = ureq::get(app.url("/app/sign-in")).call().unwrap();
+    let csp = raw.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    let _ = raw.body_mut().read_to_string();
+}
