@@ -21,10 +21,10 @@ use crate::scan::{app_with_printed_stamps, path_of, scan_json};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
-const WIDTH: u32 = 360;
+pub(crate) const WIDTH: u32 = 360;
 
 /// chromedriver, stopped when dropped.
-struct Driver(Child, u16);
+pub(crate) struct Driver(Child, pub(crate) u16);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -33,7 +33,7 @@ impl Drop for Driver {
     }
 }
 
-fn start_driver() -> Driver {
+pub(crate) fn start_driver() -> Driver {
     for path in [CHROMEDRIVER, CHROMIUM] {
         assert!(
             std::path::Path::new(path).exists(),
@@ -66,7 +66,7 @@ fn start_driver() -> Driver {
 /// The browser's console and error log since the last call (chromedriver's
 /// `se/log` endpoint; the W3C protocol has no log command).
 #[derive(Debug)]
-struct BrowserLog;
+pub(crate) struct BrowserLog;
 
 impl WebDriverCompatibleCommand for BrowserLog {
     fn endpoint(
@@ -86,13 +86,23 @@ impl WebDriverCompatibleCommand for BrowserLog {
 }
 
 async fn connect(port: u16) -> Client {
+    connect_with(port, None).await
+}
+
+/// A session whose downloads land in `downloads`, when given.
+pub(crate) async fn connect_with(port: u16, downloads: Option<&std::path::Path>) -> Client {
+    let mut prefs = json!({"intl.accept_languages": "vi-VN,vi"});
+    if let Some(dir) = downloads {
+        prefs["download.default_directory"] = json!(dir.display().to_string());
+        prefs["download.prompt_for_download"] = json!(false);
+    }
     let caps = json!({
         "goog:chromeOptions": {
             "binary": CHROMIUM,
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage", "--hide-scrollbars", "--lang=vi"],
-            "prefs": {"intl.accept_languages": "vi-VN,vi"},
+            "prefs": prefs,
             // A cheap Android phone: 360 CSS pixels wide, two device pixels each.
             "mobileEmulation": {
                 "deviceMetrics": {"width": WIDTH, "height": 780, "pixelRatio": 2.0, "touch": true, "mobile": true},
@@ -115,7 +125,7 @@ async fn connect(port: u16) -> Client {
         .expect("a Chromium session")
 }
 
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -4,6 +4,7 @@
 
 mod audit;
 mod browser;
+mod browser_dashboard;
 #[path = "../common/mod.rs"]
 mod common;
 mod dashboard;

@@ -380,7 +380,10 @@ pub fn form_urlencode(s: &str) -> String {
         .collect()
 }
 
-/// Whether cookies should be `Secure` (the service is reached over https).
-fn secure(state: &AppState) -> bool {
-    state.base_url.starts_with("https://")
+/// Whether cookies should be `Secure`: the request came over https (directly,
+/// or through a proxy that says so with `X-Forwarded-Proto: https`). Over
+/// plain http — a test machine, a LAN without TLS — a Secure cookie would
+/// never come back.
+fn secure(req: &HttpRequest) -> bool {
+    req.connection_info().scheme() == "https"
 }

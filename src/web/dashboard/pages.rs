@@ -559,9 +559,9 @@ async fn batch_page(
             "recalled" => t.done_recalled,
             _ => t.done_lifted,
         };
-        match q.n {
-            Some(n) => format!("{what}: {n}"),
-            None => what.to_string(),
+        match (d, q.n) {
+            ("issued" | "activated" | "voided", Some(n)) => format!("{what}: {n}"),
+            _ => what.to_string(),
         }
     });
     let layout = q
@@ -701,6 +701,9 @@ impl BatchPage {
     }
     fn when(&self, t: &jiff::Timestamp) -> String {
         crate::render::report::local_time(*t)
+    }
+    fn day(&self, d: &jiff::civil::Date) -> String {
+        d.strftime("%d/%m/%Y").to_string()
     }
 }
 

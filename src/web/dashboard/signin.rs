@@ -34,18 +34,18 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-fn cookie<'a>(name: &'a str, value: String, state: &AppState) -> Cookie<'a> {
+fn cookie<'a>(name: &'a str, value: String, req: &HttpRequest) -> Cookie<'a> {
     Cookie::build(name, value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(secure(state))
+        .secure(secure(req))
         .finish()
 }
 
 fn page(
     t: &'static Strings,
-    state: &AppState,
+    req: &HttpRequest,
     next: &str,
     error: Option<&str>,
     status: StatusCode,
@@ -62,19 +62,15 @@ fn page(
     .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let mut response = html(status, body);
     response
-        .add_cookie(&cookie(PRE_COOKIE, pre, state))
+        .add_cookie(&cookie(PRE_COOKIE, pre, req))
         .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(response)
 }
 
-pub async fn form(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    q: web::Query<NextQuery>,
-) -> Result<HttpResponse, DashError> {
+pub async fn form(req: HttpRequest, q: web::Query<NextQuery>) -> Result<HttpResponse, DashError> {
     page(
         lang_of(&req),
-        &state,
+        &req,
         safe_next(q.next.as_deref()),
         None,
         StatusCode::OK,
@@ -107,13 +103,7 @@ pub async fn sign_in(
             ))
     });
     if !pre_ok {
-        return page(
-            t,
-            &state,
-            &next,
-            Some(t.csrf_refused),
-            StatusCode::FORBIDDEN,
-        );
+        return page(t, &req, &next, Some(t.csrf_refused), StatusCode::FORBIDDEN);
     }
     let (store, admin) = (state.store.clone(), state.admin.hash());
     let token = form.token.trim().to_string();
@@ -124,7 +114,7 @@ pub async fn sign_in(
         SignIn::Opened(opened) => {
             let mut response = see_other(&next);
             response
-                .add_cookie(&cookie(SESSION_COOKIE, opened.id, &state))
+                .add_cookie(&cookie(SESSION_COOKIE, opened.id, &req))
                 .map_err(|e| {
                     DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
                 })?;
@@ -140,7 +130,7 @@ pub async fn sign_in(
                 (_, Refused::Revoked) => "This token was revoked.",
                 (_, Refused::Unknown) => "This token is not valid.",
             };
-            page(t, &state, &next, Some(message), StatusCode::UNAUTHORIZED)
+            page(t, &req, &next, Some(message), StatusCode::UNAUTHORIZED)
         }
     }
 }
