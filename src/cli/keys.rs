@@ -38,26 +38,13 @@ pub enum KeysCommand {
     },
 }
 
-/// Records a key operation in the audit log (keys live in files, the log
-/// in the database).
-fn record(
-    config: &Config,
-    action: &str,
-    kid: &str,
-    after: Option<serde_json::Value>,
-) -> anyhow::Result<()> {
-    let store = super::open_store(config)?;
-    store.audit_record(&super::cli_actor(), action, &format!("key:{kid}"), after)?;
-    Ok(())
-}
-
 pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
     let dir = config.keys_dir();
-    let mut ring = KeyRing::open(dir)?;
+    let ring = KeyRing::open(dir)?;
     match cmd {
         KeysCommand::Generate => {
-            let kid = ring.generate()?;
-            record(config, "keys.generate", &kid.to_string(), None)?;
+            let store = super::open_store(config)?;
+            let kid = crate::service::keys::generate(dir, &*store, &super::cli_actor())?;
             println!("generated signing key {kid} in {}", dir.display());
             println!(
                 "the private key file is readable only by you (mode 600); back it up safely, never commit it"
@@ -90,36 +77,23 @@ pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
             }
         }
         KeysCommand::Rotate => {
-            let (kid, retired) = ring.rotate()?;
-            record(
-                config,
-                "keys.rotate",
-                &kid.to_string(),
-                Some(serde_json::json!({ "retired": retired })),
-            )?;
+            let store = super::open_store(config)?;
+            let (kid, retired) = crate::service::keys::rotate(dir, &*store, &super::cli_actor())?;
             println!("new active key {kid}");
             if let Some(old) = retired {
                 println!("key {old} is now verify-only: stamps it signed stay genuine");
             }
         }
         KeysCommand::Revoke { kid, reason } => {
-            let reason = reason
-                .map(|r| {
-                    crate::domain::text::required(
-                        "reason",
-                        &r,
-                        500,
-                        crate::domain::text::Lines::One,
-                    )
-                })
-                .transpose()?;
-            let kid = ring.revoke(&kid, reason.clone())?;
-            record(
-                config,
-                "keys.revoke",
-                &kid.to_string(),
-                Some(serde_json::json!({ "reason": reason })),
+            let store = super::open_store(config)?;
+            let kid = crate::service::keys::revoke(
+                dir,
+                &*store,
+                &kid,
+                reason.as_deref(),
+                &super::cli_actor(),
             )?;
+            let ring = KeyRing::open(dir)?;
             println!("key {kid} revoked: stamps it signed now verify as revoked-key");
             if ring.active().is_none() {
                 println!("there is no active key now; run `tem keys rotate` before issuing stamps");

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod epcis;
 pub mod inspection;
 pub mod issue;
+pub mod keys;
 pub mod lifecycle;
 pub mod registry;
 pub mod report;

@@ -60,7 +60,15 @@ impl<'a> Visitor<'a> {
                 .headers()
                 .get("location")
                 .map(|l| l.to_str().unwrap().to_string()),
-            body: resp.body_mut().read_to_string().unwrap_or_default(),
+            body: String::from_utf8_lossy(
+                &resp
+                    .body_mut()
+                    .with_config()
+                    .limit(64 << 20)
+                    .read_to_vec()
+                    .unwrap_or_default(),
+            )
+            .into_owned(),
         }
     }
 
@@ -323,4 +331,243 @@ fn pages_are_escaped_and_framed_safely() {
         "{csp}"
     );
     let _ = raw.body_mut().read_to_string();
+}
+
+impl Visitor<'_> {
+    /// Posts multipart/form-data: text fields and (name, filename, bytes) files.
+    pub fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Page {
+        let boundary = "----temtestboundary7d1f";
+        let mut body: Vec<u8> = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (k, name, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut resp = self
+            .agent
+            .post(self.app.url(path))
+            .header("Cookie", self.cookie_header())
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .send(&body[..])
+            .unwrap();
+        self.keep(&mut resp)
+    }
+}
+
+#[test]
+fn inspectors_inspect_resolve_and_read_the_audit_log_admins_manage_tokens_and_keys() {
+    let (app, batch, urls) = crate::scan::app_with_printed_stamps(3);
+    // A consumer report for the triage queue.
+    let code = urls[0].rsplit('/').next().unwrap().to_string();
+    ureq::post(app.url(&format!("/{code}/report")))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("kind=fake&message=nghi%20gia")
+        .unwrap();
+    let (inspector, _) = tokens::create(
+        &*app.store,
+        Grant::new(Role::Inspector, None, &[]).unwrap(),
+        Some("Chi cục"),
+        None,
+        "test",
+    )
+    .unwrap();
+    let mut v = Visitor::new(&app);
+    v.sign_in(&inspector);
+    let home = v.get("/app");
+    let csrf = hidden(&home.body, "csrf");
+
+    // An inspection from codes typed and a photo of a sheet page.
+    let (status, _, png) = crate::sheets::get_bytes(
+        &app,
+        &format!("/api/v1/batches/{batch}/sheet.png?from=1&count=3&dpi=300"),
+    );
+    assert_eq!(status, 200);
+    let codes = format!("{}\n{}", urls[1], urls[1]);
+    let missing = v.post_multipart(
+        "/app/inspections",
+        &[("csrf", &csrf), ("place", ""), ("codes", &codes)],
+        &[],
+    );
+    assert_eq!(missing.status, 422);
+    assert!(
+        missing.body.contains("id=\"place-error\""),
+        "{}",
+        missing.body
+    );
+    assert!(missing.body.contains(&urls[1]), "the codes typed are kept");
+    let r = v.post_multipart(
+        "/app/inspections",
+        &[
+            ("csrf", &csrf),
+            ("place", "Chợ Trà Vinh"),
+            ("province", "Trà Vinh"),
+            ("codes", &codes),
+        ],
+        &[("photos", "ke-hang.png", &png)],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = v.get(r.location.as_deref().unwrap());
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"duplicates\">2<"), "{}", page.body);
+    assert!(page.body.contains("id=\"genuine\">3<"), "{}", page.body);
+    let pdf = v.get(&format!("{}/record.pdf", r.location.as_deref().unwrap()));
+    assert!(pdf.body.starts_with("%PDF"));
+    // Without the CSRF field: refused.
+    let r = v.post_multipart(
+        "/app/inspections",
+        &[("place", "Chợ"), ("codes", &codes)],
+        &[],
+    );
+    assert_eq!(r.status, 403);
+
+    // Triage: the report, resolved with an outcome and a note.
+    let triage = v.get("/app/triage");
+    assert!(triage.body.contains("nghi gia"), "{}", triage.body);
+    let report_id = app.get("/api/v1/triage").body[0]["id"].as_i64().unwrap();
+    let path = format!("/app/triage/report/{report_id}/resolve");
+    let r = v.post(
+        &path,
+        &[("csrf", &csrf), ("outcome", "no-action"), ("note", "")],
+    );
+    assert_eq!(r.status, 422);
+    let r = v.post(
+        &path,
+        &[
+            ("csrf", &csrf),
+            ("outcome", "no-action"),
+            ("note", "Đã liên hệ người mua"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert!(
+        v.get("/app/triage?all=1")
+            .body
+            .contains("Đã liên hệ người mua")
+    );
+    // The batch report, printable.
+    let report = v.get(&format!("/app/batches/{batch}/report"));
+    assert_eq!(report.status, 200);
+    assert!(report.body.contains("L-2026"));
+    // The audit log, newest first, with who did what.
+    let audit = v.get("/app/audit");
+    assert_eq!(audit.status, 200);
+    assert!(audit.body.contains("inspection.create"), "{}", audit.body);
+    assert!(audit.body.contains("token "), "{}", audit.body);
+    // Inspectors have no admin page.
+    assert_eq!(v.get("/app/admin").status, 404);
+
+    // The admin: a producer (with an error first), a token shown once, keys.
+    let mut a = Visitor::new(&app);
+    a.sign_in(crate::helpers::TOKEN);
+    let admin = a.get("/app/admin");
+    assert_eq!(admin.status, 200);
+    let csrf = hidden(&admin.body, "csrf");
+    let r = a.post(
+        "/app/admin/producers",
+        &[
+            ("csrf", &csrf),
+            ("kind", "cooperative"),
+            ("name", ""),
+            ("commune", "Xã 1"),
+            ("province", "Bến Tre"),
+        ],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("value=\"Xã 1\""));
+    let r = a.post(
+        "/app/admin/producers",
+        &[
+            ("csrf", &csrf),
+            ("kind", "cooperative"),
+            ("name", "HTX Mới"),
+            ("commune", "Xã 1"),
+            ("province", "Bến Tre"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let producer = app
+        .get("/api/v1/producers")
+        .body
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = a.post(
+        "/app/admin/tokens",
+        &[
+            ("csrf", &csrf),
+            ("role", "producer"),
+            ("producer", &producer.to_string()),
+            ("label", "HTX Mới"),
+            ("expires", "30d"),
+        ],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let marker = "<p class=\"code\">";
+    let start = r.body.find(marker).unwrap() + marker.len();
+    let new_token = r.body[start..].split('<').next().unwrap().to_string();
+    assert!(new_token.starts_with("tem_"));
+    assert!(
+        !a.get("/app/admin").body.contains(&new_token),
+        "shown once only"
+    );
+    let mut coop = Visitor::new(&app);
+    assert_eq!(coop.sign_in(&new_token).status, 303);
+    assert!(coop.get("/app").body.contains("HTX Mới"));
+    let token_id = tokens::list(&*app.store).unwrap().last().unwrap().id;
+    assert_eq!(
+        a.post(
+            &format!("/app/admin/tokens/{token_id}/revoke"),
+            &[("csrf", &csrf)]
+        )
+        .status,
+        303
+    );
+    assert_eq!(coop.get("/app").status, 303, "revoked: signed out");
+    // Rotate the key: two keys, the old one verify-only.
+    assert_eq!(
+        a.post("/app/admin/keys/rotate", &[("csrf", &csrf)]).status,
+        303
+    );
+    let keys = app.get_with_token("/.well-known/tem-keys.json", None).body;
+    let statuses: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"active") && statuses.contains(&"verify-only"),
+        "{statuses:?}"
+    );
+    let log = a.get("/app/audit");
+    assert!(
+        log.body.contains("keys.rotate") && log.body.contains("admin token"),
+        "{}",
+        log.body
+    );
 }

@@ -3,6 +3,8 @@
 //! served by tem. Sign-in turns a token into a session cookie (HttpOnly,
 //! SameSite=Strict); every form carries the session's CSRF secret.
 
+mod admin;
+mod inspect;
 mod pages;
 mod signin;
 pub mod strings;
@@ -78,7 +80,34 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/batches/{id}/void", web::post().to(pages::void))
             .route("/batches/{id}/recall", web::post().to(pages::recall))
             .route("/batches/{id}/lift", web::post().to(pages::lift))
-            .route("/search", web::get().to(pages::search)),
+            .route("/search", web::get().to(pages::search))
+            .route("/batches/{id}/report", web::get().to(inspect::report_html))
+            .route("/triage", web::get().to(inspect::triage_list))
+            .route(
+                "/triage/{kind}/{id}/resolve",
+                web::post().to(inspect::resolve),
+            )
+            .route("/inspections", web::get().to(inspect::inspections))
+            .route("/inspections", web::post().to(inspect::create_inspection))
+            .route("/inspections/new", web::get().to(inspect::new_inspection))
+            .route("/inspections/{id}", web::get().to(inspect::inspection_page))
+            .route(
+                "/inspections/{id}/record.pdf",
+                web::get().to(inspect::inspection_pdf),
+            )
+            .route("/audit", web::get().to(inspect::audit))
+            .route("/admin", web::get().to(admin::page))
+            .route("/admin/producers", web::post().to(admin::create_producer))
+            .route("/admin/tokens", web::post().to(admin::create_token))
+            .route(
+                "/admin/tokens/{id}/revoke",
+                web::post().to(admin::revoke_token),
+            )
+            .route("/admin/keys/rotate", web::post().to(admin::rotate_key))
+            .route(
+                "/admin/keys/{kid}/revoke",
+                web::post().to(admin::revoke_key),
+            ),
     )
     .route("/static/app.css", web::get().to(css))
     .route("/media/{name}", web::get().to(media));
@@ -161,6 +190,8 @@ pub struct Frame {
     pub csrf: String,
     pub who: String,
     pub role: Role,
+    /// May read the whole audit log (admins, country-wide inspectors).
+    pub audit: bool,
     /// The current path, for the language switch.
     pub path: String,
 }
@@ -233,6 +264,9 @@ impl FromRequest for Signed {
                     csrf: session.csrf.clone(),
                     who,
                     role: session.grant.role,
+                    audit: session.grant.role == Role::Admin
+                        || (session.grant.role == Role::Inspector
+                            && session.grant.provinces.is_empty()),
                     path: req.path().to_string(),
                 },
                 session,

@@ -45,7 +45,7 @@ impl FormState {
         self.errors.get(field).map(String::as_str)
     }
     /// Puts a service error next to its field (or on the form).
-    fn failed(mut self, t: &'static Strings, e: ServiceError, fields: &[&str]) -> Self {
+    pub(super) fn failed(mut self, t: &'static Strings, e: ServiceError, fields: &[&str]) -> Self {
         match &e {
             ServiceError::Invalid(d) => {
                 let field = fields

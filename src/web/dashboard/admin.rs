@@ -1,0 +1,343 @@
+//! The admin page: producers, tokens (a new token is shown once, on the
+//! page answering the form, never in a URL), signing keys, settings.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::pages::FormState;
+use super::strings::Strings;
+use super::{DashError, Frame, Signed, html, see_other};
+use crate::codes::KeyRing;
+use crate::codes::keyring::PublicKeyEntry;
+use crate::domain::{Grant, ProducerId, ProducerInput, Role};
+use crate::service::{ServiceError, registry, tokens};
+use crate::store::TokenInfo;
+use crate::web::AppState;
+
+fn admins_only(signed: &Signed) -> Result<(), DashError> {
+    if signed.frame.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(DashError::Service(
+            signed.frame.t,
+            crate::service::not_found("page", "admin"),
+        ))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "app/admin.html")]
+struct AdminPage {
+    f: Frame,
+    producers: Vec<crate::domain::Producer>,
+    tokens: Vec<TokenInfo>,
+    keys: Vec<PublicKeyEntry>,
+    settings: Vec<(&'static str, String)>,
+    /// A token just created: shown once.
+    new_token: Option<String>,
+    /// Which form failed, and what it held.
+    failed: Option<&'static str>,
+    form: FormState,
+}
+
+impl AdminPage {
+    fn val(&self, which: &str, field: &str) -> &str {
+        if self.failed == Some(which) {
+            self.form.value(field)
+        } else {
+            ""
+        }
+    }
+    fn err(&self, which: &str, field: &str) -> Option<&str> {
+        if self.failed == Some(which) {
+            self.form.error(field)
+        } else {
+            None
+        }
+    }
+    fn msg(&self, which: &str) -> Option<&str> {
+        if self.failed == Some(which) {
+            self.form.message.as_deref()
+        } else {
+            None
+        }
+    }
+    fn status(&self, k: &PublicKeyEntry) -> String {
+        serde_json::to_value(k.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+    fn producer_name(&self, id: &Option<ProducerId>) -> String {
+        id.and_then(|id| self.producers.iter().find(|p| p.id == id))
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    }
+}
+
+async fn admin_page(
+    signed: Signed,
+    state: &AppState,
+    new_token: Option<String>,
+    failed: Option<(&'static str, FormState)>,
+) -> Result<HttpResponse, DashError> {
+    admins_only(&signed)?;
+    let t: &'static Strings = signed.frame.t;
+    let (store, dir) = (state.store.clone(), state.keys_dir.clone());
+    let (producers, tokens, keys) = web::block(move || -> Result<_, ServiceError> {
+        let keys = KeyRing::open(&dir)?.entries().to_vec();
+        Ok((registry::producers(&*store)?, tokens::list(&*store)?, keys))
+    })
+    .await?
+    .map_err(|e| DashError::Service(t, e))?;
+    let rules = state.scanner.rules();
+    let settings = vec![
+        ("base_url", state.base_url.clone()),
+        (
+            "scan",
+            format!(
+                "{} devices, {}/24 h, {}/7 days, {} km",
+                rules.devices, rules.scans_per_day, rules.scans_per_week, rules.distant_km
+            ),
+        ),
+        (
+            "printers",
+            state
+                .printers
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        ("keys", state.keys_dir.display().to_string()),
+    ];
+    let (failed, form) = match failed {
+        Some((w, f)) => (Some(w), f),
+        None => (None, FormState::default()),
+    };
+    let status = match (&new_token, failed) {
+        (_, Some(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+        (Some(_), _) => StatusCode::CREATED,
+        _ => StatusCode::OK,
+    };
+    let body = AdminPage {
+        f: signed.frame,
+        producers,
+        tokens,
+        keys,
+        settings,
+        new_token,
+        failed,
+        form,
+    }
+    .render()
+    .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(html(status, body))
+}
+
+pub async fn page(signed: Signed, state: web::Data<AppState>) -> Result<HttpResponse, DashError> {
+    admin_page(signed, &state, None, None).await
+}
+
+#[derive(Deserialize)]
+pub struct ProducerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    commune: String,
+    #[serde(default)]
+    province: String,
+    phone: Option<String>,
+}
+
+pub async fn create_producer(
+    signed: Signed,
+    state: web::Data<AppState>,
+    form: web::Form<ProducerForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    admins_only(&signed)?;
+    let t = signed.frame.t;
+    let f = form.into_inner();
+    let mut fs = FormState::default();
+    for (k, v) in [
+        ("kind", &f.kind),
+        ("name", &f.name),
+        ("commune", &f.commune),
+        ("province", &f.province),
+    ] {
+        fs.values.insert(k.into(), v.clone());
+    }
+    fs.values
+        .insert("phone".into(), f.phone.clone().unwrap_or_default());
+    let (store, actor) = (state.store.clone(), signed.session.actor.clone());
+    let input = ProducerInput {
+        kind: f.kind,
+        name: f.name,
+        commune: f.commune,
+        province: f.province,
+        phone: f.phone.filter(|p| !p.trim().is_empty()),
+        ..Default::default()
+    };
+    let created = web::block(move || registry::create_producer(&*store, input, &actor)).await?;
+    match created {
+        Ok(_) => Ok(see_other("/app/admin#producers")),
+        Err(e @ ServiceError::Invalid(_)) => {
+            let fs = fs.failed(t, e, &["kind", "name", "commune", "province", "phone"]);
+            admin_page(signed, &state, None, Some(("producer", fs))).await
+        }
+        Err(e) => Err(DashError::Service(t, e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+    producer: Option<String>,
+    province: Option<String>,
+    expires: Option<String>,
+    label: Option<String>,
+}
+
+pub async fn create_token(
+    signed: Signed,
+    state: web::Data<AppState>,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    admins_only(&signed)?;
+    let t = signed.frame.t;
+    let f = form.into_inner();
+    let mut fs = FormState::default();
+    for (k, v) in [
+        ("role", Some(f.role.clone())),
+        ("producer", f.producer.clone()),
+        ("province", f.province.clone()),
+        ("expires", f.expires.clone()),
+        ("label", f.label.clone()),
+    ] {
+        fs.values.insert(k.into(), v.unwrap_or_default());
+    }
+    let nonempty = |o: Option<String>| o.filter(|s| !s.trim().is_empty());
+    let (store, actor) = (state.store.clone(), signed.session.actor.clone());
+    let created = web::block(move || -> Result<_, ServiceError> {
+        let role = Role::parse(&f.role).ok_or_else(|| {
+            crate::domain::DomainError::new("role", "choose admin, producer or inspector")
+        })?;
+        let producer = nonempty(f.producer)
+            .map(|p| {
+                p.trim()
+                    .parse::<i64>()
+                    .map(ProducerId)
+                    .map_err(|_| crate::domain::DomainError::new("producer", "choose a producer"))
+            })
+            .transpose()?;
+        let provinces: Vec<String> = nonempty(f.province).into_iter().collect();
+        let grant = Grant::new(role, producer, &provinces)?;
+        if let Some(p) = grant.producer
+            && store.producer(p)?.is_none()
+        {
+            return Err(crate::domain::DomainError::new("producer", "choose a producer").into());
+        }
+        let label = nonempty(f.label);
+        let expires = nonempty(f.expires);
+        tokens::create(&*store, grant, label.as_deref(), expires.as_deref(), &actor)
+    })
+    .await?;
+    match created {
+        Ok((token, _)) => admin_page(signed, &state, Some(token), None).await,
+        Err(e @ ServiceError::Invalid(_)) => {
+            let fs = fs.failed(t, e, &["role", "producer", "province", "expires", "label"]);
+            admin_page(signed, &state, None, Some(("token", fs))).await
+        }
+        Err(e) => Err(DashError::Service(t, e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+    reason: Option<String>,
+}
+
+pub async fn revoke_token(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    admins_only(&signed)?;
+    let t = signed.frame.t;
+    let (store, actor, id) = (
+        state.store.clone(),
+        signed.session.actor.clone(),
+        id.into_inner(),
+    );
+    web::block(move || tokens::revoke(&*store, id, &actor))
+        .await?
+        .map_err(|e| DashError::Service(t, e))?;
+    Ok(see_other("/app/admin#tokens"))
+}
+
+pub async fn rotate_key(
+    signed: Signed,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    admins_only(&signed)?;
+    let t = signed.frame.t;
+    let (store, dir, actor) = (
+        state.store.clone(),
+        state.keys_dir.clone(),
+        signed.session.actor.clone(),
+    );
+    web::block(move || crate::service::keys::rotate(&dir, &*store, &actor))
+        .await?
+        .map_err(|e| DashError::Service(t, e))?;
+    Ok(see_other("/app/admin#keys"))
+}
+
+pub async fn revoke_key(
+    signed: Signed,
+    state: web::Data<AppState>,
+    kid: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    admins_only(&signed)?;
+    let t = signed.frame.t;
+    let (store, dir, actor, kid) = (
+        state.store.clone(),
+        state.keys_dir.clone(),
+        signed.session.actor.clone(),
+        kid.into_inner(),
+    );
+    let reason = form.reason.clone().filter(|r| !r.trim().is_empty());
+    let revoked = web::block(move || {
+        crate::service::keys::revoke(&dir, &*store, &kid, reason.as_deref(), &actor)
+    })
+    .await?;
+    match revoked {
+        Ok(_) => Ok(see_other("/app/admin#keys")),
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Keys(_))) => {
+            let fs = FormState {
+                message: Some(e.to_string()),
+                ..Default::default()
+            };
+            admin_page(signed, &state, None, Some(("keys", fs))).await
+        }
+        Err(e) => Err(DashError::Service(t, e)),
+    }
+}

@@ -1,0 +1,433 @@
+//! The inspector's pages: the triage queue, inspections (codes typed or
+//! pasted, photos from the phone's camera), the batch report and the audit
+//! log browser.
+
+use actix_multipart::form::MultipartForm;
+use actix_multipart::form::bytes::Bytes as Upload;
+use actix_multipart::form::text::Text;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::pages::FormState;
+use super::strings::Strings;
+use super::{DashError, Frame, Signed, html, render, see_other};
+use crate::domain::BatchId;
+use crate::domain::inspection::Inspection;
+use crate::service::inspection::{self, Found, Submission};
+use crate::service::{ServiceError, access, triage};
+use crate::store::TriageItem;
+use crate::web::AppState;
+
+fn service(t: &'static Strings) -> impl Fn(ServiceError) -> DashError {
+    move |e| DashError::Service(t, e)
+}
+
+fn inspectors_only(signed: &Signed) -> Result<(), DashError> {
+    if signed.frame.can_inspect() {
+        Ok(())
+    } else {
+        Err(DashError::Service(
+            signed.frame.t,
+            crate::service::not_found("page", "inspectors"),
+        ))
+    }
+}
+
+fn when(t: &jiff::Timestamp) -> String {
+    crate::render::report::local_time(*t)
+}
+
+// ---------------------------------------------------------------- triage
+
+#[derive(Template)]
+#[template(path = "app/triage.html")]
+struct TriagePage {
+    f: Frame,
+    items: Vec<TriageItem>,
+    all: bool,
+    outcomes: &'static [&'static str],
+    failed: Option<(String, i64)>,
+    form: FormState,
+}
+
+impl TriagePage {
+    fn when(&self, t: &jiff::Timestamp) -> String {
+        when(t)
+    }
+    fn failed_here(&self, kind: &str, id: &i64) -> bool {
+        self.failed
+            .as_ref()
+            .is_some_and(|(k, i)| k == kind && i == id)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TriageQuery {
+    all: Option<String>,
+}
+
+async fn triage_page(
+    signed: Signed,
+    state: &AppState,
+    all: bool,
+    failed: Option<((String, i64), FormState)>,
+) -> Result<HttpResponse, DashError> {
+    let t = signed.frame.t;
+    let (store, grant) = (state.store.clone(), signed.session.grant.clone());
+    let items = web::block(move || triage::list(&*store, &grant, all, None))
+        .await?
+        .map_err(service(t))?;
+    let (failed, form) = match failed {
+        Some((f, form)) => (Some(f), form),
+        None => (None, FormState::default()),
+    };
+    let status = if failed.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let body = TriagePage {
+        f: signed.frame,
+        items,
+        all,
+        outcomes: &triage::OUTCOMES,
+        failed,
+        form,
+    }
+    .render()
+    .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(html(status, body))
+}
+
+pub async fn triage_list(
+    signed: Signed,
+    state: web::Data<AppState>,
+    q: web::Query<TriageQuery>,
+) -> Result<HttpResponse, DashError> {
+    triage_page(signed, &state, q.all.is_some(), None).await
+}
+
+#[derive(Deserialize)]
+pub struct ResolveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn resolve(
+    signed: Signed,
+    state: web::Data<AppState>,
+    path: web::Path<(String, i64)>,
+    form: web::Form<ResolveForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    inspectors_only(&signed)?;
+    let t = signed.frame.t;
+    let (kind, id) = path.into_inner();
+    let f = form.into_inner();
+    let (store, grant, actor) = (
+        state.store.clone(),
+        signed.session.grant.clone(),
+        signed.session.actor.clone(),
+    );
+    let (k, o, n) = (kind.clone(), f.outcome.clone(), f.note.clone());
+    let done = web::block(move || triage::resolve(&*store, &grant, &k, id, &o, &n, &actor)).await?;
+    match done {
+        Ok(_) => Ok(see_other("/app/triage")),
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
+            let mut fs = FormState::default();
+            fs.values.insert("outcome".into(), f.outcome);
+            fs.values.insert("note".into(), f.note);
+            let fs = fs.failed(t, e, &["outcome", "note"]);
+            triage_page(signed, &state, false, Some(((kind, id), fs))).await
+        }
+        Err(e) => Err(DashError::Service(t, e)),
+    }
+}
+
+// ---------------------------------------------------------------- inspections
+
+#[derive(Template)]
+#[template(path = "app/inspections.html")]
+struct InspectionsPage {
+    f: Frame,
+    list: Vec<Inspection>,
+}
+
+pub async fn inspections(
+    signed: Signed,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, DashError> {
+    inspectors_only(&signed)?;
+    let t = signed.frame.t;
+    let (store, grant) = (state.store.clone(), signed.session.grant.clone());
+    let list = web::block(move || inspection::list(&*store, &grant, 200))
+        .await?
+        .map_err(service(t))?;
+    render(
+        t,
+        &InspectionsPage {
+            f: signed.frame,
+            list,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "app/inspection_new.html")]
+struct NewInspectionPage {
+    f: Frame,
+    form: FormState,
+}
+
+async fn new_inspection_page(
+    signed: Signed,
+    form: FormState,
+    status: StatusCode,
+) -> Result<HttpResponse, DashError> {
+    inspectors_only(&signed)?;
+    let t = signed.frame.t;
+    let body = NewInspectionPage {
+        f: signed.frame,
+        form,
+    }
+    .render()
+    .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(html(status, body))
+}
+
+pub async fn new_inspection(signed: Signed) -> Result<HttpResponse, DashError> {
+    new_inspection_page(signed, FormState::default(), StatusCode::OK).await
+}
+
+#[derive(MultipartForm)]
+pub struct InspectionForm {
+    csrf: Option<Text<String>>,
+    place: Option<Text<String>>,
+    province: Option<Text<String>>,
+    note: Option<Text<String>>,
+    codes: Option<Text<String>>,
+    #[multipart(limit = "20MB")]
+    photos: Vec<Upload>,
+}
+
+fn text_of(t: &Option<Text<String>>) -> String {
+    t.as_ref().map(|t| t.0.clone()).unwrap_or_default()
+}
+
+pub async fn create_inspection(
+    signed: Signed,
+    state: web::Data<AppState>,
+    MultipartForm(form): MultipartForm<InspectionForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(form.csrf.as_ref().map_or("", |c| c.0.as_str()))?;
+    inspectors_only(&signed)?;
+    let t = signed.frame.t;
+    let mut fs = FormState::default();
+    for (k, v) in [
+        ("place", text_of(&form.place)),
+        ("province", text_of(&form.province)),
+        ("note", text_of(&form.note)),
+        ("codes", text_of(&form.codes)),
+    ] {
+        fs.values.insert(k.into(), v);
+    }
+    let mut found = vec![Found::Code(text_of(&form.codes))];
+    for (i, p) in form.photos.iter().enumerate() {
+        if !p.data.is_empty() {
+            found.push(Found::Photo {
+                name: p
+                    .file_name
+                    .clone()
+                    .unwrap_or_else(|| format!("photo {}", i + 1)),
+                bytes: p.data.to_vec(),
+            });
+        }
+    }
+    let submission = Submission {
+        place: text_of(&form.place),
+        province: Some(text_of(&form.province)).filter(|p| !p.trim().is_empty()),
+        location: None,
+        at: None,
+        note: Some(text_of(&form.note)).filter(|n| !n.trim().is_empty()),
+        found,
+        offline: None,
+    };
+    let (store, verifier, grant, actor) = (
+        state.store.clone(),
+        state.scanner.verifier(),
+        signed.session.grant.clone(),
+        signed.session.actor.clone(),
+    );
+    let created =
+        web::block(move || inspection::create(&*store, &verifier, &grant, &actor, submission))
+            .await?;
+    match created {
+        Ok(i) => Ok(see_other(&format!("/app/inspections/{}", i.id))),
+        Err(e @ ServiceError::Invalid(_)) => {
+            let fs = fs.failed(t, e, &["place", "province", "note", "codes", "photos"]);
+            new_inspection_page(signed, fs, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(DashError::Service(t, e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "app/inspection.html")]
+struct InspectionPage {
+    f: Frame,
+    i: Inspection,
+}
+
+pub async fn inspection_page(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, DashError> {
+    inspectors_only(&signed)?;
+    let t = signed.frame.t;
+    let (store, grant, id) = (
+        state.store.clone(),
+        signed.session.grant.clone(),
+        id.into_inner(),
+    );
+    let i = web::block(move || inspection::get(&*store, &grant, id))
+        .await?
+        .map_err(service(t))?;
+    render(t, &InspectionPage { f: signed.frame, i })
+}
+
+pub async fn inspection_pdf(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, DashError> {
+    inspectors_only(&signed)?;
+    let t = signed.frame.t;
+    let (store, grant, id) = (
+        state.store.clone(),
+        signed.session.grant.clone(),
+        id.into_inner(),
+    );
+    let bytes = web::block(move || -> Result<Vec<u8>, ServiceError> {
+        let i = inspection::get(&*store, &grant, id)?;
+        crate::render::report_pdf::inspection_pdf(&i)
+            .map_err(|e| ServiceError::Store(crate::store::StoreError::Database(e.to_string())))
+    })
+    .await?
+    .map_err(service(t))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"tem-bien-ban-{id}.pdf\""),
+        ))
+        .body(bytes))
+}
+
+// ---------------------------------------------------------------- report
+
+/// The printable batch report (the same page `tem report --html` writes).
+pub async fn report_html(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+) -> Result<HttpResponse, DashError> {
+    let t = signed.frame.t;
+    let (store, grant, id) = (
+        state.store.clone(),
+        signed.session.grant.clone(),
+        BatchId(id.into_inner()),
+    );
+    let rules = *state.scanner.rules();
+    let report = web::block(move || -> Result<_, ServiceError> {
+        access::batch(&*store, &grant, id)?;
+        crate::service::report::batch(&*store, id, &rules)
+    })
+    .await?
+    .map_err(service(t))?;
+    let body = crate::render::report::html(&report, Some("/static/report.css"))
+        .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(html(StatusCode::OK, body))
+}
+
+// ---------------------------------------------------------------- audit
+
+#[derive(Template)]
+#[template(path = "app/audit.html")]
+struct AuditPage {
+    f: Frame,
+    entries: Vec<crate::audit::Entry>,
+    size: u64,
+    head: Option<crate::audit::TreeHead>,
+    next: Option<u64>,
+    prev: Option<u64>,
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    from: Option<u64>,
+}
+
+const AUDIT_PAGE: u64 = 50;
+
+/// The audit log, newest first, 50 entries a page, with the latest signed
+/// head (admins and country-wide inspectors: province-limited inspectors
+/// use the API, which filters entries by province).
+pub async fn audit(
+    signed: Signed,
+    state: web::Data<AppState>,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, DashError> {
+    let t = signed.frame.t;
+    let g = &signed.session.grant;
+    if !(g.role == crate::domain::Role::Admin
+        || (g.role == crate::domain::Role::Inspector && g.provinces.is_empty()))
+    {
+        return Err(DashError::Service(
+            t,
+            crate::service::not_found("page", "audit"),
+        ));
+    }
+    let store = state.store.clone();
+    let wanted = q.from;
+    let (size, entries, head) = web::block(move || -> Result<_, ServiceError> {
+        let size = store.audit_size()?;
+        let top = wanted.unwrap_or(size).min(size);
+        let from = top.saturating_sub(AUDIT_PAGE - 1).max(1);
+        let mut entries: Vec<_> = store
+            .audit_entries(from, top + 1 - from)?
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect();
+        entries.reverse();
+        let head = store.audit_heads()?.into_iter().max_by_key(|h| h.size);
+        Ok((size, entries, head))
+    })
+    .await?
+    .map_err(service(t))?;
+    let top = entries.first().map(|e| e.seq).unwrap_or(0);
+    let bottom = entries.last().map(|e| e.seq).unwrap_or(0);
+    render(
+        t,
+        &AuditPage {
+            f: signed.frame,
+            size,
+            head,
+            next: (bottom > 1).then(|| bottom - 1),
+            prev: (top < size).then(|| (top + AUDIT_PAGE).min(size)),
+            entries,
+        },
+    )
+}
+
+impl AuditPage {
+    fn json(&self, v: &Option<serde_json::Value>) -> String {
+        v.as_ref().map(|v| v.to_string()).unwrap_or_default()
+    }
+}
