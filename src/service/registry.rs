@@ -41,6 +41,37 @@ pub fn create_product(
     Ok(product)
 }
 
+/// Changes a product's name, OCOP group, description and photos (from the
+/// dashboard); its rating, GTIN and certifications stay as they are.
+pub fn edit_product(
+    store: &dyn Store,
+    id: ProductId,
+    name: &str,
+    ocop_group: Option<String>,
+    description: Option<String>,
+    images: Option<Vec<String>>,
+    actor: &str,
+) -> ServiceResult<Product> {
+    let current = product(store, id)?;
+    let checked = NewProduct::try_from(ProductInput {
+        producer_id: current.producer_id.0,
+        name: name.to_string(),
+        ocop_group,
+        description,
+        ..Default::default()
+    })?;
+    let new = NewProduct {
+        ocop: current.ocop,
+        gtin: current.gtin,
+        images: images.unwrap_or(current.images),
+        certifications: current.certifications,
+        ..checked
+    };
+    let updated = store.update_product(id, &new, actor)?;
+    tracing::info!(product.id = %id, "product updated");
+    Ok(updated)
+}
+
 pub fn product(store: &dyn Store, id: ProductId) -> ServiceResult<Product> {
     store.product(id)?.ok_or_else(|| not_found("product", id))
 }

@@ -398,6 +398,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     fn create_product(&self, new: &NewProduct, actor: &str) -> StoreResult<Product>;
     fn product(&self, id: ProductId) -> StoreResult<Option<Product>>;
+    /// Replaces a product's details (same producer), with an audit entry
+    /// holding it before and after.
+    fn update_product(&self, id: ProductId, new: &NewProduct, actor: &str) -> StoreResult<Product>;
     fn products(&self, producer: Option<ProducerId>) -> StoreResult<Vec<Product>>;
 
     fn create_batch(&self, new: &NewBatch, actor: &str) -> StoreResult<Batch>;

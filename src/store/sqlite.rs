@@ -1056,6 +1056,53 @@ impl Store for SqliteStore {
         self.read(|c| load_product(c, id))
     }
 
+    fn update_product(&self, id: ProductId, p: &NewProduct, actor: &str) -> StoreResult<Product> {
+        self.write(|tx| {
+            let before = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
+            if before.producer_id != p.producer_id {
+                return Err(StoreError::Conflict("a product stays with its producer".into()));
+            }
+            tx.execute(
+                "UPDATE products SET name = ?2, ocop_group = ?3, ocop_stars = ?4, ocop_decision_no = ?5, ocop_decision_date = ?6,
+                        gtin = ?7, description = ?8 WHERE id = ?1",
+                params![
+                    id.0,
+                    p.name,
+                    p.ocop_group.map(OcopGroup::as_str),
+                    p.ocop.as_ref().map(|o| o.stars),
+                    p.ocop.as_ref().map(|o| o.decision_no.as_str()),
+                    p.ocop.as_ref().map(|o| o.decision_date.to_string()),
+                    p.gtin.as_ref().map(Gtin::as_str),
+                    p.description,
+                ],
+            )?;
+            tx.execute("DELETE FROM product_images WHERE product_id = ?1", [id.0])?;
+            for (i, img) in p.images.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO product_images (product_id, position, ref) VALUES (?1, ?2, ?3)",
+                    params![id.0, i as i64, img],
+                )?;
+            }
+            tx.execute("DELETE FROM certifications WHERE product_id = ?1", [id.0])?;
+            for (i, c) in p.certifications.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO certifications (product_id, position, name, issuer, number, valid_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![id.0, i as i64, c.name, c.issuer, c.number, c.valid_until.map(|d| d.to_string())],
+                )?;
+            }
+            let after = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
+            audit_append(
+                tx,
+                actor,
+                "product.update",
+                &format!("product:{id}"),
+                serde_json::to_value(&before).ok(),
+                serde_json::to_value(&after).ok(),
+            )?;
+            Ok(after)
+        })
+    }
+
     fn products(&self, producer: Option<ProducerId>) -> StoreResult<Vec<Product>> {
         self.read(|c| {
             let mut stmt = c.prepare(&format!(

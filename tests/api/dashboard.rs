@@ -571,3 +571,88 @@ fn inspectors_inspect_resolve_and_read_the_audit_log_admins_manage_tokens_and_ke
         log.body
     );
 }
+
+#[test]
+fn producers_edit_products_and_add_stages_with_the_change_in_the_audit_log() {
+    let app = spawn_app();
+    let a = app.create_producer();
+    let product = app.create_product(a);
+    let batch = app.create_batch(product, "A-2026");
+    let mut v = Visitor::new(&app);
+    v.sign_in(&producer_token(&app, a));
+    let edit = v.get(&format!("/app/products/{product}/edit"));
+    assert_eq!(edit.status, 200);
+    assert!(
+        edit.body.contains("value=\"Gạo thơm Dân Tiến\""),
+        "the form is filled"
+    );
+    let csrf = hidden(&edit.body, "csrf");
+    let path = format!("/app/products/{product}");
+    let r = v.post_multipart(
+        &path,
+        &[("csrf", &csrf), ("name", " "), ("ocop_group", "food")],
+        &[],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"name-error\""), "{}", r.body);
+    let photo = {
+        let img = image::RgbImage::from_pixel(1600, 1600, image::Rgb([10, 120, 40]));
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        png
+    };
+    let r = v.post_multipart(
+        &path,
+        &[
+            ("csrf", &csrf),
+            ("name", "Gạo ST25 Dân Tiến"),
+            ("ocop_group", "food"),
+            ("description", "Gạo thơm vụ Đông Xuân"),
+        ],
+        &[("image", "gao.png", &photo)],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let p = app.get(&format!("/api/v1/products/{product}")).body;
+    assert_eq!(p["name"], "Gạo ST25 Dân Tiến");
+    assert_eq!(p["ocop"]["stars"], 4, "the rating is kept");
+    let image = p["images"][0].as_str().unwrap().to_string();
+    let mut served = ureq::get(app.url(&format!("/media/{image}")))
+        .call()
+        .unwrap();
+    assert_eq!(served.headers()["content-type"], "image/jpeg");
+    let bytes = served.body_mut().read_to_vec().unwrap();
+    let img = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((img.width(), img.height()), (1200, 1200));
+    let entries = app.get("/api/v1/audit/entries").body;
+    let update = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "product.update")
+        .expect("an audit entry for the edit");
+    assert_eq!(update["before"]["name"], "Gạo thơm Dân Tiến");
+    assert_eq!(update["after"]["name"], "Gạo ST25 Dân Tiến");
+    assert!(update["actor"].as_str().unwrap().starts_with("token "));
+
+    // A stage: a bad time is shown next to the field; a good one is listed.
+    let stage = format!("/app/batches/{batch}/stages");
+    let r = v.post(
+        &stage,
+        &[("csrf", &csrf), ("name", "Thu hoạch"), ("time", "hôm qua")],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("value=\"hôm qua\""), "{}", r.body);
+    let r = v.post(
+        &stage,
+        &[
+            ("csrf", &csrf),
+            ("name", "Thu hoạch"),
+            ("time", "2026-11-01"),
+            ("place", "Cánh đồng ấp 3"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let page = v.get(&format!("/app/batches/{batch}"));
+    assert!(page.body.contains("Cánh đồng ấp 3"), "{}", page.body);
+}

@@ -67,6 +67,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/products/new", web::get().to(pages::new_product))
             .route("/products", web::post().to(pages::create_product))
             .route("/products/{id}", web::get().to(pages::product))
+            .route("/products/{id}", web::post().to(pages::update_product))
+            .route("/products/{id}/edit", web::get().to(pages::edit_product))
+            .route("/batches/{id}/stages", web::post().to(pages::add_stage))
             .route(
                 "/products/{id}/batches",
                 web::post().to(pages::create_batch),
@@ -114,7 +117,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// `?lang=vi|en` on any dashboard page is remembered in a cookie, so the
-/// next pages keep the language.
+/// next pages keep the language; every answer says in `Server-Timing` how
+/// long tem took to make it.
 async fn remember_lang(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
@@ -124,7 +128,18 @@ async fn remember_lang(
         q if q.split('&').any(|p| p == "lang=vi") => Some("vi"),
         _ => None,
     };
+    let started = std::time::Instant::now();
     let mut res = next.call(req).await?;
+    // How long tem took (what the page-speed benchmark measures).
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&format!(
+        "app;dur={:.2}",
+        started.elapsed().as_secs_f64() * 1000.0
+    )) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("server-timing"),
+            v,
+        );
+    }
     if let Some(lang) = chosen {
         let cookie = actix_web::cookie::Cookie::build(LANG_COOKIE, lang)
             .path("/")

@@ -138,6 +138,8 @@ struct NewProductPage {
     form: FormState,
     groups: Vec<(&'static str, &'static str)>,
     producers: Vec<crate::domain::Producer>,
+    /// Editing this product (its id and current photo), or a new one.
+    editing: Option<(i64, Option<String>)>,
 }
 
 fn ocop_groups(t: &'static Strings) -> Vec<(&'static str, &'static str)> {
@@ -169,6 +171,16 @@ async fn new_product_page(
     form: FormState,
     status: StatusCode,
 ) -> Result<HttpResponse, DashError> {
+    product_form_page(signed, state, form, status, None).await
+}
+
+async fn product_form_page(
+    signed: Signed,
+    state: &AppState,
+    form: FormState,
+    status: StatusCode,
+    editing: Option<(i64, Option<String>)>,
+) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
     if signed.frame.role == Role::Inspector {
         return Err(DashError::Service(
@@ -185,6 +197,7 @@ async fn new_product_page(
         f: signed.frame,
         form,
         producers,
+        editing,
     };
     let body = page
         .render()
@@ -346,6 +359,172 @@ pub async fn create_product(
         }
         Err(e) => Err(DashError::Service(t, e)),
     }
+}
+
+pub async fn edit_product(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, DashError> {
+    let t = signed.frame.t;
+    let (store, grant, id) = (
+        state.store.clone(),
+        signed.session.grant.clone(),
+        id.into_inner(),
+    );
+    let p = web::block(move || access::product(&*store, &grant, ProductId(id)))
+        .await?
+        .map_err(service(t))?;
+    let mut form = FormState::default();
+    form.values.insert("name".into(), p.name.clone());
+    form.values.insert(
+        "ocop_group".into(),
+        p.ocop_group
+            .map(|g| g.as_str().to_string())
+            .unwrap_or_default(),
+    );
+    form.values.insert(
+        "description".into(),
+        p.description.clone().unwrap_or_default(),
+    );
+    let image = p.images.iter().find(|i| !i.contains("://")).cloned();
+    product_form_page(signed, &state, form, StatusCode::OK, Some((id, image))).await
+}
+
+/// Saves the edit form: name, group, description, and a new photo if one
+/// was chosen (the old one stays otherwise).
+pub async fn update_product(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    MultipartForm(form): MultipartForm<ProductForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(form.csrf.as_ref().map_or("", |c| c.0.as_str()))?;
+    if signed.frame.role == Role::Inspector {
+        return Err(DashError::Service(
+            signed.frame.t,
+            crate::service::not_found("page", "edit"),
+        ));
+    }
+    let t = signed.frame.t;
+    let id = id.into_inner();
+    let mut fs = FormState::default();
+    let name = form.name.0.clone();
+    let group = form
+        .ocop_group
+        .as_ref()
+        .map(|g| g.0.clone())
+        .filter(|g| !g.is_empty());
+    let description = form
+        .description
+        .as_ref()
+        .map(|d| d.0.clone())
+        .filter(|d| !d.trim().is_empty());
+    fs.values.insert("name".into(), name.clone());
+    fs.values
+        .insert("ocop_group".into(), group.clone().unwrap_or_default());
+    fs.values.insert(
+        "description".into(),
+        description.clone().unwrap_or_default(),
+    );
+    let image = form
+        .image
+        .as_ref()
+        .filter(|u| !u.data.is_empty())
+        .map(|u| u.data.to_vec());
+    let (store, grant, actor) = (
+        state.store.clone(),
+        signed.session.grant.clone(),
+        signed.session.actor.clone(),
+    );
+    let saved = web::block(move || -> Result<_, ServiceError> {
+        access::product(&*store, &grant, ProductId(id))?;
+        let images = image
+            .map(|bytes| store_image(&*store, &bytes).map(|n| vec![n]))
+            .transpose()?;
+        registry::edit_product(
+            &*store,
+            ProductId(id),
+            &name,
+            group,
+            description,
+            images,
+            &actor,
+        )
+    })
+    .await?;
+    match saved {
+        Ok(_) => Ok(see_other(&format!("/app/products/{id}"))),
+        Err(e @ ServiceError::Invalid(_)) => {
+            let fs = fs.failed(t, e, &["name", "ocop_group", "description", "image"]);
+            product_form_page(
+                signed,
+                &state,
+                fs,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some((id, None)),
+            )
+            .await
+        }
+        Err(e) => Err(DashError::Service(t, e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StageForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    place: Option<String>,
+    #[serde(default)]
+    time: String,
+    note: Option<String>,
+}
+
+pub async fn add_stage(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    form: web::Form<StageForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    if signed.frame.role == Role::Inspector {
+        return Err(DashError::Service(
+            signed.frame.t,
+            crate::service::not_found("page", "stages"),
+        ));
+    }
+    let (id, f) = (id.into_inner(), form.into_inner());
+    let values = vec![
+        ("name", f.name.clone()),
+        ("place", f.place.clone().unwrap_or_default()),
+        ("time", f.time.clone()),
+        ("note", f.note.clone().unwrap_or_default()),
+    ];
+    batch_action(
+        signed,
+        state,
+        id,
+        "stage",
+        values,
+        &["name", "place", "time", "note"],
+        move |st, who| {
+            registry::add_stage(
+                &*st.store,
+                BatchId(id),
+                crate::domain::StageInput {
+                    name: f.name,
+                    place: f.place.filter(|p| !p.trim().is_empty()),
+                    time: f.time,
+                    note: f.note.filter(|n| !n.trim().is_empty()),
+                },
+                &who.actor,
+            )?;
+            Ok(1)
+        },
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -557,6 +736,7 @@ async fn batch_page(
             "activated" => t.done_activated,
             "voided" => t.done_voided,
             "recalled" => t.done_recalled,
+            "stage" => t.done_stage,
             _ => t.done_lifted,
         };
         match (d, q.n) {
@@ -734,6 +914,7 @@ async fn batch_action(
                 "activate" => "activated",
                 "void" => "voided",
                 "recall" => "recalled",
+                "stage" => "stage",
                 _ => "lifted",
             }
         ))),

@@ -121,6 +121,14 @@ pub struct Strings {
     pub what: &'static str,
     pub when: &'static str,
     pub admin: &'static str,
+    pub done_stage: &'static str,
+    pub stages: &'static str,
+    pub no_stages: &'static str,
+    pub add_stage: &'static str,
+    pub stage_name: &'static str,
+    pub stage_time: &'static str,
+    pub edit: &'static str,
+    pub current_photo: &'static str,
 }
 
 pub static VI: Strings = Strings {
@@ -242,6 +250,14 @@ pub static VI: Strings = Strings {
     what: "Việc",
     when: "Thời điểm",
     admin: "Quản trị",
+    done_stage: "Đã thêm công đoạn",
+    stages: "Các công đoạn",
+    no_stages: "Chưa ghi công đoạn nào (thu hoạch, chế biến, đóng gói…). Người tiêu dùng sẽ thấy các công đoạn trên trang quét.",
+    add_stage: "Thêm công đoạn",
+    stage_name: "Công đoạn",
+    stage_time: "Thời gian (ngày, hoặc ngày giờ)",
+    edit: "Sửa",
+    current_photo: "Ảnh hiện tại (chọn ảnh mới để thay)",
 };
 
 pub static EN: Strings = Strings {
@@ -363,4 +379,12 @@ pub static EN: Strings = Strings {
     what: "What",
     when: "When",
     admin: "Administration",
+    done_stage: "Stage added",
+    stages: "Stages",
+    no_stages: "No stages yet (harvest, processing, packing…). Consumers see them on the scan page.",
+    add_stage: "Add a stage",
+    stage_name: "Stage",
+    stage_time: "When (date, or date and time)",
+    edit: "Edit",
+    current_photo: "Current photo (choose a new one to replace it)",
 };
