@@ -46,6 +46,7 @@ fn when(t: &jiff::Timestamp) -> String {
 struct TriagePage {
     f: Frame,
     items: Vec<TriageItem>,
+    more: usize,
     all: bool,
     outcomes: &'static [&'static str],
     failed: Option<(String, i64)>,
@@ -63,6 +64,8 @@ impl TriagePage {
     }
 }
 
+const TRIAGE_PAGE: usize = 100;
+
 #[derive(Deserialize)]
 pub struct TriageQuery {
     all: Option<String>,
@@ -76,9 +79,13 @@ async fn triage_page(
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
     let (store, grant) = (state.store.clone(), signed.session.grant.clone());
-    let items = web::block(move || triage::list(&*store, &grant, all, None))
+    let mut items = web::block(move || triage::list(&*store, &grant, all, None))
         .await?
         .map_err(service(t))?;
+    // The newest 100: a page a phone can load; the rest follow as these
+    // are resolved.
+    let more = items.len().saturating_sub(TRIAGE_PAGE);
+    items.truncate(TRIAGE_PAGE);
     let (failed, form) = match failed {
         Some((f, form)) => (Some(f), form),
         None => (None, FormState::default()),
@@ -91,6 +98,7 @@ async fn triage_page(
     let body = TriagePage {
         f: signed.frame,
         items,
+        more,
         all,
         outcomes: &triage::OUTCOMES,
         failed,

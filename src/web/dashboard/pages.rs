@@ -535,46 +535,69 @@ struct ProductPage {
     producer: crate::domain::Producer,
     batches: Vec<BatchRow>,
     form: FormState,
+    older: Option<usize>,
+    newer: Option<usize>,
 }
+
+/// Batches per page of a product's list (newest first).
+const BATCHES_PER_PAGE: usize = 100;
 
 async fn product_page(
     signed: Signed,
     state: &AppState,
     id: i64,
+    page: usize,
     form: FormState,
     status: StatusCode,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
     let (store, grant) = (state.store.clone(), signed.session.grant.clone());
-    let (p, producer, batches) = web::block(move || -> Result<_, ServiceError> {
+    let (p, producer, batches, total) = web::block(move || -> Result<_, ServiceError> {
         let p = access::product(&*store, &grant, ProductId(id))?;
         let producer = registry::producer(&*store, p.producer_id)?;
-        let batches = registry::batches(&*store, Some(p.id))?;
-        Ok((p, producer, batch_rows(&*store, batches)?))
+        let mut batches = registry::batches(&*store, Some(p.id))?;
+        let total = batches.len();
+        batches.sort_by_key(|b| std::cmp::Reverse(b.id.0));
+        let batches: Vec<_> = batches
+            .into_iter()
+            .skip(page * BATCHES_PER_PAGE)
+            .take(BATCHES_PER_PAGE)
+            .collect();
+        Ok((p, producer, batch_rows(&*store, batches)?, total))
     })
     .await?
     .map_err(service(t))?;
+    let pages = total.div_ceil(BATCHES_PER_PAGE);
     let body = ProductPage {
         f: signed.frame,
         p,
         producer,
         batches,
         form,
+        older: (page + 1 < pages).then_some(page + 1),
+        newer: page.checked_sub(1),
     }
     .render()
     .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(html(status, body))
 }
 
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<usize>,
+}
+
 pub async fn product(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, DashError> {
     product_page(
         signed,
         &state,
         id.into_inner(),
+        q.page.unwrap_or(0).min(100_000),
         FormState::default(),
         StatusCode::OK,
     )
@@ -631,7 +654,7 @@ pub async fn create_batch(
                 fs.errors.insert("shelf_life_days".into(), number_error(t));
             }
             fs.message = Some(t.check_form.into());
-            return product_page(signed, &state, id, fs, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return product_page(signed, &state, id, 0, fs, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
     let (store, grant, actor) = (
@@ -659,7 +682,7 @@ pub async fn create_batch(
                 e,
                 &["lot_code", "production_date", "shelf_life_days", "quantity"],
             );
-            product_page(signed, &state, id, fs, StatusCode::UNPROCESSABLE_ENTITY).await
+            product_page(signed, &state, id, 0, fs, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(DashError::Service(t, e)),
     }
