@@ -7,6 +7,7 @@
 
 mod access;
 mod batch;
+pub mod geo;
 mod ids;
 pub mod inspection;
 mod producer;

@@ -68,6 +68,41 @@ pub struct BatchStats {
     pub batch_id: BatchId,
     pub stamps: crate::domain::StampCounts,
     pub scans: crate::store::BatchScanStats,
+    /// Scans by province, where known: from the locations people chose to
+    /// share, each placed in the province of the nearest commune centre on
+    /// the 2025 map (an estimate near borders), most scans first.
+    pub scans_by_province: Vec<ProvinceScans>,
+    /// Scans with a shared location (the rest have no known province).
+    pub located_scans: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ProvinceScans {
+    pub province: String,
+    pub scans: u64,
+}
+
+/// Counts located scans per province, most first (ties by name).
+pub fn by_province(locations: &[(f64, f64)]) -> Vec<ProvinceScans> {
+    let mut counts: std::collections::BTreeMap<&str, u64> = Default::default();
+    for &(lat, lon) in locations {
+        if let Some(p) = crate::domain::geo::province_of(lat, lon) {
+            *counts.entry(p).or_default() += 1;
+        }
+    }
+    let mut out: Vec<ProvinceScans> = counts
+        .into_iter()
+        .map(|(p, n)| ProvinceScans {
+            province: p.to_string(),
+            scans: n,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.scans
+            .cmp(&a.scans)
+            .then_with(|| a.province.cmp(&b.province))
+    });
+    out
 }
 
 pub fn stats(
@@ -75,10 +110,13 @@ pub fn stats(
     batch: BatchId,
     rules: &crate::domain::scan::RepeatRules,
 ) -> ServiceResult<BatchStats> {
+    let locations = store.scan_locations(batch)?;
     Ok(BatchStats {
         batch_id: batch,
         stamps: store.stamp_counts(batch)?,
         scans: store.batch_scan_stats(batch, rules, false)?,
+        scans_by_province: by_province(&locations),
+        located_scans: locations.len() as u64,
     })
 }
 

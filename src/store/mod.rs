@@ -484,6 +484,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// An image: its content type and bytes.
     fn media(&self, name: &str) -> StoreResult<Option<(String, Vec<u8>)>>;
 
+    /// The locations people chose to share with scans of a batch.
+    fn scan_locations(&self, batch: BatchId) -> StoreResult<Vec<(f64, f64)>>;
     /// Adds a location the person chose to share to a recorded scan.
     fn set_scan_location(&self, scan_id: i64, lat: f64, lon: f64) -> StoreResult<bool>;
     /// A service-wide value; `make` creates it the first time (atomically).

@@ -1642,6 +1642,18 @@ impl Store for SqliteStore {
         })
     }
 
+    fn scan_locations(&self, batch: BatchId) -> StoreResult<Vec<(f64, f64)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT lat, lon FROM scans WHERE batch_id = ?1 AND lat IS NOT NULL AND lon IS NOT NULL",
+            )?;
+            let rows = stmt
+                .query_map([batch.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+    }
+
     fn set_scan_location(&self, scan_id: i64, lat: f64, lon: f64) -> StoreResult<bool> {
         self.write(|tx| {
             let serial: Option<Option<i64>> = tx

@@ -425,3 +425,44 @@ fn the_code_parser_never_panics_on_arbitrary_input() {
         })
         .unwrap();
 }
+
+#[test]
+fn statistics_count_scans_per_province_from_shared_locations() {
+    let (app, batch, urls) = app_with_printed_stamps(3);
+    let share = |path: &str, ua: &str, at: Option<(f64, f64)>| {
+        let (_, html) = scan_html(&app, path, ua);
+        let grab = |name: &str| {
+            let at = html.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            html[at..].split('"').next().unwrap().to_string()
+        };
+        if let Some((lat, lon)) = at {
+            let r = agent()
+                .post(app.url("/api/v1/scans/location"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(format!(
+                    "scan={}&token={}&lat={lat}&lon={lon}",
+                    grab("data-scan"),
+                    grab("data-token")
+                ))
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 204);
+        }
+    };
+    // Two in Trà Vinh (Vĩnh Long province since 2025), one in Hà Nội, one in
+    // Bangkok (no province), one without a location.
+    share(&path_of(&urls[0]), "phone-1", Some((9.9347, 106.3453)));
+    share(&path_of(&urls[1]), "phone-2", Some((9.9513, 106.3346)));
+    share(&path_of(&urls[2]), "phone-3", Some((21.0287, 105.8524)));
+    share(&path_of(&urls[0]), "phone-4", Some((13.7563, 100.5018)));
+    share(&path_of(&urls[1]), "phone-5", None);
+    let stats = app.get(&format!("/api/v1/batches/{batch}/stats")).body;
+    assert_eq!(stats["scans"]["scans"], 5);
+    assert_eq!(stats["located_scans"], 4);
+    assert_eq!(
+        stats["scans_by_province"],
+        json!([
+            {"province": "Tỉnh Vĩnh Long", "scans": 2},
+            {"province": "Thành phố Hà Nội", "scans": 1},
+        ])
+    );
+}

@@ -708,6 +708,9 @@ struct BatchPage {
     counts: StampCounts,
     scans: crate::store::BatchScanStats,
     chart: String,
+    /// Scans by province (shared locations), as SVG; empty when none.
+    province_chart: String,
+    located: u64,
     recall: Option<crate::store::RecallRecord>,
     reports: Vec<crate::store::ConsumerReport>,
     layouts: Vec<(String, String)>,
@@ -777,11 +780,15 @@ async fn batch_page(
         None => (None, FormState::default()),
     };
     let chart = scans_chart(&stats.scans.per_day, t);
+    let province_chart = province_chart(&stats.scans_by_province, t);
+    let located = stats.located_scans;
     let page = BatchPage {
         f: signed.frame,
         counts: stats.stamps,
         scans: stats.scans,
         chart,
+        province_chart,
+        located,
         b,
         product,
         producer,
@@ -865,6 +872,37 @@ fn scans_chart(per_day: &[(String, u64)], t: &'static Strings) -> String {
             w - pad,
             h - 6.0,
             escape(last)
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Scans per province as horizontal SVG bars, most first (at most 12).
+fn province_chart(rows: &[lifecycle::ProvinceScans], t: &'static Strings) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let rows = &rows[..rows.len().min(12)];
+    let max = rows.iter().map(|r| r.scans).max().unwrap_or(1).max(1);
+    let (w, row_h, label_w) = (600.0_f64, 22.0_f64, 230.0_f64);
+    let h = row_h * rows.len() as f64 + 4.0;
+    let mut svg = format!(
+        r#"<svg class="chart" id="province-chart" viewBox="0 0 {w} {h}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
+        escape(t.by_province)
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let y = 2.0 + i as f64 * row_h;
+        let bw = ((w - label_w - 60.0) * r.scans as f64 / max as f64).max(1.0);
+        svg.push_str(&format!(
+            r#"<text x="4" y="{:.1}" class="axis">{}</text><rect x="{label_w}" y="{:.1}" width="{bw:.1}" height="{:.1}"/><text x="{:.1}" y="{:.1}" class="axis">{}</text>"#,
+            y + 15.0,
+            escape(&r.province),
+            y + 3.0,
+            row_h - 6.0,
+            label_w + bw + 6.0,
+            y + 15.0,
+            r.scans
         ));
     }
     svg.push_str("</svg>");
