@@ -480,7 +480,8 @@ pub fn pdf(r: &BatchReport) -> io::Result<Vec<u8>> {
     )
 }
 
-fn verdict_vi(v: &str) -> &'static str {
+/// A verdict in Vietnamese, as records print it.
+pub fn verdict_vi(v: &str) -> &'static str {
     match v {
         "genuine" => "Chính hãng",
         "recalled" => "Đã thu hồi",

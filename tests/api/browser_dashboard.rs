@@ -328,6 +328,31 @@ fn chromium_walks_the_producer_and_inspector_flows() {
         assert_eq!(verdict.as_deref(), Some("recalled"));
         assert!(text(&client, "#recall").await.contains("Ngừng sử dụng lô MO-2026-01"));
         look(&client, &origin, "scan-recalled").await;
+
+        // The inspector's other pages, and the admin's, on the phone too.
+        for (path, name) in [
+            ("/app/triage", "triage"),
+            ("/app/inspections/new", "inspection-new"),
+            ("/app/inspections", "inspections"),
+        ] {
+            client.goto(&format!("{origin}{path}")).await.unwrap();
+            look(&client, &origin, name).await;
+        }
+        client.goto(&format!("{origin}/app/inspections/new")).await.unwrap();
+        fill(&client, "#place", "Chợ Trà Vinh").await;
+        fill(&client, "#province", "Trà Vinh").await;
+        fill(&client, "#codes", &format!("{stamp_url}\n{stamp_url}")).await;
+        click(&client, "#inspection-form button[type=submit]").await;
+        assert_eq!(text(&client, "#duplicates").await, "1");
+        look(&client, &origin, "inspection").await;
+        client.goto(&format!("{origin}/app")).await.unwrap();
+        click(&client, ".signout button").await;
+        sign_in(&client, &origin, crate::helpers::TOKEN, "admin").await;
+        for (path, name) in [("/app/admin", "admin"), ("/app/audit", "audit")] {
+            client.goto(&format!("{origin}{path}")).await.unwrap();
+            look(&client, &origin, name).await;
+        }
+        assert!(text(&client, "#entries").await.contains("stamps.recall"));
         client.close().await.unwrap();
         (batch_id, pdf)
     });

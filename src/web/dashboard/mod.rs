@@ -212,6 +212,22 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// A stored RFC 3339 time as Vietnam time ("14:05 27/11/2026").
+    pub fn local(&self, at: &str) -> String {
+        at.parse::<jiff::Timestamp>()
+            .map(crate::render::report::local_time)
+            .unwrap_or_else(|_| at.to_string())
+    }
+
+    /// A scan verdict in the page's language.
+    pub fn verdict(&self, v: &str) -> String {
+        if self.t.lang == "vi" {
+            crate::render::report_pdf::verdict_vi(v).to_string()
+        } else {
+            v.replace('-', " ")
+        }
+    }
+
     pub fn is_producer(&self) -> bool {
         self.role == Role::Producer
     }
