@@ -1304,3 +1304,230 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
         .unwrap();
     assert_eq!(scans, 3);
 }
+
+/// A product with everything Circular 02 asks for and a valid OCOP rating
+/// (decided `ocop_age_days` ago), a batch with stages, 20 stamps: 1–10
+/// printed, 1–3 activated, 10 voided. Returns the batch id.
+fn complete_batch(env: &Env, ocop_age_days: i64) -> u32 {
+    let today = jiff::Zoned::now().date();
+    let decided = today - jiff::Span::new().days(ocop_age_days);
+    let product = serde_json::json!({
+        "producer_id": 1, "name": "Bưởi da xanh Cầu Kè", "ocop_group": "food",
+        "ocop": {"stars": 4, "decision_no": "99/QĐ-UBND", "decision_date": decided.to_string()},
+        "images": ["buoi-da-xanh.jpg"],
+        "certifications": [{"name": "VietGAP", "number": "VG-01", "valid_until": (today + jiff::Span::new().days(400)).to_string()}],
+    });
+    std::fs::write(env.path("product.json"), product.to_string()).unwrap();
+    let out = env.ok(&[
+        "product",
+        "add",
+        "--input",
+        env.path("product.json").to_str().unwrap(),
+        "--json",
+    ]);
+    let product: Value = serde_json::from_str(&out).unwrap();
+    let batch = serde_json::json!({
+        "lot_code": "BX-2026-01", "production_date": (today - jiff::Span::new().days(10)).to_string(),
+        "shelf_life_days": 60, "quantity": 20,
+        "stages": [{"name": "Thu hoạch", "place": "Vườn ấp Trà Ốt", "time": (today - jiff::Span::new().days(11)).to_string()}],
+    });
+    std::fs::write(env.path("batch.json"), batch.to_string()).unwrap();
+    let out = env.ok(&[
+        "batch",
+        "add",
+        "--product",
+        &product["id"].to_string(),
+        "--input",
+        env.path("batch.json").to_str().unwrap(),
+        "--json",
+    ]);
+    let batch: Value = serde_json::from_str(&out).unwrap();
+    let id = batch["id"].as_u64().unwrap() as u32;
+    let b = id.to_string();
+    env.ok(&["issue", "--batch", &b, "--count", "20"]);
+    let csv = env.path("p.csv").display().to_string();
+    env.ok(&[
+        "sheet", "--batch", &b, "--from", "1", "--count", "10", "-o", &csv,
+    ]);
+    env.ok(&["activate", "--batch", &b, "--from", "1", "--count", "3"]);
+    env.ok(&[
+        "void",
+        "--batch",
+        &b,
+        "--from",
+        "10",
+        "--count",
+        "1",
+        "--reason",
+        "in hỏng",
+    ]);
+    env.ok(&["audit", "sign"]);
+    id
+}
+
+fn verify_batch_json(env: &Env, batch: u32) -> (i32, Value) {
+    let out = env.run(&["verify", "--batch", &batch.to_string(), "--json"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let json: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), json)
+}
+
+fn kinds(report: &Value) -> Vec<String> {
+    report["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn batch_verification_finds_rows_changed_behind_tems_back() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let batch = complete_batch(&env, 200);
+
+    // Clean: exit 0, a signed report that verify-report accepts.
+    let report = env.path("report.json");
+    let pdf = env.path("report.pdf");
+    let out = env.run(&[
+        "verify",
+        "--batch",
+        &batch.to_string(),
+        "-o",
+        report.to_str().unwrap(),
+        "--pdf",
+        pdf.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("CLEAN"), "{stdout}");
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+    let signed: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(signed["report"]["verdict"], "clean");
+    assert_eq!(signed["report"]["stamps"]["total"], 20);
+    assert_eq!(signed["report"]["stamps"]["signatures_ok"], 20);
+    assert_eq!(signed["report"]["log"]["audit_log_intact"], true);
+    let ok = env.ok(&["verify-report", report.to_str().unwrap()]);
+    assert!(ok.contains("valid") && ok.contains("clean"), "{ok}");
+    // The report edited after signing (its verdict, or a number): refused.
+    for (from, to) in [
+        ("\"clean\"", "\"findings\""),
+        ("\"signatures_ok\": 20", "\"signatures_ok\": 21"),
+    ] {
+        let text = std::fs::read_to_string(&report).unwrap();
+        assert!(text.contains(from), "{from}");
+        let edited = env.path("edited.json");
+        std::fs::write(&edited, text.replacen(from, to, 1)).unwrap();
+        let err = env.fails(&["verify-report", edited.to_str().unwrap()], 1);
+        assert!(err.contains("changed after tem signed it"), "{err}");
+    }
+    // Stored, with its audit entry.
+    let db = rusqlite::Connection::open(env.path("tem.db")).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM verifications WHERE verdict = 'clean'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(db);
+
+    // Each change made directly in SQLite, on a copy, is a finding.
+    let tampered = |sql: &str, on: u32| -> Value {
+        let copy = Env::new();
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::copy(
+                env.path(&format!("tem.db{ext}")),
+                copy.path(&format!("tem.db{ext}")),
+            );
+        }
+        copy_dir(&env.path("keys"), &copy.path("keys"));
+        let db = rusqlite::Connection::open(copy.path("tem.db")).unwrap();
+        db.execute_batch(sql).unwrap();
+        drop(db);
+        let (code, report) = verify_batch_json(&copy, on);
+        assert_eq!(code, 1, "{report}");
+        assert_eq!(report["report"]["verdict"], "compromised", "{report}");
+        report
+    };
+    let b = batch;
+    // A stamp inserted with a well-formed serial and a made-up signature.
+    let r = tampered(
+        &format!(
+            "INSERT INTO stamps (batch_id, seq, serial, issuance_id, state, signature)
+             SELECT batch_id, 21, serial + 7, issuance_id, 1, zeroblob(64) FROM stamps WHERE batch_id = {b} AND seq = 1"
+        ),
+        b,
+    );
+    let k = kinds(&r);
+    assert!(
+        k.contains(&"bad-signature".into()) && k.contains(&"not-in-log".into()),
+        "{k:?}"
+    );
+    assert_eq!(r["report"]["stamps"]["bad_signatures"], 1);
+    // A stamp moved to another batch: missing here, forged there.
+    let r = tampered(
+        &format!("UPDATE stamps SET batch_id = 1, seq = 9999 WHERE batch_id = {b} AND seq = 5"),
+        b,
+    );
+    assert!(kinds(&r).contains(&"missing-row".into()), "{r}");
+    let r = tampered(
+        &format!("UPDATE stamps SET batch_id = 1, seq = 9999 WHERE batch_id = {b} AND seq = 5"),
+        1,
+    );
+    assert!(kinds(&r).contains(&"bad-signature".into()), "{r}");
+    // A stamp deleted.
+    let r = tampered(
+        &format!("DELETE FROM stamps WHERE batch_id = {b} AND seq = 7"),
+        b,
+    );
+    assert!(kinds(&r).contains(&"missing-row".into()), "{r}");
+    assert_eq!(r["report"]["log"]["missing_rows"], 1);
+    // A state changed (a voided stamp made good again).
+    let r = tampered(
+        &format!("UPDATE stamps SET state = 1 WHERE batch_id = {b} AND seq = 10"),
+        b,
+    );
+    assert!(kinds(&r).contains(&"altered-state".into()), "{r}");
+    // An audit entry removed (the print job's).
+    let r = tampered(
+        &format!("DELETE FROM audit_log WHERE action = 'stamps.print' AND object = 'batch:{b}'"),
+        b,
+    );
+    let k = kinds(&r);
+    assert!(
+        k.contains(&"audit-log".into()) && k.contains(&"altered-state".into()),
+        "{k:?}"
+    );
+    assert_eq!(r["report"]["log"]["audit_log_intact"], false);
+}
+
+#[test]
+fn batch_verification_reports_a_lapsed_ocop_rating() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    // Decided 37 months ago: past its 36 months.
+    let batch = complete_batch(&env, 37 * 31);
+    let (code, report) = verify_batch_json(&env, batch);
+    assert_eq!(code, 1);
+    assert_eq!(report["report"]["verdict"], "findings", "{report}");
+    let lapsed = report["report"]["data"]["lapsed"].as_array().unwrap();
+    assert!(
+        lapsed
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("OCOP 4★")),
+        "{lapsed:?}"
+    );
+    // A batch missing what consumers must be shown: findings too.
+    let (_, demo) = verify_batch_json(&env, 2);
+    let missing = demo["report"]["data"]["missing"].as_array().unwrap();
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.as_str().unwrap().contains("product image")),
+        "{missing:?}"
+    );
+}

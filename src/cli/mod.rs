@@ -78,8 +78,11 @@ enum Command {
     Sheet(sheet::SheetArgs),
     /// List the built-in label-sheet layouts.
     Layouts(sheet::LayoutsArgs),
-    /// Verify stamp codes offline: URLs, bare codes or photos (PNG/JPEG).
+    /// Verify stamp codes offline (URLs, bare codes, photos, with a bundle),
+    /// or a whole batch (--batch) into a signed report.
     Verify(verify::VerifyArgs),
+    /// Check a signed batch verification report against the public keys.
+    VerifyReport(verify::VerifyReportArgs),
     /// The offline inspector kit: export a signed bundle, sync offline checks.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
@@ -152,6 +155,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Sheet(args) => sheet::sheet(&config, args),
                 Command::Layouts(args) => sheet::layouts(args),
                 Command::Verify(args) => verify::run(&config, args),
+                Command::VerifyReport(args) => verify::verify_report(&config, args),
                 Command::Inspect(args) => inspect::run(&config, args),
                 Command::Bundle(cmd) => bundle::run(&config, cmd),
                 Command::Token(cmd) => token::run(&config, cmd),

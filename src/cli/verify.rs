@@ -25,6 +25,17 @@ pub struct VerifyArgs {
     /// Print one JSON object per code (JSON Lines).
     #[arg(long)]
     json: bool,
+    /// Verify a whole batch instead: every stamp's signature, the stamps
+    /// against the audit log, the data consumers see; prints the signed
+    /// report (with --json, the signed JSON) and stores it.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["inputs", "from_file", "bundle"])]
+    batch: Option<u32>,
+    /// With --batch: also write the signed report (JSON) to this file.
+    #[arg(short, long, value_name = "FILE", requires = "batch")]
+    output: Option<PathBuf>,
+    /// With --batch: also write the report as a printable PDF.
+    #[arg(long, value_name = "FILE", requires = "batch")]
+    pdf: Option<PathBuf>,
     /// Check with an offline bundle (`tem bundle export`) instead of the
     /// key set alone: recalls, voids and the batch's origin, no network.
     #[arg(long, value_name = "FILE")]
@@ -62,6 +73,15 @@ struct Line<'a> {
 }
 
 pub fn run(config: &Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(batch) = args.batch {
+        return verify_batch(
+            config,
+            batch,
+            args.json,
+            args.output.as_deref(),
+            args.pdf.as_deref(),
+        );
+    }
     if args.inputs.is_empty() && args.from_file.is_empty() {
         anyhow::bail!(
             "nothing to verify: give stamp URLs, codes or image files (see `tem verify --help`)"
@@ -241,4 +261,107 @@ fn check_all(verifier: &Verifier, items: &[(String, String)]) -> Vec<CodeCheck> 
             .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
+}
+
+/// `tem verify --batch`: exit 0 clean, 1 findings or compromised.
+fn verify_batch(
+    config: &Config,
+    batch: u32,
+    json: bool,
+    output: Option<&Path>,
+    pdf: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    use crate::service::verification;
+    let store = super::open_store(config)?;
+    let ring = crate::codes::KeyRing::open(config.keys_dir())?;
+    let signed = verification::verify_batch(
+        &*store,
+        &ring.key_set(),
+        &ring.signer()?,
+        &config.base_url,
+        crate::domain::BatchId(batch),
+        &config.scan.rules(),
+        &super::cli_actor(),
+    )?;
+    let text = serde_json::to_string_pretty(&signed)?;
+    if let Some(path) = output {
+        std::fs::write(path, format!("{text}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = pdf {
+        std::fs::write(path, crate::render::report_pdf::verification_pdf(&signed)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let r = &signed.report;
+    if json {
+        println!("{text}");
+    } else {
+        for f in &r.findings {
+            println!("{:<12} {:<14} {}", f.severity, f.kind, f.detail);
+        }
+        println!(
+            "batch {} ({}): {} — {} stamps, {} signatures verified, {} bad, {} under revoked keys; audit log {}; report {} signed by {}",
+            r.batch.id,
+            r.batch.lot_code,
+            r.verdict.to_uppercase(),
+            r.stamps.total,
+            r.stamps.signatures_ok,
+            r.stamps.bad_signatures,
+            r.stamps.revoked_key,
+            if r.log.audit_log_intact {
+                "intact"
+            } else {
+                "TAMPERED"
+            },
+            r.id,
+            signed.kid
+        );
+    }
+    Ok(if r.verdict == "clean" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyReportArgs {
+    /// A signed report, as `tem verify --batch … -o FILE` or the API wrote it.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The service's public key set (tem-keys.json); default: the local key
+    /// directory's.
+    #[arg(long, value_name = "FILE")]
+    key_set: Option<PathBuf>,
+}
+
+/// `tem verify-report`: exit 0 when the report is as the service signed it.
+pub fn verify_report(config: &Config, args: VerifyReportArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let keys = match &args.key_set {
+        Some(p) => KeySet::read(p)?,
+        None => KeySet::load(config.keys_dir())?,
+    };
+    match crate::service::verification::check_report(&text, &keys) {
+        Ok(signed) => {
+            let r = &signed.report;
+            println!(
+                "valid: report {} on batch {} ({}) made {} by {}: {} ({} findings), signed by {}",
+                r.id,
+                r.batch.id,
+                r.batch.lot_code,
+                r.verified_at,
+                r.verified_by,
+                r.verdict,
+                r.findings.len(),
+                signed.kid
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("REFUSED: {}: {e}", args.file.display());
+            Ok(ExitCode::from(1))
+        }
+    }
 }

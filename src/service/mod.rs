@@ -19,6 +19,7 @@ pub mod sessions;
 pub mod sheet;
 pub mod tokens;
 pub mod triage;
+pub mod verification;
 
 use crate::codes::KeyError;
 use crate::domain::DomainError;

@@ -565,6 +565,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every inspection, newest first, without its items.
     fn inspections(&self) -> StoreResult<Vec<crate::domain::inspection::Inspection>>;
 
+    /// The entries whose object is `object` (e.g. "batch:8"), in order.
+    fn audit_entries_about(&self, object: &str) -> StoreResult<Vec<crate::audit::Entry>>;
+    /// Stores a batch verification's signed report, with its audit entry.
+    fn record_verification(
+        &self,
+        id: &str,
+        batch: BatchId,
+        actor: &str,
+        verdict: &str,
+        report: &str,
+    ) -> StoreResult<()>;
+
     /// How many entries the log holds.
     fn audit_size(&self) -> StoreResult<u64>;
     /// The stored hash of a perfect subtree (level 0: an entry's leaf).

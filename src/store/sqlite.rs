@@ -2262,6 +2262,57 @@ impl Store for SqliteStore {
         self.read(|c| load_inspections(c, None))
     }
 
+    fn audit_entries_about(&self, object: &str) -> StoreResult<Vec<crate::audit::Entry>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT seq, at, actor, action, object, before, after FROM audit_log WHERE object = ?1 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query([object])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let json = |i: usize| -> StoreResult<Option<serde_json::Value>> {
+                    let text: Option<String> = r.get(i)?;
+                    text.map(|t| serde_json::from_str(&t).map_err(|_| bad_value("audit JSON", &t)))
+                        .transpose()
+                };
+                out.push(crate::audit::Entry {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    object: r.get(4)?,
+                    before: json(5)?,
+                    after: json(6)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn record_verification(
+        &self,
+        id: &str,
+        batch: BatchId,
+        actor: &str,
+        verdict: &str,
+        report: &str,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO verifications (id, batch_id, at, actor, verdict, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, batch.0, now(), actor, verdict, report],
+            )?;
+            audit_append(
+                tx,
+                actor,
+                "batch.verify",
+                &format!("verification:{id}"),
+                None,
+                Some(serde_json::json!({ "batch": batch.0, "verdict": verdict })),
+            )
+        })
+    }
+
     fn audit_size(&self) -> StoreResult<u64> {
         self.read(|c| {
             Ok(

@@ -79,6 +79,7 @@ api! {
     "/batches/{id}/activate" { POST => activate_stamps, [Admin, Producer] }
     "/batches/{id}/stats" { GET => batch_stats, [Admin, Producer, Inspector] }
     "/batches/{id}/report" { GET => batch_report, [Admin, Producer, Inspector] }
+    "/batches/{id}/verification" { POST => verify_batch, [Admin, Inspector] }
     "/triage" { GET => list_triage, [Admin, Producer, Inspector] }
     "/audit/entries" { GET => super::audit::entries, [Admin, Inspector] }
     "/audit/heads" {
@@ -767,4 +768,35 @@ pub async fn stamps_csv(
             ),
         ))
         .body(body))
+}
+
+#[utoipa::path(post, path = "/api/v1/batches/{id}/verification", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = u32, Path)),
+    responses((status = 201, description = "the signed report: {report, kid, signature}; check it with `tem verify-report`"),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// Verifies a batch: every stamp's signature (batch equations), the stamps
+/// against the audit log, the data consumers see, the scans; stores the
+/// report and returns it signed by the service.
+pub async fn verify_batch(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, state) = (BatchId(id.into_inner()), state.into_inner());
+    let rules = *state.scanner.rules();
+    let signed = blocking(move || {
+        access::batch(&*state.store, &caller.grant, id)?;
+        let ring = KeyRing::open(&state.keys_dir)?;
+        crate::service::verification::verify_batch(
+            &*state.store,
+            &ring.key_set(),
+            &ring.signer()?,
+            &state.base_url,
+            id,
+            &rules,
+            &caller.actor,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(signed))
 }

@@ -22,7 +22,7 @@ use super::api;
         super::sheets::sheet, api::recall_batch, api::lift_recall, api::void_stamps,
         api::activate_stamps, api::batch_stats, api::batch_report, api::list_triage, api::resolve_triage, api::stamps_csv,
         super::audit::entries, super::audit::heads, super::audit::sign_head, super::audit::inclusion, super::audit::consistency,
-        super::inspections::create, super::inspections::list, super::inspections::get,
+        super::inspections::create, super::inspections::list, super::inspections::get, api::verify_batch,
         super::scan::verify_json, super::scan::share_location,
     ),
     components(schemas(crate::codes::KeySet, crate::web::error::ErrorBody)),

@@ -119,3 +119,32 @@ fn proofs_show_an_entry_is_in_the_log_and_the_log_only_grew() {
     ));
     assert_eq!(bad.status, 400);
 }
+
+#[test]
+fn a_batch_verification_over_http_is_signed_and_checks_out() {
+    let app = spawn_app();
+    let batch = app.batch();
+    app.post(
+        &format!("/api/v1/batches/{batch}/stamps"),
+        &json!({"count": 30}),
+    );
+    let r = app.post(&format!("/api/v1/batches/{batch}/verification"), &json!({}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["report"]["stamps"]["total"], 30);
+    assert_eq!(r.body["report"]["stamps"]["signatures_ok"], 30);
+    // The helper's product has no image or stages: findings, not tampering.
+    assert_eq!(r.body["report"]["verdict"], "findings", "{}", r.body);
+    let keys: tem::codes::KeySet =
+        serde_json::from_value(app.get_with_token("/.well-known/tem-keys.json", None).body)
+            .unwrap();
+    let checked = tem::service::verification::check_report(&r.body.to_string(), &keys).unwrap();
+    assert_eq!(checked.report.batch.id, batch);
+    let mut edited = r.body.clone();
+    edited["report"]["verdict"] = json!("clean");
+    assert!(tem::service::verification::check_report(&edited.to_string(), &keys).is_err());
+    assert_eq!(
+        app.post("/api/v1/batches/999/verification", &json!({}))
+            .status,
+        404
+    );
+}

@@ -199,6 +199,7 @@ fn every_route_answers_each_caller_as_its_roles_say() {
             }
             ("POST", "/scans/location") => Value::Null,
             ("POST", "/inspections") => inspection_body.clone(),
+            ("POST", "/batches/{id}/verification") => json!({}),
             (m, p) => {
                 panic!("route {m} {p} has no sample request in the role-matrix test: add one")
             }

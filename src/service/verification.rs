@@ -1,0 +1,563 @@
+//! Batch verification (issue 9): is everything about this batch what the
+//! producer and tem say it is, without trusting the database blindly?
+//!
+//! 1. Every stamp's signature is checked again against the key set, in
+//!    batches (ed25519-dalek's batch equation, on every core); a batch that
+//!    fails is split in halves until the bad stamps are found, and those are
+//!    checked one by one with `verify_strict`. The message signed binds the
+//!    stamp to its batch, so a stamp moved to another batch fails too.
+//! 2. The stamps are replayed from the audit log (commission, print,
+//!    activate, void entries for the batch, in order) and compared with the
+//!    rows: a row the log never commissioned (inserted), a commissioned
+//!    stamp without a row (deleted), a state the log does not explain
+//!    (altered). The whole log is checked against its signed heads.
+//! 3. What a consumer is shown is checked against Circular 02/2024/TT-BKHCN
+//!    and the OCOP rules: missing items, lapsed ratings and certificates.
+//! 4. Scans are summarised.
+//!
+//! The verdict is `compromised` when anything shows tampering, `findings`
+//! when data is missing or lapsed (or stamps are under a revoked key),
+//! `clean` otherwise. The report is signed by the service and stored.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use super::{ServiceError, ServiceResult};
+use crate::codes::format::signed_message;
+use crate::codes::{KeySet, KeyStatus, Signer};
+use crate::domain::{BatchId, StampState};
+use crate::store::{Store, StoredStamp};
+
+pub const REPORT_FORMAT: &str = "tem-verification/1";
+/// Domain of report signatures (never a stamp's, a head's or a bundle's).
+pub const REPORT_DOMAIN: &[u8] = b"tem batch verification v1";
+/// Findings listed one by one per kind; the rest are counted.
+const LISTED: usize = 100;
+/// Signatures per batch equation.
+const CHUNK: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub format: String,
+    pub id: String,
+    pub service: String,
+    pub verified_at: String,
+    pub verified_by: String,
+    pub batch: BatchRef,
+    /// clean | findings | compromised
+    pub verdict: String,
+    pub stamps: StampChecks,
+    pub log: LogChecks,
+    pub data: DataChecks,
+    pub scans: ScanSummary,
+    /// Everything found, most serious first.
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRef {
+    pub id: u32,
+    pub lot_code: String,
+    pub product: String,
+    pub producer: String,
+    pub province: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StampChecks {
+    pub total: u64,
+    pub signatures_ok: u64,
+    pub bad_signatures: u64,
+    pub unknown_key: u64,
+    /// Stamps whose key has since been revoked (their signatures hold).
+    pub revoked_key: u64,
+    pub revoked_key_serials: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogChecks {
+    /// Audit entries about this batch that were replayed.
+    pub entries: u64,
+    pub audit_log_intact: bool,
+    pub not_in_log: u64,
+    pub missing_rows: u64,
+    pub altered_states: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataChecks {
+    /// Circular 02 items a consumer is not shown.
+    pub missing: Vec<String>,
+    /// Ratings, certificates and dates that no longer hold.
+    pub lapsed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanSummary {
+    pub scans: u64,
+    pub stamps_scanned: u64,
+    pub suspicious: u64,
+    pub consumer_reports: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// compromised | finding
+    pub severity: String,
+    /// bad-signature, unknown-key, not-in-log, missing-row, altered-state,
+    /// audit-log, revoked-key, missing-data, lapsed, expired
+    pub kind: String,
+    pub detail: String,
+}
+
+/// The report with the service's detached signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedReport {
+    pub report: Report,
+    pub kid: String,
+    /// Base64url Ed25519 signature of REPORT_DOMAIN ‖ 0 ‖ report JSON.
+    pub signature: String,
+}
+
+fn compromised(kind: &str, detail: String) -> Finding {
+    Finding {
+        severity: "compromised".into(),
+        kind: kind.into(),
+        detail,
+    }
+}
+
+fn finding(kind: &str, detail: String) -> Finding {
+    Finding {
+        severity: "finding".into(),
+        kind: kind.into(),
+        detail,
+    }
+}
+
+/// Verifies `batch`, stores the signed report and its audit entry.
+pub fn verify_batch(
+    store: &dyn Store,
+    keys: &KeySet,
+    signer: &Signer,
+    service: &str,
+    batch: BatchId,
+    rules: &crate::domain::scan::RepeatRules,
+    actor: &str,
+) -> ServiceResult<SignedReport> {
+    let b = super::registry::batch(store, batch)?;
+    let product = super::registry::product(store, b.product_id)?;
+    let producer = super::registry::producer(store, product.producer_id)?;
+    let today = jiff::Zoned::now().date();
+    let mut findings = Vec::new();
+
+    // 1. Signatures.
+    let stamps = all_stamps(store, batch)?;
+    let mut stamp_checks = StampChecks {
+        total: stamps.len() as u64,
+        ..Default::default()
+    };
+    let decoded: BTreeMap<String, (VerifyingKey, KeyStatus)> = keys
+        .decoded()
+        .map(|(kid, key, status)| (kid.to_string(), (key, status)))
+        .collect();
+    let mut known: Vec<(&StoredStamp, VerifyingKey)> = Vec::with_capacity(stamps.len());
+    for s in &stamps {
+        match decoded.get(&s.kid.to_string()) {
+            Some((key, status)) => {
+                if *status == KeyStatus::Revoked {
+                    stamp_checks.revoked_key += 1;
+                    if stamp_checks.revoked_key_serials.len() < LISTED {
+                        stamp_checks.revoked_key_serials.push(s.serial.to_string());
+                    }
+                }
+                known.push((s, *key));
+            }
+            None => {
+                stamp_checks.unknown_key += 1;
+                if stamp_checks.unknown_key as usize <= LISTED {
+                    findings.push(compromised(
+                        "unknown-key",
+                        format!(
+                            "stamp #{} ({}) names key {}, which is not in the key set",
+                            s.seq, s.serial, s.kid
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let bad = bad_signatures(&known, batch);
+    stamp_checks.bad_signatures = bad.len() as u64;
+    stamp_checks.signatures_ok = known.len() as u64 - bad.len() as u64;
+    for s in bad.iter().take(LISTED) {
+        findings.push(compromised(
+            "bad-signature",
+            format!(
+                "stamp #{} ({}): the signature does not hold for this batch (forged, altered, or moved from another batch)",
+                s.seq, s.serial
+            ),
+        ));
+    }
+    if bad.len() > LISTED {
+        findings.push(compromised(
+            "bad-signature",
+            format!("… and {} more", bad.len() - LISTED),
+        ));
+    }
+    if stamp_checks.revoked_key > 0 {
+        findings.push(finding(
+            "revoked-key",
+            format!(
+                "{} stamps are signed by a key that has since been revoked; they scan as revoked-key",
+                stamp_checks.revoked_key
+            ),
+        ));
+    }
+
+    // 2. The stamps against the audit log, and the log against its heads.
+    let log_check = super::audit::verify(store, keys, Vec::new())?;
+    let mut log = LogChecks {
+        audit_log_intact: log_check.findings.is_empty(),
+        ..Default::default()
+    };
+    for f in log_check.findings.iter().take(LISTED) {
+        findings.push(compromised("audit-log", f.clone()));
+    }
+    let entries = store.audit_entries_about(&format!("batch:{batch}"))?;
+    log.entries = entries.len() as u64;
+    let expected = replay(&entries);
+    let mut listed = 0;
+    let mut stored_seqs = std::collections::HashSet::with_capacity(stamps.len());
+    for s in &stamps {
+        stored_seqs.insert(s.seq);
+        match expected.get(s.seq as usize).copied().flatten() {
+            None => {
+                log.not_in_log += 1;
+                if listed < LISTED {
+                    listed += 1;
+                    findings.push(compromised(
+                        "not-in-log",
+                        format!("stamp #{} ({}) was never commissioned in the audit log (a row inserted behind tem's back)", s.seq, s.serial),
+                    ));
+                }
+            }
+            Some(state) if state != s.state => {
+                log.altered_states += 1;
+                if listed < LISTED {
+                    listed += 1;
+                    findings.push(compromised(
+                        "altered-state",
+                        format!(
+                            "stamp #{} is {} in the database but {} by the audit log",
+                            s.seq,
+                            s.state.as_str(),
+                            state.as_str()
+                        ),
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for (seq, state) in expected.iter().enumerate() {
+        if state.is_some() && !stored_seqs.contains(&(seq as u32)) {
+            log.missing_rows += 1;
+            if listed < LISTED {
+                listed += 1;
+                findings.push(compromised(
+                    "missing-row",
+                    format!("stamp #{seq} was commissioned in the audit log but has no row (deleted or moved)"),
+                ));
+            }
+        }
+    }
+
+    // 3. What consumers are shown (Circular 02/2024/TT-BKHCN, OCOP).
+    let mut data = DataChecks::default();
+    let mut missing = |item: &str| data.missing.push(item.to_string());
+    if product.images.is_empty() {
+        missing("product image (Circular 02, item 2)");
+    }
+    if b.stages.is_empty() {
+        missing("production stages with place and time (Circular 02, item 5)");
+    }
+    if product.certifications.is_empty() {
+        missing("standards or certifications applied (Circular 02, item 10)");
+    }
+    if stamps.is_empty() {
+        missing("trace codes: the batch has no stamps (Circular 02, item 7)");
+    }
+    if let Some(o) = &product.ocop
+        && o.valid_until < today
+    {
+        data.lapsed.push(format!(
+            "OCOP {}★ rating (decision {}) lapsed on {} (36 months)",
+            o.stars, o.decision_no, o.valid_until
+        ));
+    }
+    for c in &product.certifications {
+        if let Some(until) = c.valid_until
+            && until < today
+        {
+            data.lapsed
+                .push(format!("certification {} lapsed on {until}", c.name));
+        }
+    }
+    if let Some(e) = b.expiry_date
+        && e < today
+    {
+        data.lapsed.push(format!("the batch expired on {e}"));
+    }
+    for m in &data.missing {
+        findings.push(finding("missing-data", m.clone()));
+    }
+    for l in &data.lapsed {
+        findings.push(finding("lapsed", l.clone()));
+    }
+
+    // 4. Scans.
+    let stats = super::lifecycle::stats(store, batch, rules)?;
+    let scans = ScanSummary {
+        scans: stats.scans.scans,
+        stamps_scanned: stats.scans.stamps_scanned,
+        suspicious: stats.scans.suspicious.len() as u64,
+        consumer_reports: stats.scans.reports,
+    };
+
+    findings.sort_by_key(|f| if f.severity == "compromised" { 0 } else { 1 });
+    let verdict = if findings.iter().any(|f| f.severity == "compromised") {
+        "compromised"
+    } else if findings.is_empty() {
+        "clean"
+    } else {
+        "findings"
+    };
+    let report = Report {
+        format: REPORT_FORMAT.into(),
+        id: uuid::Uuid::new_v4().to_string(),
+        service: service.to_string(),
+        verified_at: jiff::Timestamp::now().to_string(),
+        verified_by: actor.to_string(),
+        batch: BatchRef {
+            id: batch.0,
+            lot_code: b.lot_code.clone(),
+            product: product.name.clone(),
+            producer: producer.name.clone(),
+            province: producer.province.clone(),
+        },
+        verdict: verdict.into(),
+        stamps: stamp_checks,
+        log,
+        data,
+        scans,
+        findings,
+    };
+    let signed = sign(report, signer)?;
+    store.record_verification(
+        &signed.report.id,
+        batch,
+        actor,
+        verdict,
+        &serde_json::to_string(&signed).map_err(internal)?,
+    )?;
+    Ok(signed)
+}
+
+fn internal(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Store(crate::store::StoreError::Database(e.to_string()))
+}
+
+fn sign(report: Report, signer: &Signer) -> ServiceResult<SignedReport> {
+    let body = serde_json::to_vec(&report).map_err(internal)?;
+    let signature = signer.sign_document(REPORT_DOMAIN, &body);
+    Ok(SignedReport {
+        report,
+        kid: signer.kid().to_string(),
+        signature: data_encoding::BASE64URL_NOPAD.encode(&signature),
+    })
+}
+
+/// Every stamp of the batch, read in pages.
+fn all_stamps(store: &dyn Store, batch: BatchId) -> ServiceResult<Vec<StoredStamp>> {
+    const PAGE: u32 = 100_000;
+    let mut out = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = store.stamps(batch, from, PAGE)?;
+        let n = page.len();
+        if let Some(last) = page.last() {
+            from = last.seq + 1;
+        }
+        out.extend(page);
+        if n < PAGE as usize {
+            return Ok(out);
+        }
+    }
+}
+
+/// The stamps whose signature fails, found with batch equations on every
+/// core and bisection of the chunks that fail.
+fn bad_signatures<'a>(
+    stamps: &[(&'a StoredStamp, VerifyingKey)],
+    batch: BatchId,
+) -> Vec<&'a StoredStamp> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per = stamps.len().div_ceil(threads).max(1);
+    let mut bad: Vec<&StoredStamp> = std::thread::scope(|scope| {
+        let handles: Vec<_> = stamps
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut bad = Vec::new();
+                    for chunk in part.chunks(CHUNK) {
+                        bisect(chunk, batch, &mut bad);
+                    }
+                    bad
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    bad.sort_by_key(|s| s.seq);
+    bad
+}
+
+fn bisect<'a>(
+    items: &[(&'a StoredStamp, VerifyingKey)],
+    batch: BatchId,
+    bad: &mut Vec<&'a StoredStamp>,
+) {
+    if items.is_empty() {
+        return;
+    }
+    let messages: Vec<[u8; 33]> = items
+        .iter()
+        .map(|(s, _)| signed_message(&s.kid, s.serial, batch))
+        .collect();
+    if items.len() <= 4 {
+        for ((s, key), m) in items.iter().zip(&messages) {
+            let sig = Signature::from_bytes(&s.signature);
+            if key.verify_strict(m, &sig).is_err() {
+                bad.push(s);
+            }
+        }
+        return;
+    }
+    let refs: Vec<&[u8]> = messages.iter().map(|m| &m[..]).collect();
+    let sigs: Vec<Signature> = items
+        .iter()
+        .map(|(s, _)| Signature::from_bytes(&s.signature))
+        .collect();
+    let keys: Vec<VerifyingKey> = items.iter().map(|(_, k)| *k).collect();
+    if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
+        return;
+    }
+    let (left, right) = items.split_at(items.len() / 2);
+    bisect(left, batch, bad);
+    bisect(right, batch, bad);
+}
+
+/// Each stamp's state as the audit log tells it, indexed by stamp number
+/// (`None`: never commissioned).
+fn replay(entries: &[crate::audit::Entry]) -> Vec<Option<StampState>> {
+    let mut states: Vec<Option<StampState>> = Vec::new();
+    let range = |e: &crate::audit::Entry| -> Option<(u32, u32)> {
+        let a = e.after.as_ref()?;
+        Some((
+            a["first_seq"].as_u64()? as u32,
+            a["last_seq"].as_u64()? as u32,
+        ))
+    };
+    for e in entries {
+        let Some((first, last)) = range(e) else {
+            continue;
+        };
+        if last < first || last as usize > 50_000_000 {
+            continue;
+        }
+        if states.len() <= last as usize {
+            states.resize(last as usize + 1, None);
+        }
+        let listed: Option<Vec<u32>> = e.after.as_ref().and_then(|a| {
+            a["detail"]["seqs"].as_array().map(|v| {
+                v.iter()
+                    .filter_map(|x| x.as_u64().map(|n| n as u32))
+                    .collect()
+            })
+        });
+        let seqs: Box<dyn Iterator<Item = u32>> = match &listed {
+            Some(list) => Box::new(list.iter().copied()),
+            None => Box::new(first..=last),
+        };
+        for seq in seqs {
+            let slot = &mut states[seq as usize];
+            *slot = match (e.action.as_str(), *slot) {
+                ("stamps.commission", _) => Some(StampState::Issued),
+                ("stamps.print", Some(StampState::Issued)) => Some(StampState::Printed),
+                ("stamps.activate", Some(StampState::Printed)) => Some(StampState::Activated),
+                ("stamps.void", Some(_)) => Some(StampState::Voided),
+                (_, s) => s,
+            };
+        }
+    }
+    states
+}
+
+/// Why a report is refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ReportError {
+    #[error("not a tem verification report: {0}")]
+    Unreadable(String),
+    #[error("the signature does not verify: the report was changed after tem signed it")]
+    BadSignature,
+    #[error("signed by key {0}, which is not in the key set")]
+    UnknownKey(String),
+    #[error("signed by key {0}, which is revoked")]
+    RevokedKey(String),
+}
+
+/// Checks a signed report against a key set; returns it when it holds.
+pub fn check_report(text: &str, keys: &KeySet) -> Result<SignedReport, ReportError> {
+    let signed: SignedReport =
+        serde_json::from_str(text).map_err(|e| ReportError::Unreadable(e.to_string()))?;
+    if signed.report.format != REPORT_FORMAT {
+        return Err(ReportError::Unreadable(format!(
+            "format {:?}",
+            signed.report.format
+        )));
+    }
+    let (_, key, status) = keys
+        .decoded()
+        .find(|(kid, _, _)| kid.to_string() == signed.kid)
+        .ok_or_else(|| ReportError::UnknownKey(signed.kid.clone()))?;
+    let body =
+        serde_json::to_vec(&signed.report).map_err(|e| ReportError::Unreadable(e.to_string()))?;
+    let mut message = REPORT_DOMAIN.to_vec();
+    message.push(0);
+    message.extend_from_slice(&body);
+    let sig = data_encoding::BASE64URL_NOPAD
+        .decode(signed.signature.as_bytes())
+        .ok()
+        .and_then(|s| Signature::from_slice(&s).ok())
+        .ok_or(ReportError::BadSignature)?;
+    key.verify_strict(&message, &sig)
+        .map_err(|_| ReportError::BadSignature)?;
+    if status == KeyStatus::Revoked {
+        return Err(ReportError::RevokedKey(signed.kid.clone()));
+    }
+    Ok(signed)
+}
