@@ -436,6 +436,10 @@ fn bad_signatures<'a>(
     bad
 }
 
+/// Single verifications done by `bisect`, for tests.
+#[cfg(test)]
+static SINGLE_CHECKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn bisect<'a>(
     items: &[(&'a StoredStamp, VerifyingKey)],
     batch: BatchId,
@@ -448,15 +452,6 @@ fn bisect<'a>(
         .iter()
         .map(|(s, _)| signed_message(&s.kid, s.serial, batch))
         .collect();
-    if items.len() <= 4 {
-        for ((s, key), m) in items.iter().zip(&messages) {
-            let sig = Signature::from_bytes(&s.signature);
-            if key.verify_strict(m, &sig).is_err() {
-                bad.push(s);
-            }
-        }
-        return;
-    }
     let refs: Vec<&[u8]> = messages.iter().map(|m| &m[..]).collect();
     let sigs: Vec<Signature> = items
         .iter()
@@ -464,6 +459,20 @@ fn bisect<'a>(
         .collect();
     let keys: Vec<VerifyingKey> = items.iter().map(|(_, k)| *k).collect();
     if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
+        return;
+    }
+    // A failing group of a few: each one on its own, strictly.
+    if items.len() <= 4 {
+        #[cfg(test)]
+        SINGLE_CHECKS.fetch_add(items.len(), std::sync::atomic::Ordering::Relaxed);
+        for ((s, key), m) in items.iter().zip(&messages) {
+            if key
+                .verify_strict(m, &Signature::from_bytes(&s.signature))
+                .is_err()
+            {
+                bad.push(s);
+            }
+        }
         return;
     }
     let (left, right) = items.split_at(items.len() / 2);
@@ -560,4 +569,84 @@ pub fn check_report(text: &str, keys: &KeySet) -> Result<SignedReport, ReportErr
         return Err(ReportError::RevokedKey(signed.kid.clone()));
     }
     Ok(signed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Serial;
+
+    #[test]
+    fn bad_stamps_are_found_by_bisection_not_one_by_one() {
+        let signer = Signer::from_secret([9u8; 32]);
+        let key = VerifyingKey::from_bytes(&signer.public_key()).unwrap();
+        let batch = BatchId(8);
+        let mut stamps: Vec<StoredStamp> = (1..=5000u32)
+            .map(|seq| {
+                let code = signer.sign(Serial(1_000_000 + u64::from(seq)), batch);
+                StoredStamp {
+                    serial: code.serial,
+                    batch,
+                    seq,
+                    state: StampState::Printed,
+                    kid: signer.kid(),
+                    signature: code.signature,
+                }
+            })
+            .collect();
+        for seq in [17u32, 2048, 4999] {
+            stamps[seq as usize - 1].signature[5] ^= 1;
+        }
+        // Signed for another batch: fails here.
+        stamps[299].signature = signer.sign(stamps[299].serial, BatchId(9)).signature;
+        let with_keys: Vec<_> = stamps.iter().map(|s| (s, key)).collect();
+        SINGLE_CHECKS.store(0, std::sync::atomic::Ordering::Relaxed);
+        let bad: Vec<u32> = bad_signatures(&with_keys, batch)
+            .iter()
+            .map(|s| s.seq)
+            .collect();
+        assert_eq!(bad, [17, 300, 2048, 4999]);
+        let singles = SINGLE_CHECKS.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            singles <= 4 * 4,
+            "{singles} single verifications for 4 bad stamps in 5,000"
+        );
+    }
+
+    #[test]
+    fn the_audit_log_replays_into_each_stamps_state() {
+        let entry =
+            |action: &str, first: u32, last: u32, seqs: Option<Vec<u32>>| crate::audit::Entry {
+                seq: 1,
+                at: String::new(),
+                actor: String::new(),
+                action: action.into(),
+                object: "batch:1".into(),
+                before: None,
+                after: Some(serde_json::json!({
+                    "first_seq": first, "last_seq": last, "count": 0, "reason": null,
+                    "detail": seqs.map(|s| serde_json::json!({"seqs": s})),
+                })),
+            };
+        let states = replay(&[
+            entry("stamps.commission", 1, 6, None),
+            entry("stamps.print", 1, 5, Some(vec![1, 3, 5])),
+            entry("stamps.activate", 1, 3, None),
+            entry("stamps.void", 5, 6, None),
+            entry("stamps.print", 1, 6, None),
+        ]);
+        use StampState::*;
+        assert_eq!(
+            states,
+            [
+                None,
+                Some(Activated),
+                Some(Printed),
+                Some(Activated),
+                Some(Printed),
+                Some(Voided),
+                Some(Voided)
+            ]
+        );
+    }
 }
