@@ -1518,7 +1518,7 @@ fn batch_verification_reports_a_lapsed_ocop_rating() {
     assert!(
         lapsed
             .iter()
-            .any(|l| l.as_str().unwrap().contains("OCOP 4★")),
+            .any(|l| l.as_str().unwrap().contains("OCOP 4-star")),
         "{lapsed:?}"
     );
     // A batch missing what consumers must be shown: findings too.

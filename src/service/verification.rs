@@ -302,7 +302,7 @@ pub fn verify_batch(
         && o.valid_until < today
     {
         data.lapsed.push(format!(
-            "OCOP {}★ rating (decision {}) lapsed on {} (36 months)",
+            "OCOP {}-star rating (decision {}) lapsed on {} (36 months)",
             o.stars, o.decision_no, o.valid_until
         ));
     }
