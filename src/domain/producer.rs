@@ -108,6 +108,22 @@ pub struct Producer {
     pub created_at: jiff::Timestamp,
 }
 
+impl Producer {
+    /// The address as one line: street, commune, district, province.
+    pub fn address(&self) -> String {
+        [
+            self.street.as_deref(),
+            Some(self.commune.as_str()),
+            self.district.as_deref(),
+            Some(self.province.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
 // Limits: names of Vietnamese cooperatives run to ~80 characters ("Hợp tác xã
 // nông nghiệp – thủy sản Trường Long Hòa"); 200 leaves room without letting a
 // field become a document. Administrative unit names are at most ~40.

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ServiceError, ServiceResult};
+use super::{ServiceResult, internal};
 use crate::codes::{CodeVerdict, KeySet, KeyStatus, Signer, Verifier};
 use crate::domain::StampState;
 use crate::store::Store;
@@ -137,16 +137,7 @@ pub fn export(
                 since: r.created_at.to_string(),
             });
         }
-        let origin = [
-            producer.street.as_deref(),
-            Some(producer.commune.as_str()),
-            producer.district.as_deref(),
-            Some(producer.province.as_str()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ");
+        let origin = producer.address();
         batches.push(BatchEntry {
             id: batch.id.0,
             lot_code: batch.lot_code.clone(),
@@ -182,10 +173,6 @@ pub fn export(
         kid: signer.kid().to_string(),
         signature: data_encoding::BASE64URL_NOPAD.encode(&signature),
     })
-}
-
-fn internal(message: String) -> ServiceError {
-    ServiceError::Store(crate::store::StoreError::Database(message))
 }
 
 /// Why a bundle is refused.

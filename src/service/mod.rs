@@ -51,6 +51,12 @@ impl From<StoreError> for ServiceError {
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
+/// An unexpected failure (writing a PDF, encoding JSON) as a service error:
+/// a 500 for callers, the cause in the log.
+pub(crate) fn internal(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Store(StoreError::Database(e.to_string()))
+}
+
 pub(crate) fn not_found(what: &'static str, id: impl std::fmt::Display) -> ServiceError {
     ServiceError::NotFound {
         what,

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use super::{ServiceError, ServiceResult};
+use super::{ServiceResult, internal};
 use crate::codes::format::signed_message;
 use crate::codes::{KeySet, KeyStatus, Signer};
 use crate::domain::{BatchId, StampState};
@@ -372,10 +372,6 @@ pub fn verify_batch(
         &serde_json::to_string(&signed).map_err(internal)?,
     )?;
     Ok(signed)
-}
-
-fn internal(e: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Store(crate::store::StoreError::Database(e.to_string()))
 }
 
 fn sign(report: Report, signer: &Signer) -> ServiceResult<SignedReport> {

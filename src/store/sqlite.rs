@@ -219,6 +219,23 @@ fn range_states(tx: &Connection, batch: BatchId, first: u32, last: u32) -> Store
     Ok(by_state)
 }
 
+/// A product's images and certifications, in order.
+fn insert_product_parts(tx: &Connection, id: ProductId, p: &NewProduct) -> StoreResult<()> {
+    for (i, img) in p.images.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO product_images (product_id, position, ref) VALUES (?1, ?2, ?3)",
+            params![id.0, i as i64, img],
+        )?;
+    }
+    for (i, c) in p.certifications.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO certifications (product_id, position, name, issuer, number, valid_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id.0, i as i64, c.name, c.issuer, c.number, c.valid_until.map(|d| d.to_string())],
+        )?;
+    }
+    Ok(())
+}
+
 /// Appends an audit entry inside the caller's transaction.
 fn audit_append(
     tx: &Connection,
@@ -1034,18 +1051,7 @@ impl Store for SqliteStore {
                 ],
             )?;
             let id = ProductId(tx.last_insert_rowid());
-            for (i, img) in p.images.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO product_images (product_id, position, ref) VALUES (?1, ?2, ?3)",
-                    params![id.0, i as i64, img],
-                )?;
-            }
-            for (i, c) in p.certifications.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO certifications (product_id, position, name, issuer, number, valid_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![id.0, i as i64, c.name, c.issuer, c.number, c.valid_until.map(|d| d.to_string())],
-                )?;
-            }
+            insert_product_parts(tx, id, p)?;
             let product = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
             audit_append(tx, actor, "product.create", &format!("product:{id}"), None, serde_json::to_value(&product).ok())?;
             Ok(product)
@@ -1077,19 +1083,8 @@ impl Store for SqliteStore {
                 ],
             )?;
             tx.execute("DELETE FROM product_images WHERE product_id = ?1", [id.0])?;
-            for (i, img) in p.images.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO product_images (product_id, position, ref) VALUES (?1, ?2, ?3)",
-                    params![id.0, i as i64, img],
-                )?;
-            }
             tx.execute("DELETE FROM certifications WHERE product_id = ?1", [id.0])?;
-            for (i, c) in p.certifications.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO certifications (product_id, position, name, issuer, number, valid_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![id.0, i as i64, c.name, c.issuer, c.number, c.valid_until.map(|d| d.to_string())],
-                )?;
-            }
+            insert_product_parts(tx, id, p)?;
             let after = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
             audit_append(
                 tx,

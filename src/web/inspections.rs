@@ -188,11 +188,8 @@ pub async fn get(
     let bytes = web::block(move || crate::render::report_pdf::inspection_pdf(&found))
         .await?
         .map_err(|e| ApiError::Internal(format!("writing the PDF record: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/pdf")
-        .insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!("inline; filename=\"tem-bien-ban-{id}.pdf\""),
-        ))
-        .body(bytes))
+    Ok(crate::web::pdf_response(
+        bytes,
+        &format!("tem-bien-ban-{id}.pdf"),
+    ))
 }

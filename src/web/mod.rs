@@ -96,6 +96,17 @@ fn base_path(base_url: &str) -> String {
 /// with 20 certifications and a long description) is under 32 KB.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
 
+/// A PDF shown in the browser (`inline`) under a file name for saving.
+pub fn pdf_response(bytes: Vec<u8>, filename: &str) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{filename}\""),
+        ))
+        .body(bytes)
+}
+
 /// Routes and their configuration, shared by `run` and the tests. The stamp
 /// URL (`{scan_prefix}/{code}`) comes last: it matches any single segment.
 pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {

@@ -326,16 +326,7 @@ fn details_view<'a>(d: &Details, lang: Lang, scan_prefix: &str, t: &'a Strings) 
     let today = jiff::Timestamp::now().to_zoned(vietnam()).date();
     let p = &d.product;
     let producer = &d.producer;
-    let origin = [
-        producer.street.as_deref(),
-        Some(producer.commune.as_str()),
-        producer.district.as_deref(),
-        Some(producer.province.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(", ");
+    let origin = producer.address();
     DetailsView {
         t,
         product_name: p.name.clone(),

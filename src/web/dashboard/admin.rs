@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::pages::FormState;
 use super::strings::Strings;
-use super::{DashError, Frame, Signed, html, see_other};
+use super::{DashError, Frame, Signed, render_status, see_other};
 use crate::codes::KeyRing;
 use crate::codes::keyring::PublicKeyEntry;
 use crate::domain::{Grant, ProducerId, ProducerInput, Role};
@@ -122,19 +122,20 @@ async fn admin_page(
         (Some(_), _) => StatusCode::CREATED,
         _ => StatusCode::OK,
     };
-    let body = AdminPage {
-        f: signed.frame,
-        producers,
-        tokens,
-        keys,
-        settings,
-        new_token,
-        failed,
-        form,
-    }
-    .render()
-    .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(html(status, body))
+    render_status(
+        t,
+        &AdminPage {
+            f: signed.frame,
+            producers,
+            tokens,
+            keys,
+            settings,
+            new_token,
+            failed,
+            form,
+        },
+        status,
+    )
 }
 
 pub async fn page(signed: Signed, state: web::Data<AppState>) -> Result<HttpResponse, DashError> {

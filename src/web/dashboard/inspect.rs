@@ -11,18 +11,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::pages::FormState;
-use super::strings::Strings;
-use super::{DashError, Frame, Signed, html, render, see_other};
+use super::{DashError, Frame, Signed, html, render, render_status, see_other, service};
 use crate::domain::BatchId;
 use crate::domain::inspection::Inspection;
 use crate::service::inspection::{self, Found, Submission};
 use crate::service::{ServiceError, access, triage};
 use crate::store::TriageItem;
 use crate::web::AppState;
-
-fn service(t: &'static Strings) -> impl Fn(ServiceError) -> DashError {
-    move |e| DashError::Service(t, e)
-}
 
 fn inspectors_only(signed: &Signed) -> Result<(), DashError> {
     if signed.frame.can_inspect() {
@@ -95,18 +90,19 @@ async fn triage_page(
     } else {
         StatusCode::OK
     };
-    let body = TriagePage {
-        f: signed.frame,
-        items,
-        more,
-        all,
-        outcomes: &triage::OUTCOMES,
-        failed,
-        form,
-    }
-    .render()
-    .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(html(status, body))
+    render_status(
+        t,
+        &TriagePage {
+            f: signed.frame,
+            items,
+            more,
+            all,
+            outcomes: &triage::OUTCOMES,
+            failed,
+            form,
+        },
+        status,
+    )
 }
 
 pub async fn triage_list(
@@ -200,13 +196,14 @@ async fn new_inspection_page(
 ) -> Result<HttpResponse, DashError> {
     inspectors_only(&signed)?;
     let t = signed.frame.t;
-    let body = NewInspectionPage {
-        f: signed.frame,
-        form,
-    }
-    .render()
-    .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(html(status, body))
+    render_status(
+        t,
+        &NewInspectionPage {
+            f: signed.frame,
+            form,
+        },
+        status,
+    )
 }
 
 pub async fn new_inspection(signed: Signed) -> Result<HttpResponse, DashError> {
@@ -324,18 +321,14 @@ pub async fn inspection_pdf(
     );
     let bytes = web::block(move || -> Result<Vec<u8>, ServiceError> {
         let i = inspection::get(&*store, &grant, id)?;
-        crate::render::report_pdf::inspection_pdf(&i)
-            .map_err(|e| ServiceError::Store(crate::store::StoreError::Database(e.to_string())))
+        crate::render::report_pdf::inspection_pdf(&i).map_err(crate::service::internal)
     })
     .await?
     .map_err(service(t))?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/pdf")
-        .insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!("inline; filename=\"tem-bien-ban-{id}.pdf\""),
-        ))
-        .body(bytes))
+    Ok(crate::web::pdf_response(
+        bytes,
+        &format!("tem-bien-ban-{id}.pdf"),
+    ))
 }
 
 // ---------------------------------------------------------------- report

@@ -422,9 +422,23 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
 }
 
 pub fn render(t: &'static Strings, page: &impl Template) -> Result<HttpResponse, DashError> {
+    render_status(t, page, StatusCode::OK)
+}
+
+/// A page with its status (422 for a form shown again with errors).
+pub fn render_status(
+    t: &'static Strings,
+    page: &impl Template,
+    status: StatusCode,
+) -> Result<HttpResponse, DashError> {
     page.render()
-        .map(|b| html(StatusCode::OK, b))
+        .map(|b| html(status, b))
         .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// Maps a service error to an error page in the page's language.
+pub fn service(t: &'static Strings) -> impl Fn(ServiceError) -> DashError {
+    move |e| DashError::Service(t, e)
 }
 
 /// 303 to `to` after a form was handled.

@@ -15,7 +15,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::strings::Strings;
-use super::{DashError, Frame, Signed, html, render, see_other};
+use super::{DashError, Frame, Signed, render, render_status, see_other, service};
 use crate::codes::KeyRing;
 use crate::domain::{
     BatchId, BatchInput, DomainError, OcopGroup, ProducerId, ProductId, ProductInput, Role,
@@ -64,10 +64,6 @@ impl FormState {
         }
         self
     }
-}
-
-fn service(t: &'static Strings) -> impl Fn(ServiceError) -> DashError {
-    move |e| DashError::Service(t, e)
 }
 
 fn caller(s: &Signed) -> Caller {
@@ -199,10 +195,7 @@ async fn product_form_page(
         producers,
         editing,
     };
-    let body = page
-        .render()
-        .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(html(status, body))
+    render_status(t, &page, status)
 }
 
 pub async fn new_product(
@@ -568,18 +561,19 @@ async fn product_page(
     .await?
     .map_err(service(t))?;
     let pages = total.div_ceil(BATCHES_PER_PAGE);
-    let body = ProductPage {
-        f: signed.frame,
-        p,
-        producer,
-        batches,
-        form,
-        older: (page + 1 < pages).then_some(page + 1),
-        newer: page.checked_sub(1),
-    }
-    .render()
-    .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(html(status, body))
+    render_status(
+        t,
+        &ProductPage {
+            f: signed.frame,
+            p,
+            producer,
+            batches,
+            form,
+            older: (page + 1 < pages).then_some(page + 1),
+            newer: page.checked_sub(1),
+        },
+        status,
+    )
 }
 
 #[derive(Deserialize)]
@@ -809,10 +803,7 @@ async fn batch_page(
     } else {
         StatusCode::OK
     };
-    let body = page
-        .render()
-        .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(html(status, body))
+    render_status(t, &page, status)
 }
 
 pub async fn batch(
@@ -1247,17 +1238,17 @@ pub async fn preview(
             },
             &mut |_| (),
         )
-        .map_err(|e| ServiceError::Store(crate::store::StoreError::Database(e.to_string())))?;
+        .map_err(crate::service::internal)?;
         // Small enough for a slow phone connection (~60 KB): a look at the
         // layout, not a printable page.
         let img = image::load_from_memory(&page)
-            .map_err(|e| ServiceError::Store(crate::store::StoreError::Database(e.to_string())))?
+            .map_err(crate::service::internal)?
             .resize(720, 1020, image::imageops::FilterType::Triangle)
             .to_luma8();
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70)
             .encode_image(&img)
-            .map_err(|e| ServiceError::Store(crate::store::StoreError::Database(e.to_string())))?;
+            .map_err(crate::service::internal)?;
         Ok(out)
     })
     .await?
@@ -1313,18 +1304,14 @@ pub async fn report_pdf(
     let bytes = web::block(move || -> Result<Vec<u8>, ServiceError> {
         access::batch(&*store, &grant, id)?;
         let report = crate::service::report::batch(&*store, id, &rules)?;
-        crate::render::report_pdf::pdf(&report)
-            .map_err(|e| ServiceError::Store(crate::store::StoreError::Database(e.to_string())))
+        crate::render::report_pdf::pdf(&report).map_err(crate::service::internal)
     })
     .await?
     .map_err(service(t))?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/pdf")
-        .insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!("inline; filename=\"tem-report-{id}.pdf\""),
-        ))
-        .body(bytes))
+    Ok(crate::web::pdf_response(
+        bytes,
+        &format!("tem-report-{id}.pdf"),
+    ))
 }
 
 // ---------------------------------------------------------------- search
