@@ -1531,3 +1531,44 @@ fn batch_verification_reports_a_lapsed_ocop_rating() {
         "{missing:?}"
     );
 }
+
+#[test]
+fn backup_copies_a_live_database_that_checks_out() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    env.ok(&["audit", "sign"]);
+    // While tem serves (and holds the database open).
+    let mut serve = env
+        .cmd()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let copy = env.path("backup.db");
+    let out = env.ok(&["backup", "-o", copy.to_str().unwrap()]);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(out.contains("integrity ok"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // The copy is a whole tem database: same stamps, an intact audit log.
+    let out = env.ok(&["--db", copy.to_str().unwrap(), "audit", "verify"]);
+    assert!(out.contains("intact"), "{out}");
+    let count = |db: &Path| -> i64 {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM stamps", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(&copy), count(&env.path("tem.db")));
+    // An existing file is not overwritten without --force.
+    let err = env.fails(&["backup", "-o", copy.to_str().unwrap()], 2);
+    assert!(err.contains("--force"), "{err}");
+    env.ok(&["backup", "-o", copy.to_str().unwrap(), "--force"]);
+}

@@ -3,6 +3,7 @@
 //! `tem verify` exits 1 when some code is not genuine.
 
 mod audit;
+mod backup;
 mod bundle;
 mod inspect;
 mod keys;
@@ -83,6 +84,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Check a signed batch verification report against the public keys.
     VerifyReport(verify::VerifyReportArgs),
+    /// Copy the SQLite database while tem runs (online backup), checked.
+    Backup(backup::BackupArgs),
     /// The offline inspector kit: export a signed bundle, sync offline checks.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
@@ -158,6 +161,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::VerifyReport(args) => verify::verify_report(&config, args),
                 Command::Inspect(args) => inspect::run(&config, args),
                 Command::Bundle(cmd) => bundle::run(&config, cmd),
+                Command::Backup(args) => backup::run(&config, args),
                 Command::Token(cmd) => token::run(&config, cmd),
                 Command::Activate(args) => stamps::activate(&config, args),
                 Command::Void(args) => stamps::void(&config, args),
