@@ -520,6 +520,16 @@ pub async fn add_stage(
     .await
 }
 
+impl ProductPage {
+    /// The OCOP group's name in the page's language.
+    fn group(&self, g: &OcopGroup) -> &'static str {
+        ocop_groups(self.f.t)
+            .into_iter()
+            .find(|(v, _)| *v == g.as_str())
+            .map_or("", |(_, label)| label)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "app/product.html")]
 struct ProductPage {
