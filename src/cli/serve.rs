@@ -102,6 +102,7 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.audit_head_every,
     );
     eprintln!("tem is listening on http://{addr}");
+    eprintln!("  dashboard:     http://{addr}/app  (sign in with a token)");
     eprintln!("  health:        http://{addr}/healthz");
     eprintln!("  public keys:   http://{addr}/.well-known/tem-keys.json");
     eprintln!("  API document:  http://{addr}/api/openapi.json");
