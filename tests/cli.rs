@@ -1572,3 +1572,56 @@ fn backup_copies_a_live_database_that_checks_out() {
     assert!(err.contains("--force"), "{err}");
     env.ok(&["backup", "-o", copy.to_str().unwrap(), "--force"]);
 }
+
+#[test]
+fn a_bundle_for_one_province_holds_only_its_batches() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let file = env.path("tq.json");
+    env.ok(&[
+        "bundle",
+        "export",
+        "--province",
+        "tuyên quang",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    let bundle: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let batches = bundle["payload"]["batches"].as_array().unwrap();
+    assert!(!batches.is_empty());
+    assert!(
+        batches.iter().all(|b| b["province"] == "Tuyên Quang"),
+        "{batches:?}"
+    );
+    assert_eq!(
+        bundle["payload"]["provinces"],
+        serde_json::json!(["tuyên quang"])
+    );
+    // A stamp of another province: genuine by its signature, its batch not in the bundle.
+    let csv = env.path("p.csv");
+    env.ok(&[
+        "sheet",
+        "--batch",
+        "1",
+        "--from",
+        "1",
+        "--count",
+        "1",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    let url = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .find(|c| c.starts_with("http"))
+        .unwrap()
+        .to_string();
+    let out = env.ok(&["verify", "--bundle", file.to_str().unwrap(), &url]);
+    assert!(
+        out.starts_with("genuine") && out.contains("not in this bundle"),
+        "{out}"
+    );
+}

@@ -601,13 +601,10 @@ pub async fn batch_report(
             let bytes = web::block(move || crate::render::report_pdf::pdf(&report))
                 .await?
                 .map_err(|e| ApiError::Internal(format!("writing the PDF report: {e}")))?;
-            return Ok(HttpResponse::Ok()
-                .content_type("application/pdf")
-                .insert_header((
-                    actix_web::http::header::CONTENT_DISPOSITION,
-                    format!("inline; filename=\"tem-report-{id}-{lot}.pdf\""),
-                ))
-                .body(bytes));
+            return Ok(super::pdf_response(
+                bytes,
+                &format!("tem-report-{id}-{lot}.pdf"),
+            ));
         }
         _ => {}
     }
