@@ -1,6 +1,6 @@
-//! The tamper-evident audit log (issue 6), built on an RFC 6962 Merkle tree.
-//! So far: the tree and its proofs (`merkle`); the log's entries, signed tree
-//! heads and `tem audit verify` come next.
+//! The tamper-evident audit log, built on an RFC 6962 Merkle tree: the
+//! entry and signed tree head types here, the tree and its proofs in
+//! `merkle`, signing and checking in `service::audit` (docs/audit-log.md).
 
 pub mod merkle;
 
