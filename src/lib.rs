@@ -4,8 +4,9 @@
 //! service call makes one store transaction, and the result becomes a
 //! response.
 
-/// Command line: argument parsing and one file per subcommand.
+/// The tamper-evident audit log: entries, signed tree heads, Merkle proofs.
 pub mod audit;
+/// Command line: argument parsing and one file per subcommand.
 pub mod cli;
 /// The signed stamp code: format, keys, verification, photos.
 pub mod codes;
@@ -19,5 +20,5 @@ pub mod render;
 pub mod service;
 /// Persistence behind the `Store` trait (SQLite by default).
 pub mod store;
-/// The HTTP service: JSON API, key set, health.
+/// The HTTP service: the scan page, the JSON API, the dashboard, key set, health.
 pub mod web;
