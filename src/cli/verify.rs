@@ -274,6 +274,12 @@ fn verify_batch(
     use crate::service::verification;
     let store = super::open_store(config)?;
     let ring = crate::codes::KeyRing::open(config.keys_dir())?;
+    // A million stamps take seconds: say what is happening (stderr, on a
+    // terminal only).
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(format!(
+        "verifying batch {batch}: signatures, audit log, data, scans…"
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let signed = verification::verify_batch(
         &*store,
         &ring.key_set(),
@@ -282,7 +288,9 @@ fn verify_batch(
         crate::domain::BatchId(batch),
         &config.scan.rules(),
         &super::cli_actor(),
-    )?;
+    );
+    spinner.finish_and_clear();
+    let signed = signed?;
     let text = serde_json::to_string_pretty(&signed)?;
     if let Some(path) = output {
         std::fs::write(path, format!("{text}\n"))
