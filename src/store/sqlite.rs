@@ -236,6 +236,24 @@ fn insert_product_parts(tx: &Connection, id: ProductId, p: &NewProduct) -> Store
     Ok(())
 }
 
+/// An audit entry from columns seq, at, actor, action, object, before, after.
+fn audit_entry(r: &Row<'_>) -> StoreResult<crate::audit::Entry> {
+    let json = |i: usize| -> StoreResult<Option<serde_json::Value>> {
+        let text: Option<String> = r.get(i)?;
+        text.map(|t| serde_json::from_str(&t).map_err(|_| bad_value("audit JSON", &t)))
+            .transpose()
+    };
+    Ok(crate::audit::Entry {
+        seq: r.get::<_, i64>(0)? as u64,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        object: r.get(4)?,
+        before: json(5)?,
+        after: json(6)?,
+    })
+}
+
 /// Appends an audit entry inside the caller's transaction.
 fn audit_append(
     tx: &Connection,
@@ -309,15 +327,16 @@ fn perfect_on(c: &Connection, level: u32, idx: u64) -> StoreResult<merkle::Hash>
 /// Writes the stored subtrees of an audit log that has entries without
 /// them (a database from before V9); a no-op when they are complete.
 fn backfill_audit_nodes(conn: &mut Connection) -> StoreResult<()> {
-    let (entries, nodes): (i64, i64) = conn.query_row(
-        "SELECT (SELECT COUNT(*) FROM audit_log), (SELECT COUNT(*) FROM audit_nodes)",
+    // Two index probes, not counts: this runs every time the store opens.
+    let (two_entries, any_node): (bool, bool) = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM audit_log WHERE seq = 2), EXISTS (SELECT 1 FROM audit_nodes)",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     // Only a log that never had them: stored nodes that disagree with the
     // entries are left for `tem audit verify` (which recomputes from the
     // entries) and for proof checkers to notice, not repaired quietly.
-    if nodes > 0 || entries < 2 {
+    if any_node || !two_entries {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -1379,6 +1398,14 @@ impl Store for SqliteStore {
         self.read(|c| counts(c, batch))
     }
 
+    fn stamp_counts_by_batch(
+        &self,
+        batches: &[BatchId],
+    ) -> StoreResult<std::collections::HashMap<BatchId, StampCounts>> {
+        // One connection and one prepared statement for the whole list.
+        self.read(|c| batches.iter().map(|b| Ok((*b, counts(c, *b)?))).collect())
+    }
+
     fn record_print_job(&self, job: &NewPrintJob) -> StoreResult<PrintJob> {
         self.write(|tx| {
             if !batch_exists(tx, job.batch)? {
@@ -2135,23 +2162,7 @@ impl Store for SqliteStore {
             ])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                let json = |i: usize| -> StoreResult<Option<serde_json::Value>> {
-                    let text: Option<String> = r.get(i)?;
-                    text.map(|t| serde_json::from_str(&t).map_err(|_| bad_value("audit JSON", &t)))
-                        .transpose()
-                };
-                out.push((
-                    crate::audit::Entry {
-                        seq: r.get::<_, i64>(0)? as u64,
-                        at: r.get(1)?,
-                        actor: r.get(2)?,
-                        action: r.get(3)?,
-                        object: r.get(4)?,
-                        before: json(5)?,
-                        after: json(6)?,
-                    },
-                    r.get(7)?,
-                ));
+                out.push((audit_entry(r)?, r.get(7)?));
             }
             Ok(out)
         })
@@ -2265,20 +2276,7 @@ impl Store for SqliteStore {
             let mut rows = stmt.query([object])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                let json = |i: usize| -> StoreResult<Option<serde_json::Value>> {
-                    let text: Option<String> = r.get(i)?;
-                    text.map(|t| serde_json::from_str(&t).map_err(|_| bad_value("audit JSON", &t)))
-                        .transpose()
-                };
-                out.push(crate::audit::Entry {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    at: r.get(1)?,
-                    actor: r.get(2)?,
-                    action: r.get(3)?,
-                    object: r.get(4)?,
-                    before: json(5)?,
-                    after: json(6)?,
-                });
+                out.push(audit_entry(r)?);
             }
             Ok(out)
         })

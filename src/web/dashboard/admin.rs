@@ -166,17 +166,13 @@ pub async fn create_producer(
     admins_only(&signed)?;
     let t = signed.frame.t;
     let f = form.into_inner();
-    let mut fs = FormState::default();
-    for (k, v) in [
-        ("kind", &f.kind),
-        ("name", &f.name),
-        ("commune", &f.commune),
-        ("province", &f.province),
-    ] {
-        fs.values.insert(k.into(), v.clone());
-    }
-    fs.values
-        .insert("phone".into(), f.phone.clone().unwrap_or_default());
+    let fs = FormState::with_values([
+        ("kind", f.kind.clone()),
+        ("name", f.name.clone()),
+        ("commune", f.commune.clone()),
+        ("province", f.province.clone()),
+        ("phone", f.phone.clone().unwrap_or_default()),
+    ]);
     let (store, actor) = (state.store.clone(), signed.session.actor.clone());
     let input = ProducerInput {
         kind: f.kind,
@@ -218,16 +214,16 @@ pub async fn create_token(
     admins_only(&signed)?;
     let t = signed.frame.t;
     let f = form.into_inner();
-    let mut fs = FormState::default();
-    for (k, v) in [
-        ("role", Some(f.role.clone())),
-        ("producer", f.producer.clone()),
-        ("province", f.province.clone()),
-        ("expires", f.expires.clone()),
-        ("label", f.label.clone()),
-    ] {
-        fs.values.insert(k.into(), v.unwrap_or_default());
-    }
+    let fs = FormState::with_values(
+        [
+            ("role", Some(f.role.clone())),
+            ("producer", f.producer.clone()),
+            ("province", f.province.clone()),
+            ("expires", f.expires.clone()),
+            ("label", f.label.clone()),
+        ]
+        .map(|(k, v)| (k, v.unwrap_or_default())),
+    );
     let nonempty = |o: Option<String>| o.filter(|s| !s.trim().is_empty());
     let (store, actor) = (state.store.clone(), signed.session.actor.clone());
     let created = web::block(move || -> Result<_, ServiceError> {

@@ -144,10 +144,11 @@ pub async fn resolve(
     match done {
         Ok(_) => Ok(see_other("/app/triage")),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
-            let mut fs = FormState::default();
-            fs.values.insert("outcome".into(), f.outcome);
-            fs.values.insert("note".into(), f.note);
-            let fs = fs.failed(t, e, &["outcome", "note"]);
+            let fs = FormState::with_values([("outcome", f.outcome), ("note", f.note)]).failed(
+                t,
+                e,
+                &["outcome", "note"],
+            );
             triage_page(signed, &state, false, Some(((kind, id), fs))).await
         }
         Err(e) => Err(DashError::Service(t, e)),
@@ -233,15 +234,12 @@ pub async fn create_inspection(
     signed.check_csrf(form.csrf.as_ref().map_or("", |c| c.0.as_str()))?;
     inspectors_only(&signed)?;
     let t = signed.frame.t;
-    let mut fs = FormState::default();
-    for (k, v) in [
+    let fs = FormState::with_values([
         ("place", text_of(&form.place)),
         ("province", text_of(&form.province)),
         ("note", text_of(&form.note)),
         ("codes", text_of(&form.codes)),
-    ] {
-        fs.values.insert(k.into(), v);
-    }
+    ]);
     let mut found = vec![Found::Code(text_of(&form.codes))];
     for (i, p) in form.photos.iter().enumerate() {
         if !p.data.is_empty() {

@@ -38,6 +38,14 @@ pub struct FormState {
 }
 
 impl FormState {
+    /// A form shown again holding these values.
+    pub fn with_values<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> FormState {
+        FormState {
+            values: pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            ..Default::default()
+        }
+    }
+
     pub fn value(&self, field: &str) -> &str {
         self.values.get(field).map(String::as_str).unwrap_or("")
     }
@@ -216,6 +224,48 @@ pub struct ProductForm {
     image: Option<Upload>,
 }
 
+/// What the product form holds, cleaned of empty fields.
+struct ProductFields {
+    name: String,
+    group: Option<String>,
+    description: Option<String>,
+    image: Option<Vec<u8>>,
+}
+
+impl ProductForm {
+    fn fields(&self) -> ProductFields {
+        ProductFields {
+            name: self.name.0.clone(),
+            group: self
+                .ocop_group
+                .as_ref()
+                .map(|g| g.0.clone())
+                .filter(|g| !g.is_empty()),
+            description: self
+                .description
+                .as_ref()
+                .map(|d| d.0.clone())
+                .filter(|d| !d.trim().is_empty()),
+            image: self
+                .image
+                .as_ref()
+                .filter(|u| !u.data.is_empty())
+                .map(|u| u.data.to_vec()),
+        }
+    }
+}
+
+impl ProductFields {
+    /// The form as typed, to show again with its errors.
+    fn form_state(&self) -> FormState {
+        FormState::with_values([
+            ("name", self.name.clone()),
+            ("ocop_group", self.group.clone().unwrap_or_default()),
+            ("description", self.description.clone().unwrap_or_default()),
+        ])
+    }
+}
+
 /// Largest side of a stored product photo.
 const IMAGE_SIDE: u32 = 1200;
 
@@ -279,27 +329,8 @@ pub async fn create_product(
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(form.csrf.as_ref().map_or("", |c| c.0.as_str()))?;
     let t = signed.frame.t;
-    let mut state_of_form = FormState::default();
-    state_of_form
-        .values
-        .insert("name".into(), form.name.0.clone());
-    let group = form
-        .ocop_group
-        .as_ref()
-        .map(|g| g.0.clone())
-        .filter(|g| !g.is_empty());
-    state_of_form
-        .values
-        .insert("ocop_group".into(), group.clone().unwrap_or_default());
-    let description = form
-        .description
-        .as_ref()
-        .map(|d| d.0.clone())
-        .filter(|d| !d.trim().is_empty());
-    state_of_form.values.insert(
-        "description".into(),
-        description.clone().unwrap_or_default(),
-    );
+    let fields = form.fields();
+    let mut state_of_form = fields.form_state();
     let producer_id = match (signed.session.grant.role, signed.session.grant.producer) {
         (Role::Producer, Some(p)) => p.0,
         _ => form.producer_id.as_ref().map(|p| p.0).unwrap_or(0),
@@ -307,17 +338,17 @@ pub async fn create_product(
     state_of_form
         .values
         .insert("producer_id".into(), producer_id.to_string());
-    let image = form
-        .image
-        .as_ref()
-        .filter(|u| !u.data.is_empty())
-        .map(|u| u.data.to_vec());
+    let ProductFields {
+        name,
+        group,
+        description,
+        image,
+    } = fields;
     let (store, grant, actor) = (
         state.store.clone(),
         signed.session.grant.clone(),
         signed.session.actor.clone(),
     );
-    let name = form.name.0.clone();
     let created = web::block(move || -> Result<_, ServiceError> {
         access::producer(&*store, &grant, ProducerId(producer_id)).map_err(|_| {
             ServiceError::from(DomainError::new("producer_id", "choose a producer"))
@@ -368,18 +399,16 @@ pub async fn edit_product(
     let p = web::block(move || access::product(&*store, &grant, ProductId(id)))
         .await?
         .map_err(service(t))?;
-    let mut form = FormState::default();
-    form.values.insert("name".into(), p.name.clone());
-    form.values.insert(
-        "ocop_group".into(),
-        p.ocop_group
-            .map(|g| g.as_str().to_string())
-            .unwrap_or_default(),
-    );
-    form.values.insert(
-        "description".into(),
-        p.description.clone().unwrap_or_default(),
-    );
+    let form = FormState::with_values([
+        ("name", p.name.clone()),
+        (
+            "ocop_group",
+            p.ocop_group
+                .map(|g| g.as_str().to_string())
+                .unwrap_or_default(),
+        ),
+        ("description", p.description.clone().unwrap_or_default()),
+    ]);
     let image = p.images.iter().find(|i| !i.contains("://")).cloned();
     product_form_page(signed, &state, form, StatusCode::OK, Some((id, image))).await
 }
@@ -401,30 +430,14 @@ pub async fn update_product(
     }
     let t = signed.frame.t;
     let id = id.into_inner();
-    let mut fs = FormState::default();
-    let name = form.name.0.clone();
-    let group = form
-        .ocop_group
-        .as_ref()
-        .map(|g| g.0.clone())
-        .filter(|g| !g.is_empty());
-    let description = form
-        .description
-        .as_ref()
-        .map(|d| d.0.clone())
-        .filter(|d| !d.trim().is_empty());
-    fs.values.insert("name".into(), name.clone());
-    fs.values
-        .insert("ocop_group".into(), group.clone().unwrap_or_default());
-    fs.values.insert(
-        "description".into(),
-        description.clone().unwrap_or_default(),
-    );
-    let image = form
-        .image
-        .as_ref()
-        .filter(|u| !u.data.is_empty())
-        .map(|u| u.data.to_vec());
+    let fields = form.fields();
+    let fs = fields.form_state();
+    let ProductFields {
+        name,
+        group,
+        description,
+        image,
+    } = fields;
     let (store, grant, actor) = (
         state.store.clone(),
         signed.session.grant.clone(),
@@ -628,18 +641,15 @@ pub async fn create_batch(
     let t = signed.frame.t;
     let id = id.into_inner();
     let form = form.into_inner();
-    let mut fs = FormState::default();
-    for (k, v) in [
-        ("lot_code", &form.lot_code),
-        ("production_date", &form.production_date),
-        ("quantity", &form.quantity),
-    ] {
-        fs.values.insert(k.into(), v.clone());
-    }
-    fs.values.insert(
-        "shelf_life_days".into(),
-        form.shelf_life_days.clone().unwrap_or_default(),
-    );
+    let mut fs = FormState::with_values([
+        ("lot_code", form.lot_code.clone()),
+        ("production_date", form.production_date.clone()),
+        ("quantity", form.quantity.clone()),
+        (
+            "shelf_life_days",
+            form.shelf_life_days.clone().unwrap_or_default(),
+        ),
+    ]);
     let quantity = form.quantity.trim().parse::<u32>();
     let shelf = form
         .shelf_life_days
@@ -981,11 +991,7 @@ async fn batch_action(
             }
         ))),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_) | ServiceError::Keys(_))) => {
-            let mut fs = FormState::default();
-            for (k, v) in values {
-                fs.values.insert(k.to_string(), v);
-            }
-            let fs = fs.failed(t, e, fields);
+            let fs = FormState::with_values(values).failed(t, e, fields);
             batch_page(signed, &state, id, BatchQuery::default(), Some((which, fs))).await
         }
         Err(e) => Err(DashError::Service(t, e)),
