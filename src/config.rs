@@ -15,6 +15,10 @@ use crate::render::pdf::Calibration;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Raw {
     db: String,
+    /// The same as `db` (the name other services use for a database URL);
+    /// it wins when both are set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
     keys: PathBuf,
     base_url: String,
     listen: String,
@@ -79,6 +83,7 @@ impl Default for Raw {
     fn default() -> Self {
         Raw {
             db: "tem.db".into(),
+            database_url: None,
             keys: "keys".into(),
             base_url: "https://tem.example.vn".into(),
             listen: "127.0.0.1:8080".into(),
@@ -174,6 +179,9 @@ impl Config {
     }
 
     fn check(mut raw: Raw, o: &Overrides) -> Result<Config, String> {
+        if let Some(url) = raw.database_url.take() {
+            raw.db = url;
+        }
         if let Some(db) = &o.db {
             raw.db = db.clone();
         }

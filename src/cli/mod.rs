@@ -23,7 +23,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, Database, LogFormat, Overrides};
-use crate::store::{SqliteStore, Store};
+use crate::store::{PgStore, SqliteStore, Store};
 
 /// tem — signed QR traceability stamps (tem truy xuất nguồn gốc) for farm and
 /// craft products: a registry of producers, products and batches, one
@@ -39,7 +39,8 @@ pub struct Cli {
 
 #[derive(Debug, clap::Args)]
 struct GlobalArgs {
-    /// Database: a SQLite file path (or sqlite:PATH). Default tem.db.
+    /// Database: a SQLite file path (or sqlite:PATH), or a PostgreSQL URL
+    /// (postgres://USER:PASSWORD@HOST/DB) for several nodes. Default tem.db.
     #[arg(long, global = true, env = "TEM_DB", value_name = "PATH|URL")]
     db: Option<String>,
     /// Key directory (private keys and keyring.json). Default keys/.
@@ -184,9 +185,7 @@ fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 .with_context(|| format!("opening database {}", path.display()))?;
             Ok(Arc::new(store))
         }
-        Database::Postgres(_) => anyhow::bail!(
-            "PostgreSQL is not supported by this version of tem yet; use a SQLite file path for --db"
-        ),
+        Database::Postgres(url) => Ok(Arc::new(PgStore::open(url)?)),
     }
 }
 

@@ -1,13 +1,18 @@
 //! Persistence behind one interface. `Store` is what every layer above sees;
-//! `sqlite` is the embedded default. A PostgreSQL store will implement the
-//! same trait, so nothing above this module knows which database it talks to.
+//! `sqlite` is the embedded default and `postgres` serves several nodes.
+//! Both run the same queries (`sql`, through `conn`), so nothing above this
+//! module knows which database it talks to.
 //!
 //! The trait is synchronous: rusqlite is, and the web layer already moves
 //! blocking work off the async executor with `web::block`. Each method is
 //! one transaction: it either happens completely or leaves no trace.
 
+mod conn;
+mod postgres;
+mod sql;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::codes::{Kid, StampCode};

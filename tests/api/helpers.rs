@@ -1,4 +1,7 @@
 //! `spawn_app()` starts tem on 127.0.0.1:0 and returns a client for it.
+//! The store is a SQLite file, or with TEM_TEST_STORE=postgres a fresh
+//! database on the TEM_TEST_DATABASE_URL server: the whole API suite runs
+//! on either (scripts/test runs it on both).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -6,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tem::codes::KeyRing;
 use tem::config::ScanSettings;
-use tem::store::{SqliteStore, Store};
+use tem::store::{PgStore, SqliteStore, Store};
 use tem::web::{self, AppState};
 
 pub const TOKEN: &str = "test-admin-token-0123456789abcdef";
@@ -16,6 +19,8 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub store: Arc<dyn Store>,
     agent: ureq::Agent,
+    /// The PostgreSQL database, dropped with the app.
+    _db: Option<crate::common::pg::TestDatabase>,
 }
 
 pub struct Reply {
@@ -55,7 +60,17 @@ pub fn spawn_app_full(
     prepare_keys: impl FnOnce(&std::path::Path),
 ) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("tem.db")).unwrap());
+    let (store, db): (Arc<dyn Store>, _) = match std::env::var("TEM_TEST_STORE").as_deref() {
+        Ok("postgres") => {
+            let db = crate::common::pg::test_database("the API suite")
+                .expect("TEM_TEST_STORE=postgres needs TEM_TEST_DATABASE_URL");
+            (Arc::new(PgStore::open(&db.url).unwrap()), Some(db))
+        }
+        _ => (
+            Arc::new(SqliteStore::open(&dir.path().join("tem.db")).unwrap()),
+            None,
+        ),
+    };
     let keys = dir.path().join("keys");
     if with_key {
         KeyRing::open(&keys).unwrap().generate().unwrap();
@@ -84,6 +99,7 @@ pub fn spawn_app_full(
         dir,
         store,
         agent,
+        _db: db,
     }
 }
 

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod pg;
+
 use tem::render::layout::Layout;
 
 use serde_json::Value;

@@ -1,0 +1,353 @@
+//! The PostgreSQL store, for several tem nodes on one database. It runs the
+//! same queries as the SQLite store (`sql.rs`) through a pool of connections
+//! that each keep their prepared statements.
+//!
+//! Transactions mirror SQLite's: a read sees one snapshot (REPEATABLE READ,
+//! read only); a write first takes one transaction-scoped advisory lock, so
+//! writers from every node queue as SQLite's writers do. That keeps the
+//! audit log's sequence and tree, stamp numbers within a batch, and scan
+//! counts exact without retry loops. Serial uniqueness is the database's
+//! own unique index.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, IsolationLevel, NoTls, Statement};
+
+use super::conn::{Arg, Conn, Dialect, Row, ToArg, Value, numbered_to_dollar};
+use super::sql::{self, Backend};
+use super::{StoreError, StoreResult};
+
+mod embedded {
+    refinery::embed_migrations!("src/store/migrations/postgres");
+}
+
+/// The advisory lock every write transaction holds (any number will do, as
+/// long as nothing else in the database uses it): "tem" in ASCII.
+const WRITE_LOCK: i64 = 0x74_65_6d;
+/// The advisory lock held while migrations run, so nodes starting together
+/// migrate one after the other.
+const MIGRATE_LOCK: i64 = 0x74_65_6d_6d;
+
+/// Connections per node. PostgreSQL's default limit is 100 in all.
+const POOL_SIZE: u32 = 16;
+
+pub struct PgStore {
+    pool: r2d2::Pool<Manager>,
+    /// user@host:port/dbname, never the password.
+    shown: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("database", &self.shown)
+            .finish()
+    }
+}
+
+/// A pooled connection and its prepared statements.
+pub struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+struct Manager {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConn, postgres::Error> {
+        Ok(PgConn {
+            client: self.config.connect(NoTls)?,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Database(pg_message(&e))
+    }
+}
+
+/// The server's message (with its SQLSTATE) rather than the driver's
+/// one-word summary.
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+/// A URL's host, port, user and database, for messages: never the password.
+pub fn describe(config: &postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(h) => h.clone(),
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}@{host}:{port}/{}",
+        config.get_user().unwrap_or("?"),
+        config.get_dbname().unwrap_or("?")
+    )
+}
+
+/// Parses a postgres:// URL; the error never repeats the URL (it may hold
+/// a password).
+pub fn parse_url(url: &str) -> StoreResult<postgres::Config> {
+    let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        StoreError::Database(format!("the PostgreSQL URL is not valid: {e}"))
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("tem");
+    }
+    Ok(config)
+}
+
+impl PgStore {
+    /// Connects and applies migrations (one node at a time).
+    pub fn open(url: &str) -> StoreResult<PgStore> {
+        let config = parse_url(url)?;
+        let shown = describe(&config);
+        let mut client = config.connect(NoTls).map_err(|e| {
+            StoreError::Database(format!(
+                "cannot connect to PostgreSQL {shown}: {}",
+                pg_message(&e)
+            ))
+        })?;
+        client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK])?;
+        let migrated = embedded::migrations::runner()
+            .run(&mut client)
+            .map_err(|e| {
+                StoreError::Schema(format!(
+                    "{e}; was this database written by a newer or different tem?"
+                ))
+            });
+        client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK])?;
+        migrated?;
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(2))
+            .connection_timeout(Duration::from_secs(30))
+            .build(Manager { config })
+            .map_err(|e| {
+                StoreError::Database(format!("cannot connect to PostgreSQL {shown}: {e}"))
+            })?;
+        let store = PgStore { pool, shown };
+        if store.read(sql::audit_nodes_missing)? {
+            store.write(sql::backfill_audit_nodes)?;
+        }
+        Ok(store)
+    }
+}
+
+impl Backend for PgStore {
+    /// One round trip per 500 stamps; 2,500 parameters of PostgreSQL's 65,535.
+    const INSERT_ROWS: usize = 500;
+
+    fn read<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.pool.get()?;
+        let PgConn { client, statements } = &mut *conn;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let tx = PgTx {
+            tx: std::cell::RefCell::new(tx),
+            statements: std::cell::RefCell::new(statements),
+        };
+        let out = f(&tx)?;
+        tx.tx.into_inner().commit()?;
+        Ok(out)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.pool.get()?;
+        let PgConn { client, statements } = &mut *conn;
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+        let tx = PgTx {
+            tx: std::cell::RefCell::new(tx),
+            statements: std::cell::RefCell::new(statements),
+        };
+        // An error drops the transaction, which rolls it back.
+        let out = f(&tx)?;
+        tx.tx.into_inner().commit()?;
+        Ok(out)
+    }
+}
+
+/// A transaction on a pooled connection, with its statement cache.
+struct PgTx<'a> {
+    tx: std::cell::RefCell<postgres::Transaction<'a>>,
+    statements: std::cell::RefCell<&'a mut HashMap<String, Statement>>,
+}
+
+impl PgTx<'_> {
+    fn prepare(&self, sql: &str) -> StoreResult<Statement> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let stmt = self
+            .tx
+            .borrow_mut()
+            .prepare(&numbered_to_dollar(sql))
+            .map_err(|e| StoreError::Database(format!("{}: {sql}", pg_message(&e))))?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
+    }
+
+    fn query(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<Vec<postgres::Row>> {
+        let stmt = self.prepare(sql)?;
+        let args: Vec<Arg<'_>> = args.iter().map(|a| a.arg()).collect();
+        let params: Vec<&(dyn ToSql + Sync)> =
+            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        Ok(self.tx.borrow_mut().query(&stmt, &params)?)
+    }
+}
+
+fn row(r: &postgres::Row) -> StoreResult<Row> {
+    (0..r.len())
+        .map(|i| Ok(r.try_get::<_, Value>(i)?))
+        .collect::<StoreResult<Vec<_>>>()
+        .map(Row)
+}
+
+impl Conn for PgTx<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<u64> {
+        let stmt = self.prepare(sql)?;
+        let args: Vec<Arg<'_>> = args.iter().map(|a| a.arg()).collect();
+        let params: Vec<&(dyn ToSql + Sync)> =
+            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        Ok(self.tx.borrow_mut().execute(&stmt, &params)?)
+    }
+
+    fn insert(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<i64> {
+        let rows = self.query(&format!("{sql} RETURNING id"), args)?;
+        let first = rows
+            .first()
+            .ok_or_else(|| StoreError::Database("INSERT returned no id".into()))?;
+        Ok(first.try_get(0)?)
+    }
+
+    fn each(
+        &self,
+        sql: &str,
+        args: &[&dyn ToArg],
+        f: &mut dyn FnMut(&Row) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        // Large results (a million scans of a batch) come through a portal
+        // in chunks: bounded memory, and no borrow held while `f` runs.
+        const CHUNK: i32 = 5_000;
+        let stmt = self.prepare(sql)?;
+        let args: Vec<Arg<'_>> = args.iter().map(|a| a.arg()).collect();
+        let params: Vec<&(dyn ToSql + Sync)> =
+            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        let portal = self.tx.borrow_mut().bind(&stmt, &params)?;
+        loop {
+            let rows = self.tx.borrow_mut().query_portal(&portal, CHUNK)?;
+            let done = rows.len() < CHUNK as usize;
+            for r in &rows {
+                f(&row(r)?)?;
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn is_text(ty: &Type) -> bool {
+    [
+        Type::TEXT,
+        Type::VARCHAR,
+        Type::BPCHAR,
+        Type::NAME,
+        Type::UNKNOWN,
+    ]
+    .contains(ty)
+}
+
+impl ToSql for Arg<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match *self {
+            Arg::Null => Ok(IsNull::Yes),
+            Arg::Int(v) if *ty == Type::INT8 => v.to_sql(ty, out),
+            Arg::Int(v) if *ty == Type::INT4 => i32::try_from(v)?.to_sql(ty, out),
+            Arg::Int(v) if *ty == Type::INT2 => i16::try_from(v)?.to_sql(ty, out),
+            Arg::Int(v) if *ty == Type::BOOL => (v != 0).to_sql(ty, out),
+            Arg::Int(v) if *ty == Type::FLOAT8 => (v as f64).to_sql(ty, out),
+            Arg::Int(v) if is_text(ty) => v.to_string().to_sql(&Type::TEXT, out),
+            Arg::Real(v) if *ty == Type::FLOAT8 => v.to_sql(ty, out),
+            Arg::Real(v) if *ty == Type::FLOAT4 => (v as f32).to_sql(ty, out),
+            Arg::Text(s) if is_text(ty) => s.to_sql(&Type::TEXT, out),
+            Arg::Blob(b) if *ty == Type::BYTEA => b.to_sql(ty, out),
+            other => Err(format!("cannot pass {other:?} as a PostgreSQL {ty}").into()),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for Value {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<Value, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(match ty {
+            t if *t == Type::INT8 => Value::Int(i64::from_sql(ty, raw)?),
+            t if *t == Type::INT4 => Value::Int(i32::from_sql(ty, raw)?.into()),
+            t if *t == Type::INT2 => Value::Int(i16::from_sql(ty, raw)?.into()),
+            t if *t == Type::BOOL => Value::Int(bool::from_sql(ty, raw)?.into()),
+            t if *t == Type::FLOAT8 => Value::Real(f64::from_sql(ty, raw)?),
+            t if *t == Type::FLOAT4 => Value::Real(f32::from_sql(ty, raw)?.into()),
+            t if *t == Type::BYTEA => Value::Blob(raw.to_vec()),
+            t if is_text(t) || *t == Type::JSON => Value::Text(String::from_sql(&Type::TEXT, raw)?),
+            other => return Err(format!("tem cannot read a PostgreSQL {other} column").into()),
+        })
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Value, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Value::Null)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
