@@ -85,6 +85,7 @@ store_suite!(
     inspections_with_offline_scans,
     audit_log_tree_and_heads,
     concurrent_writers_keep_counts_and_log_exact,
+    request_counts_per_network_and_minute,
 );
 
 const KID: Kid = Kid([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -1100,4 +1101,29 @@ fn concurrent_writers_keep_counts_and_log_exact(s: &Subject) {
         merkle::range_hash(&mut view, 0, leaves.len() as u64).unwrap(),
         merkle::root(&leaves)
     );
+}
+
+fn request_counts_per_network_and_minute(s: &Subject) {
+    let store = &*s.store;
+    let counts: Vec<u64> = (0..3)
+        .map(|_| store.count_request("net-a", 100).unwrap())
+        .collect();
+    assert_eq!(counts, [1, 2, 3]);
+    assert_eq!(store.count_request("net-b", 100).unwrap(), 1);
+    assert_eq!(
+        store.count_request("net-a", 101).unwrap(),
+        1,
+        "a new minute"
+    );
+    // Counting is exact under concurrency (several nodes, many requests).
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..25 {
+                    store.count_request("net-c", 100).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(store.count_request("net-c", 100).unwrap(), 101);
 }

@@ -601,6 +601,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         with_history: bool,
     ) -> StoreResult<BatchScanStats>;
     fn add_report(&self, report: &NewReport) -> StoreResult<i64>;
+
+    /// Whether other tem nodes may share this database (PostgreSQL): what
+    /// one node keeps in memory is then not the whole count.
+    fn shared(&self) -> bool;
+    /// Counts one request from `network` in `minute` and returns the count
+    /// so far, for rate limits that hold across nodes. Not serialised with
+    /// other writes.
+    fn count_request(&self, network: &str, minute: i64) -> StoreResult<u64>;
 }
 
 /// Proofs and heads from the subtrees the store keeps.

@@ -165,6 +165,7 @@ impl PgStore {
 impl Backend for PgStore {
     /// One round trip per 500 stamps; 2,500 parameters of PostgreSQL's 65,535.
     const INSERT_ROWS: usize = 500;
+    const SHARED: bool = true;
 
     fn read<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.pool.get()?;
@@ -193,6 +194,18 @@ impl Backend for PgStore {
             statements: std::cell::RefCell::new(statements),
         };
         // An error drops the transaction, which rolls it back.
+        let out = f(&tx)?;
+        tx.tx.into_inner().commit()?;
+        Ok(out)
+    }
+
+    fn counter_write<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.pool.get()?;
+        let PgConn { client, statements } = &mut *conn;
+        let tx = PgTx {
+            tx: std::cell::RefCell::new(client.transaction()?),
+            statements: std::cell::RefCell::new(statements),
+        };
         let out = f(&tx)?;
         tx.tx.into_inner().commit()?;
         Ok(out)

@@ -32,6 +32,13 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn scan_write<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
         self.write(f)
     }
+    /// Whether several nodes may use the database at once.
+    const SHARED: bool;
+    /// A short transaction that need not queue behind other writers
+    /// (a counter kept with an atomic upsert).
+    fn counter_write<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
+        self.write(f)
+    }
     /// A write transaction issuing `count` stamps.
     fn issue_write<T>(
         &self,
@@ -2169,6 +2176,36 @@ impl<B: Backend> Store for B {
                 "INSERT INTO consumer_reports (serial, batch_id, at, kind, message, place, network) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 args![r.serial.map(serial_key), r.batch.map(|b| b.0), jiff::Timestamp::now().to_string(), r.kind, r.message, r.place, r.network],
             )
+        })
+    }
+
+    fn shared(&self) -> bool {
+        Self::SHARED
+    }
+
+    fn count_request(&self, network: &str, minute: i64) -> StoreResult<u64> {
+        self.counter_write(|tx| {
+            let n: i64 = tx.query_row(
+                "INSERT INTO rate_windows (network, minute, n) VALUES (?1, ?2, 1)
+                 ON CONFLICT (network, minute) DO UPDATE SET n = rate_windows.n + 1 RETURNING n",
+                args![network, minute],
+                |r| r.get(0),
+            )?;
+            if n == 1 {
+                // A network's first request of a minute drops its old windows,
+                // and one in sixteen also drops every window over an hour old.
+                tx.execute(
+                    "DELETE FROM rate_windows WHERE network = ?1 AND minute < ?2",
+                    args![network, minute],
+                )?;
+                if network.ends_with('0') {
+                    tx.execute(
+                        "DELETE FROM rate_windows WHERE minute < ?1",
+                        args![minute - 60],
+                    )?;
+                }
+            }
+            Ok(n.max(0) as u64)
         })
     }
 }

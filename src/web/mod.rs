@@ -69,6 +69,7 @@ impl AppState {
         scan: &crate::config::ScanSettings,
     ) -> Result<Self, crate::service::ServiceError> {
         let scanner = Scanner::start(store.clone(), keys_dir.clone(), scan.rules())?;
+        let limiter = Arc::new(limit::RateLimiter::new(scan.rate_per_minute, &store));
         Ok(AppState {
             scan_prefix: base_path(&base_url),
             store,
@@ -77,7 +78,7 @@ impl AppState {
             admin: auth::AdminToken::new(admin_token),
             printers: Default::default(),
             scanner,
-            limiter: Arc::new(limit::RateLimiter::new(scan.rate_per_minute)),
+            limiter,
             trust_proxy: scan.trust_proxy,
             page_parts: Default::default(),
         })

@@ -432,7 +432,7 @@ async fn run_scan(
     code: &str,
 ) -> Result<ScanResult, ApiError> {
     let client = client(req, state);
-    if !state.limiter.allow(client.ip) {
+    if !state.limiter.allow(client.ip).await {
         return Err(ApiError::TooManyRequests);
     }
     Ok(state.scanner.scan(code, &client).await?)
@@ -493,7 +493,7 @@ pub async fn report(
 ) -> Result<HttpResponse, ApiError> {
     let lang = language(&req);
     let client = client(&req, &state);
-    if !state.limiter.allow(client.ip) {
+    if !state.limiter.allow(client.ip).await {
         return Err(ApiError::TooManyRequests);
     }
     let check = state.scanner.check(&code);

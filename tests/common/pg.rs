@@ -22,7 +22,10 @@ pub fn test_database(test: &str) -> Option<TestDatabase> {
             std::env::var_os("TEM_TEST_REQUIRE_POSTGRES").is_none(),
             "{test}: TEM_TEST_REQUIRE_POSTGRES is set but TEM_TEST_DATABASE_URL is not"
         );
-        eprintln!(
+        // Straight to stderr: the test harness would hide an eprintln!.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED {test} on PostgreSQL: TEM_TEST_DATABASE_URL is not set (scripts/test sets it)"
         );
         return None;

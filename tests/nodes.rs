@@ -1,0 +1,413 @@
+//! Several `tem serve` processes on one PostgreSQL database, as a province
+//! runs them behind a load balancer: the real binary, the real server, a
+//! fresh database per test (TEM_TEST_DATABASE_URL; skipped with a message
+//! when it is unset). Checks are made through both nodes and, behind tem's
+//! back, in the database itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use common::Env;
+use common::pg::{TestDatabase, test_database};
+
+const TOKEN: &str = "nodes-admin-token-0123456789abcdef";
+
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A folder with tem.toml and the shared key directory, and the database.
+struct Cluster {
+    env: Env,
+    db: TestDatabase,
+}
+
+impl Cluster {
+    fn new(test: &str, rate_per_minute: u32) -> Option<Cluster> {
+        let db = test_database(test)?;
+        let env = Env::new();
+        std::fs::write(
+            env.path("tem.toml"),
+            format!("[scan]\nrate_per_minute = {rate_per_minute}\n"),
+        )
+        .unwrap();
+        let c = Cluster { env, db };
+        // Every node signs with the same keys (copied to each machine in a
+        // real deployment); the first run migrates the database.
+        c.tem(&["keys", "generate"]);
+        Some(c)
+    }
+
+    fn tem(&self, args: &[&str]) -> String {
+        let out = self
+            .env
+            .cmd()
+            .env("TEM_DB", &self.db.url)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tem {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn node(&self) -> Node {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = self
+            .env
+            .cmd()
+            .env("TEM_DB", &self.db.url)
+            .env("TEM_ADMIN_TOKEN", TOKEN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "tem serve did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Node {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn sql_count(&self, query: &str) -> i64 {
+        self.db.client().query_one(query, &[]).unwrap().get(0)
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(300)))
+        .build()
+        .new_agent()
+}
+
+fn call(node: &Node, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{}{path}", node.url);
+    let a = agent();
+    let resp = match (method, body) {
+        ("GET", _) => a
+            .get(&url)
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .header("Accept", "application/json")
+            .call(),
+        (_, body) => a
+            .post(&url)
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .send_json(body.unwrap_or(Value::Null)),
+    };
+    let mut resp = resp.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A producer, product and batch made through `node`; the batch id.
+fn batch(node: &Node, lot: &str) -> u64 {
+    let (s, p) = call(
+        node,
+        "POST",
+        "/api/v1/producers",
+        Some(
+            json!({"kind": "cooperative", "name": "HTX Dân Tiến", "commune": "Dân Thành", "province": "Trà Vinh"}),
+        ),
+    );
+    assert_eq!(s, 201, "{p}");
+    let (s, pr) = call(
+        node,
+        "POST",
+        "/api/v1/products",
+        Some(json!({"producer_id": p["id"], "name": "Gạo thơm"})),
+    );
+    assert_eq!(s, 201, "{pr}");
+    let (s, b) = call(
+        node,
+        "POST",
+        &format!("/api/v1/products/{}/batches", pr["id"]),
+        Some(
+            json!({"lot_code": lot, "production_date": "2026-06-15", "shelf_life_days": 365, "quantity": 100000}),
+        ),
+    );
+    assert_eq!(s, 201, "{b}");
+    b["id"].as_u64().unwrap()
+}
+
+fn issue(node: &Node, batch: u64, count: u64) -> Value {
+    let (s, r) = call(
+        node,
+        "POST",
+        &format!("/api/v1/batches/{batch}/stamps"),
+        Some(json!({ "count": count })),
+    );
+    assert_eq!(s, 201, "{r}");
+    r
+}
+
+#[test]
+fn two_nodes_issue_at_once_without_duplicate_serials() {
+    let Some(c) = Cluster::new("two_nodes_issue_at_once", 0) else {
+        return;
+    };
+    let (a, b) = (c.node(), c.node());
+    let shared = batch(&a, "L-SHARED");
+    let own = batch(&b, "L-OWN");
+    // Four clients, two per node, issue into one batch and another at once.
+    let receipts: Vec<Value> = std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for (node, target) in [(&a, shared), (&b, shared), (&a, own), (&b, shared)] {
+            handles.push(s.spawn(move || {
+                (0..4)
+                    .map(|_| issue(node, target, 2_500))
+                    .collect::<Vec<_>>()
+            }));
+        }
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(receipts.len(), 16);
+    // Each receipt owns its numbers; together they cover 1..=n exactly.
+    let mut ranges: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
+    for r in &receipts {
+        ranges
+            .entry(r["batch_id"].as_u64().unwrap())
+            .or_default()
+            .push((
+                r["first_seq"].as_u64().unwrap(),
+                r["last_seq"].as_u64().unwrap(),
+            ));
+    }
+    for (batch, mut rs) in ranges {
+        rs.sort();
+        let mut next = 1;
+        for (first, last) in rs {
+            assert_eq!(first, next, "batch {batch}: numbers are contiguous");
+            assert_eq!(last - first + 1, 2_500);
+            next = last + 1;
+        }
+    }
+    assert_eq!(
+        c.sql_count(&format!(
+            "SELECT COUNT(*) FROM stamps WHERE batch_id = {shared}"
+        )),
+        30_000
+    );
+    assert_eq!(
+        c.sql_count(&format!(
+            "SELECT COUNT(*) FROM stamps WHERE batch_id = {own}"
+        )),
+        10_000
+    );
+    assert_eq!(
+        c.sql_count("SELECT COUNT(DISTINCT serial) FROM stamps"),
+        40_000,
+        "no serial appears twice"
+    );
+    // Both nodes report the same, exact counts.
+    for node in [&a, &b] {
+        let (_, bt) = call(node, "GET", &format!("/api/v1/batches/{shared}"), None);
+        assert_eq!(bt["stamps"]["total"], 30_000, "{bt}");
+        assert_eq!(bt["stamps"]["issued"], 30_000);
+    }
+    // The exported codes all verify, and name 30,000 different serials.
+    let (s, list) = call(
+        &b,
+        "GET",
+        &format!("/api/v1/batches/{shared}/stamps?limit=10000&from=20001"),
+        None,
+    );
+    assert_eq!(s, 200);
+    let serials: HashSet<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["serial"].as_str().unwrap())
+        .collect();
+    assert_eq!(serials.len(), 10_000);
+    // The audit log, written by two processes, is one intact chain.
+    let out = c.tem(&["audit", "verify"]);
+    assert!(out.contains("intact"), "{out}");
+}
+
+#[test]
+fn eight_clients_scanning_through_two_nodes_count_exactly() {
+    let Some(c) = Cluster::new("eight_clients_scanning", 0) else {
+        return;
+    };
+    let (a, b) = (c.node(), c.node());
+    let batch = batch(&a, "L-SCAN");
+    issue(&a, batch, 20);
+    let (_, stamps) = call(&b, "GET", &format!("/api/v1/batches/{batch}/stamps"), None);
+    let paths: Vec<String> = stamps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let url = s["url"].as_str().unwrap();
+            format!("/api/v1/verify/{}", url.rsplit('/').next().unwrap())
+        })
+        .collect();
+    assert_eq!(paths.len(), 20);
+    // 8 clients × 60 scans, alternating nodes; client k scans stamp (k + i) % 20.
+    let seen: Vec<(usize, u64)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|k| {
+                let (a, b, paths) = (&a, &b, &paths);
+                s.spawn(move || {
+                    (0..60)
+                        .map(|i| {
+                            let node = if (k + i) % 2 == 0 { a } else { b };
+                            let stamp = (k + i) % 20;
+                            let (status, j) = call(node, "GET", &paths[stamp], None);
+                            assert_eq!(status, 200, "{j}");
+                            (stamp, j["scan_count"].as_u64().unwrap())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(seen.len(), 480);
+    // Every scan of a stamp got its own count: 1, 2, … n with none twice.
+    let mut per_stamp: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+    for (stamp, n) in seen {
+        per_stamp.entry(stamp).or_default().push(n);
+    }
+    for (stamp, mut counts) in per_stamp {
+        counts.sort();
+        let n = counts.len() as u64;
+        assert_eq!(counts, (1..=n).collect::<Vec<_>>(), "stamp {stamp}");
+    }
+    assert_eq!(
+        c.sql_count(&format!(
+            "SELECT CAST(SUM(scan_count) AS BIGINT) FROM stamps WHERE batch_id = {batch}"
+        )),
+        480
+    );
+    for node in [&a, &b] {
+        let (_, stats) = call(node, "GET", &format!("/api/v1/batches/{batch}/stats"), None);
+        assert_eq!(stats["scans"]["scans"], 480, "{stats}");
+        assert_eq!(stats["scans"]["stamps_scanned"], 20);
+    }
+}
+
+#[test]
+fn the_scan_rate_limit_holds_across_nodes() {
+    let Some(c) = Cluster::new("the_scan_rate_limit_holds_across_nodes", 10) else {
+        return;
+    };
+    let (a, b) = (c.node(), c.node());
+    // Stay inside one minute window.
+    let second = jiff::Timestamp::now().as_second() % 60;
+    if second > 45 {
+        std::thread::sleep(Duration::from_secs((61 - second) as u64));
+    }
+    let statuses: Vec<u16> = (0..14)
+        .map(|i| {
+            let node = if i % 2 == 0 { &a } else { &b };
+            call(node, "GET", "/api/v1/verify/123", None).0
+        })
+        .collect();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        refused, 4,
+        "10 a minute from one network, whichever node: {statuses:?}"
+    );
+}
+
+#[test]
+fn a_node_killed_mid_issuance_leaves_no_partial_issue() {
+    let Some(c) = Cluster::new("a_node_killed_mid_issuance", 0) else {
+        return;
+    };
+    let (mut a, b) = (c.node(), c.node());
+    let batch = batch(&b, "L-KILL");
+    issue(&b, batch, 100);
+    let audit_before = c.sql_count("SELECT COUNT(*) FROM audit_log");
+    let url = format!("{}/api/v1/batches/{batch}/stamps", a.url);
+    let request = std::thread::spawn(move || {
+        agent()
+            .post(&url)
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .send_json(json!({ "count": 1_000_000 }))
+            .map(|r| r.status().as_u16())
+    });
+    // Wait until node A is inside its issuing transaction, writing stamps.
+    let started = Instant::now();
+    loop {
+        let writing = c.sql_count(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE application_name = 'tem' AND xact_start IS NOT NULL
+               AND query LIKE 'INSERT INTO stamps%'",
+        );
+        if writing > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "node A never started writing stamps"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    assert!(
+        !matches!(request.join().unwrap(), Ok(201)),
+        "the issuance must not have completed before the kill"
+    );
+    // Nothing of it remains: stamps, issuance, counts, events, audit.
+    let (_, bt) = call(&b, "GET", &format!("/api/v1/batches/{batch}"), None);
+    assert_eq!(bt["stamps"]["total"], 100, "{bt}");
+    assert_eq!(
+        c.sql_count(&format!(
+            "SELECT COUNT(*) FROM stamps WHERE batch_id = {batch}"
+        )),
+        100
+    );
+    assert_eq!(c.sql_count("SELECT COUNT(*) FROM issuances"), 1);
+    assert_eq!(c.sql_count("SELECT COUNT(*) FROM audit_log"), audit_before);
+    // The survivor goes on: its write lock was released with the dead
+    // connection, and numbering continues where the last real issue ended.
+    let r = issue(&b, batch, 10);
+    assert_eq!(
+        (r["first_seq"].as_u64(), r["last_seq"].as_u64()),
+        (Some(101), Some(110))
+    );
+    let out = c.tem(&["audit", "verify"]);
+    assert!(out.contains("intact"), "{out}");
+}
