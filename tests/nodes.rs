@@ -411,3 +411,157 @@ fn a_node_killed_mid_issuance_leaves_no_partial_issue() {
     let out = c.tem(&["audit", "verify"]);
     assert!(out.contains("intact"), "{out}");
 }
+
+#[test]
+fn data_moves_from_sqlite_to_postgres_and_checks_out() {
+    let Some(db) = test_database("data_moves_from_sqlite_to_postgres") else {
+        return;
+    };
+    // A SQLite registry in use: demo data, a token, a recall, a signed head.
+    let env = Env::new();
+    env.ok(&["demo"]);
+    env.ok(&["token", "create", "--role", "inspector"]);
+    env.ok(&[
+        "recall",
+        "--batch",
+        "2",
+        "--reason",
+        "thử nghiệm",
+        "--notice",
+        "Ngừng bán",
+    ]);
+    env.ok(&["audit", "sign"]);
+    let pg = |args: &[&str]| -> String {
+        let mut all = vec!["--db", db.url.as_str()];
+        all.extend_from_slice(args);
+        env.ok(&all)
+    };
+    let out = env.ok(&["migrate-data", "--from", "sqlite:tem.db", "--to", &db.url]);
+    assert!(
+        out.contains("verify") && out.contains("with the source's root"),
+        "{out}"
+    );
+    assert!(!out.contains(":tem@"), "the password is not printed: {out}");
+
+    // The same registry, read through PostgreSQL.
+    for args in [
+        &["batch", "list", "--json"][..],
+        &["producer", "list", "--json"],
+        &["token", "list", "--json"],
+        &["batch", "show", "2", "--json"],
+    ] {
+        assert_eq!(pg(args), env.ok(args), "tem {args:?}");
+    }
+    let verified = pg(&["audit", "verify"]);
+    assert!(
+        verified.contains("intact") && verified.contains("1 signed heads"),
+        "{verified}"
+    );
+    let stamps = |via: &dyn Fn(&[&str]) -> String| via(&["export", "--batch", "1", "--csv", "-"]);
+    assert_eq!(stamps(&pg), stamps(&|a: &[&str]| env.ok(a)));
+
+    // A second run without --force is refused and changes nothing.
+    let before = db
+        .client()
+        .query_one("SELECT COUNT(*) FROM audit_log", &[])
+        .unwrap()
+        .get::<_, i64>(0);
+    let err = env.fails(
+        &["migrate-data", "--from", "sqlite:tem.db", "--to", &db.url],
+        2,
+    );
+    assert!(
+        err.contains("not empty") && err.contains("--force"),
+        "{err}"
+    );
+    let after: i64 = db
+        .client()
+        .query_one("SELECT COUNT(*) FROM audit_log", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(before, after);
+    // With --force it is replaced by the source as it is now.
+    env.ok(&[
+        "producer",
+        "add",
+        "--kind",
+        "household",
+        "--name",
+        "Hộ ông Năm",
+        "--commune",
+        "Hòa Ân",
+        "--province",
+        "Trà Vinh",
+    ]);
+    env.ok(&[
+        "migrate-data",
+        "--from",
+        "sqlite:tem.db",
+        "--to",
+        &db.url,
+        "--force",
+    ]);
+    assert_eq!(
+        pg(&["producer", "list", "--json"]),
+        env.ok(&["producer", "list", "--json"])
+    );
+    // New rows continue the copied ids.
+    let added = pg(&[
+        "producer",
+        "add",
+        "--kind",
+        "household",
+        "--name",
+        "Hộ bà Sáu",
+        "--commune",
+        "Hòa Ân",
+        "--province",
+        "Trà Vinh",
+    ]);
+    let producers: Value = serde_json::from_str(&pg(&["producer", "list", "--json"])).unwrap();
+    let ids: Vec<u64> = producers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len() as u64, *ids.iter().max().unwrap(), "{added}");
+
+    // A node on the copy serves the stamps: genuine, counting on.
+    let url = stamps(&pg)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next_back())
+        .unwrap()
+        .to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _node = Node {
+        child: env
+            .cmd()
+            .env("TEM_DB", &db.url)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let code = url.rsplit('/').next().unwrap();
+    let mut r = agent()
+        .get(&format!("http://127.0.0.1:{port}/api/v1/verify/{code}"))
+        .call()
+        .unwrap();
+    let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(v["serial"].as_str().map(|s| s.len()), Some(16), "{v}");
+    assert_ne!(v["verdict"], "unknown-serial", "{v}");
+    assert_ne!(v["verdict"], "forged", "{v}");
+}

@@ -7,6 +7,7 @@ mod backup;
 mod bundle;
 mod inspect;
 mod keys;
+mod migrate;
 mod registry;
 mod serve;
 mod sheet;
@@ -87,6 +88,9 @@ enum Command {
     VerifyReport(verify::VerifyReportArgs),
     /// Copy the SQLite database while tem runs (online backup), checked.
     Backup(backup::BackupArgs),
+    /// Move the registry from SQLite to PostgreSQL (for several nodes),
+    /// then check the copy: rows per table and the audit log.
+    MigrateData(migrate::MigrateDataArgs),
     /// The offline inspector kit: export a signed bundle, sync offline checks.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
@@ -163,6 +167,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Inspect(args) => inspect::run(&config, args),
                 Command::Bundle(cmd) => bundle::run(&config, cmd),
                 Command::Backup(args) => backup::run(&config, args),
+                Command::MigrateData(args) => migrate::run(&config, args),
                 Command::Token(cmd) => token::run(&config, cmd),
                 Command::Activate(args) => stamps::activate(&config, args),
                 Command::Void(args) => stamps::void(&config, args),

@@ -8,6 +8,7 @@
 //! one transaction: it either happens completely or leaves no trace.
 
 mod conn;
+pub mod migrate;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -162,6 +162,14 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Rows in each table, for checking a copy (`tem migrate-data`).
+    pub fn table_counts(&self) -> StoreResult<Vec<(&'static str, u64)>> {
+        let mut conn = self.pool.get()?;
+        super::migrate::pg_counts(&mut conn.client)
+    }
+}
+
 impl Backend for PgStore {
     /// One round trip per 500 stamps; 2,500 parameters of PostgreSQL's 65,535.
     const INSERT_ROWS: usize = 500;

@@ -214,7 +214,7 @@ fn bind<'a>(args: &'a [&'a dyn ToArg]) -> impl rusqlite::Params + 'a {
     rusqlite::params_from_iter(args.iter().map(|a| a.arg()))
 }
 
-fn value(v: rusqlite::types::ValueRef<'_>) -> StoreResult<Value> {
+pub(super) fn value(v: rusqlite::types::ValueRef<'_>) -> StoreResult<Value> {
     use rusqlite::types::ValueRef;
     Ok(match v {
         ValueRef::Null => Value::Null,
