@@ -235,18 +235,16 @@ pub trait Conn {
     /// Runs an INSERT into a table with an `id` key; returns the new id.
     fn insert(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<i64>;
     /// Runs a query and hands each row to `f`. Rows may be read ahead in
-    /// chunks, so `f` may run other statements on the same connection.
+    /// chunks, so `f` may run other statements on the same connection, and
+    /// a large result is never held whole.
     fn each(
         &self,
         sql: &str,
         args: &[&dyn ToArg],
         f: &mut dyn FnMut(&Row) -> StoreResult<()>,
     ) -> StoreResult<()>;
-}
-
-impl dyn Conn + '_ {
-    /// Every row of a query.
-    pub fn rows(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<Vec<Row>> {
+    /// Every row of a query, read at once (one round trip on PostgreSQL).
+    fn all(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<Vec<Row>> {
         let mut out = Vec::new();
         self.each(sql, args, &mut |r| {
             out.push(r.clone());
@@ -254,22 +252,23 @@ impl dyn Conn + '_ {
         })?;
         Ok(out)
     }
+}
+
+impl dyn Conn + '_ {
+    /// Every row of a query.
+    pub fn rows(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<Vec<Row>> {
+        self.all(sql, args)
+    }
 
     /// The first row of a query, through `f`; `None` when there is none.
+    /// For queries of one row (a key, `LIMIT 1`, an aggregate).
     pub fn query_opt<T>(
         &self,
         sql: &str,
         args: &[&dyn ToArg],
         f: impl FnOnce(&Row) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
-        let mut first = None;
-        self.each(sql, args, &mut |r| {
-            if first.is_none() {
-                first = Some(r.clone());
-            }
-            Ok(())
-        })?;
-        first.as_ref().map(f).transpose()
+        self.all(sql, args)?.first().map(f).transpose()
     }
 
     /// The first row of a query that always returns one, through `f`.
@@ -288,14 +287,9 @@ impl dyn Conn + '_ {
         &self,
         sql: &str,
         args: &[&dyn ToArg],
-        mut f: impl FnMut(&Row) -> StoreResult<T>,
+        f: impl FnMut(&Row) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
-        let mut out = Vec::new();
-        self.each(sql, args, &mut |r| {
-            out.push(f(r)?);
-            Ok(())
-        })?;
-        Ok(out)
+        self.all(sql, args)?.iter().map(f).collect()
     }
 }
 

@@ -279,6 +279,10 @@ impl Conn for PgTx<'_> {
         Ok(first.try_get(0)?)
     }
 
+    fn all(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<Vec<Row>> {
+        self.query(sql, args)?.iter().map(row).collect()
+    }
+
     fn each(
         &self,
         sql: &str,
