@@ -1127,3 +1127,74 @@ fn request_counts_per_network_and_minute(s: &Subject) {
     });
     assert_eq!(store.count_request("net-c", 100).unwrap(), 101);
 }
+
+// ------------------------------------------------- migrations, per database
+
+const FUTURE: &str = "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+                      VALUES (99, 'future', '2030-01-01T00:00:00Z', '1')";
+
+#[test]
+fn a_sqlite_database_from_a_newer_tem_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    drop(SqliteStore::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(FUTURE, [])
+        .unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Schema(_)), "{err}");
+}
+
+#[test]
+fn a_postgres_database_from_a_newer_tem_is_refused() {
+    let Some(db) = test_database("a_postgres_database_from_a_newer_tem_is_refused") else {
+        return;
+    };
+    drop(PgStore::open(&db.url).unwrap());
+    db.client().execute(FUTURE, &[]).unwrap();
+    let err = PgStore::open(&db.url).unwrap_err();
+    assert!(matches!(err, StoreError::Schema(_)), "{err}");
+}
+
+#[test]
+fn postgres_nodes_starting_together_migrate_once() {
+    let Some(db) = test_database("postgres_nodes_starting_together_migrate_once") else {
+        return;
+    };
+    let stores: Vec<PgStore> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| PgStore::open(&db.url))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect()
+    });
+    let applied: i64 = db
+        .client()
+        .query_one("SELECT COUNT(*) FROM refinery_schema_history", &[])
+        .unwrap()
+        .get(0);
+    let files = std::fs::read_dir("src/store/migrations/postgres")
+        .unwrap()
+        .count();
+    assert_eq!(applied as usize, files, "each migration applied once");
+    for s in &stores {
+        s.ping().unwrap();
+    }
+}
+
+#[test]
+fn a_postgres_url_with_a_wrong_password_says_so_without_the_password() {
+    let Some(db) = test_database("a_postgres_url_with_a_wrong_password") else {
+        return;
+    };
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_password(Some("not-the-password-9f3a")).unwrap();
+    let err = PgStore::open(url.as_str()).unwrap_err().to_string();
+    assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+    assert!(!err.contains("not-the-password-9f3a"), "{err}");
+    let err = PgStore::open("postgres://user:secret-pw@[bad")
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("secret-pw"), "{err}");
+}
