@@ -5,9 +5,10 @@
 //! Transactions mirror SQLite's: a read sees one snapshot (REPEATABLE READ,
 //! read only); a write first takes one transaction-scoped advisory lock, so
 //! writers from every node queue as SQLite's writers do. That keeps the
-//! audit log's sequence and tree, stamp numbers within a batch, and scan
-//! counts exact without retry loops. Serial uniqueness is the database's
-//! own unique index.
+//! audit log's sequence and tree and stamp numbers within a batch exact
+//! without retry loops. Scans hold that lock shared and lock the stamps
+//! they count, so scans from several nodes run at once. Serial uniqueness
+//! is the database's own unique index.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -173,6 +174,7 @@ impl PgStore {
 impl Backend for PgStore {
     /// One round trip per 500 stamps; 2,500 parameters of PostgreSQL's 65,535.
     const INSERT_ROWS: usize = 500;
+    const DIALECT: Dialect = Dialect::Postgres;
     const SHARED: bool = true;
 
     fn read<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
@@ -202,6 +204,28 @@ impl Backend for PgStore {
             statements: std::cell::RefCell::new(statements),
         };
         // An error drops the transaction, which rolls it back.
+        let out = f(&tx)?;
+        tx.tx.into_inner().commit()?;
+        Ok(out)
+    }
+
+    /// Scan groups from every node run beside each other, holding the
+    /// write lock shared: each locks the rows of the stamps it counts (in
+    /// serial order), and other writes, which hold the lock alone, wait for
+    /// them. As with SQLite's scan connection, a scan's commit does not wait
+    /// for the disk: a crash of the database server may lose the last
+    /// scans, never a stamp.
+    fn scan_write<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.pool.get()?;
+        let PgConn { client, statements } = &mut *conn;
+        let mut tx = client.transaction()?;
+        tx.batch_execute(&format!(
+            "SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK})"
+        ))?;
+        let tx = PgTx {
+            tx: std::cell::RefCell::new(tx),
+            statements: std::cell::RefCell::new(statements),
+        };
         let out = f(&tx)?;
         tx.tx.into_inner().commit()?;
         Ok(out)

@@ -2,7 +2,7 @@
 //! `Backend` is what a database adds: connections, transactions and their
 //! locking. Every method of `Store` is one transaction on it.
 
-use super::conn::{Conn, Row, args};
+use super::conn::{Conn, Dialect, Row, args};
 use super::{
     BatchScanStats, BatchSummary, ConsumerReport, IssueReceipt, NewInspection, NewPrintJob,
     NewRecall, NewReport, NewScan, NewToken, PrintJob, PrintedStamps, RecallNotice, RecallRecord,
@@ -34,6 +34,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     }
     /// Whether several nodes may use the database at once.
     const SHARED: bool;
+    const DIALECT: Dialect;
     /// A short transaction that need not queue behind other writers
     /// (a counter kept with an atomic upsert).
     fn counter_write<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
@@ -1300,37 +1301,63 @@ impl<B: Backend> Store for B {
             Option<String>,
             Option<String>,
         );
+        // Stamp and its batch's expiry, its signature and key, and the
+        // newest recall in force over it, in one query. On PostgreSQL the
+        // stamp row is locked, so scans of one stamp through several nodes
+        // count one after the other.
+        let lookup = format!(
+            "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
+                    s.signature, k.kid, r.reason, r.notice, r.created_at
+             FROM stamps s JOIN batches b ON b.id = s.batch_id
+                  JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
+                  LEFT JOIN recalls r ON r.id = (
+                      SELECT id FROM recalls
+                      WHERE batch_id = s.batch_id AND lifted_at IS NULL
+                        AND (first_seq IS NULL OR s.seq BETWEEN first_seq AND last_seq)
+                      ORDER BY id DESC LIMIT 1)
+             WHERE s.serial = ?1{}",
+            if Self::DIALECT == Dialect::Postgres { " FOR UPDATE OF s" } else { "" }
+        );
+        // Stamps are locked in serial order, so two groups never wait for
+        // each other in a circle.
+        let mut order: Vec<usize> = (0..scans.len()).collect();
+        order.sort_by_key(|&i| scans[i].parsed.as_ref().map(|c| c.serial.0).ok());
         self.scan_write(|tx| {
-            let mut out = Vec::with_capacity(scans.len());
-            for scan in scans {
+            let mut out: Vec<Option<(crate::codes::CodeCheck, ScanOutcome)>> = vec![None; scans.len()];
+            for &index in &order {
+                let scan = &scans[index];
                 // The lookup happens for every parsed code, whatever its
                 // signature, so timing does not tell whether a serial exists.
-                let (code_check, found): (crate::codes::CodeCheck, Option<Found>) = match &scan.parsed {
-                    Err(e) => (crate::codes::CodeCheck::malformed(e.clone()), None),
+                let (code_check, found, notice): (crate::codes::CodeCheck, Option<Found>, Option<RecallNotice>) = match &scan.parsed {
+                    Err(e) => (crate::codes::CodeCheck::malformed(e.clone()), None, None),
                     Ok(code) => {
                         let row = tx.query_opt(
-                            "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
-                                    s.signature, k.kid
-                             FROM stamps s JOIN batches b ON b.id = s.batch_id
-                                  JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
-                             WHERE s.serial = ?1",
+                            &lookup,
                             args![serial_key(code.serial)],
                             |r| {
+                                let notice = match r.get::<Option<String>>(9)? {
+                                    Some(reason) => Some(RecallNotice { reason, notice: r.get(10)?, since: ts(r, 11)? }),
+                                    None => None,
+                                };
                                 Ok((
                                     (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
                                     r.get::<Vec<u8>>(7)?,
                                     r.get::<String>(8)?,
+                                    notice,
                                 ))
                             },
                         )?;
-                        let vouched = row.as_ref().and_then(|(f, sig, kid): &(Found, Vec<u8>, String)| {
+                        let vouched = row.as_ref().and_then(|(f, sig, kid, _): &(Found, Vec<u8>, String, Option<RecallNotice>)| {
                             let kid = Kid::parse(kid)?;
                             let same = f.0 == code.batch.0
                                 && kid.hint() == code.kid_hint
                                 && bool::from(sig.as_slice().ct_eq(&code.signature[..]));
                             same.then_some(kid)
                         });
-                        (check(code, vouched), row.map(|(f, _, _)| f))
+                        match row {
+                            Some((f, _, _, notice)) => (check(code, vouched), Some(f), notice),
+                            None => (check(code, vouched), None, None),
+                        }
                     }
                 };
                 let code = code_check.code.map(|c| (c.serial, c.batch));
@@ -1341,16 +1368,8 @@ impl<B: Backend> Store for B {
                 // A stamp is "registered" for this code only if the code's batch matches.
                 let found = found.filter(|f| signature_ok && code.is_some_and(|(_, b)| b.0 == f.0));
                 let mut registered = None;
-                let mut notice = None;
-                if let Some((batch, seq, state, _, _, _, expiry)) = &found {
-                    notice = tx
-                        .query_opt(
-                            "SELECT reason, notice, created_at FROM recalls
-                             WHERE batch_id = ?1 AND lifted_at IS NULL AND (first_seq IS NULL OR ?2 BETWEEN first_seq AND last_seq)
-                             ORDER BY id DESC LIMIT 1",
-                            args![batch, seq],
-                            |r| Ok(RecallNotice { reason: r.get(0)?, notice: r.get(1)?, since: ts(r, 2)? }),
-                        )?;
+                let notice = if found.is_some() { notice } else { None };
+                if let Some((_, _, state, _, _, _, expiry)) = &found {
                     registered = Some(Registered {
                         state: StampState::from_code(*state).ok_or_else(|| bad_value("stamp state", &state.to_string()))?,
                         recalled: notice.is_some(),
@@ -1425,9 +1444,9 @@ impl<B: Backend> Store for B {
                         recall: notice,
                     });
                 }
-                out.push((code_check, ScanOutcome { scan_id, verdict, repeat, stamp }));
+                out[index] = Some((code_check, ScanOutcome { scan_id, verdict, repeat, stamp }));
             }
-            Ok(out)
+            Ok(out.into_iter().flatten().collect())
         })
     }
 

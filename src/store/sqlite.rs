@@ -163,6 +163,7 @@ impl Backend for SqliteStore {
     /// 32 × 5 parameters, far below SQLite's limit.
     const INSERT_ROWS: usize = 32;
     /// One process owns the file.
+    const DIALECT: Dialect = Dialect::Sqlite;
     const SHARED: bool = false;
 
     fn read<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
