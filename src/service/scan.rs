@@ -24,8 +24,6 @@ use crate::store::{NewReport, NewScan, ScanOutcome, Store, StoreError};
 pub const MAX_INPUT: usize = 400;
 /// Scans committed together at most.
 const GROUP: usize = 256;
-/// Scan recorders per node on a database several nodes share.
-const RECORDERS_SHARED: usize = 4;
 /// How long product, producer and batch details may be reused before they
 /// are read again (recalls and stamp states are read on every scan).
 const DETAILS_TTL: Duration = Duration::from_secs(30);
@@ -129,24 +127,16 @@ impl Scanner {
             data_encoding::HEXLOWER.encode(&bytes)
         })?;
         let (tx, rx) = channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
         let keys = Arc::new(Keys::new(keys_dir));
-        // One SQLite connection records scans, so one recorder. On a shared
-        // database each group waits on network round trips: several
-        // recorders keep several groups in flight (they lock stamps in
-        // serial order, so they never wait for each other in a circle).
-        let recorders = if store.shared() { RECORDERS_SHARED } else { 1 };
-        for n in 0..recorders {
-            let (store, keys, rx) = (store.clone(), keys.clone(), rx.clone());
-            std::thread::Builder::new()
-                .name(format!("tem-scan-recorder-{n}"))
-                .spawn(move || record_loop(store, keys, rx, rules))
-                .map_err(|e| {
-                    ServiceError::Store(StoreError::Database(format!(
-                        "cannot start the scan recorder: {e}"
-                    )))
-                })?;
-        }
+        let (recorder_store, recorder_keys) = (store.clone(), keys.clone());
+        std::thread::Builder::new()
+            .name("tem-scan-recorder".into())
+            .spawn(move || record_loop(recorder_store, recorder_keys, rx, rules))
+            .map_err(|e| {
+                ServiceError::Store(StoreError::Database(format!(
+                    "cannot start the scan recorder: {e}"
+                )))
+            })?;
         Ok(Arc::new(Scanner {
             store,
             keys,
@@ -355,31 +345,17 @@ fn parse(text: &str) -> Result<StampCode, CodeError> {
 /// parsed code gets full Ed25519 verification, so forged codes, unknown
 /// serials and foreign keys are told apart as before. Re-verifying the
 /// stored signatures themselves is the job of batch verification.
-fn record_loop(
-    store: Arc<dyn Store>,
-    keys: Arc<Keys>,
-    rx: Arc<Mutex<Receiver<Job>>>,
-    rules: RepeatRules,
-) {
+fn record_loop(store: Arc<dyn Store>, keys: Arc<Keys>, rx: Receiver<Job>, rules: RepeatRules) {
     let (mut groups, mut scanned, mut busy) = (0u64, 0u64, Duration::ZERO);
-    loop {
-        // One recorder at a time takes what is waiting, then records it
-        // while the next one waits for more.
-        let jobs = {
-            let rx = rx.lock().unwrap_or_else(|e| e.into_inner());
-            let Ok(first) = rx.recv() else {
-                return;
-            };
-            let mut jobs = vec![first];
-            while jobs.len() < GROUP {
-                match rx.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
-            jobs
-        };
+    while let Ok(first) = rx.recv() {
         let started = Instant::now();
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
         let (scans, replies): (Vec<NewScan>, Vec<_>) = jobs.into_iter().unzip();
         let verifier = keys.verifier();
         let check = |code: &StampCode, vouched: Option<Kid>| match vouched {
