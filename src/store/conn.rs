@@ -227,6 +227,16 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 
+/// A stamp row to insert during issuance.
+#[derive(Debug, Clone, Copy)]
+pub struct StampRow<'a> {
+    pub serial: i64,
+    pub batch: u32,
+    pub seq: u32,
+    pub issuance: i64,
+    pub signature: &'a [u8],
+}
+
 /// A connection inside a transaction (or, for reads, a snapshot).
 pub trait Conn {
     fn dialect(&self) -> Dialect;
@@ -243,6 +253,10 @@ pub trait Conn {
         args: &[&dyn ToArg],
         f: &mut dyn FnMut(&Row) -> StoreResult<()>,
     ) -> StoreResult<()>;
+    /// Inserts stamps, skipping any whose serial already exists; returns
+    /// how many were inserted. The one bulk write, which each database does
+    /// its own fastest way (a million rows per issuance).
+    fn insert_stamps(&self, rows: &[StampRow<'_>]) -> StoreResult<u64>;
     /// Every row of a query, read at once (one round trip on PostgreSQL).
     fn all(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<Vec<Row>> {
         let mut out = Vec::new();

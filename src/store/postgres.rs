@@ -16,7 +16,7 @@ use std::time::Duration;
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, IsolationLevel, NoTls, Statement};
 
-use super::conn::{Arg, Conn, Dialect, Row, ToArg, Value, numbered_to_dollar};
+use super::conn::{Arg, Conn, Dialect, Row, StampRow, ToArg, Value, numbered_to_dollar};
 use super::sql::{self, Backend};
 use super::{StoreError, StoreResult};
 
@@ -172,8 +172,6 @@ impl PgStore {
 }
 
 impl Backend for PgStore {
-    /// One round trip per 500 stamps; 2,500 parameters of PostgreSQL's 65,535.
-    const INSERT_ROWS: usize = 500;
     const DIALECT: Dialect = Dialect::Postgres;
     const SHARED: bool = true;
 
@@ -301,6 +299,25 @@ impl Conn for PgTx<'_> {
             .first()
             .ok_or_else(|| StoreError::Database("INSERT returned no id".into()))?;
         Ok(first.try_get(0)?)
+    }
+
+    /// Each column as one array parameter (`unnest`): one statement and
+    /// five binary arrays for a whole chunk, instead of five parameters a row.
+    fn insert_stamps(&self, rows: &[StampRow<'_>]) -> StoreResult<u64> {
+        const SQL: &str = "INSERT INTO stamps (serial, batch_id, seq, issuance_id, signature)
+             SELECT * FROM unnest(CAST(?1 AS BIGINT[]), CAST(?2 AS BIGINT[]), CAST(?3 AS BIGINT[]),
+                                  CAST(?4 AS BIGINT[]), CAST(?5 AS BYTEA[]))
+             ON CONFLICT (serial) DO NOTHING";
+        let stmt = self.prepare(SQL)?;
+        let serials: Vec<i64> = rows.iter().map(|r| r.serial).collect();
+        let batches: Vec<i64> = rows.iter().map(|r| i64::from(r.batch)).collect();
+        let seqs: Vec<i64> = rows.iter().map(|r| i64::from(r.seq)).collect();
+        let issuances: Vec<i64> = rows.iter().map(|r| r.issuance).collect();
+        let signatures: Vec<&[u8]> = rows.iter().map(|r| r.signature).collect();
+        Ok(self
+            .tx
+            .borrow_mut()
+            .execute(&stmt, &[&serials, &batches, &seqs, &issuances, &signatures])?)
     }
 
     fn all(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<Vec<Row>> {

@@ -2,7 +2,7 @@
 //! `Backend` is what a database adds: connections, transactions and their
 //! locking. Every method of `Store` is one transaction on it.
 
-use super::conn::{Conn, Dialect, Row, args};
+use super::conn::{Conn, Dialect, Row, StampRow, args};
 use super::{
     BatchScanStats, BatchSummary, ConsumerReport, IssueReceipt, NewInspection, NewPrintJob,
     NewRecall, NewReport, NewScan, NewToken, PrintJob, PrintedStamps, RecallNotice, RecallRecord,
@@ -20,8 +20,6 @@ use crate::domain::{
 
 /// A database tem can keep its registry in.
 pub trait Backend: Send + Sync + std::fmt::Debug {
-    /// Rows per multi-row stamp INSERT during issuance.
-    const INSERT_ROWS: usize;
     /// Runs `f` on a consistent view of the database.
     fn read<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T>;
     /// Runs `f` in a write transaction: committed if it returns Ok, rolled
@@ -1042,7 +1040,7 @@ impl<B: Backend> Store for B {
                 "INSERT INTO issuances (uuid, batch_id, key_id, first_seq, count, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 args![issuance.to_string(), batch.0, key_id, first_seq, count, now()],
             )?;
-            let mut writer = StampWriter::new(tx, batch, issuance_id, Self::INSERT_ROWS);
+            let mut writer = StampWriter::new(tx, batch, issuance_id);
             let mut seq = first_seq;
             let mut written = 0u32;
             let mut done: Vec<(u32, StampCode)> = Vec::new();
@@ -1062,11 +1060,9 @@ impl<B: Backend> Store for B {
                     )));
                 }
                 done.clear();
-                for group in chunk.chunks(Self::INSERT_ROWS) {
-                    writer.insert(seq, group, feed, &mut done)?;
-                    seq += group.len() as u32;
-                    written += group.len() as u32;
-                }
+                writer.insert(seq, &chunk, feed, &mut done)?;
+                seq += chunk.len() as u32;
+                written += chunk.len() as u32;
                 feed.written(&done).map_err(StoreError::Aborted)?;
             }
             let replaced = writer.replaced;
@@ -2229,95 +2225,70 @@ impl<B: Backend> Store for B {
     }
 }
 
-/// Writes stamps for one issuance, `rows` per statement (one statement per
-/// group saves a statement run per row), replacing any stamp whose serial
+/// Writes stamps for one issuance, replacing any stamp whose serial
 /// already exists with a fresh one under the same number.
 struct StampWriter<'t> {
     tx: &'t dyn Conn,
-    multi: String,
-    rows: usize,
     batch: BatchId,
     issuance: i64,
     replaced: u32,
 }
 
 impl<'t> StampWriter<'t> {
-    fn new(tx: &'t dyn Conn, batch: BatchId, issuance: i64, rows: usize) -> Self {
-        let values: Vec<String> = (0..rows)
-            .map(|i| {
-                let p = i * 5;
-                format!(
-                    "(?{}, ?{}, ?{}, ?{}, ?{})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                )
-            })
-            .collect();
+    fn new(tx: &'t dyn Conn, batch: BatchId, issuance: i64) -> Self {
         StampWriter {
             tx,
-            multi: format!(
-                "INSERT INTO stamps (serial, batch_id, seq, issuance_id, signature) VALUES {} \
-                 ON CONFLICT (serial) DO NOTHING",
-                values.join(", ")
-            ),
-            rows,
             batch,
             issuance,
             replaced: 0,
         }
     }
 
-    /// Inserts `group` as numbers `first_seq…`, appending what was stored to `done`.
+    /// Inserts `chunk` as numbers `first_seq…`, appending what was stored to `done`.
     fn insert(
         &mut self,
         first_seq: u32,
-        group: &[StampCode],
+        chunk: &[StampCode],
         feed: &mut dyn StampFeed,
         done: &mut Vec<(u32, StampCode)>,
     ) -> StoreResult<()> {
-        let inserted = if group.len() == self.rows {
-            let rows: Vec<(i64, u32, u32, i64, &[u8])> = group
-                .iter()
-                .enumerate()
-                .map(|(i, code)| {
-                    (
-                        serial_key(code.serial),
-                        self.batch.0,
-                        first_seq + i as u32,
-                        self.issuance,
-                        &code.signature[..],
-                    )
-                })
-                .collect();
-            let args: Vec<&dyn super::conn::ToArg> = rows
-                .iter()
-                .flat_map(|(serial, batch, seq, issuance, sig)| {
-                    [serial as &dyn super::conn::ToArg, batch, seq, issuance, sig]
-                })
-                .collect();
-            self.tx.execute(&self.multi, &args)? as usize
+        let rows: Vec<StampRow<'_>> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, code)| StampRow {
+                serial: serial_key(code.serial),
+                batch: self.batch.0,
+                seq: first_seq + i as u32,
+                issuance: self.issuance,
+                signature: &code.signature[..],
+            })
+            .collect();
+        let inserted = self.tx.insert_stamps(&rows)?;
+        // Rows a conflict skipped (a serial that exists: a 2⁻⁶⁴ event per
+        // stamp, or a test) are found and written one by one.
+        let stored: std::collections::HashSet<u32> = if inserted == chunk.len() as u64 {
+            Default::default()
         } else {
-            0
+            self.tx
+                .query_map(
+                    "SELECT seq FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3",
+                    args![self.batch.0, first_seq, first_seq + chunk.len() as u32 - 1],
+                    |r| r.get(0),
+                )?
+                .into_iter()
+                .collect()
         };
-        for (i, code) in group.iter().enumerate() {
+        for (i, code) in chunk.iter().enumerate() {
             let seq = first_seq + i as u32;
             let mut code = *code;
-            // Only rows a conflict skipped (or a short group) are written one by one.
-            if inserted != group.len() && !self.stored(seq)? {
-                while self.tx.execute(
-                    "INSERT INTO stamps (serial, batch_id, seq, issuance_id, signature) VALUES (?1, ?2, ?3, ?4, ?5) \
-                     ON CONFLICT (serial) DO NOTHING",
-                    args![
-                        serial_key(code.serial),
-                        self.batch.0,
-                        seq,
-                        self.issuance,
-                        &code.signature[..]
-                    ],
-                )? == 0
+            if inserted != chunk.len() as u64 && !stored.contains(&seq) {
+                while self.tx.insert_stamps(&[StampRow {
+                    serial: serial_key(code.serial),
+                    batch: self.batch.0,
+                    seq,
+                    issuance: self.issuance,
+                    signature: &code.signature[..],
+                }])? == 0
                 {
                     self.replaced += 1;
                     code = feed.replacement();
@@ -2326,17 +2297,6 @@ impl<'t> StampWriter<'t> {
             done.push((seq, code));
         }
         Ok(())
-    }
-
-    fn stored(&mut self, seq: u32) -> StoreResult<bool> {
-        Ok(self
-            .tx
-            .query_opt(
-                "SELECT 1 FROM stamps WHERE batch_id = ?1 AND seq = ?2",
-                args![self.batch.0, seq],
-                |_| Ok(()),
-            )?
-            .is_some())
     }
 }
 
