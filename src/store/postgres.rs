@@ -161,14 +161,59 @@ impl PgStore {
         }
         Ok(store)
     }
-}
 
-impl PgStore {
     /// Rows in each table, for checking a copy (`tem migrate-data`).
     pub fn table_counts(&self) -> StoreResult<Vec<(&'static str, u64)>> {
         let mut conn = self.pool.get()?;
         super::migrate::pg_counts(&mut conn.client)
     }
+
+    /// Runs `f` in a transaction of `kind` on a pooled connection: committed
+    /// if it returns Ok; an error drops the transaction, which rolls it back.
+    fn run<T>(&self, kind: Kind, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.pool.get()?;
+        let PgConn { client, statements } = &mut *conn;
+        let mut tx = match kind {
+            Kind::Read => client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?,
+            Kind::Write | Kind::Scans | Kind::Counter => client.transaction()?,
+        };
+        match kind {
+            Kind::Write => tx.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))?,
+            Kind::Scans => tx.batch_execute(&format!(
+                "SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK})"
+            ))?,
+            Kind::Read | Kind::Counter => {}
+        }
+        let tx = PgTx {
+            tx: std::cell::RefCell::new(tx),
+            statements: std::cell::RefCell::new(statements),
+        };
+        let out = f(&tx)?;
+        tx.tx.into_inner().commit()?;
+        Ok(out)
+    }
+}
+
+/// What a transaction is for, which decides how it starts.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// A REPEATABLE READ, read-only snapshot.
+    Read,
+    /// Holds the write lock alone.
+    Write,
+    /// Scan groups from every node run beside each other, holding the write
+    /// lock shared: each locks the rows of the stamps it counts (in serial
+    /// order), and other writes, which hold the lock alone, wait for them.
+    /// As with SQLite's scan connection, a scan's commit does not wait for
+    /// the disk: a crash of the database server may lose the last scans,
+    /// never a stamp.
+    Scans,
+    /// No lock: an atomic upsert of a counter.
+    Counter,
 }
 
 impl Backend for PgStore {
@@ -176,69 +221,19 @@ impl Backend for PgStore {
     const SHARED: bool = true;
 
     fn read<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.pool.get()?;
-        let PgConn { client, statements } = &mut *conn;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()?;
-        let tx = PgTx {
-            tx: std::cell::RefCell::new(tx),
-            statements: std::cell::RefCell::new(statements),
-        };
-        let out = f(&tx)?;
-        tx.tx.into_inner().commit()?;
-        Ok(out)
+        self.run(Kind::Read, f)
     }
 
     fn write<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.pool.get()?;
-        let PgConn { client, statements } = &mut *conn;
-        let mut tx = client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-        let tx = PgTx {
-            tx: std::cell::RefCell::new(tx),
-            statements: std::cell::RefCell::new(statements),
-        };
-        // An error drops the transaction, which rolls it back.
-        let out = f(&tx)?;
-        tx.tx.into_inner().commit()?;
-        Ok(out)
+        self.run(Kind::Write, f)
     }
 
-    /// Scan groups from every node run beside each other, holding the
-    /// write lock shared: each locks the rows of the stamps it counts (in
-    /// serial order), and other writes, which hold the lock alone, wait for
-    /// them. As with SQLite's scan connection, a scan's commit does not wait
-    /// for the disk: a crash of the database server may lose the last
-    /// scans, never a stamp.
     fn scan_write<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.pool.get()?;
-        let PgConn { client, statements } = &mut *conn;
-        let mut tx = client.transaction()?;
-        tx.batch_execute(&format!(
-            "SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK})"
-        ))?;
-        let tx = PgTx {
-            tx: std::cell::RefCell::new(tx),
-            statements: std::cell::RefCell::new(statements),
-        };
-        let out = f(&tx)?;
-        tx.tx.into_inner().commit()?;
-        Ok(out)
+        self.run(Kind::Scans, f)
     }
 
     fn counter_write<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.pool.get()?;
-        let PgConn { client, statements } = &mut *conn;
-        let tx = PgTx {
-            tx: std::cell::RefCell::new(client.transaction()?),
-            statements: std::cell::RefCell::new(statements),
-        };
-        let out = f(&tx)?;
-        tx.tx.into_inner().commit()?;
-        Ok(out)
+        self.run(Kind::Counter, f)
     }
 }
 
