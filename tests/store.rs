@@ -220,6 +220,21 @@ fn issue(store: &dyn Store, batch: BatchId, serials: std::ops::RangeInclusive<u6
         .first_seq
 }
 
+/// Stamps 1..=`n` issued, printed and activated: on sale.
+fn released(store: &dyn Store, batch: BatchId, n: u32) {
+    issue(store, batch, 1..=u64::from(n));
+    store
+        .record_print_job(&NewPrintJob {
+            batch,
+            actor: "test".into(),
+            layout: "a4-3x8".into(),
+            format: "pdf".into(),
+            stamps: PrintedStamps::Range { first: 1, last: n },
+        })
+        .unwrap();
+    store.activate_stamps(batch, 1, n, "test").unwrap();
+}
+
 /// The registry's own check: genuine when the store vouches for the exact code.
 fn check(code: &StampCode, vouched: Option<Kid>) -> CodeCheck {
     CodeCheck {
@@ -637,17 +652,7 @@ fn lifecycle_print_activate_void(s: &Subject) {
 
 fn scans_count_judge_and_alert(s: &Subject) {
     let (store, batch) = store_with_batch(s);
-    issue(store, batch, 1..=3);
-    store
-        .record_print_job(&NewPrintJob {
-            batch,
-            actor: "test".into(),
-            layout: "a4-3x8".into(),
-            format: "pdf".into(),
-            stamps: PrintedStamps::Range { first: 1, last: 3 },
-        })
-        .unwrap();
-    store.activate_stamps(batch, 1, 3, "test").unwrap();
+    released(store, batch, 3);
     let genuine = code(batch, 1);
     let first = scan(store, genuine, "phone-1", "2026-11-27T01:00:00Z");
     assert_eq!(first.verdict.as_str(), "genuine");
@@ -757,17 +762,7 @@ fn scans_count_judge_and_alert(s: &Subject) {
 
 fn recalls_reach_scans_and_lift(s: &Subject) {
     let (store, batch) = store_with_batch(s);
-    issue(store, batch, 1..=10);
-    store
-        .record_print_job(&NewPrintJob {
-            batch,
-            actor: "test".into(),
-            layout: "a4-3x8".into(),
-            format: "pdf".into(),
-            stamps: PrintedStamps::Range { first: 1, last: 10 },
-        })
-        .unwrap();
-    store.activate_stamps(batch, 1, 10, "test").unwrap();
+    released(store, batch, 10);
     let notice = store
         .recall(&NewRecall {
             batch,
@@ -1052,17 +1047,7 @@ fn audit_log_tree_and_heads(s: &Subject) {
 
 fn concurrent_writers_keep_counts_and_log_exact(s: &Subject) {
     let (store, batch) = store_with_batch(s);
-    issue(store, batch, 1..=4);
-    store
-        .record_print_job(&NewPrintJob {
-            batch,
-            actor: "test".into(),
-            layout: "a4-3x8".into(),
-            format: "pdf".into(),
-            stamps: PrintedStamps::Range { first: 1, last: 4 },
-        })
-        .unwrap();
-    store.activate_stamps(batch, 1, 4, "test").unwrap();
+    released(store, batch, 4);
     let before = store.audit_size().unwrap();
     std::thread::scope(|scope| {
         for t in 0..4u64 {
