@@ -267,6 +267,24 @@ mod tests {
     }
 
     #[test]
+    fn database_url_names_the_database_and_the_flag_still_wins() {
+        let raw = Raw {
+            database_url: Some("postgres://tem@db/tem".into()),
+            ..Raw::default()
+        };
+        let c = Config::check(raw.clone(), &Overrides::default()).unwrap();
+        assert_eq!(c.db, Database::Postgres("postgres://tem@db/tem".into()));
+        let o = Overrides {
+            db: Some("local.db".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::check(raw, &o).unwrap().db,
+            Database::Sqlite("local.db".into())
+        );
+    }
+
+    #[test]
     fn overrides_win_and_values_are_checked() {
         let o = Overrides {
             base_url: Some("HTTPS://Tem.VN/".into()),
