@@ -453,7 +453,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `check` decide the code's signature verdict, judges it
     /// (`domain::scan::judge`), stores the scan, updates the stamp's scan
     /// count and recent scans, and applies the repeat-scan rules. Counting is
-    /// exact under concurrency because it happens inside the write lock.
+    /// exact under concurrency: SQLite has one writer, and on PostgreSQL
+    /// each stamp's row is locked while it is counted (whichever node).
     ///
     /// `check` gets the kid of the stored stamp when the registry holds
     /// exactly this code (same serial, batch, key and signature bytes, the
