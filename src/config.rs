@@ -99,10 +99,23 @@ impl Default for Raw {
 }
 
 /// Which database to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     Sqlite(PathBuf),
+    /// The URL, which may hold a password: `Debug` leaves it out.
     Postgres(String),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            Database::Postgres(url) => {
+                let host = url.rsplit_once('@').map_or(url.as_str(), |(_, h)| h);
+                f.debug_tuple("Postgres").field(&host).finish()
+            }
+        }
+    }
 }
 
 impl Database {
@@ -264,6 +277,14 @@ mod tests {
             Database::Postgres(_)
         ));
         assert!(Database::parse(" ").is_err());
+        let shown = format!(
+            "{:?}",
+            Database::parse("postgres://tem:pw-123@db/tem").unwrap()
+        );
+        assert!(
+            !shown.contains("pw-123") && shown.contains("db/tem"),
+            "{shown}"
+        );
     }
 
     #[test]
