@@ -901,11 +901,7 @@ fn audit_verify_checks_a_running_service_too() {
     let env = Env::new();
     env.ok(&["demo"]);
     env.ok(&["audit", "sign"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let token = "remote-audit-token-0123456789";
     let mut serve = env
         .cmd()
@@ -915,14 +911,7 @@ fn audit_verify_checks_a_running_service_too() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "tem serve did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_listening(port);
     let url = format!("http://127.0.0.1:{port}");
     let verify = |t: &str| {
         env.cmd()
@@ -1208,11 +1197,7 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
     assert_eq!(std::fs::read_to_string(&checks).unwrap().lines().count(), 4);
 
     // Back online: the checks become an inspection and scans.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let token = "sync-admin-token-0123456789abcdef";
     let mut serve = service
         .cmd()
@@ -1223,11 +1208,7 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_listening(port);
     let sync = |token: &str| {
         field.run(&[
             "bundle",

@@ -69,11 +69,7 @@ impl Cluster {
     }
 
     fn node(&self) -> Node {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let child = self
             .env
             .cmd()
@@ -84,14 +80,7 @@ impl Cluster {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "tem serve did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        common::wait_listening(port);
         Node {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -534,11 +523,7 @@ fn data_moves_from_sqlite_to_postgres_and_checks_out() {
         .and_then(|l| l.split(',').next_back())
         .unwrap()
         .to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let _node = Node {
         child: env
             .cmd()
@@ -550,11 +535,7 @@ fn data_moves_from_sqlite_to_postgres_and_checks_out() {
             .unwrap(),
         url: format!("http://127.0.0.1:{port}"),
     };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_listening(port);
     let code = url.rsplit('/').next().unwrap();
     let mut r = agent()
         .get(&format!("http://127.0.0.1:{port}/api/v1/verify/{code}"))

@@ -97,6 +97,27 @@ impl Env {
     }
 }
 
+/// A TCP port that is free now, for a `tem serve` to listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (30 s at most) until something listens on `port`.
+pub fn wait_listening(port: u16) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "tem serve did not listen on port {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 pub fn tool(name: &str) {
     assert!(
         Command::new(name).arg("-v").output().is_ok(),
