@@ -110,11 +110,22 @@ impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Database::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
-            Database::Postgres(url) => {
-                let host = url.rsplit_once('@').map_or(url.as_str(), |(_, h)| h);
-                f.debug_tuple("Postgres").field(&host).finish()
-            }
+            Database::Postgres(url) => f.debug_tuple("Postgres").field(&redacted(url)).finish(),
         }
+    }
+}
+
+/// A database URL with its password replaced, for printing.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:…@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
     }
 }
 

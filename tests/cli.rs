@@ -901,18 +901,10 @@ fn audit_verify_checks_a_running_service_too() {
     let env = Env::new();
     env.ok(&["demo"]);
     env.ok(&["audit", "sign"]);
-    let port = common::free_port();
     let token = "remote-audit-token-0123456789";
-    let mut serve = env
-        .cmd()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("TEM_ADMIN_TOKEN", token)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::wait_listening(port);
-    let url = format!("http://127.0.0.1:{port}");
+    let mut cmd = env.cmd();
+    cmd.env("TEM_ADMIN_TOKEN", token);
+    let (mut serve, url) = common::serve(cmd);
     let verify = |t: &str| {
         env.cmd()
             .args(["audit", "verify", "--remote", &url, "--token", t])
@@ -1197,18 +1189,10 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
     assert_eq!(std::fs::read_to_string(&checks).unwrap().lines().count(), 4);
 
     // Back online: the checks become an inspection and scans.
-    let port = common::free_port();
     let token = "sync-admin-token-0123456789abcdef";
-    let mut serve = service
-        .cmd()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("TEM_ADMIN_TOKEN", token)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    common::wait_listening(port);
+    let mut cmd = service.cmd();
+    cmd.env("TEM_ADMIN_TOKEN", token);
+    let (mut serve, url) = common::serve(cmd);
     let sync = |token: &str| {
         field.run(&[
             "bundle",
@@ -1519,14 +1503,7 @@ fn backup_copies_a_live_database_that_checks_out() {
     env.ok(&["demo"]);
     env.ok(&["audit", "sign"]);
     // While tem serves (and holds the database open).
-    let mut serve = env
-        .cmd()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let (mut serve, _) = common::serve(env.cmd());
     let copy = env.path("backup.db");
     let out = env.ok(&["backup", "-o", copy.to_str().unwrap()]);
     let _ = serve.kill();

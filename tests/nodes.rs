@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -69,22 +69,11 @@ impl Cluster {
     }
 
     fn node(&self) -> Node {
-        let port = common::free_port();
-        let child = self
-            .env
-            .cmd()
-            .env("TEM_DB", &self.db.url)
-            .env("TEM_ADMIN_TOKEN", TOKEN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        common::wait_listening(port);
-        Node {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
+        let mut cmd = self.env.cmd();
+        cmd.env("TEM_DB", &self.db.url)
+            .env("TEM_ADMIN_TOKEN", TOKEN);
+        let (child, url) = common::serve(cmd);
+        Node { child, url }
     }
 
     fn sql_count(&self, query: &str) -> i64 {
@@ -523,22 +512,13 @@ fn data_moves_from_sqlite_to_postgres_and_checks_out() {
         .and_then(|l| l.split(',').next_back())
         .unwrap()
         .to_string();
-    let port = common::free_port();
-    let _node = Node {
-        child: env
-            .cmd()
-            .env("TEM_DB", &db.url)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    common::wait_listening(port);
+    let mut cmd = env.cmd();
+    cmd.env("TEM_DB", &db.url);
+    let (child, base) = common::serve(cmd);
+    let node = Node { child, url: base };
     let code = url.rsplit('/').next().unwrap();
     let mut r = agent()
-        .get(&format!("http://127.0.0.1:{port}/api/v1/verify/{code}"))
+        .get(&format!("{}/api/v1/verify/{code}", node.url))
         .call()
         .unwrap();
     let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();

@@ -92,33 +92,7 @@ pub fn run(config: &Config, args: MigrateDataArgs) -> anyhow::Result<ExitCode> {
     );
     println!(
         "next: point every node at it (db = \"{}\" in tem.toml)",
-        redact(&target)
+        crate::config::redacted(&target)
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// A URL with its password replaced, for printing.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:…@{host}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_not_printed() {
-        assert_eq!(
-            super::redact("postgres://tem:s3cret@db.local:5432/tem"),
-            "postgres://tem:…@db.local:5432/tem"
-        );
-        assert_eq!(super::redact("postgres://db/tem"), "postgres://db/tem");
-    }
 }

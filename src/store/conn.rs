@@ -114,6 +114,19 @@ pub enum Value {
     Blob(Vec<u8>),
 }
 
+/// A value read from one database can be passed to another (`migrate`).
+impl ToArg for Value {
+    fn arg(&self) -> Arg<'_> {
+        match self {
+            Value::Null => Arg::Null,
+            Value::Int(i) => Arg::Int(*i),
+            Value::Real(r) => Arg::Real(*r),
+            Value::Text(t) => Arg::Text(t),
+            Value::Blob(b) => Arg::Blob(b),
+        }
+    }
+}
+
 impl Value {
     fn kind(&self) -> &'static str {
         match self {

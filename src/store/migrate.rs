@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{ToSql, Type};
+use postgres::types::Type;
 use postgres::{Client, NoTls};
 
-use super::conn::{Arg, Value};
-use super::postgres::{describe, parse_url};
+use super::conn::{ToArg, Value};
+use super::postgres::{describe, parse_url, with_params};
 use super::{PgStore, SqliteStore, StoreError, StoreResult};
 
 /// Every table of the schema, parents before children (foreign keys).
@@ -72,18 +72,6 @@ fn pg_type(data_type: &str) -> StoreResult<Type> {
             )));
         }
     })
-}
-
-impl Value {
-    fn as_arg(&self) -> Arg<'_> {
-        match self {
-            Value::Null => Arg::Null,
-            Value::Int(i) => Arg::Int(*i),
-            Value::Real(r) => Arg::Real(*r),
-            Value::Text(t) => Arg::Text(t),
-            Value::Blob(b) => Arg::Blob(b),
-        }
-    }
 }
 
 /// Rows in each table of the target (empty tables included).
@@ -252,11 +240,8 @@ fn copy_table(
         for i in 0..names.len() {
             values.push(super::sqlite::value(r.get_ref(i)?)?);
         }
-        let args: Vec<Arg<'_>> = values.iter().map(Value::as_arg).collect();
-        let params: Vec<&(dyn ToSql + Sync)> =
-            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-        writer
-            .write(&params)
+        let args: Vec<&dyn ToArg> = values.iter().map(|v| v as &dyn ToArg).collect();
+        with_params(&args, |p| writer.write(p))
             .map_err(|e| StoreError::Database(format!("copying {table}, row {}: {e}", n + 1)))?;
         n += 1;
     }

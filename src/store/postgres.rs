@@ -261,11 +261,18 @@ impl PgTx<'_> {
 
     fn query(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<Vec<postgres::Row>> {
         let stmt = self.prepare(sql)?;
-        let args: Vec<Arg<'_>> = args.iter().map(|a| a.arg()).collect();
-        let params: Vec<&(dyn ToSql + Sync)> =
-            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-        Ok(self.tx.borrow_mut().query(&stmt, &params)?)
+        Ok(with_params(args, |p| self.tx.borrow_mut().query(&stmt, p))?)
     }
+}
+
+/// Runs `f` with `args` as the driver's parameters.
+pub(super) fn with_params<T>(
+    args: &[&dyn ToArg],
+    f: impl FnOnce(&[&(dyn ToSql + Sync)]) -> T,
+) -> T {
+    let args: Vec<Arg<'_>> = args.iter().map(|a| a.arg()).collect();
+    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+    f(&params)
 }
 
 fn row(r: &postgres::Row) -> StoreResult<Row> {
@@ -282,10 +289,9 @@ impl Conn for PgTx<'_> {
 
     fn execute(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<u64> {
         let stmt = self.prepare(sql)?;
-        let args: Vec<Arg<'_>> = args.iter().map(|a| a.arg()).collect();
-        let params: Vec<&(dyn ToSql + Sync)> =
-            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-        Ok(self.tx.borrow_mut().execute(&stmt, &params)?)
+        Ok(with_params(args, |p| {
+            self.tx.borrow_mut().execute(&stmt, p)
+        })?)
     }
 
     fn insert(&self, sql: &str, args: &[&dyn ToArg]) -> StoreResult<i64> {
@@ -329,10 +335,7 @@ impl Conn for PgTx<'_> {
         // in chunks: bounded memory, and no borrow held while `f` runs.
         const CHUNK: i32 = 5_000;
         let stmt = self.prepare(sql)?;
-        let args: Vec<Arg<'_>> = args.iter().map(|a| a.arg()).collect();
-        let params: Vec<&(dyn ToSql + Sync)> =
-            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-        let portal = self.tx.borrow_mut().bind(&stmt, &params)?;
+        let portal = with_params(args, |p| self.tx.borrow_mut().bind(&stmt, p))?;
         loop {
             let rows = self.tx.borrow_mut().query_portal(&portal, CHUNK)?;
             let done = rows.len() < CHUNK as usize;

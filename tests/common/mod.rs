@@ -118,6 +118,20 @@ pub fn wait_listening(port: u16) {
     }
 }
 
+/// Starts `tem serve` from `cmd` (its environment already set) on a free
+/// port and waits until it listens; returns the process and its base URL.
+pub fn serve(mut cmd: Command) -> (std::process::Child, String) {
+    let port = free_port();
+    let child = cmd
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
 pub fn tool(name: &str) {
     assert!(
         Command::new(name).arg("-v").output().is_ok(),
