@@ -79,6 +79,7 @@ store_suite!(
     stamps_for_another_batch_are_refused,
     lifecycle_print_activate_void,
     scans_count_judge_and_alert,
+    the_registry_vouches_only_for_the_code_it_issued,
     recalls_reach_scans_and_lift,
     tokens_and_sessions,
     media_and_settings,
@@ -235,37 +236,53 @@ fn released(store: &dyn Store, batch: BatchId, n: u32) {
     store.activate_stamps(batch, 1, n, "test").unwrap();
 }
 
-/// The registry's own check: genuine when the store vouches for the exact code.
-fn check(code: &StampCode, vouched: Option<Kid>) -> CodeCheck {
+/// What checking the signature says, as the scan service's verify stage
+/// would: the suite's stamps carry the signature [9; 64], which stands for
+/// one that verifies under `KID`; any other bytes do not verify.
+fn check(code: &StampCode) -> CodeCheck {
+    signed(code, code.signature == [9; 64])
+}
+
+/// A check whose signature holds (or not) under `KID`, whatever its bytes.
+fn signed(code: &StampCode, holds: bool) -> CodeCheck {
     CodeCheck {
-        verdict: if vouched.is_some() {
+        verdict: if holds {
             CodeVerdict::Genuine
         } else {
             CodeVerdict::Forged
         },
         code: Some(*code),
-        kid: vouched,
+        kid: holds.then_some(KID),
         problem: None,
+        key_until: None,
     }
 }
 
 fn scan(store: &dyn Store, code: StampCode, device: &str, at: &str) -> tem::store::ScanOutcome {
+    scan_checked(store, check(&code), device, at)
+}
+
+fn scan_checked(
+    store: &dyn Store,
+    check: CodeCheck,
+    device: &str,
+    at: &str,
+) -> tem::store::ScanOutcome {
     let at: jiff::Timestamp = at.parse().unwrap();
     let mut out = store
         .record_scans(
             &[NewScan {
-                parsed: Ok(code),
+                check,
                 at,
                 network: Some("net".into()),
                 device: device.into(),
                 agent: "Zalo/Android".into(),
             }],
-            &check,
             &RepeatRules::default(),
             at.to_zoned(jiff::tz::TimeZone::UTC).date(),
         )
         .unwrap();
-    out.pop().unwrap().1
+    out.pop().unwrap()
 }
 
 // ------------------------------------------------------------------ tests
@@ -746,18 +763,66 @@ fn scans_count_judge_and_alert(s: &Subject) {
     let out = store
         .record_scans(
             &[NewScan {
-                parsed: Err(tem::codes::CodeError::Empty),
+                check: CodeCheck::malformed(tem::codes::CodeError::Empty),
                 at: jiff::Timestamp::now(),
                 network: None,
                 device: "d".into(),
                 agent: "a".into(),
             }],
-            &check,
             &rules,
             jiff::civil::date(2026, 11, 27),
         )
         .unwrap();
-    assert_eq!(out[0].1.verdict.as_str(), "malformed");
+    assert_eq!(out[0].verdict.as_str(), "malformed");
+}
+
+/// Genuine needs both: the signature verified by the caller, and the
+/// registry's row equal to the code.
+fn the_registry_vouches_only_for_the_code_it_issued(s: &Subject) {
+    let (store, batch) = store_with_batch(s);
+    released(store, batch, 3);
+    let row = code(batch, 1);
+    // A row whose signature does not verify (written behind tem's back)
+    // is forged even though the code equals it byte for byte.
+    let out = scan_checked(store, signed(&row, false), "p1", "2026-11-27T01:00:00Z");
+    assert_eq!(out.verdict.as_str(), "forged");
+    assert!(out.stamp.is_none());
+    // A code whose signature holds but which differs from the row (other
+    // bytes, another batch, another key): not registered, and an alert.
+    let mut other_bytes = row;
+    other_bytes.signature[63] ^= 1;
+    let out = scan_checked(
+        store,
+        signed(&other_bytes, true),
+        "p2",
+        "2026-11-27T01:01:00Z",
+    );
+    assert_eq!(out.verdict.as_str(), "unknown-serial");
+    assert!(out.stamp.is_none());
+    let mut other_key = signed(&row, true);
+    other_key.kid = Some(Kid([8, 7, 6, 5, 4, 3, 2, 1]));
+    let out = scan_checked(store, other_key, "p3", "2026-11-27T01:02:00Z");
+    assert_eq!(out.verdict.as_str(), "unknown-serial");
+    let mut moved = row;
+    moved.batch = BatchId(batch.0 + 1000);
+    let out = scan_checked(store, signed(&moved, true), "p4", "2026-11-27T01:03:00Z");
+    assert_eq!(out.verdict.as_str(), "unknown-serial");
+    let stamps = store.stamp_scans(batch, 1, 1).unwrap();
+    assert_eq!(
+        stamps[0].1, 0,
+        "none of these counted as a scan of the stamp"
+    );
+    let alerts: Vec<_> = store
+        .triage(true, Some(batch))
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.kind == "alert" && t.summary.contains("registry-mismatch"))
+        .collect();
+    assert_eq!(alerts.len(), 3, "{alerts:?}");
+    // The code exactly as issued, signature verified: genuine, counted.
+    let out = scan(store, row, "p5", "2026-11-27T01:04:00Z");
+    assert_eq!(out.verdict.as_str(), "genuine");
+    assert_eq!(out.stamp.unwrap().scan_count, 1);
 }
 
 fn recalls_reach_scans_and_lift(s: &Subject) {

@@ -22,7 +22,9 @@ pub enum KeysCommand {
     /// Make a new active key; the current one becomes verify-only, so stamps
     /// already printed stay genuine.
     Rotate,
-    /// Mark a key compromised. Stamps it signed verify as `revoked-key`.
+    /// Mark a key compromised. Stamps tem issued with it still scan genuine
+    /// (the registry vouches for them); any other code it signs scans
+    /// `revoked-key`, and offline verifiers say `revoked-key` for all of them.
     Revoke {
         /// The key id (16 hex digits) from `tem keys list`.
         kid: String,
@@ -94,7 +96,9 @@ pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                 &super::cli_actor(),
             )?;
             let ring = KeyRing::open(dir)?;
-            println!("key {kid} revoked: stamps it signed now verify as revoked-key");
+            println!(
+                "key {kid} revoked: stamps tem issued with it still scan genuine; any other code it signs scans revoked-key"
+            );
             if ring.active().is_none() {
                 println!("there is no active key now; run `tem keys rotate` before issuing stamps");
             }

@@ -2,6 +2,7 @@
 //! key ring that signs it, offline verification, and reading codes back from
 //! photos. Nothing here touches the registry.
 
+pub mod batch;
 pub mod format;
 pub mod keyring;
 pub mod photo;

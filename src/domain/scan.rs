@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::codes::CodeVerdict;
+use crate::codes::{CodeCheck, CodeVerdict};
 use crate::domain::StampState;
 
 /// What a scan tells the person who made it.
@@ -33,7 +33,8 @@ pub enum Verdict {
     Forged,
     /// No key in the key set matches.
     UnknownKey,
-    /// Signed by a key revoked as compromised, and not in the registry.
+    /// Signed by a key revoked as compromised, and not a stamp tem issued
+    /// under it before it stopped signing.
     RevokedKey,
     /// Not a stamp code.
     Malformed,
@@ -73,33 +74,52 @@ impl Verdict {
     }
 }
 
-/// What the registry knows about a stamp at scan time.
+/// What the registry knows about a stamp at scan time. Only given for a
+/// code that equals the stored stamp byte for byte (serial, batch, key and
+/// signature): the registry vouches for nothing else.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registered {
     pub state: StampState,
     pub recalled: bool,
     pub expiry: Option<jiff::civil::Date>,
+    /// When tem issued the stamp.
+    pub issued_at: jiff::Timestamp,
 }
 
-/// The verdict for a scan, before the repeat-scan rules. A code signed by a
-/// revoked key but present in the registry is judged by the registry.
+/// The verdict for a scan, before the repeat-scan rules.
+///
+/// Both checks must pass for a stamp to be genuine: the signature under a
+/// key of the key set, and the registry's own copy of the code. A revoked
+/// key: a stamp tem issued under it before the key stopped signing is
+/// judged by the registry as before (the key's revocation does not make the
+/// cooperative's printed stamps fake; a thief holding the key cannot add
+/// rows to the registry), while anything else signed by it is `revoked-key`
+/// (a code minted with the stolen key, or a row dated after the key's end).
 pub fn judge(
-    code: CodeVerdict,
+    check: &CodeCheck,
     registered: Option<&Registered>,
     today: jiff::civil::Date,
 ) -> Verdict {
-    match code {
+    match check.verdict {
         CodeVerdict::Malformed => return Verdict::Malformed,
         CodeVerdict::Forged => return Verdict::Forged,
         CodeVerdict::UnknownKey => return Verdict::UnknownKey,
         CodeVerdict::Genuine | CodeVerdict::RevokedKey => {}
     }
-    let Some(r) = registered else {
-        return if code == CodeVerdict::RevokedKey {
-            Verdict::RevokedKey
-        } else {
-            Verdict::UnknownSerial
-        };
+    let revoked = check.verdict == CodeVerdict::RevokedKey;
+    let r = match registered {
+        // Key times are kept to the second.
+        Some(r)
+            if revoked
+                && check
+                    .key_until
+                    .is_none_or(|until| r.issued_at.as_second() > until.as_second()) =>
+        {
+            return Verdict::RevokedKey;
+        }
+        Some(r) => r,
+        None if revoked => return Verdict::RevokedKey,
+        None => return Verdict::UnknownSerial,
     };
     if r.recalled {
         Verdict::Recalled
@@ -231,66 +251,79 @@ mod tests {
         }
     }
 
+    fn check(verdict: CodeVerdict, key_until: Option<i64>) -> CodeCheck {
+        CodeCheck {
+            verdict,
+            code: None,
+            kid: None,
+            problem: None,
+            key_until: key_until.map(|s| jiff::Timestamp::from_second(s).unwrap()),
+        }
+    }
+
     #[test]
     fn registry_decides_in_order() {
         let today = jiff::civil::date(2026, 1, 1);
+        let genuine = check(CodeVerdict::Genuine, None);
         let printed = Registered {
             state: StampState::Printed,
             recalled: false,
             expiry: None,
+            issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
         };
+        assert_eq!(judge(&genuine, Some(&printed), today), Verdict::Genuine);
+        assert_eq!(judge(&genuine, None, today), Verdict::UnknownSerial);
         assert_eq!(
-            judge(CodeVerdict::Genuine, Some(&printed), today),
-            Verdict::Genuine
-        );
-        assert_eq!(
-            judge(CodeVerdict::Genuine, None, today),
-            Verdict::UnknownSerial
-        );
-        assert_eq!(
-            judge(CodeVerdict::RevokedKey, None, today),
-            Verdict::RevokedKey
-        );
-        assert_eq!(
-            judge(CodeVerdict::RevokedKey, Some(&printed), today),
-            Verdict::Genuine
-        );
-        assert_eq!(
-            judge(CodeVerdict::Forged, Some(&printed), today),
+            judge(&check(CodeVerdict::Forged, None), Some(&printed), today),
             Verdict::Forged
         );
         let issued = Registered {
             state: StampState::Issued,
             ..printed.clone()
         };
-        assert_eq!(
-            judge(CodeVerdict::Genuine, Some(&issued), today),
-            Verdict::NotPrinted
-        );
+        assert_eq!(judge(&genuine, Some(&issued), today), Verdict::NotPrinted);
         let voided = Registered {
             state: StampState::Voided,
             ..printed.clone()
         };
-        assert_eq!(
-            judge(CodeVerdict::Genuine, Some(&voided), today),
-            Verdict::Voided
-        );
+        assert_eq!(judge(&genuine, Some(&voided), today), Verdict::Voided);
         let recalled = Registered {
             recalled: true,
             ..voided
         };
-        assert_eq!(
-            judge(CodeVerdict::Genuine, Some(&recalled), today),
-            Verdict::Recalled
-        );
+        assert_eq!(judge(&genuine, Some(&recalled), today), Verdict::Recalled);
         let old = Registered {
             expiry: Some(jiff::civil::date(2025, 12, 31)),
-            ..printed
+            ..printed.clone()
         };
-        assert_eq!(
-            judge(CodeVerdict::Genuine, Some(&old), today),
-            Verdict::Expired
-        );
+        assert_eq!(judge(&genuine, Some(&old), today), Verdict::Expired);
+    }
+
+    #[test]
+    fn a_revoked_key_vouches_only_for_what_tem_issued_before_it_ended() {
+        let today = jiff::civil::date(2026, 1, 1);
+        let printed = Registered {
+            state: StampState::Printed,
+            recalled: false,
+            expiry: None,
+            issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
+        };
+        // Issued at 1,000, the key stopped signing at 2,000: still genuine.
+        let revoked = check(CodeVerdict::RevokedKey, Some(2_000));
+        assert_eq!(judge(&revoked, Some(&printed), today), Verdict::Genuine);
+        let recalled = Registered {
+            recalled: true,
+            ..printed.clone()
+        };
+        assert_eq!(judge(&revoked, Some(&recalled), today), Verdict::Recalled);
+        // Not in the registry: minted with the stolen key.
+        assert_eq!(judge(&revoked, None, today), Verdict::RevokedKey);
+        // A row dated after the key's end was not written by tem's issuance.
+        let late = check(CodeVerdict::RevokedKey, Some(999));
+        assert_eq!(judge(&late, Some(&printed), today), Verdict::RevokedKey);
+        // A revoked key with no end recorded vouches for nothing.
+        let open = check(CodeVerdict::RevokedKey, None);
+        assert_eq!(judge(&open, Some(&printed), today), Verdict::RevokedKey);
     }
 
     #[test]

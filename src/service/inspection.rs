@@ -254,9 +254,10 @@ impl<'a> Judge<'a> {
             CodeVerdict::Genuine | CodeVerdict::RevokedKey
         );
         let mut registered = None;
+        // The registry vouches only for exactly the code it issued.
         if signature_ok
             && let Some(stamp) = self.store.stamp(code.serial)?
-            && stamp.batch == code.batch
+            && stamp.is(&code, check.kid)
         {
             let (expiry, recalls) = match self.batches.get(&stamp.batch.0) {
                 Some(b) => b.clone(),
@@ -279,9 +280,10 @@ impl<'a> Judge<'a> {
                 state: stamp.state,
                 recalled,
                 expiry,
+                issued_at: stamp.issued_at,
             });
         }
-        let verdict = judge(check.verdict, registered.as_ref(), today);
+        let verdict = judge(&check, registered.as_ref(), today);
         let reason = match verdict {
             Verdict::Forged => Some("the signature does not match".to_string()),
             Verdict::UnknownKey => Some("signed by a key tem does not know".to_string()),

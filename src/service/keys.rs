@@ -28,7 +28,8 @@ pub fn rotate(dir: &Path, store: &dyn Store, actor: &str) -> ServiceResult<(Kid,
     Ok((kid, retired))
 }
 
-/// Marks a key compromised: stamps it signed verify as revoked-key.
+/// Marks a key compromised: codes it signs from now on, and any code it
+/// signed that the registry did not issue before now, scan `revoked-key`.
 pub fn revoke(
     dir: &Path,
     store: &dyn Store,

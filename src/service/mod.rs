@@ -37,6 +37,10 @@ pub enum ServiceError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Store(StoreError),
+    /// A part of tem that this request needs is not running right now
+    /// (the scan recorder restarting): try again shortly.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ServiceError {

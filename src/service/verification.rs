@@ -25,6 +25,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use super::{ServiceResult, internal};
+use crate::codes::batch::{self, Claim};
 use crate::codes::format::signed_message;
 use crate::codes::{KeySet, KeyStatus, Signer};
 use crate::domain::{BatchId, StampState};
@@ -167,11 +168,14 @@ pub fn verify_batch(
         total: stamps.len() as u64,
         ..Default::default()
     };
-    let decoded: BTreeMap<String, (VerifyingKey, KeyStatus)> = keys
-        .decoded()
-        .map(|(kid, key, status)| (kid.to_string(), (key, status)))
+    let key_list: Vec<(crate::codes::Kid, VerifyingKey, KeyStatus)> = keys.decoded().collect();
+    let decoded: BTreeMap<String, (usize, KeyStatus)> = key_list
+        .iter()
+        .enumerate()
+        .map(|(i, (kid, _, status))| (kid.to_string(), (i, *status)))
         .collect();
-    let mut known: Vec<(&StoredStamp, VerifyingKey)> = Vec::with_capacity(stamps.len());
+    let batch_keys = batch::Keys::new(key_list.iter().map(|(_, key, _)| *key).collect());
+    let mut known: Vec<(&StoredStamp, usize)> = Vec::with_capacity(stamps.len());
     for s in &stamps {
         match decoded.get(&s.kid.to_string()) {
             Some((key, status)) => {
@@ -197,7 +201,7 @@ pub fn verify_batch(
             }
         }
     }
-    let bad = bad_signatures(&known, batch);
+    let (bad, _) = bad_signatures(&batch_keys, &known, batch);
     stamp_checks.bad_signatures = bad.len() as u64;
     stamp_checks.signatures_ok = known.len() as u64 - bad.len() as u64;
     for s in bad.iter().take(LISTED) {
@@ -219,7 +223,7 @@ pub fn verify_batch(
         findings.push(finding(
             "revoked-key",
             format!(
-                "{} stamps are signed by a key that has since been revoked; they scan as revoked-key",
+                "{} stamps are signed by a key that has since been revoked; scans trust them only through the registry",
                 stamp_checks.revoked_key
             ),
         ));
@@ -403,77 +407,53 @@ fn all_stamps(store: &dyn Store, batch: BatchId) -> ServiceResult<Vec<StoredStam
 }
 
 /// The stamps whose signature fails, found with batch equations on every
-/// core and bisection of the chunks that fail.
+/// core and bisection of the chunks that fail (`codes::batch`), and the
+/// number of single checks that took.
 fn bad_signatures<'a>(
-    stamps: &[(&'a StoredStamp, VerifyingKey)],
+    keys: &batch::Keys,
+    stamps: &[(&'a StoredStamp, usize)],
     batch: BatchId,
-) -> Vec<&'a StoredStamp> {
+) -> (Vec<&'a StoredStamp>, usize) {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let per = stamps.len().div_ceil(threads).max(1);
-    let mut bad: Vec<&StoredStamp> = std::thread::scope(|scope| {
+    let parts: Vec<(Vec<&StoredStamp>, usize)> = std::thread::scope(|scope| {
         let handles: Vec<_> = stamps
             .chunks(per)
             .map(|part| {
                 scope.spawn(move || {
-                    let mut bad = Vec::new();
+                    let (mut bad, mut singles) = (Vec::new(), 0);
                     for chunk in part.chunks(CHUNK) {
-                        bisect(chunk, batch, &mut bad);
+                        let claims: Vec<Claim> = chunk
+                            .iter()
+                            .map(|(s, key)| Claim {
+                                message: signed_message(&s.kid, s.serial, batch),
+                                signature: Signature::from_bytes(&s.signature),
+                                key: *key,
+                            })
+                            .collect();
+                        let checked = batch::verify_claims(keys, &claims, CHUNK);
+                        singles += checked.single_checks;
+                        bad.extend(
+                            chunk
+                                .iter()
+                                .zip(checked.ok)
+                                .filter(|(_, ok)| !ok)
+                                .map(|((s, _), _)| *s),
+                        );
                     }
-                    bad
+                    (bad, singles)
                 })
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
+    let singles = parts.iter().map(|(_, n)| n).sum();
+    let mut bad: Vec<&StoredStamp> = parts.into_iter().flat_map(|(b, _)| b).collect();
     bad.sort_by_key(|s| s.seq);
-    bad
-}
-
-/// Single verifications done by `bisect`, for tests.
-#[cfg(test)]
-static SINGLE_CHECKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-fn bisect<'a>(
-    items: &[(&'a StoredStamp, VerifyingKey)],
-    batch: BatchId,
-    bad: &mut Vec<&'a StoredStamp>,
-) {
-    if items.is_empty() {
-        return;
-    }
-    let messages: Vec<[u8; 33]> = items
-        .iter()
-        .map(|(s, _)| signed_message(&s.kid, s.serial, batch))
-        .collect();
-    let refs: Vec<&[u8]> = messages.iter().map(|m| &m[..]).collect();
-    let sigs: Vec<Signature> = items
-        .iter()
-        .map(|(s, _)| Signature::from_bytes(&s.signature))
-        .collect();
-    let keys: Vec<VerifyingKey> = items.iter().map(|(_, k)| *k).collect();
-    if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
-        return;
-    }
-    // A failing group of a few: each one on its own, strictly.
-    if items.len() <= 4 {
-        #[cfg(test)]
-        SINGLE_CHECKS.fetch_add(items.len(), std::sync::atomic::Ordering::Relaxed);
-        for ((s, key), m) in items.iter().zip(&messages) {
-            if key
-                .verify_strict(m, &Signature::from_bytes(&s.signature))
-                .is_err()
-            {
-                bad.push(s);
-            }
-        }
-        return;
-    }
-    let (left, right) = items.split_at(items.len() / 2);
-    bisect(left, batch, bad);
-    bisect(right, batch, bad);
+    (bad, singles)
 }
 
 /// Each stamp's state as the audit log tells it, indexed by stamp number
@@ -587,6 +567,7 @@ mod tests {
                     state: StampState::Printed,
                     kid: signer.kid(),
                     signature: code.signature,
+                    issued_at: jiff::Timestamp::UNIX_EPOCH,
                 }
             })
             .collect();
@@ -595,14 +576,11 @@ mod tests {
         }
         // Signed for another batch: fails here.
         stamps[299].signature = signer.sign(stamps[299].serial, BatchId(9)).signature;
-        let with_keys: Vec<_> = stamps.iter().map(|s| (s, key)).collect();
-        SINGLE_CHECKS.store(0, std::sync::atomic::Ordering::Relaxed);
-        let bad: Vec<u32> = bad_signatures(&with_keys, batch)
-            .iter()
-            .map(|s| s.seq)
-            .collect();
+        let with_keys: Vec<_> = stamps.iter().map(|s| (s, 0)).collect();
+        let keys = batch::Keys::new(vec![key]);
+        let (bad, singles) = bad_signatures(&keys, &with_keys, batch);
+        let bad: Vec<u32> = bad.iter().map(|s| s.seq).collect();
         assert_eq!(bad, [17, 300, 2048, 4999]);
-        let singles = SINGLE_CHECKS.load(std::sync::atomic::Ordering::Relaxed);
         assert!(
             singles <= 4 * 4,
             "{singles} single verifications for 4 bad stamps in 5,000"

@@ -94,6 +94,8 @@ pub struct StoredStamp {
     pub state: StampState,
     pub kid: Kid,
     pub signature: [u8; 64],
+    /// When tem issued it (its issuance's time).
+    pub issued_at: jiff::Timestamp,
 }
 
 impl StoredStamp {
@@ -104,6 +106,17 @@ impl StoredStamp {
             batch: self.batch,
             signature: self.signature,
         }
+    }
+
+    /// Whether `code` is exactly this stamp as issued (the signature
+    /// compared in constant time): the only code the registry vouches for.
+    pub fn is(&self, code: &StampCode, kid: Option<Kid>) -> bool {
+        use subtle::ConstantTimeEq;
+        kid == Some(self.kid)
+            && code.kid_hint == self.kid.hint()
+            && code.serial == self.serial
+            && code.batch == self.batch
+            && bool::from(code.signature.ct_eq(&self.signature))
     }
 }
 
@@ -146,9 +159,9 @@ pub struct PrintJob {
 /// One scan to record.
 #[derive(Debug, Clone)]
 pub struct NewScan {
-    /// The scanned code as parsed (its signature not yet checked), or why
-    /// it is not a stamp code.
-    pub parsed: Result<crate::codes::StampCode, crate::codes::CodeError>,
+    /// The scanned code and what its signature proved (checked against the
+    /// key set before recording), or why it is not a stamp code.
+    pub check: crate::codes::CodeCheck,
     pub at: jiff::Timestamp,
     /// Salted hash of the client's network (IPv4 /24, IPv6 /48).
     pub network: Option<String>,
@@ -449,23 +462,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn record_print_job(&self, job: &NewPrintJob) -> StoreResult<PrintJob>;
     fn print_jobs(&self, batch: BatchId) -> StoreResult<Vec<PrintJob>>;
 
-    /// Records scans in one transaction: for each, looks the stamp up, has
-    /// `check` decide the code's signature verdict, judges it
-    /// (`domain::scan::judge`), stores the scan, updates the stamp's scan
-    /// count and recent scans, and applies the repeat-scan rules. Counting is
+    /// Records scans in one transaction: for each, looks the stamp up,
+    /// compares it with the scanned code, judges the scan
+    /// (`domain::scan::judge`: the signature verdict the caller checked, and
+    /// the registry only when it holds exactly this code: same serial,
+    /// batch, key and signature bytes, compared in constant time), stores
+    /// the scan, updates the stamp's scan count and recent scans, and applies
+    /// the repeat-scan rules. A code whose signature holds but which differs
+    /// from its stamp's row raises a `registry-mismatch` alert. Counting is
     /// exact under concurrency: SQLite has one writer, and on PostgreSQL
     /// each stamp's row is locked while it is counted (whichever node).
-    ///
-    /// `check` gets the kid of the stored stamp when the registry holds
-    /// exactly this code (same serial, batch, key and signature bytes, the
-    /// signature compared in constant time), `None` otherwise.
     fn record_scans(
         &self,
         scans: &[NewScan],
-        check: &dyn Fn(&crate::codes::StampCode, Option<Kid>) -> crate::codes::CodeCheck,
         rules: &crate::domain::scan::RepeatRules,
         today: jiff::civil::Date,
-    ) -> StoreResult<Vec<(crate::codes::CodeCheck, ScanOutcome)>>;
+    ) -> StoreResult<Vec<ScanOutcome>>;
     /// Stores a token; its producer must exist (`NotFound` otherwise).
     fn create_token(&self, new: &NewToken, actor: &str) -> StoreResult<TokenInfo>;
     /// The token whose hash is `hash` (looked up by its first 8 bytes, then

@@ -767,7 +767,8 @@ fn not_found(what: &'static str, id: impl std::fmt::Display) -> StoreError {
 
 // ---------------------------------------------------------------- stamps
 
-const STAMP_COLUMNS: &str = "s.serial, s.batch_id, s.seq, s.state, k.kid, s.signature";
+const STAMP_COLUMNS: &str =
+    "s.serial, s.batch_id, s.seq, s.state, k.kid, s.signature, i.created_at";
 const STAMP_FROM: &str =
     "FROM stamps s JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id";
 
@@ -785,6 +786,7 @@ fn stamp_row(r: &Row) -> StoreResult<StoredStamp> {
         signature: sig
             .try_into()
             .map_err(|_| bad_value("signature", "(wrong length)"))?,
+        issued_at: ts(r, 6)?,
     })
 }
 
@@ -1284,10 +1286,9 @@ impl<B: Backend> Store for B {
     fn record_scans(
         &self,
         scans: &[NewScan],
-        check: &dyn Fn(&StampCode, Option<Kid>) -> crate::codes::CodeCheck,
         rules: &RepeatRules,
         today: jiff::civil::Date,
-    ) -> StoreResult<Vec<(crate::codes::CodeCheck, ScanOutcome)>> {
+    ) -> StoreResult<Vec<ScanOutcome>> {
         use subtle::ConstantTimeEq;
         /// The stamp row a scan needs: batch, seq, state, scan count, first
         /// scan, recent scans, the batch's expiry.
@@ -1300,13 +1301,15 @@ impl<B: Backend> Store for B {
             Option<String>,
             Option<String>,
         );
-        // Stamp and its batch's expiry, its signature and key, and the
-        // newest recall in force over it, in one query. On PostgreSQL the
-        // stamp row is locked, so scans of one stamp through several nodes
-        // count one after the other.
+        /// The stamp row, its signature, key and issuance time, and the recall in force.
+        type Row = (Found, Vec<u8>, String, String, Option<RecallNotice>);
+        // Stamp and its batch's expiry, its signature, key and issuance
+        // time, and the newest recall in force over it, in one query. On
+        // PostgreSQL the stamp row is locked, so scans of one stamp through
+        // several nodes count one after the other.
         let lookup = format!(
             "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
-                    s.signature, k.kid, r.reason, r.notice, r.created_at
+                    s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at
              FROM stamps s JOIN batches b ON b.id = s.batch_id
                   JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
                   LEFT JOIN recalls r ON r.id = (
@@ -1320,62 +1323,69 @@ impl<B: Backend> Store for B {
         // Stamps are locked in serial order, so two groups never wait for
         // each other in a circle.
         let mut order: Vec<usize> = (0..scans.len()).collect();
-        order.sort_by_key(|&i| scans[i].parsed.as_ref().map(|c| c.serial.0).ok());
+        order.sort_by_key(|&i| scans[i].check.code.map(|c| c.serial.0));
         self.scan_write(|tx| {
-            let mut out: Vec<Option<(crate::codes::CodeCheck, ScanOutcome)>> = vec![None; scans.len()];
+            let mut out: Vec<Option<ScanOutcome>> = vec![None; scans.len()];
             for &index in &order {
                 let scan = &scans[index];
+                let code_check = &scan.check;
                 // The lookup happens for every parsed code, whatever its
                 // signature, so timing does not tell whether a serial exists.
-                let (code_check, found, notice): (crate::codes::CodeCheck, Option<Found>, Option<RecallNotice>) = match &scan.parsed {
-                    Err(e) => (crate::codes::CodeCheck::malformed(e.clone()), None, None),
-                    Ok(code) => {
-                        let row = tx.query_opt(
-                            &lookup,
-                            args![serial_key(code.serial)],
-                            |r| {
-                                let notice = match r.get::<Option<String>>(9)? {
-                                    Some(reason) => Some(RecallNotice { reason, notice: r.get(10)?, since: ts(r, 11)? }),
-                                    None => None,
-                                };
-                                Ok((
-                                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
-                                    r.get::<Vec<u8>>(7)?,
-                                    r.get::<String>(8)?,
-                                    notice,
-                                ))
-                            },
-                        )?;
-                        let vouched = row.as_ref().and_then(|(f, sig, kid, _): &(Found, Vec<u8>, String, Option<RecallNotice>)| {
-                            let kid = Kid::parse(kid)?;
-                            let same = f.0 == code.batch.0
-                                && kid.hint() == code.kid_hint
-                                && bool::from(sig.as_slice().ct_eq(&code.signature[..]));
-                            same.then_some(kid)
-                        });
-                        match row {
-                            Some((f, _, _, notice)) => (check(code, vouched), Some(f), notice),
-                            None => (check(code, vouched), None, None),
-                        }
-                    }
+                let row: Option<Row> = match &code_check.code {
+                    None => None,
+                    Some(code) => tx.query_opt(&lookup, args![serial_key(code.serial)], |r| {
+                        let notice = match r.get::<Option<String>>(10)? {
+                            Some(reason) => Some(RecallNotice { reason, notice: r.get(11)?, since: ts(r, 12)? }),
+                            None => None,
+                        };
+                        Ok((
+                            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
+                            r.get::<Vec<u8>>(7)?,
+                            r.get::<String>(8)?,
+                            r.get::<String>(9)?,
+                            notice,
+                        ))
+                    })?,
                 };
-                let code = code_check.code.map(|c| (c.serial, c.batch));
                 let signature_ok = matches!(
                     code_check.verdict,
                     crate::codes::CodeVerdict::Genuine | crate::codes::CodeVerdict::RevokedKey
                 );
-                // A stamp is "registered" for this code only if the code's batch matches.
-                let found = found.filter(|f| signature_ok && code.is_some_and(|(_, b)| b.0 == f.0));
+                // The registry vouches only for exactly the code it issued:
+                // same serial, batch, key and signature bytes (compared in
+                // constant time). A code whose signature holds but which
+                // differs from the row (another batch, key or signature) was
+                // signed outside issuance, or the row was altered: it is not
+                // registered, and inspectors get an alert.
+                let (mut found, mut notice, mut issued_at, mut mismatch) = (None, None, None, None);
+                if let (Some(code), Some((f, signature, kid, issued, recall))) = (code_check.code, row) {
+                    let same = signature_ok
+                        && f.0 == code.batch.0
+                        && code_check.kid.is_some_and(|k| k.to_string() == kid)
+                        && bool::from(signature.as_slice().ct_eq(&code.signature[..]));
+                    if same {
+                        issued_at = Some(timestamp(&issued)?);
+                        (found, notice) = (Some(f), recall);
+                    } else if signature_ok {
+                        mismatch = Some((f.0, f.1));
+                    }
+                }
+                let code = code_check.code.map(|c| (c.serial, c.batch));
                 let mut registered = None;
-                let notice = if found.is_some() { notice } else { None };
-                if let Some((_, _, state, _, _, _, expiry)) = &found {
+                if let (Some((_, _, state, _, _, _, expiry)), Some(issued_at)) = (&found, issued_at) {
                     registered = Some(Registered {
                         state: StampState::from_code(*state).ok_or_else(|| bad_value("stamp state", &state.to_string()))?,
                         recalled: notice.is_some(),
                         expiry: expiry.as_deref().map(|e| e.parse().map_err(|_| bad_value("date", e))).transpose()?,
+                        issued_at,
                     });
                 }
-                let verdict = scan_rules::judge(code_check.verdict, registered.as_ref(), today);
+                let verdict = scan_rules::judge(code_check, registered.as_ref(), today);
+                if verdict == scan_rules::Verdict::RevokedKey {
+                    // Signed by the revoked key after it stopped signing: not
+                    // an issuance tem made; the row says nothing for it.
+                    (found, notice) = (None, None);
+                }
                 let scan_id = tx.insert(
                     "INSERT INTO scans (serial, batch_id, at, verdict, network, device, agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     args![
@@ -1388,6 +1398,19 @@ impl<B: Backend> Store for B {
                         scan.agent
                     ],
                 )?;
+                if let (Some((batch, seq)), Some((serial, _))) = (mismatch, code) {
+                    tx.execute(
+                        "INSERT INTO events (at, action, batch_id, first_seq, last_seq, count, actor, place, reason, detail)
+                         VALUES (?1, 'alert', ?2, ?3, ?3, 1, 'scan', ?4, 'registry-mismatch', ?5)",
+                        args![
+                            scan.at.to_string(),
+                            batch,
+                            seq,
+                            scan.network,
+                            serde_json::json!({ "serial": serial.to_string(), "scan_id": scan_id }).to_string()
+                        ],
+                    )?;
+                }
                 let mut repeat = Vec::new();
                 let mut stamp = None;
                 if let (Some((batch, seq, state, count, first, recent, _)), Some((serial, _))) = (found, code) {
@@ -1443,7 +1466,7 @@ impl<B: Backend> Store for B {
                         recall: notice,
                     });
                 }
-                out[index] = Some((code_check, ScanOutcome { scan_id, verdict, repeat, stamp }));
+                out[index] = Some(ScanOutcome { scan_id, verdict, repeat, stamp });
             }
             Ok(out.into_iter().flatten().collect())
         })

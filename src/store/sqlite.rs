@@ -22,7 +22,7 @@ pub struct SqliteStore {
     /// on one connection SQLite keeps its page cache between transactions,
     /// while alternating pooled connections would each find the file changed
     /// and drop their whole cache.
-    scans: std::sync::Mutex<Connection>,
+    scans: std::sync::Arc<std::sync::Mutex<Connection>>,
     /// Dropped with the store, which stops the checkpoint thread.
     _checkpoints: std::sync::mpsc::Sender<()>,
     path: String,
@@ -66,34 +66,72 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 /// WAL frames (4 KiB pages) past which the checkpoint thread makes the WAL
-/// start over.
-const WAL_RESTART_FRAMES: i64 = 16_384;
+/// start over: 1 GiB. Under a steady stream of first scans (each dirties a
+/// page of its own, about 100 MB of WAL a second at full speed) the restart
+/// then comes every ten seconds or so, and under ordinary loads never: the
+/// passive checkpoints keep up and the WAL starts over by itself.
+const WAL_RESTART_FRAMES: i64 = 262_144;
+/// A WAL file larger than this is cut back once nothing has been written
+/// for a checkpoint interval.
+const WAL_KEEP_BYTES: u64 = 64 << 20;
 
 /// Checkpoints the WAL four times a second until the returned sender is
 /// dropped. PASSIVE checkpoints never block a writer, but under a steady
 /// stream of scans they never catch up with the end of the WAL, which then
 /// never restarts and keeps growing; so past `WAL_RESTART_FRAMES` a RESTART
-/// checkpoint follows, which holds writers back only for what the passive
-/// one left (a few milliseconds) and lets the next write start the WAL over.
+/// checkpoint follows. It must hold writers back while it copies what the
+/// passive one left and syncs (measured 30–40 ms), so it runs on the scan
+/// recorder's own connection, holding it: the recorder waits on that lock
+/// and resumes the moment the checkpoint ends, instead of polling SQLite's
+/// busy handler with growing sleeps (which had stalled scans for up to
+/// 80 ms). The WAL file keeps its size (overwritten from the start) until
+/// a quiet moment, when it is cut back to `WAL_KEEP_BYTES`.
 fn spawn_checkpointer(
+    path: &Path,
     pool: r2d2::Pool<SqliteConnectionManager>,
+    scans: std::sync::Arc<std::sync::Mutex<Connection>>,
 ) -> StoreResult<std::sync::mpsc::Sender<()>> {
     use std::sync::mpsc::{RecvTimeoutError, channel};
-    fn checkpoint(c: &Connection, mode: &str) -> rusqlite::Result<i64> {
-        c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
+    /// Frames in the WAL, and how many of them are in the database.
+    fn checkpoint(c: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)> {
+        c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok((r.get(1)?, r.get(2)?))
+        })
     }
     let (tx, rx) = channel::<()>();
+    let wal = format!("{}-wal", path.display());
     std::thread::Builder::new()
         .name("tem-checkpoint".into())
         .spawn(move || {
+            let mut last_frames = -1;
             while let Err(RecvTimeoutError::Timeout) =
                 rx.recv_timeout(std::time::Duration::from_millis(250))
             {
                 let done = pool.get().map_err(|e| e.to_string()).and_then(|c| {
-                    let frames = checkpoint(&c, "PASSIVE").map_err(|e| e.to_string())?;
-                    if frames > WAL_RESTART_FRAMES {
-                        checkpoint(&c, "RESTART").map_err(|e| e.to_string())?;
-                    }
+                    let (frames, done) = checkpoint(&c, "PASSIVE").map_err(|e| e.to_string())?;
+                    let quiet = frames == last_frames && frames == done;
+                    last_frames = frames;
+                    let mode = if frames > WAL_RESTART_FRAMES {
+                        "RESTART"
+                    } else if quiet
+                        && std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_KEEP_BYTES)
+                    {
+                        // Nothing written for a while: give back the disk
+                        // space a burst took (cutting a large file is slow,
+                        // so never under load).
+                        "TRUNCATE"
+                    } else {
+                        return Ok(());
+                    };
+                    // A reader in the way (a long report, a backup) makes
+                    // it give up after 100 ms and try again next time,
+                    // rather than hold the scans back until it is done.
+                    let scan = scans.lock().unwrap_or_else(|e| e.into_inner());
+                    let run = scan
+                        .busy_timeout(Duration::from_millis(100))
+                        .and_then(|()| checkpoint(&scan, mode));
+                    scan.busy_timeout(BUSY_TIMEOUT).map_err(|e| e.to_string())?;
+                    run.map_err(|e| e.to_string())?;
                     Ok(())
                 });
                 if let Err(e) = done {
@@ -137,12 +175,15 @@ impl SqliteStore {
         // of their own, so a scan does not wait for one. Its page cache is
         // 8 MB: SQLite walks the cache's hash table at every commit, and the
         // pages scans touch stay in the OS page cache anyway.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -8192;")
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -8192;",
+        )
             .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
-        let checkpoints = spawn_checkpointer(pool.clone())?;
+        let conn = std::sync::Arc::new(std::sync::Mutex::new(conn));
+        let checkpoints = spawn_checkpointer(path, pool.clone(), conn.clone())?;
         Ok(SqliteStore {
             pool,
-            scans: std::sync::Mutex::new(conn),
+            scans: conn,
             _checkpoints: checkpoints,
             path: path.display().to_string(),
         })

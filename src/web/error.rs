@@ -74,6 +74,9 @@ impl ApiError {
                     None,
                 ),
             },
+            ApiError::Service(S::Unavailable(m)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable".into(), m.clone(), None)
+            }
             ApiError::Service(S::Store(_)) | ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error".into(),
@@ -104,6 +107,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header(("Retry-After", "2"));
         }
         response.json(ErrorBody {
             error: ErrorDetail {

@@ -192,6 +192,35 @@ impl TestApp {
         r.body["id"].as_u64().unwrap() as u32
     }
 
+    /// Writes a stamp's signature straight into the database, as an edited
+    /// backup or a leaked database account could.
+    pub fn overwrite_signature(&self, serial: tem::domain::Serial, signature: &[u8; 64]) {
+        let key = serial.0 as i64;
+        match &self._db {
+            Some(db) => {
+                let n = db
+                    .client()
+                    .execute(
+                        "UPDATE stamps SET signature = $1 WHERE serial = $2",
+                        &[&&signature[..], &key],
+                    )
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+            None => {
+                let c = rusqlite::Connection::open(self.dir.path().join("tem.db")).unwrap();
+                c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                let n = c
+                    .execute(
+                        "UPDATE stamps SET signature = ?1 WHERE serial = ?2",
+                        rusqlite::params![&signature[..], key],
+                    )
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+        }
+    }
+
     /// A producer, product and batch; returns the batch id.
     pub fn batch(&self) -> u32 {
         let producer = self.create_producer();

@@ -16,3 +16,4 @@ mod roles;
 mod scan;
 mod sheets;
 mod stamps;
+mod trust;

@@ -366,6 +366,7 @@ impl ResponseError for DashError {
                 ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
                 ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
                 ServiceError::Conflict(_) => StatusCode::CONFLICT,
+                ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }

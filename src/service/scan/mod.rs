@@ -1,28 +1,43 @@
 //! Scanning: verify a code, judge it against the registry, record the scan,
 //! and gather what the consumer page shows.
 //!
-//! Every scan is a write (the count must be exact), so scans go through one
-//! recorder thread that commits them in groups: many concurrent scans share
-//! one transaction and one fsync, and each caller waits only for its group.
+//! A scan takes two steps:
+//! 1. `verify`: in the HTTP worker that read it, the scans that worker
+//!    has in hand are verified together against the key set with one batch
+//!    equation (`codes::batch`). No thread hop, and a flood of forged codes
+//!    costs CPU in the workers, never time under the write lock.
+//! 2. `recorder`: one thread commits the checked scans in groups (every scan
+//!    is a write: the count must be exact); many concurrent scans share one
+//!    transaction, and each caller waits only for its group. The registry
+//!    vouches for a code only if it equals the stored stamp: a code must both
+//!    verify and match to be genuine.
+//!
+//! The recorder survives a panic: the scans of the failed group are answered
+//! "unavailable" (503) and the next group is recorded as usual.
+
+mod recorder;
+mod verify;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 use super::{ServiceError, ServiceResult};
-use crate::codes::{CodeCheck, CodeError, CodeVerdict, KeySet, Kid, StampCode, Verifier};
+use crate::codes::{CodeCheck, CodeError, StampCode, Verifier};
 use crate::domain::scan::{RepeatRules, Verdict};
 use crate::domain::{Batch, BatchId, Producer, Product};
-use crate::store::{NewReport, NewScan, ScanOutcome, Store, StoreError};
+use crate::store::{NewReport, ScanOutcome, Store, StoreError};
+pub(crate) use recorder::Recorder;
+use recorder::{Failure, Recorders};
+use verify::{Job, Keys, Pending};
 
 /// Longest text the scan endpoint looks at: the 189-digit code plus a
 /// generous URL around it. Longer input is malformed before any decoding.
 pub const MAX_INPUT: usize = 400;
-/// Scans committed together at most.
+/// Scans verified and committed together at most.
 const GROUP: usize = 256;
 /// How long product, producer and batch details may be reused before they
 /// are read again (recalls and stamp states are read on every scan).
@@ -51,57 +66,13 @@ pub struct Details {
     pub producer: Producer,
 }
 
-/// A scan waiting for its group commit (its code parsed, not yet verified)
-/// and where to send the outcome.
-type Job = (
-    NewScan,
-    tokio::sync::oneshot::Sender<Result<(CodeCheck, ScanOutcome), String>>,
-);
-
-/// The public key set, reloaded when `keyring.json` changes (checked at
-/// most every 2 s, so rotation and revocation apply without a restart).
-struct Keys {
-    dir: PathBuf,
-    cell: RwLock<(Arc<Verifier>, Option<SystemTime>, Instant)>,
-}
-
-impl Keys {
-    fn new(dir: PathBuf) -> Keys {
-        let (v, m) = load_verifier(&dir);
-        Keys {
-            dir,
-            cell: RwLock::new((Arc::new(v), m, Instant::now())),
-        }
-    }
-
-    fn verifier(&self) -> Arc<Verifier> {
-        {
-            let guard = self.cell.read().unwrap_or_else(|e| e.into_inner());
-            if guard.2.elapsed() < Duration::from_secs(2) {
-                return guard.0.clone();
-            }
-        }
-        let mut guard = self.cell.write().unwrap_or_else(|e| e.into_inner());
-        let mtime = std::fs::metadata(self.dir.join("keyring.json"))
-            .and_then(|m| m.modified())
-            .ok();
-        if mtime != guard.1 {
-            let (v, m) = load_verifier(&self.dir);
-            guard.0 = Arc::new(v);
-            guard.1 = m;
-        }
-        guard.2 = Instant::now();
-        guard.0.clone()
-    }
-}
-
 /// The scan service: key set, salt, rules, the recorder thread and a small cache.
 pub struct Scanner {
     store: Arc<dyn Store>,
     keys: Arc<Keys>,
     salt: String,
     rules: RepeatRules,
-    jobs: Mutex<Sender<Job>>,
+    recorder: Recorders,
     details: Mutex<HashMap<BatchId, (Instant, Arc<Details>)>>,
 }
 
@@ -121,28 +92,33 @@ impl Scanner {
         keys_dir: PathBuf,
         rules: RepeatRules,
     ) -> ServiceResult<Arc<Scanner>> {
+        Self::start_with(store.clone(), store, keys_dir, rules)
+    }
+
+    /// Starts the stages with `recorder` recording the scans.
+    pub(crate) fn start_with(
+        store: Arc<dyn Store>,
+        recorder: impl Recorder,
+        keys_dir: PathBuf,
+        rules: RepeatRules,
+    ) -> ServiceResult<Arc<Scanner>> {
         let salt = store.setting("scan.network_salt", &|| {
             let mut bytes = [0u8; 32];
             rand::fill(&mut bytes);
             data_encoding::HEXLOWER.encode(&bytes)
         })?;
-        let (tx, rx) = channel::<Job>();
         let keys = Arc::new(Keys::new(keys_dir));
-        let (recorder_store, recorder_keys) = (store.clone(), keys.clone());
-        std::thread::Builder::new()
-            .name("tem-scan-recorder".into())
-            .spawn(move || record_loop(recorder_store, recorder_keys, rx, rules))
-            .map_err(|e| {
-                ServiceError::Store(StoreError::Database(format!(
-                    "cannot start the scan recorder: {e}"
-                )))
-            })?;
+        let recorder = Recorders::start(recorder, keys.clone(), rules).map_err(|e| {
+            ServiceError::Store(StoreError::Database(format!(
+                "cannot start the scan recorder: {e}"
+            )))
+        })?;
         Ok(Arc::new(Scanner {
             store,
             keys,
             salt,
             rules,
-            jobs: Mutex::new(tx),
+            recorder,
             details: Mutex::new(HashMap::new()),
         }))
     }
@@ -188,8 +164,9 @@ impl Scanner {
         data_encoding::HEXLOWER.encode(&h.finalize()[..8])
     }
 
-    /// Records a scan of `text` and returns what to show. Waits for the
-    /// scan's group commit, so the count shown includes this scan.
+    /// Verifies and records a scan of `text` and returns what to show.
+    /// Waits for the scan's group commit, so the count shown includes this
+    /// scan.
     pub async fn scan(&self, text: &str, client: &Client) -> ServiceResult<ScanResult> {
         let network = self.network_hash(client.ip);
         let device = self.hash(&format!(
@@ -197,25 +174,25 @@ impl Scanner {
             network.as_deref().unwrap_or("-"),
             client.user_agent
         ));
-        let pending = NewScan {
+        let pending = Pending {
             parsed: parse(text),
             at: jiff::Timestamp::now(),
             network,
             device,
             agent: agent_family(&client.user_agent),
         };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let stopped =
-            || ServiceError::Store(StoreError::Database("the scan recorder stopped".into()));
-        self.jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send((pending, tx))
+        let stopped = || ServiceError::Unavailable("the scan recorder is not running".into());
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        self.recorder
+            .send(Job { pending, reply })
             .map_err(|_| stopped())?;
-        let (check, outcome) = rx
-            .await
-            .map_err(|_| stopped())?
-            .map_err(|e| ServiceError::Store(StoreError::Database(e)))?;
+        let outcome = outcome.await.map_err(|_| stopped())?;
+        let (check, outcome) = outcome.map_err(|e| match e {
+            Failure::Store(e) => ServiceError::Store(StoreError::Database(e)),
+            Failure::Unavailable => {
+                ServiceError::Unavailable("the scan could not be recorded; try again".into())
+            }
+        })?;
         let details = match &outcome.stamp {
             Some(stamp) => Some(self.details(stamp.batch).await?),
             None => None,
@@ -317,17 +294,6 @@ impl Scanner {
     }
 }
 
-fn load_verifier(dir: &std::path::Path) -> (Verifier, Option<SystemTime>) {
-    let mtime = std::fs::metadata(dir.join("keyring.json"))
-        .and_then(|m| m.modified())
-        .ok();
-    let set = KeySet::load(dir).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "no key set: every scan will be unknown-key");
-        KeySet::new(Vec::new())
-    });
-    (Verifier::new(&set), mtime)
-}
-
 /// Parses a scanned text; input longer than any stamp URL is malformed
 /// before any decoding work.
 fn parse(text: &str) -> Result<StampCode, CodeError> {
@@ -335,65 +301,6 @@ fn parse(text: &str) -> Result<StampCode, CodeError> {
         return Err(CodeError::WrongLength(text.len()));
     }
     StampCode::parse(text)
-}
-
-/// Drains jobs in groups and records each group in one transaction.
-///
-/// A code whose serial, batch, key and signature equal what the registry
-/// stored at issuance is vouched for by the registry (a constant-time
-/// comparison; the stored signature is what tem's key produced). Every other
-/// parsed code gets full Ed25519 verification, so forged codes, unknown
-/// serials and foreign keys are told apart as before. Re-verifying the
-/// stored signatures themselves is the job of batch verification.
-fn record_loop(store: Arc<dyn Store>, keys: Arc<Keys>, rx: Receiver<Job>, rules: RepeatRules) {
-    let (mut groups, mut scanned, mut busy) = (0u64, 0u64, Duration::ZERO);
-    while let Ok(first) = rx.recv() {
-        let started = Instant::now();
-        let mut jobs = vec![first];
-        while jobs.len() < GROUP {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        let (scans, replies): (Vec<NewScan>, Vec<_>) = jobs.into_iter().unzip();
-        let verifier = keys.verifier();
-        let check = |code: &StampCode, vouched: Option<Kid>| match vouched {
-            Some(kid) => CodeCheck {
-                verdict: CodeVerdict::Genuine,
-                code: Some(*code),
-                kid: Some(kid),
-                problem: None,
-            },
-            None => verifier.check_code(code),
-        };
-        let today = jiff::Zoned::now().date();
-        groups += 1;
-        scanned += scans.len() as u64;
-        if groups % 1000 == 0 {
-            tracing::debug!(
-                groups,
-                scans = scanned,
-                busy_ms = busy.as_millis() as u64,
-                "scan recorder"
-            );
-        }
-        let result = store.record_scans(&scans, &check, &rules, today);
-        busy += started.elapsed();
-        match result {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, scans = scans.len(), "recording scans failed");
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
-        }
-    }
 }
 
 /// The browser or app family and platform from a user-agent string; enough
@@ -450,5 +357,71 @@ mod tests {
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1";
         assert_eq!(agent_family(iphone), "Safari/iOS");
         assert_eq!(agent_family(""), "unknown/other");
+    }
+
+    /// Panics while recording the first group it gets, then records.
+    struct PanicsOnce {
+        store: Arc<dyn Store>,
+        panicked: std::sync::atomic::AtomicBool,
+    }
+
+    impl Recorder for PanicsOnce {
+        fn record(
+            &self,
+            scans: &[crate::store::NewScan],
+            rules: &RepeatRules,
+            today: jiff::civil::Date,
+        ) -> Result<Vec<ScanOutcome>, StoreError> {
+            if !self
+                .panicked
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                panic!("recording failed on purpose");
+            }
+            self.store.record_scans(scans, rules, today)
+        }
+    }
+
+    #[test]
+    fn a_recorder_panic_fails_its_group_as_unavailable_and_the_next_scan_is_recorded() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::SqliteStore::open(&dir.path().join("tem.db")).expect("store"));
+        let recorder = PanicsOnce {
+            store: store.clone(),
+            panicked: Default::default(),
+        };
+        let scanner = Scanner::start_with(
+            store,
+            recorder,
+            dir.path().join("keys"),
+            RepeatRules::default(),
+        )
+        .expect("scanner");
+        let client = Client {
+            ip: None,
+            user_agent: "test".into(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let first =
+                tokio::time::timeout(Duration::from_secs(10), scanner.scan("/123", &client))
+                    .await
+                    .expect("answered, not hung");
+            assert!(
+                matches!(first, Err(ServiceError::Unavailable(_))),
+                "{first:?}"
+            );
+            let second =
+                tokio::time::timeout(Duration::from_secs(10), scanner.scan("/123", &client))
+                    .await
+                    .expect("answered, not hung")
+                    .expect("recorded after the panic");
+            assert_eq!(second.outcome.verdict, Verdict::Malformed);
+            assert!(second.outcome.scan_id > 0);
+        });
     }
 }

@@ -1,0 +1,93 @@
+//! What a scan trusts: every signature is verified against the key set,
+//! and the registry vouches only for the exact code it issued.
+
+use serde_json::Value;
+use tem::codes::keyring::{KeySet, KeyStatus};
+use tem::codes::{KeyRing, StampCode};
+
+use crate::helpers::TestApp;
+use crate::scan::{PHONE, app_with_printed_stamps, path_of, scan_json};
+
+/// Scans until `done` holds for the answer (the scanner rereads a changed
+/// key ring within 2 s); returns that answer.
+fn scan_until(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    loop {
+        let json = scan_json(app, path, PHONE);
+        if done(&json) || std::time::Instant::now() > until {
+            return json;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_stamp_row_written_behind_tems_back_is_not_genuine() {
+    let (app, _, urls) = app_with_printed_stamps(3);
+    let printed = StampCode::parse(&urls[0]).unwrap();
+    // Someone with the database rewrites stamp 1's signature and prints a
+    // code that equals the row byte for byte: tem's key never signed it.
+    let mut made_up = printed;
+    made_up.signature = [0x5a; 64];
+    made_up.signature[63] = 0x01;
+    app.overwrite_signature(printed.serial, &made_up.signature);
+    let json = scan_json(&app, &format!("/{}", made_up.to_digits()), PHONE);
+    assert_eq!(json["verdict"], "forged", "{json}");
+    assert_eq!(json["scan_count"], 0);
+    // The stamp really printed no longer matches its row: not genuine
+    // either, and the inspectors hear of it.
+    let json = scan_json(&app, &path_of(&urls[0]), PHONE);
+    assert_eq!(json["verdict"], "unknown-serial", "{json}");
+    let triage = app.get("/api/v1/triage");
+    assert!(
+        triage.body.to_string().contains("registry-mismatch"),
+        "{}",
+        triage.body
+    );
+    // The other stamps are untouched.
+    assert_eq!(
+        scan_json(&app, &path_of(&urls[1]), PHONE)["verdict"],
+        "genuine"
+    );
+}
+
+#[test]
+fn a_key_taken_out_of_the_key_set_no_longer_vouches_for_its_stamps() {
+    let (app, _, urls) = app_with_printed_stamps(3);
+    assert_eq!(
+        scan_json(&app, &path_of(&urls[0]), PHONE)["verdict"],
+        "genuine"
+    );
+    let path = app.dir.path().join("keys").join("keyring.json");
+    let mut set: KeySet = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    set.keys.retain(|k| k.status != KeyStatus::Active);
+    std::fs::write(&path, serde_json::to_string(&set).unwrap()).unwrap();
+    let json = scan_until(&app, &path_of(&urls[1]), |j| j["verdict"] != "genuine");
+    assert_eq!(json["verdict"], "unknown-key", "{json}");
+    assert_eq!(json["scan_count"], 0, "not counted as a scan of the stamp");
+}
+
+/// The decision documented in docs/security.md: revoking a key (a stolen
+/// laptop) does not turn a cooperative's printed stamps into fakes; the
+/// registry still vouches for what tem issued while the key was good. A
+/// code minted with the stolen key for a serial tem never issued is
+/// `revoked-key`.
+#[test]
+fn stamps_issued_before_their_key_was_revoked_stay_genuine() {
+    let (app, batch, urls) = app_with_printed_stamps(3);
+    let keys = app.dir.path().join("keys");
+    let mut ring = KeyRing::open(&keys).unwrap();
+    let old = ring.active().unwrap().kid.clone();
+    let thief = ring.signer().unwrap();
+    ring.rotate().unwrap();
+    ring.revoke(&old, Some("laptop stolen".into())).unwrap();
+    let minted = thief.sign(tem::domain::Serial(77), tem::domain::BatchId(batch));
+    let json = scan_until(&app, &format!("/{}", minted.to_digits()), |j| {
+        j["verdict"] == "revoked-key"
+    });
+    assert_eq!(json["verdict"], "revoked-key", "{json}");
+    let json = scan_json(&app, &path_of(&urls[0]), PHONE);
+    assert_eq!(json["verdict"], "genuine", "{json}");
+    assert_eq!(json["kid"], old.as_str());
+    assert_eq!(json["scan_count"], 1);
+}
