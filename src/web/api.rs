@@ -26,9 +26,12 @@ pub struct RouteSpec {
     pub roles: &'static [Role],
 }
 
-/// Declares the API once: `ROUTES` (read by `auth::authorize`, the OpenAPI
-/// document and the role-matrix test) and `routes` (the actix registration)
-/// come from the same list, so no route exists without its roles.
+/// Declares the API once: `ROUTES` (read by the OpenAPI document and the
+/// role-matrix test) and `routes` (the actix registration) come from the
+/// same list, so no route exists without its roles. Each resource is
+/// wrapped in `auth::authorize` with its own routes' roles: authorization
+/// runs on the route the router matched, however its path was spelled
+/// (`/batche%73/1` is `/batches/1` to the router, and so to the check).
 macro_rules! api {
     ($( $path:literal { $( $method:ident => $handler:path, [$($role:ident),*] );+ $(;)? } )*) => {
         pub const ROUTES: &[RouteSpec] = &[
@@ -36,10 +39,18 @@ macro_rules! api {
         ];
 
         pub fn routes(cfg: &mut web::ServiceConfig) {
-            $( cfg.service(
-                web::resource($path)
-                    $( .route(web::method(actix_web::http::Method::$method).to($handler)) )+
-            ); )*
+            $( {
+                const SPECS: &[RouteSpec] = &[
+                    $( RouteSpec { method: stringify!($method), path: $path, roles: &[$(Role::$role),*] }, )+
+                ];
+                cfg.service(
+                    web::resource($path)
+                        .wrap(actix_web::middleware::from_fn(|req, next| {
+                            super::auth::authorize(SPECS, req, next)
+                        }))
+                        $( .route(web::method(actix_web::http::Method::$method).to($handler)) )+
+                );
+            } )*
         }
     };
 }
@@ -94,20 +105,6 @@ api! {
         POST => super::inspections::create, [Admin, Inspector];
     }
     "/inspections/{id}" { GET => super::inspections::get, [Admin, Inspector] }
-}
-
-/// The route a request is for, matched like the router does.
-pub fn route_for(method: &actix_web::http::Method, path: &str) -> Option<&'static RouteSpec> {
-    static DEFS: std::sync::LazyLock<Vec<(actix_web::dev::ResourceDef, &'static RouteSpec)>> =
-        std::sync::LazyLock::new(|| {
-            ROUTES
-                .iter()
-                .map(|r| (actix_web::dev::ResourceDef::new(r.path), r))
-                .collect()
-        });
-    DEFS.iter()
-        .find(|(def, r)| r.method == method.as_str() && def.is_match(path))
-        .map(|(_, r)| *r)
 }
 
 /// Runs a service call on the blocking pool.

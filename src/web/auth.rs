@@ -1,7 +1,7 @@
 //! Who may call the API. Every route under `/api/v1` is listed in
 //! `api::ROUTES` with the roles that may call it; `authorize` (middleware on
-//! the scope) checks the bearer token against that list before any handler
-//! runs and hands the handler a `Caller`. Which objects a caller may see is
+//! each matched resource) checks the bearer token against that list before
+//! any handler runs and hands the handler a `Caller`. Which objects a caller may see is
 //! decided by `service::access`.
 //!
 //! Tokens: the admin token from `TEM_ADMIN_TOKEN`/config (only its SHA-256
@@ -72,15 +72,16 @@ impl FromRequest for Caller {
     }
 }
 
-/// Middleware on `/api/v1`: finds the route in `api::ROUTES`, and unless it
-/// is public, authenticates the bearer token (401) and checks its role (403).
+/// Middleware on each API resource, given that resource's routes: unless
+/// the route for the request's method is public, authenticates the bearer
+/// token (401) and checks its role (403). A method the resource does not
+/// have goes on to the router's 405.
 pub async fn authorize(
+    routes: &'static [super::api::RouteSpec],
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let path = req.path().strip_prefix("/api/v1").unwrap_or(req.path());
-    let Some(route) = super::api::route_for(req.method(), path) else {
-        // No such route: the router answers 404 (or 405).
+    let Some(route) = routes.iter().find(|r| r.method == req.method().as_str()) else {
         return next.call(req).await;
     };
     if route.roles.is_empty() {

@@ -23,6 +23,7 @@ use crate::codes::KeySet;
 use crate::service::scan::Scanner;
 use crate::store::Store;
 pub use auth::random_token;
+pub use dashboard::{Access as PageAccess, PAGES, PageRoute};
 pub use error::ApiError;
 
 /// Everything a handler may use. Cheap to clone (shared pointers).
@@ -138,11 +139,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
     // Routes with a path parameter are matched by regex, so all of /api/v1
     // (the route table in api.rs) sits inside its scope: a stamp URL then
     // costs one prefix test there, not a regex per API route.
-    .service(
-        web::scope("/api/v1")
-            .wrap(actix_web::middleware::from_fn(auth::authorize))
-            .configure(api::routes),
-    )
+    .service(web::scope("/api/v1").configure(api::routes))
     .route(
         &format!("{scan_prefix}/{{code}}"),
         web::get().to(scan::scan_page),

@@ -469,8 +469,8 @@ fn inspectors_inspect_resolve_and_read_the_audit_log_admins_manage_tokens_and_ke
     assert_eq!(audit.status, 200);
     assert!(audit.body.contains("inspection.create"), "{}", audit.body);
     assert!(audit.body.contains("token "), "{}", audit.body);
-    // Inspectors have no admin page.
-    assert_eq!(v.get("/app/admin").status, 404);
+    // Inspectors have no admin page: the role table refuses it (403).
+    assert_eq!(v.get("/app/admin").status, 403);
 
     // The admin: a producer (with an error first), a token shown once, keys.
     let mut a = Visitor::new(&app);

@@ -221,6 +221,70 @@ impl TestApp {
         }
     }
 
+    /// A digest of every row of every table but `sessions` (signing in
+    /// writes there): equal before and after a request that changed nothing.
+    pub fn db_fingerprint(&self) -> String {
+        use sha2::Digest;
+        let mut digest = sha2::Sha256::new();
+        match &self._db {
+            Some(db) => {
+                let mut c = db.client();
+                let tables: Vec<String> = c
+                    .query(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' \
+                         AND tablename NOT IN ('sessions', 'refinery_schema_history') ORDER BY 1",
+                        &[],
+                    )
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                for t in tables {
+                    let row = c
+                        .query_one(
+                            &format!(
+                                "SELECT count(*), coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') FROM {t} x"
+                            ),
+                            &[],
+                        )
+                        .unwrap();
+                    let (n, h): (i64, String) = (row.get(0), row.get(1));
+                    digest.update(format!("{t}:{n}:{h}\n"));
+                }
+            }
+            None => {
+                let c = rusqlite::Connection::open(self.dir.path().join("tem.db")).unwrap();
+                let tables: Vec<String> = c
+                    .prepare(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+                         AND name NOT IN ('sessions', 'refinery_schema_history') ORDER BY 1",
+                    )
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                for t in tables {
+                    let mut stmt = c.prepare(&format!("SELECT * FROM {t}")).unwrap();
+                    let columns = stmt.column_count();
+                    let mut rows: Vec<String> = stmt
+                        .query_map([], |r| {
+                            Ok((0..columns)
+                                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                                .collect::<Vec<_>>()
+                                .join(","))
+                        })
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect();
+                    rows.sort();
+                    digest.update(format!("{t}:{}:{}\n", rows.len(), rows.join("|")));
+                }
+            }
+        }
+        data_encoding::HEXLOWER.encode(&digest.finalize())
+    }
+
     /// A producer, product and batch; returns the batch id.
     pub fn batch(&self) -> u32 {
         let producer = self.create_producer();

@@ -8,6 +8,7 @@ mod browser_dashboard;
 #[path = "../common/mod.rs"]
 mod common;
 mod dashboard;
+mod dashboard_roles;
 mod helpers;
 mod inspections;
 mod lifecycle;

@@ -91,3 +91,27 @@ fn stamps_issued_before_their_key_was_revoked_stay_genuine() {
     assert_eq!(json["kid"], old.as_str());
     assert_eq!(json["scan_count"], 1);
 }
+
+/// The router decodes `%73` to `s`; authorization must see the same route,
+/// so every spelling of a path is refused the same way and nothing is a 500.
+#[test]
+fn every_spelling_of_a_path_is_authorized_as_the_route_it_reaches() {
+    let app = crate::helpers::spawn_app();
+    let batch = app.batch();
+    let body = serde_json::json!({"reason": "kiểm tra", "notice": "Tạm ngừng"});
+    for path in [
+        format!("/api/v1/batche%73/{batch}/recall"),
+        format!("/api/v1/%62atches/{batch}/recall"),
+        format!("/api/v1/batches/{batch}/%72ecall"),
+    ] {
+        let r = app.post_with_token(&path, &body, None);
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+        let r = app.post_with_token(&path, &body, Some("not-a-token"));
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+    }
+    let r = app.get_with_token(&format!("/api/v1/batche%73/{batch}"), None);
+    assert_eq!(r.status, 401, "{}", r.body);
+    // The admin token gets through the same spelling.
+    let r = app.post(&format!("/api/v1/batche%73/{batch}/recall"), &body);
+    assert_eq!(r.status, 201, "{}", r.body);
+}

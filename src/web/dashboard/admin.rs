@@ -16,17 +16,6 @@ use crate::service::{ServiceError, registry, tokens};
 use crate::store::TokenInfo;
 use crate::web::AppState;
 
-fn admins_only(signed: &Signed) -> Result<(), DashError> {
-    if signed.frame.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(DashError::Service(
-            signed.frame.t,
-            crate::service::not_found("page", "admin"),
-        ))
-    }
-}
-
 #[derive(Template)]
 #[template(path = "app/admin.html")]
 struct AdminPage {
@@ -83,7 +72,6 @@ async fn admin_page(
     new_token: Option<String>,
     failed: Option<(&'static str, FormState)>,
 ) -> Result<HttpResponse, DashError> {
-    admins_only(&signed)?;
     let t: &'static Strings = signed.frame.t;
     let (store, dir) = (state.store.clone(), state.keys_dir.clone());
     let (producers, tokens, keys) = web::block(move || -> Result<_, ServiceError> {
@@ -163,7 +151,6 @@ pub async fn create_producer(
     form: web::Form<ProducerForm>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
-    admins_only(&signed)?;
     let t = signed.frame.t;
     let f = form.into_inner();
     let fs = FormState::with_values([
@@ -211,7 +198,6 @@ pub async fn create_token(
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
-    admins_only(&signed)?;
     let t = signed.frame.t;
     let f = form.into_inner();
     let fs = FormState::with_values(
@@ -274,7 +260,6 @@ pub async fn revoke_token(
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
-    admins_only(&signed)?;
     let t = signed.frame.t;
     let (store, actor, id) = (
         state.store.clone(),
@@ -293,7 +278,6 @@ pub async fn rotate_key(
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
-    admins_only(&signed)?;
     let t = signed.frame.t;
     let (store, dir, actor) = (
         state.store.clone(),
@@ -313,7 +297,6 @@ pub async fn revoke_key(
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
-    admins_only(&signed)?;
     let t = signed.frame.t;
     let (store, dir, actor, kid) = (
         state.store.clone(),

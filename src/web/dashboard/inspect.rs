@@ -19,17 +19,6 @@ use crate::service::{ServiceError, access, triage};
 use crate::store::TriageItem;
 use crate::web::AppState;
 
-fn inspectors_only(signed: &Signed) -> Result<(), DashError> {
-    if signed.frame.can_inspect() {
-        Ok(())
-    } else {
-        Err(DashError::Service(
-            signed.frame.t,
-            crate::service::not_found("page", "inspectors"),
-        ))
-    }
-}
-
 fn when(t: &jiff::Timestamp) -> String {
     crate::render::report::local_time(*t)
 }
@@ -130,7 +119,6 @@ pub async fn resolve(
     form: web::Form<ResolveForm>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
-    inspectors_only(&signed)?;
     let t = signed.frame.t;
     let (kind, id) = path.into_inner();
     let f = form.into_inner();
@@ -168,7 +156,6 @@ pub async fn inspections(
     signed: Signed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, DashError> {
-    inspectors_only(&signed)?;
     let t = signed.frame.t;
     let (store, grant) = (state.store.clone(), signed.session.grant.clone());
     let list = web::block(move || inspection::list(&*store, &grant, 200))
@@ -195,7 +182,6 @@ async fn new_inspection_page(
     form: FormState,
     status: StatusCode,
 ) -> Result<HttpResponse, DashError> {
-    inspectors_only(&signed)?;
     let t = signed.frame.t;
     render_status(
         t,
@@ -232,7 +218,6 @@ pub async fn create_inspection(
     MultipartForm(form): MultipartForm<InspectionForm>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(form.csrf.as_ref().map_or("", |c| c.0.as_str()))?;
-    inspectors_only(&signed)?;
     let t = signed.frame.t;
     let fs = FormState::with_values([
         ("place", text_of(&form.place)),
@@ -292,7 +277,6 @@ pub async fn inspection_page(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, DashError> {
-    inspectors_only(&signed)?;
     let t = signed.frame.t;
     let (store, grant, id) = (
         state.store.clone(),
@@ -310,7 +294,6 @@ pub async fn inspection_pdf(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, DashError> {
-    inspectors_only(&signed)?;
     let t = signed.frame.t;
     let (store, grant, id) = (
         state.store.clone(),

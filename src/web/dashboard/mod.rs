@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 
 use super::AppState;
@@ -27,6 +27,101 @@ pub const SESSION_COOKIE: &str = "tem_session";
 /// The sign-in form's double-submit cookie (no session exists yet).
 const PRE_COOKIE: &str = "tem_pre";
 const LANG_COOKIE: &str = "tem_lang";
+
+/// Who may open a dashboard route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (the sign-in form, signing out).
+    Anyone,
+    /// A signed-in session with one of these roles. Signed out: the
+    /// sign-in page (303); another role: 403. Which objects the role may
+    /// see is decided by `service::access` in the handler (404 otherwise).
+    Roles(&'static [Role]),
+}
+
+/// One dashboard route: method, path under `/app`, and who may open it.
+#[derive(Debug)]
+pub struct PageRoute {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const ALL: &[Role] = &[Role::Admin, Role::Producer, Role::Inspector];
+const MAKERS: &[Role] = &[Role::Admin, Role::Producer];
+const CHECKERS: &[Role] = &[Role::Admin, Role::Inspector];
+const ADMINS: &[Role] = &[Role::Admin];
+
+/// Declares the dashboard once: `PAGES` (read by the role-matrix test) and
+/// the actix registration come from the same list, and each resource is
+/// wrapped in `authorize` with its own routes' access, so no page exists
+/// without its roles and the check runs on the route the router matched.
+macro_rules! pages {
+    ($( $path:literal { $( $method:ident => $handler:path, $access:expr );+ $(;)? } )*) => {
+        pub const PAGES: &[PageRoute] = &[
+            $( $( PageRoute { method: stringify!($method), path: $path, access: $access }, )+ )*
+        ];
+
+        fn pages(cfg: &mut web::ServiceConfig) {
+            $( {
+                const SPECS: &[PageRoute] = &[
+                    $( PageRoute { method: stringify!($method), path: $path, access: $access }, )+
+                ];
+                cfg.service(
+                    web::resource($path)
+                        .wrap(actix_web::middleware::from_fn(|req, next| authorize(SPECS, req, next)))
+                        $( .route(web::method(actix_web::http::Method::$method).to($handler)) )+
+                );
+            } )*
+        }
+    };
+}
+
+pages! {
+    "" { GET => pages::home, Access::Roles(ALL) }
+    "/" { GET => pages::home, Access::Roles(ALL) }
+    "/sign-in" {
+        GET => signin::form, Access::Anyone;
+        POST => signin::sign_in, Access::Anyone;
+    }
+    "/sign-out" { POST => signin::sign_out, Access::Anyone }
+    "/products/new" { GET => pages::new_product, Access::Roles(MAKERS) }
+    "/products" { POST => pages::create_product, Access::Roles(MAKERS) }
+    "/products/{id}" {
+        GET => pages::product, Access::Roles(ALL);
+        POST => pages::update_product, Access::Roles(MAKERS);
+    }
+    "/products/{id}/edit" { GET => pages::edit_product, Access::Roles(MAKERS) }
+    "/products/{id}/batches" { POST => pages::create_batch, Access::Roles(MAKERS) }
+    "/batches/{id}" { GET => pages::batch, Access::Roles(ALL) }
+    "/batches/{id}/stages" { POST => pages::add_stage, Access::Roles(MAKERS) }
+    "/batches/{id}/issue" { POST => pages::issue, Access::Roles(MAKERS) }
+    "/batches/{id}/preview.jpg" { GET => pages::preview, Access::Roles(MAKERS) }
+    "/batches/{id}/sheet.pdf" { GET => pages::sheet_pdf, Access::Roles(MAKERS) }
+    "/batches/{id}/report.pdf" { GET => pages::report_pdf, Access::Roles(ALL) }
+    "/batches/{id}/report" { GET => inspect::report_html, Access::Roles(ALL) }
+    "/batches/{id}/activate" { POST => pages::activate, Access::Roles(MAKERS) }
+    "/batches/{id}/void" { POST => pages::void, Access::Roles(MAKERS) }
+    "/batches/{id}/recall" { POST => pages::recall, Access::Roles(CHECKERS) }
+    "/batches/{id}/lift" { POST => pages::lift, Access::Roles(CHECKERS) }
+    "/search" { GET => pages::search, Access::Roles(ALL) }
+    "/triage" { GET => inspect::triage_list, Access::Roles(CHECKERS) }
+    "/triage/{kind}/{id}/resolve" { POST => inspect::resolve, Access::Roles(CHECKERS) }
+    "/inspections" {
+        GET => inspect::inspections, Access::Roles(CHECKERS);
+        POST => inspect::create_inspection, Access::Roles(CHECKERS);
+    }
+    "/inspections/new" { GET => inspect::new_inspection, Access::Roles(CHECKERS) }
+    "/inspections/{id}" { GET => inspect::inspection_page, Access::Roles(CHECKERS) }
+    "/inspections/{id}/record.pdf" { GET => inspect::inspection_pdf, Access::Roles(CHECKERS) }
+    "/audit" { GET => inspect::audit, Access::Roles(CHECKERS) }
+    "/admin" { GET => admin::page, Access::Roles(ADMINS) }
+    "/admin/producers" { POST => admin::create_producer, Access::Roles(ADMINS) }
+    "/admin/tokens" { POST => admin::create_token, Access::Roles(ADMINS) }
+    "/admin/tokens/{id}/revoke" { POST => admin::revoke_token, Access::Roles(ADMINS) }
+    "/admin/keys/rotate" { POST => admin::rotate_key, Access::Roles(ADMINS) }
+    "/admin/keys/{kid}/revoke" { POST => admin::revoke_key, Access::Roles(ADMINS) }
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -59,61 +154,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .into()
                     }),
             )
-            .route("", web::get().to(pages::home))
-            .route("/", web::get().to(pages::home))
-            .route("/sign-in", web::get().to(signin::form))
-            .route("/sign-in", web::post().to(signin::sign_in))
-            .route("/sign-out", web::post().to(signin::sign_out))
-            .route("/products/new", web::get().to(pages::new_product))
-            .route("/products", web::post().to(pages::create_product))
-            .route("/products/{id}", web::get().to(pages::product))
-            .route("/products/{id}", web::post().to(pages::update_product))
-            .route("/products/{id}/edit", web::get().to(pages::edit_product))
-            .route("/batches/{id}/stages", web::post().to(pages::add_stage))
-            .route(
-                "/products/{id}/batches",
-                web::post().to(pages::create_batch),
-            )
-            .route("/batches/{id}", web::get().to(pages::batch))
-            .route("/batches/{id}/issue", web::post().to(pages::issue))
-            .route("/batches/{id}/preview.jpg", web::get().to(pages::preview))
-            .route("/batches/{id}/sheet.pdf", web::get().to(pages::sheet_pdf))
-            .route("/batches/{id}/report.pdf", web::get().to(pages::report_pdf))
-            .route("/batches/{id}/activate", web::post().to(pages::activate))
-            .route("/batches/{id}/void", web::post().to(pages::void))
-            .route("/batches/{id}/recall", web::post().to(pages::recall))
-            .route("/batches/{id}/lift", web::post().to(pages::lift))
-            .route("/search", web::get().to(pages::search))
-            .route("/batches/{id}/report", web::get().to(inspect::report_html))
-            .route("/triage", web::get().to(inspect::triage_list))
-            .route(
-                "/triage/{kind}/{id}/resolve",
-                web::post().to(inspect::resolve),
-            )
-            .route("/inspections", web::get().to(inspect::inspections))
-            .route("/inspections", web::post().to(inspect::create_inspection))
-            .route("/inspections/new", web::get().to(inspect::new_inspection))
-            .route("/inspections/{id}", web::get().to(inspect::inspection_page))
-            .route(
-                "/inspections/{id}/record.pdf",
-                web::get().to(inspect::inspection_pdf),
-            )
-            .route("/audit", web::get().to(inspect::audit))
-            .route("/admin", web::get().to(admin::page))
-            .route("/admin/producers", web::post().to(admin::create_producer))
-            .route("/admin/tokens", web::post().to(admin::create_token))
-            .route(
-                "/admin/tokens/{id}/revoke",
-                web::post().to(admin::revoke_token),
-            )
-            .route("/admin/keys/rotate", web::post().to(admin::rotate_key))
-            .route(
-                "/admin/keys/{kid}/revoke",
-                web::post().to(admin::revoke_key),
-            ),
+            .configure(pages),
     )
     .route("/static/app.css", web::get().to(css))
     .route("/media/{name}", web::get().to(media));
+}
+
+/// Middleware on each dashboard resource, given that resource's routes:
+/// for a route with roles, resolves the session (signed out: the sign-in
+/// page) and checks its role (403) before the handler runs, which then
+/// gets the `Signed` from the request.
+async fn authorize(
+    routes: &'static [PageRoute],
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let roles = match routes.iter().find(|r| r.method == req.method().as_str()) {
+        Some(PageRoute {
+            access: Access::Roles(roles),
+            ..
+        }) => *roles,
+        // Open to anyone, or a method the resource lacks (the router's 405).
+        _ => return next.call(req).await,
+    };
+    let signed = Signed::resolve(req.request())
+        .await?
+        .ok_or_else(|| DashError::SignIn(req.path().to_string()))?;
+    if !roles.contains(&signed.frame.role) {
+        let t = signed.frame.t;
+        return Err(DashError::Page(t, StatusCode::FORBIDDEN, t.forbidden.into()).into());
+    }
+    req.extensions_mut().insert(signed);
+    next.call(req).await
 }
 
 /// `?lang=vi|en` on any dashboard page is remembered in a cookie, so the
@@ -247,66 +319,80 @@ impl FromRequest for Signed {
     type Future = Pin<Box<dyn Future<Output = Result<Signed, DashError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        // Put there by `authorize` for every route with roles.
+        let ready = req.extensions_mut().remove::<Signed>();
         let req = req.clone();
         Box::pin(async move {
-            let t = lang_of(&req);
-            let sign_in = || DashError::SignIn(req.path().to_string());
-            let cookie = req.cookie(SESSION_COOKIE).ok_or_else(sign_in)?;
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| {
-                    DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, t.error.into())
-                })?
-                .clone();
-            let admin = state.admin.hash();
-            let store = state.store.clone();
-            let id = cookie.value().to_string();
-            let found = web::block(move || -> Result<_, ServiceError> {
-                let Some(session) = sessions::resolve(&*store, &id, admin)? else {
-                    return Ok(None);
-                };
-                let producer = match session.grant.producer {
-                    Some(p) => store.producer(p)?.map(|p| p.name),
-                    None => None,
-                };
-                Ok(Some((session, producer)))
-            })
-            .await
-            .map_err(|_| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, t.error.into()))?
-            .map_err(|e| DashError::Service(t, e))?;
-            let (session, producer) = found.ok_or_else(sign_in)?;
-            // The cooperative's name for a producer; the token's label or
-            // role for the others.
-            let role = match (session.grant.role, t.lang) {
-                (Role::Admin, "vi") => "Quản trị",
-                (Role::Inspector, "vi") => "Cán bộ kiểm tra",
-                (Role::Admin, _) => "Administrator",
-                (Role::Inspector, _) => "Inspector",
-                (Role::Producer, _) => t.producer,
-            };
-            let who = match (producer, &session.label) {
-                (Some(p), _) => p,
-                (None, Some(l)) => format!("{l} ({role})"),
-                (None, None) => role.to_string(),
-            };
-            Ok(Signed {
-                frame: Frame {
-                    t,
-                    csrf: session.csrf.clone(),
-                    who,
-                    role: session.grant.role,
-                    audit: session.grant.role == Role::Admin
-                        || (session.grant.role == Role::Inspector
-                            && session.grant.provinces.is_empty()),
-                    path: req.path().to_string(),
-                },
-                session,
-            })
+            match ready {
+                Some(signed) => Ok(signed),
+                None => Signed::resolve(&req)
+                    .await?
+                    .ok_or_else(|| DashError::SignIn(req.path().to_string())),
+            }
         })
     }
 }
 
 impl Signed {
+    /// The session a request's cookie names, with its page frame; `None`
+    /// when signed out (no cookie, or a session that ended).
+    async fn resolve(req: &HttpRequest) -> Result<Option<Signed>, DashError> {
+        let t = lang_of(req);
+        let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+            return Ok(None);
+        };
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, t.error.into()))?
+            .clone();
+        let admin = state.admin.hash();
+        let store = state.store.clone();
+        let id = cookie.value().to_string();
+        let found = web::block(move || -> Result<_, ServiceError> {
+            let Some(session) = sessions::resolve(&*store, &id, admin)? else {
+                return Ok(None);
+            };
+            let producer = match session.grant.producer {
+                Some(p) => store.producer(p)?.map(|p| p.name),
+                None => None,
+            };
+            Ok(Some((session, producer)))
+        })
+        .await
+        .map_err(|_| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, t.error.into()))?
+        .map_err(|e| DashError::Service(t, e))?;
+        let Some((session, producer)) = found else {
+            return Ok(None);
+        };
+        // The cooperative's name for a producer; the token's label or
+        // role for the others.
+        let role = match (session.grant.role, t.lang) {
+            (Role::Admin, "vi") => "Quản trị",
+            (Role::Inspector, "vi") => "Cán bộ kiểm tra",
+            (Role::Admin, _) => "Administrator",
+            (Role::Inspector, _) => "Inspector",
+            (Role::Producer, _) => t.producer,
+        };
+        let who = match (producer, &session.label) {
+            (Some(p), _) => p,
+            (None, Some(l)) => format!("{l} ({role})"),
+            (None, None) => role.to_string(),
+        };
+        Ok(Some(Signed {
+            frame: Frame {
+                t,
+                csrf: session.csrf.clone(),
+                who,
+                role: session.grant.role,
+                audit: session.grant.role == Role::Admin
+                    || (session.grant.role == Role::Inspector
+                        && session.grant.provinces.is_empty()),
+                path: req.path().to_string(),
+            },
+            session,
+        }))
+    }
+
     /// Refuses a form whose CSRF field is not this session's.
     pub fn check_csrf(&self, presented: &str) -> Result<(), DashError> {
         if sessions::csrf_ok(&self.session, presented) {

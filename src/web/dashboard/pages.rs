@@ -186,12 +186,6 @@ async fn product_form_page(
     editing: Option<(i64, Option<String>)>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    if signed.frame.role == Role::Inspector {
-        return Err(DashError::Service(
-            t,
-            crate::service::not_found("page", "products/new"),
-        ));
-    }
     let (store, grant) = (state.store.clone(), signed.session.grant.clone());
     let producers = web::block(move || access::producers(&*store, &grant))
         .await?
@@ -422,12 +416,6 @@ pub async fn update_product(
     MultipartForm(form): MultipartForm<ProductForm>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(form.csrf.as_ref().map_or("", |c| c.0.as_str()))?;
-    if signed.frame.role == Role::Inspector {
-        return Err(DashError::Service(
-            signed.frame.t,
-            crate::service::not_found("page", "edit"),
-        ));
-    }
     let t = signed.frame.t;
     let id = id.into_inner();
     let fields = form.fields();
@@ -495,12 +483,6 @@ pub async fn add_stage(
     form: web::Form<StageForm>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
-    if signed.frame.role == Role::Inspector {
-        return Err(DashError::Service(
-            signed.frame.t,
-            crate::service::not_found("page", "stages"),
-        ));
-    }
     let (id, f) = (id.into_inner(), form.into_inner());
     let values = vec![
         ("name", f.name.clone()),
@@ -1125,18 +1107,6 @@ pub struct RecallForm {
     notice: Option<String>,
 }
 
-fn inspector_only(signed: &Signed) -> Result<(), DashError> {
-    if signed.frame.can_inspect() {
-        Ok(())
-    } else {
-        Err(DashError::Page(
-            signed.frame.t,
-            StatusCode::FORBIDDEN,
-            signed.frame.t.not_found.into(),
-        ))
-    }
-}
-
 pub async fn recall(
     signed: Signed,
     state: web::Data<AppState>,
@@ -1144,7 +1114,6 @@ pub async fn recall(
     form: web::Form<RecallForm>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
-    inspector_only(&signed)?;
     let (id, f) = (id.into_inner(), form.into_inner());
     let notice = f.notice.clone().unwrap_or_default();
     batch_action(
@@ -1176,7 +1145,6 @@ pub async fn lift(
     form: web::Form<RecallForm>,
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
-    inspector_only(&signed)?;
     let (id, f) = (id.into_inner(), form.into_inner());
     batch_action(
         signed,
