@@ -14,6 +14,8 @@ pub mod codes;
 pub mod config;
 /// Producers, products, batches, stamps: valid values only, no I/O.
 pub mod domain;
+/// Pictures from outside (photos), decoded within limits set before decoding.
+pub mod picture;
 /// Printable stamp sheets: layouts, QR symbols, fonts, PDF/PNG/SVG.
 pub mod render;
 /// Use cases shared by the web service and the CLI.

@@ -5,75 +5,64 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use image::{DynamicImage, ImageReader};
+use image::DynamicImage;
+
+use crate::picture::{self, PictureError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PhotoError {
     #[error("{path}: cannot read the image: {reason}")]
     Unreadable { path: String, reason: String },
-    #[error("{path}: the image is too large ({width}×{height}); at most {MAX_SIDE} pixels a side")]
-    TooLarge {
-        path: String,
-        width: u32,
-        height: u32,
-    },
+    #[error("{path}: {reason}")]
+    Refused { path: String, reason: PictureError },
 }
 
-/// Photos from a 200-megapixel phone are ~16,000 px wide; larger inputs are
-/// more likely a decompression bomb than a stamp.
-pub const MAX_SIDE: u32 = 20_000;
 /// Above this, images are scaled down before decoding: a stamp's QR still
 /// has several pixels per module, and decoding time falls with the area.
 const DECODE_SIDE: u32 = 4_000;
+/// A photo file larger than this is not read at all: a 32-megapixel JPEG
+/// is under 20 MB.
+pub const MAX_FILE_BYTES: u64 = 40 << 20;
 
 /// Decodes every QR code in an image file; returns their texts, each once,
 /// in the order found.
 pub fn decode_file(path: &Path) -> Result<Vec<String>, PhotoError> {
-    let bytes = std::fs::read(path).map_err(|e| PhotoError::Unreadable {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    decode_bytes(&path.display().to_string(), &bytes)
+    let name = path.display().to_string();
+    let unreadable = |reason: String| PhotoError::Unreadable {
+        path: name.clone(),
+        reason,
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| unreadable(e.to_string()))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(unreadable(format!(
+            "the file is {} MB; photos over {} MB are not read",
+            size >> 20,
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    decode_bytes(&name, &bytes)
 }
 
 /// Decodes every QR code in an image held in memory (an upload); `name`
-/// says which one in errors.
+/// says which one in errors. The picture is decoded within
+/// `crate::picture`'s limits.
 pub fn decode_bytes(name: &str, bytes: &[u8]) -> Result<Vec<String>, PhotoError> {
-    let unreadable = |reason: String| PhotoError::Unreadable {
+    let picture = picture::decode(bytes).map_err(|reason| PhotoError::Refused {
         path: name.to_string(),
         reason,
-    };
-    let reader = || {
-        ImageReader::new(std::io::Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| unreadable(e.to_string()))
-    };
-    let (width, height) = reader()?
-        .into_dimensions()
-        .map_err(|e| unreadable(e.to_string()))?;
-    if width > MAX_SIDE || height > MAX_SIDE {
-        return Err(PhotoError::TooLarge {
-            path: name.to_string(),
-            width,
-            height,
-        });
-    }
-    let image = reader()?.decode().map_err(|e| unreadable(e.to_string()))?;
-    Ok(decode_image(&image))
+    })?;
+    Ok(decode_image(&picture.image))
 }
 
 /// Decodes every QR code in a decoded image.
 pub fn decode_image(image: &DynamicImage) -> Vec<String> {
-    let image = if image.width().max(image.height()) > DECODE_SIDE {
-        image.resize(
-            DECODE_SIDE,
-            DECODE_SIDE,
-            image::imageops::FilterType::Triangle,
-        )
-    } else {
-        image.clone()
-    };
-    let luma = image.to_luma8();
+    // Grey first (a third of RGB), then smaller: a QR code has no colour,
+    // and its reading does not depend on which way up the photo is.
+    let luma = DynamicImage::ImageLuma8(image.to_luma8());
+    let luma = picture::shrink(&luma, DECODE_SIDE).into_luma8();
     let (w, h) = luma.dimensions();
     let mut hints = rxing::DecodeHints {
         PossibleFormats: Some(HashSet::from([rxing::BarcodeFormat::QR_CODE])),

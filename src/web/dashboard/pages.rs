@@ -267,41 +267,16 @@ const IMAGE_SIDE: u32 = 1200;
 /// IMAGE_SIDE a side and re-encodes it as JPEG: no EXIF (location, camera)
 /// or other metadata survives.
 pub fn normalise_image(bytes: &[u8]) -> Result<Vec<u8>, DomainError> {
-    use image::ImageDecoder;
-    let bad = |why: &str| DomainError::new("image", why);
-    let open = || {
-        image::ImageReader::new(std::io::Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|_| bad("cannot read the file"))
-    };
-    let (w, h) = open()?
-        .into_dimensions()
-        .map_err(|_| bad("not a JPEG or PNG image"))?;
-    if w > crate::codes::photo::MAX_SIDE || h > crate::codes::photo::MAX_SIDE {
-        return Err(bad("the image is too large"));
-    }
-    let mut decoder = open()?
-        .into_decoder()
-        .map_err(|_| bad("not a JPEG or PNG image"))?;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img =
-        image::DynamicImage::from_decoder(decoder).map_err(|_| bad("the image cannot be read"))?;
-    img.apply_orientation(orientation);
-    let img = if img.width().max(img.height()) > IMAGE_SIDE {
-        img.resize(
-            IMAGE_SIDE,
-            IMAGE_SIDE,
-            image::imageops::FilterType::Lanczos3,
-        )
-    } else {
-        img
-    };
+    let bad = |why: String| DomainError::new("image", why);
+    let picture = crate::picture::decode(bytes).map_err(|e| bad(e.to_string()))?;
+    // Small first, then upright: turning the full-size photo would copy it.
+    let mut img = crate::picture::shrink(&picture.image, IMAGE_SIDE);
+    drop(picture.image);
+    img.apply_orientation(picture.orientation);
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 82)
         .encode_image(&img.to_rgb8())
-        .map_err(|_| bad("the image cannot be encoded"))?;
+        .map_err(|_| bad("the image cannot be encoded".into()))?;
     Ok(out)
 }
 

@@ -1,0 +1,261 @@
+//! What an adversary tries against a running `tem serve` and the command
+//! line, each in its own process so that memory and exit codes are real:
+//! image bombs through every door that takes a picture.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Env;
+use serde_json::{Value, json};
+
+const ADMIN: &str = "security-test-admin-token-0123456789";
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+}
+
+/// A PNG whose header declares `w × h` one-bit pixels, all black: a few
+/// kilobytes on disk, gigabytes once decoded.
+fn png_bomb(w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::One);
+        enc.set_compression(png::Compression::High);
+        let mut writer = enc.write_header().unwrap();
+        let mut stream = writer.stream_writer().unwrap();
+        let row = vec![0u8; w.div_ceil(8) as usize];
+        for _ in 0..h {
+            std::io::Write::write_all(&mut stream, &row).unwrap();
+        }
+        stream.finish().unwrap();
+    }
+    out
+}
+
+/// 30 megapixels of 16-bit RGBA: within the pixel limit, but 240 MB to
+/// decode, over the allocation limit.
+fn png_wide_pixels() -> Vec<u8> {
+    let (w, h) = (6000u32, 5000u32);
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Sixteen);
+        enc.set_compression(png::Compression::Fast);
+        let mut writer = enc.write_header().unwrap();
+        let mut stream = writer.stream_writer().unwrap();
+        let row = vec![0u8; w as usize * 8];
+        for _ in 0..h {
+            std::io::Write::write_all(&mut stream, &row).unwrap();
+        }
+        stream.finish().unwrap();
+    }
+    out
+}
+
+/// A small real JPEG whose frame header is patched to say `w × h`.
+fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new(&mut out)
+        .encode_image(&image::RgbImage::new(16, 16))
+        .unwrap();
+    let sof = out.windows(2).position(|x| x == [0xff, 0xc0]).unwrap();
+    out[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+    out[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+    out
+}
+
+/// The largest photo tem accepts: a 31-megapixel JPEG.
+fn largest_photo() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(6400, 4800, |x, y| {
+        image::Rgb([(x / 7) as u8, (y / 5) as u8, ((x + y) / 11) as u8])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
+
+/// Peak resident memory of a process, in MB (VmHWM).
+fn peak_mb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    kb / 1024
+}
+
+/// A dashboard session of the admin: the cookies and the CSRF secret.
+fn sign_in(base: &str) -> (String, String) {
+    let a = agent();
+    let mut form = a.get(format!("{base}/app/sign-in")).call().unwrap();
+    let pre_cookie = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("tem_pre="))
+        .unwrap();
+    let body = form.body_mut().read_to_string().unwrap();
+    let pre = hidden(&body, "pre");
+    let signed = a
+        .post(format!("{base}/app/sign-in"))
+        .header("Cookie", &pre_cookie)
+        .send_form([("token", ADMIN), ("pre", pre.as_str()), ("next", "/app")])
+        .unwrap();
+    let session = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("tem_session="))
+        .expect("signed in");
+    let mut home = a
+        .get(format!("{base}/app"))
+        .header("Cookie", &session)
+        .call()
+        .unwrap();
+    let csrf = hidden(&home.body_mut().read_to_string().unwrap(), "csrf");
+    (session, csrf)
+}
+
+fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker).unwrap() + marker.len();
+    body[start..].split('"').next().unwrap().to_string()
+}
+
+/// Posts a product with a photo through the dashboard form.
+fn upload_product_photo(base: &str, session: &str, csrf: &str, photo: &[u8]) -> (u16, String) {
+    let boundary = "----tembomb";
+    let mut body = Vec::new();
+    for (k, v) in [
+        ("csrf", csrf),
+        ("name", "Mật ong"),
+        ("producer_id", "1"),
+        ("ocop_group", "food"),
+    ] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.img\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(photo);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut r = agent()
+        .post(format!("{base}/app/products"))
+        .header("Cookie", session)
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .send(&body[..])
+        .unwrap();
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+/// Files an inspection with one photo through the API.
+fn inspect_photo(base: &str, photo: &[u8]) -> (u16, Value) {
+    let body = json!({
+        "place": "Chợ Trà Vinh", "province": "Trà Vinh",
+        "photos": [data_encoding::BASE64.encode(photo)],
+    });
+    let mut r = agent()
+        .post(format!("{base}/api/v1/inspections"))
+        .header("Authorization", format!("Bearer {ADMIN}"))
+        .send_json(&body)
+        .unwrap();
+    let status = r.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn image_bombs_are_refused_at_every_door_and_memory_stays_bounded() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let mut cmd = env.cmd();
+    cmd.env("TEM_ADMIN_TOKEN", ADMIN);
+    let (mut serve, base) = common::serve(cmd);
+    let (session, csrf) = sign_in(&base);
+    let bombs: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "PNG declaring 20,000 × 20,000",
+            png_bomb(20_000, 20_000),
+            "megapixels",
+        ),
+        (
+            "PNG declaring 8,000 × 8,000",
+            png_bomb(8_000, 8_000),
+            "megapixels",
+        ),
+        (
+            "JPEG declaring 20,000 × 20,000",
+            jpeg_claiming(20_000, 20_000),
+            "megapixels",
+        ),
+        (
+            "JPEG declaring 65,000 × 65,000",
+            jpeg_claiming(65_000, 65_000),
+            "megapixels",
+        ),
+        ("30 MP of 16-bit RGBA", png_wide_pixels(), "memory"),
+    ];
+    for (what, bytes, says) in &bombs {
+        let (status, page) = upload_product_photo(&base, &session, &csrf, bytes);
+        assert!(
+            (400..500).contains(&status),
+            "product photo, {what}: {status}"
+        );
+        assert!(
+            page.contains(says),
+            "product photo, {what}: the page does not say {says}"
+        );
+        let (status, json) = inspect_photo(&base, bytes);
+        assert_eq!(status, 400, "inspection photo, {what}: {json}");
+        assert!(
+            json["error"]["message"].as_str().unwrap().contains(says),
+            "inspection photo, {what}: {json}"
+        );
+    }
+    // The largest accepted photo goes through both doors.
+    let photo = largest_photo();
+    let (status, _) = upload_product_photo(&base, &session, &csrf, &photo);
+    assert_eq!(status, 303, "the largest photo tem accepts");
+    let (status, json) = inspect_photo(&base, &photo);
+    assert_eq!(status, 201, "{json}");
+    let peak = peak_mb(serve.id());
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    eprintln!("tem serve peaked at {peak} MB");
+    assert!(peak < 300, "tem serve peaked at {peak} MB");
+
+    // The command line refuses the same files before decoding them.
+    for (what, bytes, says) in &bombs {
+        let path = env.path("bomb.png");
+        std::fs::write(&path, bytes).unwrap();
+        let out = env.run(&["verify", path.to_str().unwrap()]);
+        assert!(!out.status.success(), "tem verify {what}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "tem verify {what}: {err}");
+    }
+}
