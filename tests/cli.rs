@@ -1214,8 +1214,6 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
         "kept after a failure"
     );
     let out = sync(token);
-    let _ = serve.kill();
-    let _ = serve.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -1229,6 +1227,8 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
         "nothing left to send"
     );
     assert!(String::from_utf8_lossy(&sync(token).stdout).contains("nothing to upload"));
+    let _ = serve.kill();
+    let _ = serve.wait();
 
     let db = rusqlite::Connection::open(service.path("tem.db")).unwrap();
     let (source, province, items): (String, String, i64) = db
@@ -1577,9 +1577,157 @@ fn a_bundle_for_one_province_holds_only_its_batches() {
         .find(|c| c.starts_with("http"))
         .unwrap()
         .to_string();
+    // Pinned with the fingerprint the service prints.
+    let listed = env.ok(&["keys", "list"]);
+    let fingerprint = listed
+        .split("key set fingerprint: ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let keys = env.path("tem-keys.json");
+    env.ok(&["keys", "export", "-o", keys.to_str().unwrap()]);
+    env.ok(&[
+        "bundle",
+        "trust",
+        "--keys",
+        keys.to_str().unwrap(),
+        "--fingerprint",
+        &fingerprint,
+    ]);
     let out = env.ok(&["verify", "--bundle", file.to_str().unwrap(), &url]);
     assert!(
         out.starts_with("genuine") && out.contains("not in this bundle"),
         "{out}"
     );
+}
+
+/// The field kit trusts only keys the inspector pinned: a forger's bundle,
+/// signed by the forger's key and carrying it, is refused (exit 2) however
+/// it is presented, and nothing is pinned without the right fingerprint.
+#[test]
+fn the_field_kit_refuses_bundles_it_has_no_pinned_key_for() {
+    use tem::service::bundle::{BUNDLE_DOMAIN, Bundle};
+    let service = Env::new();
+    service.ok(&["demo"]);
+    let urls = printed_urls(&service, 2);
+    let real = service.path("bundle.json");
+    service.ok(&["bundle", "export", "-o", real.to_str().unwrap()]);
+    let keys = service.path("tem-keys.json");
+    service.ok(&["keys", "export", "-o", keys.to_str().unwrap()]);
+    let fingerprint = tem::codes::KeySet::read(&keys).unwrap().fingerprint();
+    // Mallory's bundle: a key set of her own, every stamp of hers genuine.
+    let mallory = tem::codes::Signer::from_secret([7u8; 32]);
+    let mut fake: Bundle = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    fake.payload.keys = tem::codes::KeySet::new(vec![tem::codes::keyring::PublicKeyEntry::new(
+        mallory.public_key(),
+        tem::codes::KeyStatus::Active,
+    )]);
+    let sig = mallory.sign_document(BUNDLE_DOMAIN, &serde_json::to_vec(&fake.payload).unwrap());
+    fake.signature = data_encoding::BASE64URL_NOPAD.encode(&sig);
+    fake.kid = mallory.kid().to_string();
+    let fake_path = service.path("fake.json");
+    std::fs::write(&fake_path, serde_json::to_string(&fake).unwrap()).unwrap();
+    let forged = format!(
+        "https://tem.example.vn/{}",
+        mallory
+            .sign(tem::domain::Serial(42), tem::domain::BatchId(1))
+            .to_digits()
+    );
+
+    let field = Env::new();
+    let verify = |bundle: &Path, code: &str| {
+        field.run(&["verify", "--bundle", bundle.to_str().unwrap(), code])
+    };
+    // Nothing pinned yet: no bundle is used, not even the real one.
+    for bundle in [&fake_path, &real] {
+        let out = verify(bundle, &forged);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("no trusted key set"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    // A wrong fingerprint pins nothing.
+    let err = field.fails(
+        &[
+            "bundle",
+            "trust",
+            "--keys",
+            keys.to_str().unwrap(),
+            "--fingerprint",
+            "0000-0000-0000-0000-0000-0000-0000-0000",
+        ],
+        2,
+    );
+    assert!(err.contains("nothing pinned"), "{err}");
+    assert!(!field.path("trusted-keys.json").exists());
+    field.ok(&[
+        "bundle",
+        "trust",
+        "--keys",
+        keys.to_str().unwrap(),
+        "--fingerprint",
+        &fingerprint,
+    ]);
+    // Mallory's bundle is refused; the service's is used.
+    let out = verify(&fake_path, &forged);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not in the key set you trust"), "{err}");
+    let out = verify(&real, &forged);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("unknown-key"));
+    let out = verify(&real, &urls[0]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("genuine"));
+
+    // A kit with no pin pins the service's key set on its first sync.
+    let fresh = Env::new();
+    let token = "kit-admin-token-0123456789abcdef";
+    let mut cmd = service.cmd();
+    cmd.env("TEM_ADMIN_TOKEN", token);
+    let (mut serve, url) = common::serve(cmd);
+    let checks = fresh.path("none.jsonl");
+    std::fs::write(&checks, "").unwrap();
+    let out = fresh.run(&[
+        "bundle",
+        "sync",
+        "--checks",
+        checks.to_str().unwrap(),
+        "--url",
+        &url,
+        "--token",
+        "wrong",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !fresh.path("trusted-keys.json").exists(),
+        "a refused token pins nothing"
+    );
+    let out = fresh.run(&[
+        "bundle",
+        "sync",
+        "--checks",
+        checks.to_str().unwrap(),
+        "--url",
+        &url,
+        "--token",
+        token,
+    ]);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains(&fingerprint), "{stdout}");
+    let out = fresh.run(&["verify", "--bundle", real.to_str().unwrap(), &urls[1]]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = fresh.run(&["verify", "--bundle", fake_path.to_str().unwrap(), &forged]);
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -27,9 +27,32 @@ pub enum BundleCommand {
         #[arg(short, long, value_name = "FILE", default_value = "tem-bundle.json")]
         output: PathBuf,
     },
+    /// Pin the service's key set in this kit: bundles are then accepted
+    /// only when signed by one of its keys. Give the fingerprint the
+    /// service's `tem keys list` prints (read it from the service's
+    /// operator, not from the file); the key set comes from a file
+    /// (`tem keys export`) or the service's URL.
+    Trust {
+        /// The fingerprint `tem keys list` prints on the service.
+        #[arg(long)]
+        fingerprint: String,
+        /// The key set file (`tem keys export -o tem-keys.json`).
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with = "url",
+            required_unless_present = "url"
+        )]
+        keys: Option<PathBuf>,
+        /// The service, e.g. https://tem.example.vn (its /.well-known/tem-keys.json).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Upload the checks `tem verify --bundle` recorded to a service, as
     /// inspection records (one per place) and scans. Uploaded checks are
     /// removed from the file, so running it twice uploads nothing twice.
+    /// The first sync also pins the service's key set in this kit (your
+    /// token proves it is your service); later ones follow its rotations.
     Sync {
         /// The checks file (by default BUNDLE.checks.jsonl next to the bundle).
         #[arg(long, value_name = "FILE")]
@@ -87,8 +110,138 @@ pub fn run(config: &Config, cmd: BundleCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        BundleCommand::Trust {
+            fingerprint,
+            keys,
+            url,
+        } => {
+            let set = match (keys, url) {
+                (Some(path), _) => crate::codes::KeySet::read(&path)?,
+                (None, Some(url)) => fetch_key_set(&agent(), &url)?,
+                (None, None) => anyhow::bail!("give --keys FILE or --url URL"),
+            };
+            let found = set.fingerprint();
+            let wanted = fingerprint
+                .trim()
+                .to_ascii_lowercase()
+                .replace([' ', ':'], "-");
+            if found != wanted {
+                anyhow::bail!(
+                    "the key set's fingerprint is {found}, not {wanted}: it is not the service's key set; nothing pinned"
+                );
+            }
+            let store = trust_store();
+            pin(&store, &set)?;
+            println!(
+                "pinned {} keys (fingerprint {found}) in {}",
+                set.keys.len(),
+                store.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         BundleCommand::Sync { checks, url, token } => sync(&checks, &url, token.as_deref()),
     }
+}
+
+/// Where the kit keeps the key set it trusts: `TEM_TRUST_STORE`, else
+/// `$XDG_CONFIG_HOME/tem/trusted-keys.json` (`~/.config/tem/…`). A place
+/// the inspector controls, never next to a bundle someone hands over.
+pub fn trust_store() -> PathBuf {
+    if let Some(path) = std::env::var_os("TEM_TRUST_STORE") {
+        return path.into();
+    }
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("tem")
+        .join("trusted-keys.json")
+}
+
+/// Writes the pinned key set (mode 600, replaced atomically).
+fn pin(store: &Path, set: &crate::codes::KeySet) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = store.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = store.with_extension("json.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(serde_json::to_string_pretty(set)?.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, store).with_context(|| format!("writing {}", store.display()))?;
+    Ok(())
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+fn fetch_key_set(agent: &ureq::Agent, url: &str) -> anyhow::Result<crate::codes::KeySet> {
+    let endpoint = format!("{}/.well-known/tem-keys.json", url.trim_end_matches('/'));
+    let mut resp = agent
+        .get(&endpoint)
+        .call()
+        .with_context(|| format!("GET {endpoint}"))?;
+    if resp.status() != 200 {
+        anyhow::bail!("GET {endpoint}: {}", resp.status());
+    }
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_string()
+        .with_context(|| format!("GET {endpoint}"))?;
+    let set: crate::codes::KeySet =
+        serde_json::from_str(&text).with_context(|| format!("{endpoint}: not a key set"))?;
+    if set.format != crate::codes::keyring::KEY_SET_FORMAT || set.decoded().count() == 0 {
+        anyhow::bail!("{endpoint}: not a tem key set");
+    }
+    Ok(set)
+}
+
+/// The first sync pins the service's key set; later ones follow its
+/// rotations. Only after the token was accepted: the service that knows
+/// this inspector's token is the one to trust.
+fn pin_on_sync(agent: &ureq::Agent, url: &str, token: &str) -> anyhow::Result<()> {
+    let endpoint = format!("{}/api/v1/inspections", url.trim_end_matches('/'));
+    let resp = agent
+        .get(&endpoint)
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .with_context(|| format!("GET {endpoint}"))?;
+    if resp.status() != 200 {
+        anyhow::bail!(
+            "the service refused the token ({}); nothing uploaded",
+            resp.status()
+        );
+    }
+    let set = fetch_key_set(agent, url)?;
+    let store = trust_store();
+    let before = crate::codes::KeySet::read(&store).ok();
+    if before.as_ref() != Some(&set) {
+        pin(&store, &set)?;
+        match before {
+            None => println!(
+                "pinned the key set of {url} (fingerprint {}) in {}",
+                set.fingerprint(),
+                store.display()
+            ),
+            Some(_) => println!(
+                "updated the pinned key set of {url} (fingerprint {})",
+                set.fingerprint()
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// Options of `tem verify` for offline checking with a bundle.
@@ -117,27 +270,29 @@ pub fn verify_offline(
 ) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(o.bundle)
         .with_context(|| format!("reading {}", o.bundle.display()))?;
-    let trusted = o
-        .trust
-        .map(crate::codes::KeySet::read)
-        .transpose()
-        .context("the trusted key set")?;
-    let b = Bundle::open(&text, trusted.as_ref())
+    // Trust comes from the inspector's side only: --trust, or the key set
+    // pinned in this kit; never from the bundle itself.
+    let store = trust_store();
+    let trust_file = o.trust.map(Path::to_path_buf).unwrap_or(store.clone());
+    if !trust_file.exists() {
+        anyhow::bail!(
+            "{}: no trusted key set in this kit ({}); pin the service's keys once with `tem bundle trust --fingerprint …` or `tem bundle sync`, or pass --trust KEYSET; refusing to use the bundle",
+            o.bundle.display(),
+            store.display()
+        );
+    }
+    let trusted = crate::codes::KeySet::read(&trust_file).context("the trusted key set")?;
+    let b = Bundle::open(&text, &trusted)
         .map_err(|e| anyhow::anyhow!("{}: {e}; refusing to use it", o.bundle.display()))?;
     let created = b.created_at()?;
     let now = jiff::Timestamp::now();
     let age = now.duration_since(created);
     eprintln!(
-        "bundle from {} made {} ago ({} batches, signed by key {}{})",
+        "bundle from {} made {} ago ({} batches, signed by trusted key {})",
         b.payload.service,
         bundle::age_text(age),
         b.payload.batches.len(),
         b.kid,
-        if trusted.is_some() {
-            ", trusted"
-        } else {
-            "; pass --trust KEYSET to pin the service's keys"
-        }
     );
     if age.as_hours() > i64::from(o.max_age_days) * 24 {
         eprintln!(
@@ -226,6 +381,8 @@ type Group = (Option<String>, Option<String>, String);
 
 fn sync(path: &Path, url: &str, token: Option<&str>) -> anyhow::Result<ExitCode> {
     let token = token.context("give --token (an inspector or admin token) or TEM_TOKEN")?;
+    let agent = agent();
+    pin_on_sync(&agent, url, token)?;
     let records = read_checks(path)?;
     if records.is_empty() {
         println!("nothing to upload: {} has no checks", path.display());
@@ -244,10 +401,6 @@ fn sync(path: &Path, url: &str, token: Option<&str>) -> anyhow::Result<ExitCode>
             None => groups.push((key, vec![r])),
         }
     }
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
     let endpoint = format!("{}/api/v1/inspections", url.trim_end_matches('/'));
     let mut uploaded = 0;
     while let Some(((place, province, bundle_at), list)) = groups.first().cloned() {

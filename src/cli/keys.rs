@@ -76,6 +76,10 @@ pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                         until
                     );
                 }
+                println!(
+                    "key set fingerprint: {} (inspectors pin it with `tem bundle trust`)",
+                    ring.key_set().fingerprint()
+                );
             }
         }
         KeysCommand::Rotate => {
@@ -109,7 +113,11 @@ pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                 Some(path) => {
                     std::fs::write(&path, json + "\n")
                         .with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!("wrote the public key set to {}", path.display());
+                    eprintln!(
+                        "wrote the public key set to {} (fingerprint {})",
+                        path.display(),
+                        ring.key_set().fingerprint()
+                    );
                 }
                 None => println!("{json}"),
             }

@@ -167,6 +167,31 @@ impl KeySet {
         }
     }
 
+    /// A short digest of the keys themselves (each kid and public key, not
+    /// their status): what `tem keys list` prints for an inspector to
+    /// compare before pinning the set in the field kit. A new key changes
+    /// it; a revocation does not.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let mut keys: Vec<(Kid, [u8; 32])> = self
+            .decoded()
+            .map(|(kid, key, _)| (kid, key.to_bytes()))
+            .collect();
+        keys.sort();
+        let mut h = sha2::Sha256::new();
+        h.update(b"tem key set v1\0");
+        for (kid, key) in keys {
+            h.update(kid.0);
+            h.update(key);
+        }
+        let hex = data_encoding::HEXLOWER.encode(&h.finalize()[..16]);
+        hex.as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+
     /// Every well-formed key with its status (`read` refuses malformed ones).
     pub fn decoded(&self) -> impl Iterator<Item = (Kid, VerifyingKey, KeyStatus)> + '_ {
         self.keys.iter().filter_map(|k| {

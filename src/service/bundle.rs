@@ -189,10 +189,11 @@ pub enum BundleError {
 }
 
 impl Bundle {
-    /// Reads a bundle and checks its signature: with the key it names from
-    /// its own key set, and, when `trusted` is given, that this key (same
-    /// public key) is in the key set the inspector trusts.
-    pub fn open(text: &str, trusted: Option<&KeySet>) -> Result<Bundle, BundleError> {
+    /// Reads a bundle and checks its signature with a key of `trusted` (the
+    /// key set the inspector pinned, never one taken from the bundle): the
+    /// key the bundle names must be there with the same public key and not
+    /// revoked, in the pinned set and in the bundle's own.
+    pub fn open(text: &str, trusted: &KeySet) -> Result<Bundle, BundleError> {
         let bundle: Bundle =
             serde_json::from_str(text).map_err(|e| BundleError::Unreadable(e.to_string()))?;
         if bundle.payload.format != BUNDLE_FORMAT {
@@ -211,23 +212,19 @@ impl Bundle {
             .ok()
             .and_then(|s| ed25519_dalek::Signature::from_slice(&s).ok())
             .ok_or(BundleError::BadSignature)?;
-        let (_, key, status) = bundle
+        let (_, key, status) = trusted
+            .decoded()
+            .find(|(kid, _, _)| kid.to_string() == bundle.kid)
+            .ok_or_else(|| BundleError::UntrustedKey(bundle.kid.clone()))?;
+        key.verify_strict(&message, &signature)
+            .map_err(|_| BundleError::BadSignature)?;
+        let revoked_inside = bundle
             .payload
             .keys
             .decoded()
-            .find(|(kid, _, _)| kid.to_string() == bundle.kid)
-            .ok_or(BundleError::BadSignature)?;
-        key.verify_strict(&message, &signature)
-            .map_err(|_| BundleError::BadSignature)?;
-        if status == KeyStatus::Revoked {
+            .any(|(kid, _, s)| kid.to_string() == bundle.kid && s == KeyStatus::Revoked);
+        if status == KeyStatus::Revoked || revoked_inside {
             return Err(BundleError::RevokedKey(bundle.kid.clone()));
-        }
-        if let Some(trusted) = trusted
-            && !trusted.decoded().any(|(kid, k, s)| {
-                kid.to_string() == bundle.kid && k == key && s != KeyStatus::Revoked
-            })
-        {
-            return Err(BundleError::UntrustedKey(bundle.kid.clone()));
         }
         Ok(bundle)
     }

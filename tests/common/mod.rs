@@ -47,6 +47,9 @@ impl Env {
         c.current_dir(self.dir.path())
             .env("TEM_DB", self.path("tem.db"))
             .env("TEM_KEYS", self.path("keys"))
+            // The field kit's pinned key set: this test's own, never the
+            // machine's ~/.config/tem.
+            .env("TEM_TRUST_STORE", self.path("trusted-keys.json"))
             .env_remove("TEM_BASE_URL")
             .env_remove("TEM_ADMIN_TOKEN")
             .env_remove("RUST_LOG");
