@@ -34,6 +34,9 @@ struct Raw {
     printers: std::collections::BTreeMap<String, Calibration>,
     #[serde(default)]
     scan: ScanSettings,
+    /// Proxies (addresses or networks) whose forwarding headers tem believes.
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 /// `[scan]` in tem.toml: the repeat-scan rules and request limits.
@@ -50,7 +53,8 @@ pub struct ScanSettings {
     pub distant_km: f64,
     /// Verifications per client network per minute; 0 = no limit (default 600).
     pub rate_per_minute: u32,
-    /// Behind a reverse proxy: take the client address from X-Forwarded-For.
+    /// Older switch: believe X-Forwarded-For / X-Forwarded-Proto from
+    /// proxies on this machine (loopback). `trusted_proxies` lists others.
     pub trust_proxy: bool,
 }
 
@@ -94,6 +98,7 @@ impl Default for Raw {
             bundle_max_age_days: 7,
             printers: Default::default(),
             scan: ScanSettings::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -173,6 +178,8 @@ pub struct Config {
     /// Printer corrections by profile name (`[printers.NAME]` in tem.toml).
     pub printers: std::collections::BTreeMap<String, Calibration>,
     pub scan: ScanSettings,
+    /// Whose X-Forwarded-For and X-Forwarded-Proto to believe.
+    pub proxies: crate::domain::network::TrustedProxies,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -260,6 +267,10 @@ impl Config {
                 }
                 raw.printers
             },
+            proxies: crate::domain::network::TrustedProxies::parse(
+                &raw.trusted_proxies,
+                raw.scan.trust_proxy,
+            )?,
             scan: raw.scan,
         })
     }

@@ -96,6 +96,7 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         &config.scan,
     )?;
     state.printers = config.printers.clone();
+    state.proxies = config.proxies.clone();
     spawn_head_signer(
         state.store.clone(),
         config.keys.clone(),

@@ -10,6 +10,7 @@ mod batch;
 pub mod geo;
 mod ids;
 pub mod inspection;
+pub mod network;
 mod producer;
 mod product;
 pub mod scan;

@@ -4,6 +4,7 @@
 pub mod api;
 mod audit;
 mod auth;
+pub mod client;
 mod dashboard;
 pub mod error;
 mod inspections;
@@ -37,8 +38,8 @@ pub struct AppState {
     pub printers: std::collections::BTreeMap<String, crate::render::pdf::Calibration>,
     pub scanner: Arc<Scanner>,
     pub limiter: Arc<limit::RateLimiter>,
-    /// Take the client address from `X-Forwarded-For` (behind a proxy only).
-    pub trust_proxy: bool,
+    /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` count (`client`).
+    pub proxies: crate::domain::network::TrustedProxies,
     /// The path of the base URL ("" or e.g. "/t"): stamp URLs live under it.
     pub scan_prefix: String,
     /// Rendered parts of scan pages shared by every stamp of a batch.
@@ -80,7 +81,8 @@ impl AppState {
             printers: Default::default(),
             scanner,
             limiter,
-            trust_proxy: scan.trust_proxy,
+            proxies: crate::domain::network::TrustedProxies::parse(&[], scan.trust_proxy)
+                .unwrap_or_default(),
             page_parts: Default::default(),
         })
     }

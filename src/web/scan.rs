@@ -99,18 +99,8 @@ fn wants_json(req: &HttpRequest) -> bool {
 }
 
 fn client(req: &HttpRequest, state: &AppState) -> Client {
-    let forwarded = state
-        .trust_proxy
-        .then(|| {
-            req.headers()
-                .get("X-Forwarded-For")
-                .and_then(|v| v.to_str().ok())
-        })
-        .flatten()
-        .and_then(|v| v.split(',').next())
-        .and_then(|ip| ip.trim().parse().ok());
     Client {
-        ip: forwarded.or_else(|| req.peer_addr().map(|a| a.ip())),
+        ip: super::client::client_ip(req, &state.proxies),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)

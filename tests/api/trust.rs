@@ -115,3 +115,96 @@ fn every_spelling_of_a_path_is_authorized_as_the_route_it_reaches() {
     let r = app.post(&format!("/api/v1/batche%73/{batch}/recall"), &body);
     assert_eq!(r.status, 201, "{}", r.body);
 }
+
+/// Behind a trusted proxy the client is the rightmost address the proxy
+/// chain vouches for: rotating the leftmost `X-Forwarded-For` entry (which
+/// the client writes) does not escape the per-network rate limit.
+#[test]
+fn a_client_cannot_spoof_its_address_through_the_proxy() {
+    let app = crate::helpers::spawn_app_full(
+        true,
+        &tem::config::ScanSettings {
+            rate_per_minute: 3,
+            trust_proxy: true,
+            ..Default::default()
+        },
+        |_| (),
+    );
+    let statuses: Vec<u16> = (0..6)
+        .map(|i| {
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .new_agent()
+                .get(app.url("/12345"))
+                .header("X-Forwarded-For", format!("203.0.{i}.1, 198.51.100.7"))
+                .call()
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert_eq!(statuses[..3], [200, 200, 200]);
+    assert_eq!(statuses[3..], [429, 429, 429], "{statuses:?}");
+}
+
+/// The session cookie is `Secure` only when a trusted proxy says the
+/// request came over https; anyone else's `X-Forwarded-Proto` is ignored.
+#[test]
+fn only_a_trusted_proxy_makes_the_session_cookie_secure() {
+    fn session_cookie(app: &TestApp) -> String {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .new_agent();
+        let mut form = agent
+            .get(app.url("/app/sign-in"))
+            .header("X-Forwarded-Proto", "https")
+            .call()
+            .unwrap();
+        let pre = form
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("tem_pre="))
+            .unwrap();
+        let body = form.body_mut().read_to_string().unwrap();
+        let value = crate::dashboard::hidden(&body, "pre");
+        let signed = agent
+            .post(app.url("/app/sign-in"))
+            .header("X-Forwarded-Proto", "https")
+            .header("Cookie", pre.split(';').next().unwrap())
+            .send_form([
+                ("token", crate::helpers::TOKEN),
+                ("pre", &value),
+                ("next", "/app"),
+            ])
+            .unwrap();
+        signed
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("tem_session="))
+            .expect("signed in")
+    }
+    let direct = crate::helpers::spawn_app();
+    assert!(
+        !session_cookie(&direct).contains("Secure"),
+        "a client's own header"
+    );
+    let proxied = crate::helpers::spawn_app_full(
+        true,
+        &tem::config::ScanSettings {
+            trust_proxy: true,
+            ..Default::default()
+        },
+        |_| (),
+    );
+    assert!(
+        session_cookie(&proxied).contains("Secure"),
+        "a trusted proxy's header"
+    );
+}

@@ -546,10 +546,12 @@ pub fn form_urlencode(s: &str) -> String {
         .collect()
 }
 
-/// Whether cookies should be `Secure`: the request came over https (directly,
-/// or through a proxy that says so with `X-Forwarded-Proto: https`). Over
+/// Whether cookies should be `Secure`: the request came over https through
+/// a trusted proxy that says so with `X-Forwarded-Proto: https` (tem itself
+/// serves plain HTTP; anyone else's header does not count). Over
 /// plain http — a test machine, a LAN without TLS — a Secure cookie would
 /// never come back.
 fn secure(req: &HttpRequest) -> bool {
-    req.connection_info().scheme() == "https"
+    req.app_data::<web::Data<AppState>>()
+        .is_some_and(|s| crate::web::client::is_https(req, &s.proxies))
 }
