@@ -2,6 +2,12 @@
 //! over HTTP. PDFs stream as they are produced (a 50,000-stamp sheet starts
 //! downloading at once and never sits whole in memory); PNG and SVG return
 //! one page (`?page=`), ZIP and CSV are built in memory and capped.
+//!
+//! The print job (stamps `issued` → `printed`) is recorded only once the
+//! whole file was produced: a ZIP or CSV before its answer goes out, a PDF
+//! after its last byte was handed to the connection (a download cut short
+//! records nothing). One PNG or SVG page is a preview and records nothing:
+//! print from the PDF, ZIP or CSV, or with `tem sheet`.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -47,7 +53,7 @@ pub struct SheetQuery {
 #[utoipa::path(get, path = "/api/v1/batches/{id}/sheet.{format}", tag = "stamps", security(("bearer" = [])),
     params(("id" = u32, Path), ("format" = String, Path, description = "pdf, png, svg, zip or csv"), SheetQuery),
     responses(
-        (status = 200, description = "the file; printing marks the stamps printed and records a print job"),
+        (status = 200, description = "the file; a whole PDF, ZIP or CSV marks the stamps printed and records a print job once produced in full; a PNG or SVG page is a preview"),
         (status = 400, body = crate::web::error::ErrorBody), (status = 404, body = crate::web::error::ErrorBody),
         (status = 409, body = crate::web::error::ErrorBody, description = "nothing to print, or voided stamps selected")))]
 pub async fn sheet(
@@ -61,7 +67,7 @@ pub async fn sheet(
 }
 
 /// The file for `caller` (the API's token or a dashboard session): checks,
-/// records the print job, then streams or returns the file.
+/// produces the file, and records the print job once it is complete.
 pub async fn respond(
     caller: Caller,
     state: web::Data<AppState>,
@@ -118,7 +124,7 @@ pub async fn respond(
     let state = state.into_inner();
     let base_url = state.base_url.clone();
     let store = state.store.clone();
-    // Check everything and record the job before the first byte goes out.
+    // Check everything before the first byte goes out.
     let prepared = web::block(move || -> Result<_, ServiceError> {
         crate::service::access::batch(&*store, &caller.grant, BatchId(id))?;
         let prepared = sheet::prepare(&*store, &base_url, request)?;
@@ -129,10 +135,10 @@ pub async fn respond(
             )
             .into());
         }
-        sheet::record(&*store, &prepared)?;
         Ok(prepared)
     })
     .await??;
+    let store = state.store.clone();
 
     let filename = format!(
         "tem-batch-{}-{}.{}",
@@ -150,28 +156,34 @@ pub async fn respond(
         .insert_header(("X-Tem-Stamps", prepared.stamps.len().to_string()));
     match format {
         Format::Pdf => {
-            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(16);
             actix_web::rt::task::spawn_blocking(move || {
-                let out = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx));
+                let out = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx.clone()));
                 if let Err(e) = sheet::write_pdf(&prepared, out, &mut |_| ()) {
-                    tracing::error!(error = %e, "streaming a sheet PDF failed");
+                    // The client went away (or rendering failed): the
+                    // stamps were not printed.
+                    tracing::warn!(error = %e, batch.id = %prepared.batch.id, "sheet PDF not delivered; no print job recorded");
+                    return;
+                }
+                if let Err(e) = sheet::record(&*store, &prepared) {
+                    tracing::error!(error = %e, "recording the print job failed; the download is failed too");
+                    let _ = tx.blocking_send(Err(e.to_string()));
                 }
             });
             let body = futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
+                let item = rx.recv().await?;
+                Some((item.map_err(actix_web::error::ErrorInternalServerError), rx))
             });
             Ok(response.streaming(body))
         }
         _ => {
-            let bytes = web::block(move || -> std::io::Result<Vec<u8>> {
-                match format {
+            let bytes = web::block(move || -> Result<Vec<u8>, ServiceError> {
+                let bytes = match format {
                     Format::Csv => sheet::write_csv(&prepared, Vec::new()),
-                    Format::Zip => Ok(sheet::write_zip(
-                        &prepared,
-                        std::io::Cursor::new(Vec::new()),
-                        &mut |_| (),
-                    )?
-                    .into_inner()),
+                    Format::Zip => {
+                        sheet::write_zip(&prepared, std::io::Cursor::new(Vec::new()), &mut |_| ())
+                            .map(std::io::Cursor::into_inner)
+                    }
                     _ => {
                         let mut page = Vec::new();
                         sheet::write_pages(
@@ -181,25 +193,30 @@ pub async fn respond(
                                 Ok(())
                             },
                             &mut |_| (),
-                        )?;
-                        Ok(page)
+                        )
+                        .map(|_| page)
                     }
                 }
+                .map_err(crate::service::internal)?;
+                // Made in full: now the stamps are printed (a page is a preview).
+                if matches!(format, Format::Csv | Format::Zip) {
+                    sheet::record(&*store, &prepared)?;
+                }
+                Ok(bytes)
             })
-            .await?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .await??;
             Ok(response.body(bytes))
         }
     }
 }
 
 /// Hands written bytes to the response stream; fails once the client is gone.
-struct ChannelWriter(tokio::sync::mpsc::Sender<Bytes>);
+struct ChannelWriter(tokio::sync::mpsc::Sender<Result<Bytes, String>>);
 
 impl std::io::Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0
-            .blocking_send(Bytes::copy_from_slice(buf))
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
             })?;

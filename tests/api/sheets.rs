@@ -131,3 +131,54 @@ fn png_pages_and_csv_and_bad_requests() {
     let r = app.get_with_token(&format!("/api/v1/batches/{batch}/sheet.pdf"), None);
     assert_eq!(r.status, 401);
 }
+
+fn counts(app: &crate::helpers::TestApp, batch: u32) -> (u64, u64) {
+    let c = app.get(&format!("/api/v1/batches/{batch}")).body["stamps"].clone();
+    (
+        c["issued"].as_u64().unwrap(),
+        c["printed"].as_u64().unwrap(),
+    )
+}
+
+/// A page of a sheet is a preview; a PDF download cut short prints nothing;
+/// only a file produced in full records the print job.
+#[test]
+fn only_a_whole_file_records_a_print_job() {
+    let app = spawn_app();
+    let batch = app.batch();
+    app.post(
+        &format!("/api/v1/batches/{batch}/stamps"),
+        &json!({"count": 3000}),
+    );
+    // A preview page, PNG or SVG.
+    for page in ["sheet.png?page=1", "sheet.svg?page=2"] {
+        let (status, _, _) = get_bytes(&app, &format!("/api/v1/batches/{batch}/{page}"));
+        assert_eq!(status, 200, "{page}");
+    }
+    assert_eq!(counts(&app, batch), (3000, 0), "previews print nothing");
+    // A PDF download abandoned after its first bytes.
+    {
+        use std::io::{Read, Write};
+        let address = app.address.trim_start_matches("http://");
+        let mut socket = std::net::TcpStream::connect(address).unwrap();
+        write!(
+            socket,
+            "GET /api/v1/batches/{batch}/sheet.pdf HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+        )
+        .unwrap();
+        let mut first = [0u8; 4096];
+        socket.read_exact(&mut first).unwrap();
+        assert!(String::from_utf8_lossy(&first).starts_with("HTTP/1.1 200"));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(counts(&app, batch), (3000, 0), "a download cut short");
+    let jobs = app.store.print_jobs(tem::domain::BatchId(batch)).unwrap();
+    assert!(jobs.is_empty(), "{jobs:?}");
+    // The whole PDF: printed.
+    let (status, _, pdf) = get_bytes(&app, &format!("/api/v1/batches/{batch}/sheet.pdf"));
+    assert_eq!(status, 200);
+    assert!(pdf.ends_with(b"%%EOF\n"));
+    assert_eq!(counts(&app, batch), (0, 3000));
+    let jobs = app.store.print_jobs(tem::domain::BatchId(batch)).unwrap();
+    assert_eq!(jobs.len(), 1, "one job, for the whole file");
+}
