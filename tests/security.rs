@@ -259,3 +259,122 @@ fn image_bombs_are_refused_at_every_door_and_memory_stays_bounded() {
         assert!(err.contains(says), "tem verify {what}: {err}");
     }
 }
+
+fn audit_actions(env: &Env, object: &str) -> Vec<(String, String)> {
+    let db = rusqlite::Connection::open(env.path("tem.db")).unwrap();
+    db.prepare("SELECT action, coalesce(after, '') FROM audit_log WHERE object = ?1 ORDER BY seq")
+        .unwrap()
+        .query_map([object], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Key changes from several processes at once (a dashboard rotation and a
+/// command-line revocation) run one after the other: no revocation is lost,
+/// one key stays active, each change has its audit entry, and revoked
+/// private keys leave the key directory.
+#[test]
+fn concurrent_key_changes_lose_no_revocation() {
+    let env = Env::new();
+    env.ok(&["keys", "generate"]);
+    for _ in 0..6 {
+        env.ok(&["keys", "rotate"]);
+    }
+    let keys = env.path("keys");
+    let ring = tem::codes::KeyRing::open(&keys).unwrap();
+    let old: Vec<String> = ring
+        .entries()
+        .iter()
+        .filter(|k| k.status == tem::codes::KeyStatus::VerifyOnly)
+        .map(|k| k.kid.clone())
+        .collect();
+    assert_eq!(old.len(), 6);
+    let mut children = Vec::new();
+    for (i, kid) in old.iter().enumerate() {
+        children.push(env.cmd().args(["keys", "revoke", kid]).spawn().unwrap());
+        if i % 2 == 0 {
+            children.push(env.cmd().args(["keys", "rotate"]).spawn().unwrap());
+        }
+    }
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let ring = tem::codes::KeyRing::open(&keys).unwrap();
+    for kid in &old {
+        let k = ring.entries().iter().find(|k| &k.kid == kid).unwrap();
+        assert_eq!(
+            k.status,
+            tem::codes::KeyStatus::Revoked,
+            "{kid}: revocation lost"
+        );
+        assert!(
+            !keys.join(format!("{kid}.pem")).exists(),
+            "{kid}: private key left in keys/"
+        );
+        assert!(keys.join("revoked").join(format!("{kid}.pem")).exists());
+        let actions = audit_actions(&env, &format!("key:{kid}"));
+        assert!(
+            actions.iter().any(|(a, _)| a == "keys.revoke"),
+            "{kid}: {actions:?}"
+        );
+    }
+    let active: Vec<_> = ring
+        .entries()
+        .iter()
+        .filter(|k| k.status == tem::codes::KeyStatus::Active)
+        .collect();
+    assert_eq!(active.len(), 1);
+    assert_eq!(
+        ring.entries().len(),
+        1 + 6 + 3,
+        "every rotation kept its key"
+    );
+    assert!(ring.signer().is_ok());
+    env.ok(&["audit", "verify"]);
+}
+
+/// A crash between a key change (the files) and its audit entry: the next
+/// start of `tem serve` records the change, so the audit log and the key
+/// ring agree again; the revoked key's private file leaves `keys/`.
+#[test]
+fn a_key_change_cut_off_before_its_audit_entry_is_recorded_at_the_next_start() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let keys = env.path("keys");
+    // What an interrupted `tem keys rotate` and `tem keys revoke` leave:
+    // the key ring changed, the process killed before the audit entries
+    // (and, for the revocation, before the private file was moved).
+    let mut ring = tem::codes::KeyRing::open(&keys).unwrap();
+    let first = ring.active().unwrap().kid.clone();
+    let (second, _) = ring.rotate().unwrap();
+    let pem = std::fs::read(keys.join(format!("{first}.pem"))).unwrap();
+    ring.revoke(&first, Some("laptop stolen".into())).unwrap();
+    std::fs::write(keys.join(format!("{first}.pem")), &pem).unwrap();
+    std::fs::remove_dir_all(keys.join("revoked")).unwrap();
+    assert!(
+        audit_actions(&env, &format!("key:{second}")).is_empty(),
+        "the state a crash leaves"
+    );
+    let (mut serve, _) = common::serve(env.cmd());
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let rotated = audit_actions(&env, &format!("key:{second}"));
+    assert_eq!(rotated.len(), 1, "{rotated:?}");
+    assert_eq!(rotated[0].0, "keys.rotate");
+    assert!(rotated[0].1.contains("\"recovered\":true"), "{rotated:?}");
+    let revoked = audit_actions(&env, &format!("key:{first}"));
+    assert!(
+        revoked
+            .iter()
+            .any(|(a, after)| a == "keys.revoke" && after.contains("laptop stolen")),
+        "{revoked:?}"
+    );
+    assert!(!keys.join(format!("{first}.pem")).exists());
+    env.ok(&["audit", "verify"]);
+    // Nothing more to record the next time.
+    let (mut serve, _) = common::serve(env.cmd());
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    assert_eq!(audit_actions(&env, &format!("key:{second}")).len(), 1);
+}

@@ -427,14 +427,14 @@ pub(super) fn load_demo(
     store: &dyn crate::store::Store,
 ) -> anyhow::Result<(demo_service::DemoReport, u64)> {
     let report = demo_service::load(store)?;
-    let mut ring = KeyRing::open(config.keys_dir())?;
-    if ring.entries().is_empty() {
-        let kid = ring.generate()?;
+    if KeyRing::open(config.keys_dir())?.entries().is_empty() {
+        let kid = crate::service::keys::generate(config.keys_dir(), store, "tem demo")?;
         eprintln!(
             "generated signing key {kid} in {}",
             config.keys_dir().display()
         );
     }
+    let ring = KeyRing::open(config.keys_dir())?;
     let mut issued = 0;
     for &id in &report.batch_ids {
         if store.stamp_counts(id)?.total == 0 && ring.active().is_some() {

@@ -85,6 +85,10 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
             admin_token = Some(token);
         }
     }
+    if config.keys.is_dir() {
+        // A key change interrupted by a crash is finished before serving.
+        crate::service::keys::reconcile(&config.keys, &*store)?;
+    }
     let listener = TcpListener::bind(&config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;

@@ -4,8 +4,15 @@
 //! 0600) and `keyring.json` with the public half and the status of every key.
 //! Exactly one key is active (signs new stamps); rotated keys become
 //! verify-only, so stamps already printed stay genuine; a revoked key is
-//! compromised and everything it signed is suspect. Private keys never leave
-//! this module except as a `Signer`, whose `Debug` shows only the kid.
+//! compromised: its private key file leaves `keys/` for `keys/revoked/`,
+//! which nothing in tem reads. Private keys never leave this module except
+//! as a `Signer`, whose `Debug` shows only the kid; their bytes are zeroed
+//! when dropped (the PEM text too).
+//!
+//! Changes take `KeyRing::lock` (an exclusive lock on `keys/.lock`), so a
+//! rotation from the dashboard and a revocation from the command line run
+//! one after the other and neither is lost; `keyring.json` is replaced
+//! atomically (a unique temporary file, fsync, rename, fsync of the folder).
 
 use std::fs;
 use std::io::Write;
@@ -380,7 +387,57 @@ impl KeyRing {
         entry.valid_until.get_or_insert(now);
         entry.revocation_reason = reason;
         self.save()?;
+        self.retire_private_key(kid)?;
         Ok(kid)
+    }
+
+    /// Moves a revoked key's private file out of `keys/` into
+    /// `keys/revoked/` (nothing in tem reads there; delete it once nobody
+    /// needs it for an investigation). Idempotent.
+    fn retire_private_key(&self, kid: Kid) -> Result<(), KeyError> {
+        let from = self.dir.join(format!("{kid}.pem"));
+        if !from.exists() {
+            return Ok(());
+        }
+        let dir = self.dir.join("revoked");
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io_err(&dir))?;
+        let to = dir.join(format!("{kid}.pem"));
+        fs::rename(&from, &to).map_err(io_err(&to))?;
+        sync_dir(&self.dir)?;
+        Ok(())
+    }
+
+    /// Moves the private files of keys already revoked out of `keys/` (a
+    /// revocation interrupted between its two steps). Returns how many.
+    pub fn retire_revoked(&self) -> Result<usize, KeyError> {
+        let mut n = 0;
+        for k in self.keys.iter().filter(|k| k.status == KeyStatus::Revoked) {
+            if let Some(kid) = Kid::parse(&k.kid)
+                && self.dir.join(format!("{kid}.pem")).exists()
+            {
+                self.retire_private_key(kid)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Takes the key directory's lock (created if needed), waiting for
+    /// whoever holds it: every change of keys happens under it, from the
+    /// moment the key ring is read until it is saved.
+    pub fn lock(dir: &Path) -> Result<KeyLock, KeyError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let path = dir.join(".lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        file.lock().map_err(io_err(&path))?;
+        Ok(KeyLock { _file: file })
     }
 
     /// The active key, ready to sign; checks the file's permissions and
@@ -400,7 +457,7 @@ impl KeyRing {
         if mode & 0o077 != 0 {
             return Err(KeyError::Permissions { path, mode });
         }
-        let pem = fs::read_to_string(&path).map_err(io_err(&path))?;
+        let pem = zeroize::Zeroizing::new(fs::read_to_string(&path).map_err(io_err(&path))?);
         let key =
             SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::BadPrivateKey(path.clone()))?;
         if Kid::of(&key.verifying_key().to_bytes()) != kid {
@@ -415,8 +472,11 @@ impl KeyRing {
         let public = key.verifying_key().to_bytes();
         let kid = Kid::of(&public);
         // PKCS#8 v1 (no embedded public key): OpenSSL 3.0 cannot read v2.
+        // The secret's copies are zeroed when dropped (the PEM text is
+        // `Zeroizing` already).
+        let secret = zeroize::Zeroizing::new(key.to_bytes());
         let pem = KeypairBytes {
-            secret_key: key.to_bytes(),
+            secret_key: *secret,
             public_key: None,
         }
         .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
@@ -430,6 +490,7 @@ impl KeyRing {
             .map_err(io_err(&path))?;
         file.write_all(pem.as_bytes()).map_err(io_err(&path))?;
         file.sync_all().map_err(io_err(&path))?;
+        sync_dir(&self.dir)?;
         self.keys
             .push(PublicKeyEntry::new(public, KeyStatus::Active));
         if let Err(e) = self.save() {
@@ -440,10 +501,17 @@ impl KeyRing {
         Ok(kid)
     }
 
-    /// Writes keyring.json atomically (temp file + rename).
+    /// Writes keyring.json atomically: a temporary file of its own,
+    /// synced, renamed over the old one, and the folder synced, so after a
+    /// crash the file is the old one or the new one.
     fn save(&self) -> Result<(), KeyError> {
         let path = self.dir.join(KEYRING_FILE);
-        let tmp = self.dir.join(format!(".{KEYRING_FILE}.tmp"));
+        let mut nonce = [0u8; 8];
+        rand::fill(&mut nonce);
+        let tmp = self.dir.join(format!(
+            ".{KEYRING_FILE}.{}.tmp",
+            data_encoding::HEXLOWER.encode(&nonce)
+        ));
         let json =
             serde_json::to_string_pretty(&self.key_set()).map_err(|e| KeyError::BadKeySet {
                 path: path.clone(),
@@ -452,9 +520,25 @@ impl KeyRing {
         let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
         f.write_all(json.as_bytes()).map_err(io_err(&tmp))?;
         f.sync_all().map_err(io_err(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io_err(&path))?;
-        Ok(())
+        if let Err(e) = fs::rename(&tmp, &path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(KeyError::Io { path, source: e });
+        }
+        sync_dir(&self.dir)
     }
+}
+
+/// Held while keys change (`KeyRing::lock`); dropping it lets the next one in.
+#[derive(Debug)]
+pub struct KeyLock {
+    _file: fs::File,
+}
+
+/// Makes a rename or new file in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), KeyError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 #[cfg(test)]
