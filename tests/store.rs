@@ -726,6 +726,18 @@ fn scans_count_judge_and_alert(s: &Subject) {
         .resolve_triage("report", report, "no-action", "đã kiểm tra", "inspector")
         .unwrap();
     assert_eq!(done.resolution.unwrap().outcome, "no-action");
+    // The resolution is in the audit log, about the stamp's batch.
+    let resolved: Vec<_> = store
+        .audit_entries_about(&format!("batch:{}", batch.0))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "triage.resolve")
+        .collect();
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert_eq!(resolved[0].actor, "inspector");
+    let after = resolved[0].after.as_ref().unwrap();
+    assert_eq!(after["item"], format!("report:{report}"));
+    assert_eq!(after["note"], "đã kiểm tra");
     assert!(matches!(
         store.resolve_triage("report", report, "other", "again", "inspector"),
         Err(StoreError::Conflict(_))
@@ -989,6 +1001,30 @@ fn media_and_settings(s: &Subject) {
     assert_eq!(store.setting("salt", &make).unwrap(), "salt-1");
     assert_eq!(made.get(), 1);
     store.ping().unwrap();
+
+    // A photo is stored with its product, in the product's transaction: a
+    // product that fails leaves no photo behind.
+    let photo = tem::domain::Media::jpeg(b"\xff\xd8 a photo".to_vec());
+    let mut new = NewProduct::try_from(ProductInput {
+        producer_id: 999,
+        name: "Mật ong".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    new.images.push(photo.name.clone());
+    new.media.push(photo.clone());
+    assert!(
+        store.create_product(&new, "test").is_err(),
+        "no producer 999"
+    );
+    assert!(
+        store.media(&photo.name).unwrap().is_none(),
+        "no orphan photo"
+    );
+    new.producer_id = producer(store, "Hộ nuôi ong").id;
+    let made = store.create_product(&new, "test").unwrap();
+    assert_eq!(made.images, std::slice::from_ref(&photo.name));
+    assert_eq!(store.media(&photo.name).unwrap().unwrap().1, photo.bytes);
 }
 
 fn inspections_with_offline_scans(s: &Subject) {

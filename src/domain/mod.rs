@@ -22,8 +22,8 @@ pub use batch::{Batch, BatchInput, NewBatch, NewStage, Stage, StageInput, StageT
 pub use ids::{BatchId, ProducerId, ProductId};
 pub use producer::{NewProducer, Producer, ProducerInput, ProducerKind};
 pub use product::{
-    Certification, CertificationInput, Gtin, NewProduct, OcopGroup, OcopRating, OcopRatingInput,
-    Product, ProductInput,
+    Certification, CertificationInput, Gtin, Media, NewProduct, OcopGroup, OcopRating,
+    OcopRatingInput, Product, ProductInput,
 };
 pub use stamp::{Serial, ShortCode, StampCounts, StampState};
 pub use text::DomainError;

@@ -231,6 +231,44 @@ pub struct NewProduct {
     pub description: Option<String>,
     pub images: Vec<String>,
     pub certifications: Vec<Certification>,
+    /// Photos uploaded with this change, stored in the same transaction as
+    /// the product (so a change that fails leaves no photo behind).
+    pub media: Vec<Media>,
+}
+
+/// A picture tem stores and serves itself (`/media/NAME`), named by the
+/// hash of its bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Media {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Media {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Media")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl Media {
+    /// A JPEG named by the SHA-256 of its bytes (so cacheable for ever).
+    pub fn jpeg(bytes: Vec<u8>) -> Media {
+        use sha2::Digest;
+        let name = format!(
+            "{}.jpg",
+            &data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(&bytes))[..32]
+        );
+        Media {
+            name,
+            content_type: "image/jpeg".into(),
+            bytes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -310,6 +348,7 @@ impl TryFrom<ProductInput> for NewProduct {
             )?,
             images,
             certifications,
+            media: Vec::new(),
         })
     }
 }

@@ -35,21 +35,37 @@ pub fn create_product(
     input: ProductInput,
     actor: &str,
 ) -> ServiceResult<Product> {
-    let new = NewProduct::try_from(input)?;
+    create_product_with_photo(store, input, None, actor)
+}
+
+/// A product with a photo uploaded with it (the dashboard's form): the
+/// photo is stored in the product's transaction and is its first image.
+pub fn create_product_with_photo(
+    store: &dyn Store,
+    input: ProductInput,
+    photo: Option<crate::domain::Media>,
+    actor: &str,
+) -> ServiceResult<Product> {
+    let mut new = NewProduct::try_from(input)?;
+    if let Some(photo) = photo {
+        new.images.insert(0, photo.name.clone());
+        new.media.push(photo);
+    }
     let product = store.create_product(&new, actor)?;
     tracing::info!(product.id = %product.id, "product created");
     Ok(product)
 }
 
-/// Changes a product's name, OCOP group, description and photos (from the
-/// dashboard); its rating, GTIN and certifications stay as they are.
+/// Changes a product's name, OCOP group, description and photo (from the
+/// dashboard); its rating, GTIN and certifications stay as they are. A new
+/// photo is stored in the product's transaction.
 pub fn edit_product(
     store: &dyn Store,
     id: ProductId,
     name: &str,
     ocop_group: Option<String>,
     description: Option<String>,
-    images: Option<Vec<String>>,
+    photo: Option<crate::domain::Media>,
     actor: &str,
 ) -> ServiceResult<Product> {
     let current = product(store, id)?;
@@ -63,8 +79,11 @@ pub fn edit_product(
     let new = NewProduct {
         ocop: current.ocop,
         gtin: current.gtin,
-        images: images.unwrap_or(current.images),
+        images: photo
+            .as_ref()
+            .map_or(current.images, |m| vec![m.name.clone()]),
         certifications: current.certifications,
+        media: photo.into_iter().collect(),
         ..checked
     };
     let updated = store.update_product(id, &new, actor)?;

@@ -791,6 +791,18 @@ fn stamp_row(r: &Row) -> StoreResult<StoredStamp> {
 }
 
 /// Serials are stored as signed 64-bit integers, bit for bit.
+/// Stores pictures by their content-hash names (one already there stays).
+fn insert_media(tx: &dyn Conn, media: &[crate::domain::Media]) -> StoreResult<()> {
+    for m in media {
+        tx.execute(
+            "INSERT INTO media (name, content_type, bytes, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO NOTHING",
+            args![m.name, m.content_type, m.bytes, now()],
+        )?;
+    }
+    Ok(())
+}
+
 fn serial_key(serial: Serial) -> i64 {
     serial.0 as i64
 }
@@ -847,6 +859,7 @@ impl<B: Backend> Store for B {
                     now()
                 ],
             )?);
+            insert_media(tx, &p.media)?;
             insert_product_parts(tx, id, p)?;
             let product = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
             audit_append(tx, actor, "product.create", &format!("product:{id}"), None, serde_json::to_value(&product).ok())?;
@@ -880,6 +893,7 @@ impl<B: Backend> Store for B {
             )?;
             tx.execute("DELETE FROM product_images WHERE product_id = ?1", args![id.0])?;
             tx.execute("DELETE FROM certifications WHERE product_id = ?1", args![id.0])?;
+            insert_media(tx, &p.media)?;
             insert_product_parts(tx, id, p)?;
             let after = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
             audit_append(
@@ -1622,12 +1636,14 @@ impl<B: Backend> Store for B {
 
     fn put_media(&self, name: &str, content_type: &str, bytes: &[u8]) -> StoreResult<()> {
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO media (name, content_type, bytes, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (name) DO NOTHING",
-                args![name, content_type, bytes, now()],
-            )?;
-            Ok(())
+            insert_media(
+                tx,
+                &[crate::domain::Media {
+                    name: name.into(),
+                    content_type: content_type.into(),
+                    bytes: bytes.to_vec(),
+                }],
+            )
         })
     }
 
@@ -1907,6 +1923,22 @@ impl<B: Backend> Store for B {
             tx.execute(
                 "INSERT INTO triage_resolutions (kind, item_id, outcome, note, actor, resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 args![kind, id, outcome, note, actor, now()],
+            )?;
+            // In the same transaction: a resolution that closed an alert is
+            // part of the record no one can quietly rewrite.
+            audit_append(
+                tx,
+                actor,
+                "triage.resolve",
+                &format!("batch:{}", item.batch_id.0),
+                None,
+                Some(serde_json::json!({
+                    "item": format!("{kind}:{id}"),
+                    "serial": item.serial,
+                    "summary": item.summary,
+                    "outcome": outcome,
+                    "note": note,
+                })),
             )?;
             load_triage(tx, false, None, Some((kind, id)))?.pop().ok_or_else(|| not_found("triage item", id))
         })

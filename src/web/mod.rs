@@ -134,6 +134,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
     .route("/healthz", web::get().to(healthz))
     .route("/.well-known/tem-keys.json", web::get().to(key_set))
     .route("/api/openapi.json", web::get().to(openapi::document))
+    .route("/favicon.ico", web::get().to(scan::favicon))
     .route("/static/tem.css", web::get().to(scan::css))
     .route("/static/scan.js", web::get().to(scan::js))
     .route("/static/report.css", web::get().to(scan::report_css))

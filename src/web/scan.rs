@@ -428,12 +428,22 @@ async fn run_scan(
     Ok(state.scanner.scan(code, &client).await?)
 }
 
+/// Whether a root path could be a stamp code at all: digits only (a code
+/// a phone misread is still recorded as a malformed scan). `favicon.ico`,
+/// `robots.txt` and the like are not scans.
+fn could_be_a_code(segment: &str) -> bool {
+    !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// `GET {base}/{code}`: the page a phone opens.
 pub async fn scan_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    if !could_be_a_code(&code) {
+        return Err(ApiError::NotFound(format!("no page {}", req.path())));
+    }
     let lang = language(&req);
     let result = run_scan(&req, &state, &code).await?;
     if wants_json(&req) {
@@ -481,6 +491,9 @@ pub async fn report(
     code: web::Path<String>,
     form: web::Form<ReportForm>,
 ) -> Result<HttpResponse, ApiError> {
+    if !could_be_a_code(&code) {
+        return Err(ApiError::NotFound(format!("no page {}", req.path())));
+    }
     let lang = language(&req);
     let client = client(&req, &state);
     if !state.limiter.allow(client.ip).await {
@@ -525,12 +538,19 @@ pub struct LocationForm {
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "scan, token (both from the scan page), lat, lon"),
     responses((status = 204, description = "stored"), (status = 400, body = crate::web::error::ErrorBody),
-        (status = 404, body = crate::web::error::ErrorBody, description = "no such scan, or a wrong token")))]
+        (status = 404, body = crate::web::error::ErrorBody, description = "no such scan, or a wrong token"),
+        (status = 429, body = crate::web::error::ErrorBody, description = "too many requests from this network")))]
 /// `POST /api/v1/scans/location`: a location the person chose to share.
 pub async fn share_location(
+    req: HttpRequest,
     state: web::Data<AppState>,
     form: web::Form<LocationForm>,
 ) -> Result<HttpResponse, ApiError> {
+    // Counted with the scans of the same network: guessing tokens costs
+    // the same budget as scanning.
+    if !state.limiter.allow(client(&req, &state).ip).await {
+        return Err(ApiError::TooManyRequests);
+    }
     let scanner = state.scanner.clone();
     let f = form.into_inner();
     let stored =
@@ -540,6 +560,15 @@ pub async fn share_location(
     } else {
         Err(ApiError::NotFound("no such scan".into()))
     }
+}
+
+/// The icon browsers ask for (a green stamp with a T), so they get one
+/// instead of a 404 on every page.
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=604800"))
+        .body(&include_bytes!("../../assets/static/favicon.png")[..])
 }
 
 pub async fn css() -> HttpResponse {

@@ -103,6 +103,19 @@ pub fn spawn_app_full(
     }
 }
 
+/// The status of a plain GET (no token), whatever the body.
+pub fn get_status(app: &TestApp, path: &str) -> u16 {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+        .get(app.url(path))
+        .call()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)

@@ -208,3 +208,54 @@ fn only_a_trusted_proxy_makes_the_session_cookie_secure() {
         "a trusted proxy's header"
     );
 }
+
+/// A path at the root that cannot be a code (`/robots.txt`) is a 404 and
+/// records nothing; a misread code (digits) is still a malformed scan.
+#[test]
+fn paths_that_cannot_be_codes_are_not_scans() {
+    let app = crate::helpers::spawn_app();
+    let before = app.db_fingerprint();
+    for path in ["/robots.txt", "/wp-login.php", "/.env", "/app.js", "/1234x"] {
+        assert_eq!(crate::helpers::get_status(&app, path), 404, "{path}");
+    }
+    // Browsers ask for an icon on every page: they get one.
+    assert_eq!(crate::helpers::get_status(&app, "/favicon.ico"), 200);
+    assert_eq!(app.db_fingerprint(), before, "nothing recorded");
+    let json = scan_json(&app, "/12345", PHONE);
+    assert_eq!(json["verdict"], "malformed");
+    assert_ne!(app.db_fingerprint(), before, "a misread code is a scan");
+}
+
+/// Sharing a location is limited like scanning (it checks a token, which
+/// must not be guessable by trying), and the token is checked in constant
+/// time.
+#[test]
+fn sharing_a_location_is_rate_limited() {
+    let app = crate::helpers::spawn_app_full(
+        true,
+        &tem::config::ScanSettings {
+            rate_per_minute: 3,
+            ..Default::default()
+        },
+        |_| (),
+    );
+    let statuses: Vec<u16> = (0..5)
+        .map(|i| {
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .new_agent()
+                .post(app.url("/api/v1/scans/location"))
+                .send_form([
+                    ("scan", "1"),
+                    ("token", format!("guess{i}").as_str()),
+                    ("lat", "9.9"),
+                    ("lon", "106.3"),
+                ])
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert_eq!(statuses, [404, 404, 404, 429, 429]);
+}

@@ -245,7 +245,9 @@ impl Scanner {
         lat: f64,
         lon: f64,
     ) -> ServiceResult<bool> {
-        if token != self.scan_token(scan_id) {
+        use subtle::ConstantTimeEq;
+        let expected = self.scan_token(scan_id);
+        if !bool::from(token.as_bytes().ct_eq(expected.as_bytes())) {
             return Ok(false);
         }
         if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {

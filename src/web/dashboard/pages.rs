@@ -280,15 +280,10 @@ pub fn normalise_image(bytes: &[u8]) -> Result<Vec<u8>, DomainError> {
     Ok(out)
 }
 
-/// Stores a normalised photo under the hash of its bytes; returns the name.
-fn store_image(store: &dyn Store, bytes: &[u8]) -> Result<String, ServiceError> {
-    let out = normalise_image(bytes)?;
-    let name = format!(
-        "{}.jpg",
-        &data_encoding::HEXLOWER.encode(&<sha2::Sha256 as sha2::Digest>::digest(&out))[..32]
-    );
-    store.put_media(&name, "image/jpeg", &out)?;
-    Ok(name)
+/// A normalised photo, named by the hash of its bytes (stored with the
+/// product, in its transaction).
+fn photo(bytes: &[u8]) -> Result<crate::domain::Media, ServiceError> {
+    Ok(crate::domain::Media::jpeg(normalise_image(bytes)?))
 }
 
 pub async fn create_product(
@@ -322,20 +317,17 @@ pub async fn create_product(
         access::producer(&*store, &grant, ProducerId(producer_id)).map_err(|_| {
             ServiceError::from(DomainError::new("producer_id", "choose a producer"))
         })?;
-        let images = match image {
-            Some(bytes) => vec![store_image(&*store, &bytes)?],
-            None => Vec::new(),
-        };
-        registry::create_product(
+        let photo = image.map(|bytes| photo(&bytes)).transpose()?;
+        registry::create_product_with_photo(
             &*store,
             ProductInput {
                 producer_id,
                 name,
                 ocop_group: group,
                 description,
-                images,
                 ..Default::default()
             },
+            photo,
             &actor,
         )
     })
@@ -408,16 +400,14 @@ pub async fn update_product(
     );
     let saved = web::block(move || -> Result<_, ServiceError> {
         access::product(&*store, &grant, ProductId(id))?;
-        let images = image
-            .map(|bytes| store_image(&*store, &bytes).map(|n| vec![n]))
-            .transpose()?;
+        let photo = image.map(|bytes| photo(&bytes)).transpose()?;
         registry::edit_product(
             &*store,
             ProductId(id),
             &name,
             group,
             description,
-            images,
+            photo,
             &actor,
         )
     })
