@@ -408,6 +408,45 @@ fn data_moves_from_sqlite_to_postgres_and_checks_out() {
         "--notice",
         "Ngừng bán",
     ]);
+    // Stamp 1 of batch 1 printed and scanned once on SQLite.
+    let printed = env.path("printed.csv");
+    env.ok(&[
+        "sheet",
+        "--batch",
+        "1",
+        "--from",
+        "1",
+        "--count",
+        "1",
+        "-o",
+        printed.to_str().unwrap(),
+    ]);
+    let first_url = std::fs::read_to_string(&printed)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next_back())
+        .unwrap()
+        .to_string();
+    let first_code = first_url.rsplit('/').next().unwrap().to_string();
+    let verify_on = |base: &str| -> Value {
+        let mut r = agent()
+            .get(&format!("{base}/api/v1/verify/{first_code}"))
+            .call()
+            .unwrap();
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    {
+        let (mut child, base) = common::serve(env.cmd());
+        let v = verify_on(&base);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(
+            (v["verdict"].as_str(), v["scan_count"].as_u64()),
+            (Some("genuine"), Some(1)),
+            "{v}"
+        );
+    }
     env.ok(&["audit", "sign"]);
     let pg = |args: &[&str]| -> String {
         let mut all = vec!["--db", db.url.as_str()];
@@ -505,24 +544,17 @@ fn data_moves_from_sqlite_to_postgres_and_checks_out() {
         .collect();
     assert_eq!(ids.len() as u64, *ids.iter().max().unwrap(), "{added}");
 
-    // A node on the copy serves the stamps: genuine, counting on.
-    let url = stamps(&pg)
-        .lines()
-        .nth(1)
-        .and_then(|l| l.split(',').next_back())
-        .unwrap()
-        .to_string();
+    // A node on the copy serves the stamps: genuine, counting on from the
+    // scan made on SQLite.
     let mut cmd = env.cmd();
     cmd.env("TEM_DB", &db.url);
     let (child, base) = common::serve(cmd);
     let node = Node { child, url: base };
-    let code = url.rsplit('/').next().unwrap();
-    let mut r = agent()
-        .get(&format!("{}/api/v1/verify/{code}", node.url))
-        .call()
-        .unwrap();
-    let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let v = verify_on(&node.url);
     assert_eq!(v["serial"].as_str().map(|s| s.len()), Some(16), "{v}");
-    assert_ne!(v["verdict"], "unknown-serial", "{v}");
-    assert_ne!(v["verdict"], "forged", "{v}");
+    assert_eq!(v["verdict"], "genuine", "{v}");
+    assert_eq!(
+        v["scan_count"], 2,
+        "the scan made on SQLite came along: {v}"
+    );
 }

@@ -378,3 +378,65 @@ fn a_key_change_cut_off_before_its_audit_entry_is_recorded_at_the_next_start() {
     serve.wait().unwrap();
     assert_eq!(audit_actions(&env, &format!("key:{second}")).len(), 1);
 }
+
+/// Batch verification reads the stamps and the audit log in one snapshot:
+/// stamps issued while it runs are in both or in neither, never a false
+/// "compromised" that tem would sign.
+#[test]
+fn batch_verification_during_an_issuance_never_reports_tampering() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let store: std::sync::Arc<dyn tem::store::Store> =
+        std::sync::Arc::new(tem::store::SqliteStore::open(&env.path("tem.db")).unwrap());
+    let keys = env.path("keys");
+    let batch = tem::domain::BatchId(1);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let ring = tem::codes::KeyRing::open(&keys).unwrap();
+            for _ in 0..60 {
+                tem::service::issue::issue(
+                    &*store,
+                    &ring,
+                    "https://tem.example.vn",
+                    batch,
+                    300,
+                    "test",
+                    &mut |_| Ok(()),
+                )
+                .unwrap();
+            }
+            done.store(true, Ordering::SeqCst);
+        });
+        let ring = tem::codes::KeyRing::open(&keys).unwrap();
+        let (set, signer) = (ring.key_set(), ring.signer().unwrap());
+        let (mut runs, mut during) = (0, 0);
+        while !done.load(Ordering::SeqCst) || runs < 5 {
+            if !done.load(Ordering::SeqCst) {
+                during += 1;
+            }
+            let report = tem::service::verification::verify_batch(
+                &*store,
+                &set,
+                &signer,
+                "https://tem.example.vn",
+                batch,
+                &Default::default(),
+                "inspector",
+            )
+            .unwrap()
+            .report;
+            assert_ne!(
+                report.verdict, "compromised",
+                "run {runs}: {:?} {:?}",
+                report.stamps, report.log
+            );
+            runs += 1;
+        }
+        assert!(
+            during >= 3,
+            "only {during} verifications ran during the issuance"
+        );
+    });
+}

@@ -586,6 +586,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The entries whose object is `object` (e.g. "batch:8"), in order.
     fn audit_entries_about(&self, object: &str) -> StoreResult<Vec<crate::audit::Entry>>;
+    /// Every stamp of a batch (in number order) and the audit entries about
+    /// it, read in one snapshot: an issuance or print job committed meanwhile
+    /// is in both or in neither.
+    fn batch_stamps_and_entries(
+        &self,
+        batch: BatchId,
+    ) -> StoreResult<(Vec<StoredStamp>, Vec<crate::audit::Entry>)>;
     /// Stores a batch verification's signed report, with its audit entry.
     fn record_verification(
         &self,

@@ -2071,6 +2071,25 @@ impl<B: Backend> Store for B {
         self.read(|c| load_inspections(c, None))
     }
 
+    fn batch_stamps_and_entries(
+        &self,
+        batch: BatchId,
+    ) -> StoreResult<(Vec<StoredStamp>, Vec<crate::audit::Entry>)> {
+        self.read(|c| {
+            let stamps = c.query_map(
+                &format!("SELECT {STAMP_COLUMNS} {STAMP_FROM} WHERE s.batch_id = ?1 ORDER BY s.seq"),
+                args![batch.0],
+                stamp_row,
+            )?;
+            let entries = c.query_map(
+                "SELECT seq, at, actor, action, object, before, after FROM audit_log WHERE object = ?1 ORDER BY seq",
+                args![format!("batch:{batch}")],
+                audit_entry,
+            )?;
+            Ok((stamps, entries))
+        })
+    }
+
     fn audit_entries_about(&self, object: &str) -> StoreResult<Vec<crate::audit::Entry>> {
         self.read(|c| {
             c.query_map(

@@ -205,9 +205,15 @@ impl Backend for SqliteStore {
     const DIALECT: Dialect = Dialect::Sqlite;
     const SHARED: bool = false;
 
+    /// One read transaction: every query of `f` sees the same snapshot
+    /// (in WAL mode a deferred transaction holds its read mark), even while
+    /// other connections write.
     fn read<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
-        let conn = self.pool.get()?;
-        f(&*conn)
+        let mut conn = self.pool.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&*tx)?;
+        tx.commit()?;
+        Ok(out)
     }
 
     fn write<T>(&self, f: impl FnOnce(&dyn Conn) -> StoreResult<T>) -> StoreResult<T> {
