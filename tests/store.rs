@@ -1310,3 +1310,68 @@ fn a_postgres_url_with_a_wrong_password_says_so_without_the_password() {
         .to_string();
     assert!(!err.contains("secret-pw"), "{err}");
 }
+
+/// PostgreSQL over TLS: `verify-full` checks the server's certificate
+/// against the given CA and its name; `require` encrypts without checking;
+/// a certificate from an unknown CA or for another name is refused.
+#[test]
+fn postgres_over_tls_checks_the_server_certificate() {
+    let Some(db) = test_database("postgres_over_tls") else {
+        return;
+    };
+    let Ok(ca) = std::env::var("TEM_TEST_PG_CA") else {
+        assert!(
+            std::env::var_os("TEM_TEST_REQUIRE_POSTGRES").is_none(),
+            "scripts/test sets TEM_TEST_PG_CA"
+        );
+        return;
+    };
+    let url = url::Url::parse(&db.url).unwrap();
+    let with = |host: &str, query: &str| {
+        let mut u = url.clone();
+        u.set_host(Some(host)).unwrap();
+        u.set_query(Some(query));
+        u.to_string()
+    };
+    let tls_connections = || -> i64 {
+        let mut admin = db.client();
+        admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                 WHERE a.datname = current_database() AND a.application_name = 'tem' AND s.ssl",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    // The CA given, the name on the certificate: connected, encrypted.
+    let store = PgStore::open(&with(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .unwrap();
+    store.ping().unwrap();
+    assert!(tls_connections() > 0, "the pool's connections use TLS");
+    drop(store);
+    // The system's roots do not know the test CA.
+    let err = PgStore::open(&with("localhost", "sslmode=verify-full"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sslmode=verify-full"), "{err}");
+    // The certificate names localhost, not 127.0.0.1.
+    let err = PgStore::open(&with(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("cannot connect"), "{err}");
+    assert!(
+        !err.contains("tem_test:tem_test"),
+        "no password in messages: {err}"
+    );
+    // require: encrypted, the certificate not checked.
+    let store = PgStore::open(&with("127.0.0.1", "sslmode=require")).unwrap();
+    store.ping().unwrap();
+    drop(store);
+}

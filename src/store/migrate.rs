@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use postgres::Client;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
-use postgres::{Client, NoTls};
 
 use super::conn::{ToArg, Value};
 use super::postgres::{describe, parse_url, with_params};
@@ -117,11 +117,9 @@ pub fn sqlite_to_postgres(
     }
     drop(SqliteStore::open(source)?);
     drop(PgStore::open(target)?);
-    let config = parse_url(target)?;
-    let shown = describe(&config);
-    let mut client = config
-        .connect(NoTls)
-        .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL {shown}: {e}")))?;
+    let target = parse_url(target)?;
+    let shown = describe(&target.config);
+    let mut client = super::postgres::connect(&target)?;
     let mut src =
         rusqlite::Connection::open_with_flags(source, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     check_tables(&src, &mut client)?;

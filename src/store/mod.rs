@@ -9,6 +9,7 @@
 
 mod conn;
 pub mod migrate;
+mod pg_tls;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, IsolationLevel, NoTls, Statement};
+use postgres::{Client, IsolationLevel, Statement};
 
 use super::conn::{Arg, Conn, Dialect, Row, StampRow, ToArg, Value, numbered_to_dollar};
 use super::sql::{self, Backend};
@@ -56,6 +56,7 @@ pub struct PgConn {
 
 struct Manager {
     config: postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -64,7 +65,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
         Ok(PgConn {
-            client: self.config.connect(NoTls)?,
+            client: self.config.connect(self.tls.clone())?,
             statements: HashMap::new(),
         })
     }
@@ -111,32 +112,38 @@ pub fn describe(config: &postgres::Config) -> String {
     )
 }
 
-/// Parses a postgres:// URL; the error never repeats the URL (it may hold
-/// a password).
-pub fn parse_url(url: &str) -> StoreResult<postgres::Config> {
-    let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-        StoreError::Database(format!("the PostgreSQL URL is not valid: {e}"))
-    })?;
+/// Parses a postgres:// URL, with its `sslmode` (`pg_tls`); the error
+/// never repeats the URL (it may hold a password).
+pub fn parse_url(url: &str) -> StoreResult<super::pg_tls::Target> {
+    let mut target = super::pg_tls::target(url)?;
+    let config = &mut target.config;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
     if config.get_application_name().is_none() {
         config.application_name("tem");
     }
-    Ok(config)
+    Ok(target)
+}
+
+/// Connects once (for migrations and copies), TLS as the URL says.
+pub fn connect(target: &super::pg_tls::Target) -> StoreResult<Client> {
+    target.config.connect(target.tls.clone()).map_err(|e| {
+        StoreError::Database(format!(
+            "cannot connect to PostgreSQL {} (sslmode={}): {}",
+            describe(&target.config),
+            target.mode.as_str(),
+            pg_message(&e)
+        ))
+    })
 }
 
 impl PgStore {
     /// Connects and applies migrations (one node at a time).
     pub fn open(url: &str) -> StoreResult<PgStore> {
-        let config = parse_url(url)?;
-        let shown = describe(&config);
-        let mut client = config.connect(NoTls).map_err(|e| {
-            StoreError::Database(format!(
-                "cannot connect to PostgreSQL {shown}: {}",
-                pg_message(&e)
-            ))
-        })?;
+        let target = parse_url(url)?;
+        let shown = describe(&target.config);
+        let mut client = connect(&target)?;
         client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK])?;
         let migrated = embedded::migrations::runner()
             .run(&mut client)
@@ -151,7 +158,10 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .min_idle(Some(2))
             .connection_timeout(Duration::from_secs(30))
-            .build(Manager { config })
+            .build(Manager {
+                config: target.config,
+                tls: target.tls,
+            })
             .map_err(|e| {
                 StoreError::Database(format!("cannot connect to PostgreSQL {shown}: {e}"))
             })?;
