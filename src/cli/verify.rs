@@ -208,35 +208,26 @@ pub(super) fn looks_like_image(input: &str) -> bool {
         && !lower.starts_with("http")
 }
 
-/// Reads codes from a file: a CSV with a `url` column, or one code per line.
+/// Reads codes from a file (at most `codes::list::MAX_FILE_BYTES`): a
+/// CSV with a `url` column, or one code per line.
 pub(super) fn read_code_file(path: &Path, items: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+    use std::io::Read;
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut lines = std::io::BufReader::new(file).lines();
-    let first = match lines.next() {
-        Some(l) => l.with_context(|| format!("reading {}", path.display()))?,
-        None => return Ok(()),
-    };
-    let header: Vec<&str> = first.split(',').map(str::trim).collect();
-    let url_column = header.iter().position(|h| *h == "url");
-    let shown = path.display().to_string();
-    let mut push = |n: usize, line: &str| {
-        let text = match url_column {
-            Some(col) => line.split(',').nth(col).unwrap_or("").to_string(),
-            None => line.to_string(),
-        };
-        if !text.trim().is_empty() {
-            items.push((format!("{shown}:{n}"), text));
-        }
-    };
-    if url_column.is_none() {
-        push(1, &first);
-    }
-    for (i, line) in lines.enumerate() {
-        push(
-            i + 2,
-            &line.with_context(|| format!("reading {}", path.display()))?,
+    let mut text = String::new();
+    file.take(crate::codes::list::MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if text.len() as u64 > crate::codes::list::MAX_FILE_BYTES {
+        anyhow::bail!(
+            "{}: larger than {} MB; split it",
+            path.display(),
+            crate::codes::list::MAX_FILE_BYTES >> 20
         );
     }
+    items.extend(crate::codes::list::parse(
+        &path.display().to_string(),
+        &text,
+    ));
     Ok(())
 }
 

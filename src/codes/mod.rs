@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod format;
 pub mod keyring;
+pub mod list;
 pub mod photo;
 pub mod verify;
 

@@ -64,13 +64,22 @@ async fn read_body(mut payload: web::Payload) -> Result<InspectionRequest, ApiEr
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
+    parse_request(&body)
+}
+
+/// An inspection request from its JSON bytes: the body as a client sent
+/// it, checked field by field (`submission` then turns it into the
+/// service's input).
+pub fn parse_request(body: &[u8]) -> Result<InspectionRequest, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
         code: "invalid_json",
         message: e.to_string(),
     })
 }
 
-fn submission(r: InspectionRequest) -> Result<Submission, ApiError> {
+/// What an inspection request asks the service to judge: codes, decoded
+/// photos' bytes, the place and time, and offline checks.
+pub fn submission(r: InspectionRequest) -> Result<Submission, ApiError> {
     let at =
         r.at.as_deref()
             .map(|t| {

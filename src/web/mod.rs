@@ -7,7 +7,7 @@ mod auth;
 pub mod client;
 mod dashboard;
 pub mod error;
-mod inspections;
+pub mod inspections;
 mod limit;
 pub mod openapi;
 pub mod scan;
