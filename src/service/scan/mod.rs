@@ -1,16 +1,16 @@
 //! Scanning: verify a code, judge it against the registry, record the scan,
 //! and gather what the consumer page shows.
 //!
-//! A scan takes two steps:
-//! 1. `verify`: in the HTTP worker that read it, the scans that worker
-//!    has in hand are verified together against the key set with one batch
-//!    equation (`codes::batch`). No thread hop, and a flood of forged codes
-//!    costs CPU in the workers, never time under the write lock.
-//! 2. `recorder`: one thread commits the checked scans in groups (every scan
-//!    is a write: the count must be exact); many concurrent scans share one
-//!    transaction, and each caller waits only for its group. The registry
-//!    vouches for a code only if it equals the stored stamp: a code must both
-//!    verify and match to be genuine.
+//! The HTTP worker parses the code and hands the scan to the recorder
+//! (`recorder`), one thread that commits scans in groups (every scan is a
+//! write: the count must be exact); many concurrent scans share one
+//! transaction, and each caller waits only for its group. Before a group is
+//! committed, the verify thread (`verify`) checks all its signatures against
+//! the key set with batch equations (`codes::batch`), while the recorder
+//! commits the group before it: signature work and commits overlap, and a
+//! flood of forged codes costs the verify thread's CPU, never time under the
+//! write lock. The registry vouches for a code only if it equals the stored
+//! stamp: a code must both verify and match to be genuine.
 //!
 //! The recorder survives a panic: the scans of the failed group are answered
 //! "unavailable" (503) and the next group is recorded as usual.
