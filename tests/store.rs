@@ -17,6 +17,7 @@ use tem::domain::{
     OcopRatingInput, ProducerInput, ProductId, ProductInput, Role, Serial, StageInput, StampCounts,
     StampState,
 };
+use tem::store::prelude::*;
 use tem::store::{
     NewInspection, NewPrintJob, NewRecall, NewReport, NewScan, NewToken, PgStore, PrintedStamps,
     SqliteStore, StampFeed, Store, StoreError,

@@ -11,6 +11,7 @@ use crate::audit::merkle;
 use crate::codes::KeyRing;
 use crate::config::{Config, Database};
 use crate::service::audit;
+use crate::store::AuditStore as _;
 use crate::store::{PgStore, SqliteStore, Store, migrate};
 
 #[derive(Debug, clap::Args)]

@@ -34,7 +34,7 @@ fn vocabulary(action: &str) -> (&'static str, &'static str, Option<&'static str>
 }
 
 fn io(e: std::io::Error) -> ServiceError {
-    ServiceError::Store(StoreError::Database(format!(
+    ServiceError::Store(StoreError::database(format!(
         "writing the EPCIS document: {e}"
     )))
 }

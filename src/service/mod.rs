@@ -11,6 +11,7 @@ pub mod inspection;
 pub mod issue;
 pub mod keys;
 pub mod lifecycle;
+pub mod photos;
 pub mod registry;
 pub mod report;
 pub mod scan;
@@ -58,7 +59,7 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 /// An unexpected failure (writing a PDF, encoding JSON) as a service error:
 /// a 500 for callers, the cause in the log.
 pub(crate) fn internal(e: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Store(StoreError::Database(e.to_string()))
+    ServiceError::Store(StoreError::database(e.to_string()))
 }
 
 pub(crate) fn not_found(what: &'static str, id: impl std::fmt::Display) -> ServiceError {

@@ -149,9 +149,9 @@ impl Row {
         let v = self
             .0
             .get(idx)
-            .ok_or_else(|| StoreError::Database(format!("query has no column {idx}")))?;
+            .ok_or_else(|| StoreError::database(format!("query has no column {idx}")))?;
         T::from_value(v).ok_or_else(|| {
-            StoreError::Database(format!(
+            StoreError::database(format!(
                 "column {idx} holds {}, not {}",
                 v.kind(),
                 T::EXPECTED
@@ -163,11 +163,11 @@ impl Row {
     pub fn str(&self, idx: usize) -> StoreResult<&str> {
         match self.0.get(idx) {
             Some(Value::Text(s)) => Ok(s),
-            Some(v) => Err(StoreError::Database(format!(
+            Some(v) => Err(StoreError::database(format!(
                 "column {idx} holds {}, not text",
                 v.kind()
             ))),
-            None => Err(StoreError::Database(format!("query has no column {idx}"))),
+            None => Err(StoreError::database(format!("query has no column {idx}"))),
         }
     }
 }
@@ -306,7 +306,7 @@ impl dyn Conn + '_ {
         f: impl FnOnce(&Row) -> StoreResult<T>,
     ) -> StoreResult<T> {
         self.query_opt(sql, args, f)?
-            .ok_or_else(|| StoreError::Database(format!("query returned no row: {sql}")))
+            .ok_or_else(|| StoreError::database(format!("query returned no row: {sql}")))
     }
 
     /// Every row of a query, through `f`.

@@ -110,7 +110,7 @@ pub fn sqlite_to_postgres(
     progress: &mut dyn FnMut(&str, u64),
 ) -> StoreResult<Copied> {
     if !source.exists() {
-        return Err(StoreError::Database(format!(
+        return Err(StoreError::database(format!(
             "there is no database at {}",
             source.display()
         )));
@@ -240,7 +240,7 @@ fn copy_table(
         }
         let args: Vec<&dyn ToArg> = values.iter().map(|v| v as &dyn ToArg).collect();
         with_params(&args, |p| writer.write(p))
-            .map_err(|e| StoreError::Database(format!("copying {table}, row {}: {e}", n + 1)))?;
+            .map_err(|e| StoreError::database(format!("copying {table}, row {}: {e}", n + 1)))?;
         n += 1;
     }
     writer.finish()?;

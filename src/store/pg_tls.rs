@@ -43,7 +43,7 @@ impl SslMode {
             "disable" => Ok(SslMode::Disable),
             "require" => Ok(SslMode::Require),
             "verify-full" => Ok(SslMode::VerifyFull),
-            other => Err(StoreError::Database(format!(
+            other => Err(StoreError::database(format!(
                 "the PostgreSQL URL's sslmode={other:?} is not one tem knows: use disable, require or verify-full"
             ))),
         }
@@ -61,7 +61,7 @@ pub struct Target {
 /// knows neither `verify-full` nor root files) and builds the TLS side.
 pub fn target(url: &str) -> StoreResult<Target> {
     let invalid =
-        |why: String| StoreError::Database(format!("the PostgreSQL URL is not valid: {why}"));
+        |why: String| StoreError::database(format!("the PostgreSQL URL is not valid: {why}"));
     let mut parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
     let (mut mode, mut root) = (None, None);
     let rest: Vec<(String, String)> = parsed
@@ -100,7 +100,7 @@ pub fn target(url: &str) -> StoreResult<Target> {
     let builder =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
-            .map_err(|e| StoreError::Database(format!("TLS: {e}")))?;
+            .map_err(|e| StoreError::database(format!("TLS: {e}")))?;
     let tls = match mode {
         SslMode::Disable | SslMode::Require => builder
             .dangerous()
@@ -136,12 +136,12 @@ fn roots(file: Option<&str>) -> StoreResult<RootCertStore> {
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
                 .map_err(|e| {
-                    StoreError::Database(format!("sslrootcert {path}: not PEM certificates ({e})"))
+                    StoreError::database(format!("sslrootcert {path}: not PEM certificates ({e})"))
                 })?;
             for cert in certs {
                 roots
                     .add(cert)
-                    .map_err(|e| StoreError::Database(format!("sslrootcert {path}: {e}")))?;
+                    .map_err(|e| StoreError::database(format!("sslrootcert {path}: {e}")))?;
             }
         }
         None => {
@@ -152,8 +152,8 @@ fn roots(file: Option<&str>) -> StoreResult<RootCertStore> {
         }
     }
     if roots.is_empty() {
-        return Err(StoreError::Database(
-            "sslmode=verify-full: no root certificates to check the server with (install ca-certificates, or give sslrootcert=FILE)".into(),
+        return Err(StoreError::database(
+            "sslmode=verify-full: no root certificates to check the server with (install ca-certificates, or give sslrootcert=FILE)",
         ));
     }
     Ok(roots)

@@ -16,8 +16,9 @@ use std::time::Duration;
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, IsolationLevel, Statement};
 
+use super::audit;
+use super::backend::Backend;
 use super::conn::{Arg, Conn, Dialect, Row, StampRow, ToArg, Value, numbered_to_dollar};
-use super::sql::{self, Backend};
 use super::{StoreError, StoreResult};
 
 mod embedded {
@@ -81,7 +82,33 @@ impl r2d2::ManageConnection for Manager {
 
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
-        StoreError::Database(pg_message(&e))
+        let what = pg_message(&e);
+        if transient(&e) {
+            StoreError::unavailable(what, e)
+        } else {
+            StoreError::caused(what, e)
+        }
+    }
+}
+
+/// Whether the server or the connection to it failed rather than the
+/// query: trying again shortly (on a new connection) may succeed.
+fn transient(e: &postgres::Error) -> bool {
+    match e.code() {
+        Some(code) => {
+            let c = code.code();
+            // 08: connection exception; 53: insufficient resources;
+            // 57P01-57P03: shutting down or starting; 40001/40P01:
+            // serialisation failure or deadlock, which a retry resolves.
+            c.starts_with("08")
+                || c.starts_with("53")
+                || c.starts_with("57P")
+                || c == "40001"
+                || c == "40P01"
+        }
+        None => {
+            e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+        }
     }
 }
 
@@ -129,7 +156,7 @@ pub fn parse_url(url: &str) -> StoreResult<super::pg_tls::Target> {
 /// Connects once (for migrations and copies), TLS as the URL says.
 pub fn connect(target: &super::pg_tls::Target) -> StoreResult<Client> {
     target.config.connect(target.tls.clone()).map_err(|e| {
-        StoreError::Database(format!(
+        StoreError::database(format!(
             "cannot connect to PostgreSQL {} (sslmode={}): {}",
             describe(&target.config),
             target.mode.as_str(),
@@ -163,11 +190,11 @@ impl PgStore {
                 tls: target.tls,
             })
             .map_err(|e| {
-                StoreError::Database(format!("cannot connect to PostgreSQL {shown}: {e}"))
+                StoreError::database(format!("cannot connect to PostgreSQL {shown}: {e}"))
             })?;
         let store = PgStore { pool, shown };
-        if store.read(sql::audit_nodes_missing)? {
-            store.write(sql::backfill_audit_nodes)?;
+        if store.read(audit::audit_nodes_missing)? {
+            store.write(audit::backfill_audit_nodes)?;
         }
         Ok(store)
     }
@@ -262,7 +289,7 @@ impl PgTx<'_> {
             .tx
             .borrow_mut()
             .prepare(&numbered_to_dollar(sql))
-            .map_err(|e| StoreError::Database(format!("{}: {sql}", pg_message(&e))))?;
+            .map_err(|e| StoreError::database(format!("{}: {sql}", pg_message(&e))))?;
         self.statements
             .borrow_mut()
             .insert(sql.to_string(), stmt.clone());
@@ -308,7 +335,7 @@ impl Conn for PgTx<'_> {
         let rows = self.query(&format!("{sql} RETURNING id"), args)?;
         let first = rows
             .first()
-            .ok_or_else(|| StoreError::Database("INSERT returned no id".into()))?;
+            .ok_or_else(|| StoreError::database("INSERT returned no id"))?;
         Ok(first.try_get(0)?)
     }
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use super::audit;
+use super::backend::Backend;
 use super::conn::{Arg, Conn, Dialect, Row, StampRow, ToArg, Value};
-use super::sql::{self, Backend};
 use super::{StoreError, StoreResult};
 
 mod embedded {
@@ -38,13 +39,27 @@ impl std::fmt::Debug for SqliteStore {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Database(e.to_string())
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            // Another process holds the lock past the busy timeout, the
+            // file cannot be opened, the disk is full or failing: the
+            // request can be tried again, it did nothing.
+            Some(
+                C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::CannotOpen
+                | C::DiskFull
+                | C::SystemIoFailure,
+            ) => StoreError::unavailable("SQLite", e),
+            _ => StoreError::caused("SQLite", e),
+        }
     }
 }
 
 impl From<r2d2::Error> for StoreError {
     fn from(e: r2d2::Error) -> Self {
-        StoreError::Database(format!("connection pool: {e}"))
+        // The pool's only error: no connection came free in time.
+        StoreError::unavailable("no database connection came free", e)
     }
 }
 
@@ -163,7 +178,7 @@ fn spawn_checkpointer(
                 }
             }
         })
-        .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
+        .map_err(|e| StoreError::database(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(tx)
 }
 
@@ -174,19 +189,19 @@ impl SqliteStore {
             && !parent.as_os_str().is_empty()
             && !parent.exists()
         {
-            return Err(StoreError::Database(format!(
+            return Err(StoreError::database(format!(
                 "cannot create {}: directory {} does not exist",
                 path.display(),
                 parent.display()
             )));
         }
         let mut conn = Connection::open(path)
-            .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| StoreError::database(format!("cannot open {}: {e}", path.display())))?;
         configure(&mut conn)
-            .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| StoreError::database(format!("cannot open {}: {e}", path.display())))?;
         migrate(&mut conn)?;
-        if sql::audit_nodes_missing(&conn)? {
-            write_on(&mut conn, sql::backfill_audit_nodes)?;
+        if audit::audit_nodes_missing(&conn)? {
+            write_on(&mut conn, audit::backfill_audit_nodes)?;
         }
         let manager = SqliteConnectionManager::file(path).with_init(configure);
         let pool = r2d2::Pool::builder().max_size(8).build(manager)?;
@@ -202,7 +217,7 @@ impl SqliteStore {
         conn.execute_batch(
             "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -8192;",
         )
-            .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| StoreError::database(format!("cannot open {}: {e}", path.display())))?;
         let conn = std::sync::Arc::new(std::sync::Mutex::new(conn));
         let checkpoints = spawn_checkpointer(path, pool.clone(), conn.clone())?;
         Ok(SqliteStore {
@@ -292,7 +307,7 @@ pub(super) fn value(v: rusqlite::types::ValueRef<'_>) -> StoreResult<Value> {
         ValueRef::Real(r) => Value::Real(r),
         ValueRef::Text(t) => Value::Text(
             String::from_utf8(t.to_vec())
-                .map_err(|_| StoreError::Database("stored text is not UTF-8".into()))?,
+                .map_err(|_| StoreError::database("stored text is not UTF-8"))?,
         ),
         ValueRef::Blob(b) => Value::Blob(b.to_vec()),
     })
@@ -388,4 +403,35 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         ))
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database locked by another process past the busy timeout is a
+    /// passing outage (503, try again), not a broken request (500).
+    #[test]
+    fn a_locked_database_is_unavailable_not_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE;")
+            .unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::from_millis(10)).unwrap();
+        let e = StoreError::from(other.execute("INSERT INTO t VALUES (1)", []).unwrap_err());
+        assert!(e.is_unavailable(), "{e:?}");
+        let source = std::error::Error::source(&e).expect("the cause is kept");
+        assert!(source.to_string().contains("locked"), "{source}");
+
+        holder.execute_batch("ROLLBACK").unwrap();
+        let e = StoreError::from(
+            other
+                .execute("INSERT INTO nowhere VALUES (1)", [])
+                .unwrap_err(),
+        );
+        assert!(!e.is_unavailable(), "{e:?}");
+    }
 }

@@ -109,7 +109,7 @@ impl Scanner {
         })?;
         let keys = Arc::new(Keys::new(keys_dir));
         let recorder = Recorders::start(recorder, keys.clone(), rules).map_err(|e| {
-            ServiceError::Store(StoreError::Database(format!(
+            ServiceError::Store(StoreError::database(format!(
                 "cannot start the scan recorder: {e}"
             )))
         })?;
@@ -188,7 +188,7 @@ impl Scanner {
             .map_err(|_| stopped())?;
         let outcome = outcome.await.map_err(|_| stopped())?;
         let (check, outcome) = outcome.map_err(|e| match e {
-            Failure::Store(e) => ServiceError::Store(StoreError::Database(e)),
+            Failure::Store(e) => ServiceError::Store(StoreError::database(e)),
             Failure::Unavailable => {
                 ServiceError::Unavailable("the scan could not be recorded; try again".into())
             }
@@ -226,7 +226,7 @@ impl Scanner {
             })
         })
         .await
-        .map_err(|e| ServiceError::Store(StoreError::Database(e.to_string())))??;
+        .map_err(|e| ServiceError::Store(StoreError::database(e.to_string())))??;
         let d = Arc::new(d);
         let mut cache = self.details.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() > 10_000 {

@@ -157,8 +157,13 @@ fn record_loop(
             }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, scans = scans.len(), "recording scans failed");
+                let unavailable = e.is_unavailable();
                 for reply in replies {
-                    let _ = reply.send(Err(Failure::Store(e.to_string())));
+                    let _ = reply.send(Err(if unavailable {
+                        Failure::Unavailable
+                    } else {
+                        Failure::Store(e.to_string())
+                    }));
                 }
             }
             Err(panic) => {

@@ -1,0 +1,539 @@
+//! A stamp's life after issuance: print jobs, activation, voiding, recalls and
+//! the events they leave.
+
+use super::audit::audit_append;
+use super::backend::{Backend, now};
+use super::conn::{Conn, args};
+use super::registry::batch_exists;
+use super::rows::{bad_value, not_found, timestamp, ts};
+use super::{StoreError, StoreResult};
+use crate::domain::{BatchId, StampState};
+
+/// Which stamps a print job covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrintedStamps {
+    /// Numbers first..=last of the batch, all of them.
+    Range { first: u32, last: u32 },
+    /// These numbers (sorted, unique).
+    List(Vec<u32>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPrintJob {
+    pub batch: BatchId,
+    /// Who asked: "cli:USER" or the API principal.
+    pub actor: String,
+    pub layout: String,
+    pub format: String,
+    pub stamps: PrintedStamps,
+}
+
+/// A recorded print job.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PrintJob {
+    pub id: uuid::Uuid,
+    pub batch_id: BatchId,
+    pub actor: String,
+    pub layout: String,
+    pub format: String,
+    pub first_seq: u32,
+    pub last_seq: u32,
+    pub stamps: u32,
+    /// How many of these stamps had already been printed (a reprint).
+    pub reprinted: u32,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRecall {
+    pub batch: BatchId,
+    /// Stamp numbers, or the whole batch.
+    pub range: Option<(u32, u32)>,
+    pub reason: String,
+    pub notice: String,
+    pub actor: String,
+}
+
+/// A recall notice that consumers see.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RecallNotice {
+    pub reason: String,
+    pub notice: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub since: jiff::Timestamp,
+}
+
+/// A recall as recorded, lifted or not.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RecallRecord {
+    pub id: i64,
+    pub first_seq: Option<u32>,
+    pub last_seq: Option<u32>,
+    pub reason: String,
+    pub notice: String,
+    pub actor: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub lifted_at: Option<jiff::Timestamp>,
+    pub lift_reason: Option<String>,
+}
+
+/// One lifecycle event (see the `events` table).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Event {
+    pub id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: jiff::Timestamp,
+    /// commission, print, activate, void, recall, lift, alert
+    pub action: String,
+    pub batch_id: BatchId,
+    /// The stamps concerned (both absent: the whole batch).
+    pub first_seq: Option<u32>,
+    pub last_seq: Option<u32>,
+    pub count: u64,
+    pub actor: String,
+    pub place: Option<String>,
+    pub reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// What happens to stamps after issuance, each change with its event and audit entry.
+pub trait LifecycleStore {
+    /// Records a print job and moves its `issued` stamps to `printed`, in one
+    /// transaction. Voided stamps are refused (`Conflict`); printed and
+    /// activated ones count as reprints.
+    fn record_print_job(&self, job: &NewPrintJob) -> StoreResult<PrintJob>;
+    fn print_jobs(&self, batch: BatchId) -> StoreResult<Vec<PrintJob>>;
+    /// Recalls a batch or a range of its stamps.
+    fn recall(&self, recall: &NewRecall) -> StoreResult<RecallNotice>;
+    /// Lifts every active recall of a batch; returns how many.
+    fn lift_recalls(&self, batch: BatchId, reason: &str, actor: &str) -> StoreResult<u32>;
+    /// Voids stamps first..=last of a batch; returns how many changed.
+    fn void_stamps(
+        &self,
+        batch: BatchId,
+        first: u32,
+        last: u32,
+        reason: &str,
+        actor: &str,
+    ) -> StoreResult<u32>;
+    /// Moves printed stamps `first..=last` to activated (already activated
+    /// ones count as done). All or nothing: any stamp in the range that was
+    /// never printed, or was voided, or does not exist refuses the whole
+    /// range (`Conflict`). Returns how many changed.
+    fn activate_stamps(
+        &self,
+        batch: BatchId,
+        first: u32,
+        last: u32,
+        actor: &str,
+    ) -> StoreResult<u32>;
+    /// Every recall of a batch, oldest first.
+    fn recalls(&self, batch: BatchId) -> StoreResult<Vec<RecallRecord>>;
+    /// A batch's lifecycle events, oldest first.
+    fn events(&self, batch: BatchId) -> StoreResult<Vec<Event>>;
+}
+
+impl<B: Backend> LifecycleStore for B {
+    fn record_print_job(&self, job: &NewPrintJob) -> StoreResult<PrintJob> {
+        self.write(|tx| {
+            if !batch_exists(tx, job.batch)? {
+                return Err(not_found("batch", job.batch));
+            }
+            let seqs: Vec<u32> = match &job.stamps {
+                PrintedStamps::Range { first, last } => (*first..=*last).collect(),
+                PrintedStamps::List(list) => list.clone(),
+            };
+            let (Some(&first), Some(&last)) = (seqs.iter().min(), seqs.iter().max()) else {
+                return Err(StoreError::Conflict("a print job needs at least one stamp".into()));
+            };
+            let mut newly = 0u32;
+            let mut voided = Vec::new();
+            for &seq in &seqs {
+                let state: Option<i64> = tx.query_opt(
+                    "SELECT state FROM stamps WHERE batch_id = ?1 AND seq = ?2",
+                    args![job.batch.0, seq],
+                    |r| r.get(0),
+                )?;
+                match state.and_then(StampState::from_code) {
+                    None => return Err(not_found("stamp", format!("number {seq} of batch {}", job.batch))),
+                    Some(StampState::Voided) => voided.push(seq),
+                    Some(StampState::Issued) => {
+                        newly += tx.execute(
+                            "UPDATE stamps SET state = 1 WHERE batch_id = ?1 AND seq = ?2 AND state = 0",
+                            args![job.batch.0, seq],
+                        )? as u32;
+                    }
+                    Some(_) => {}
+                }
+            }
+            if !voided.is_empty() {
+                let shown: Vec<String> = voided.iter().take(10).map(u32::to_string).collect();
+                return Err(StoreError::Conflict(format!(
+                    "{} stamp(s) of batch {} are voided and cannot be printed: number {}{}",
+                    voided.len(),
+                    job.batch,
+                    shown.join(", "),
+                    if voided.len() > 10 { ", …" } else { "" }
+                )));
+            }
+            if newly > 0 {
+                tx.execute("UPDATE batch_stamp_counts SET n = n - ?2 WHERE batch_id = ?1 AND state = 0", args![job.batch.0, newly])?;
+                tx.execute(
+                    "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 1, ?2)
+                     ON CONFLICT (batch_id, state) DO UPDATE SET n = batch_stamp_counts.n + excluded.n",
+                    args![job.batch.0, newly],
+                )?;
+            }
+            let contiguous = last - first + 1 == seqs.len() as u32;
+            let list = (!contiguous).then(|| serde_json::to_string(&seqs)).transpose()
+                .map_err(|e| StoreError::database(e.to_string()))?;
+            let id = uuid::Uuid::now_v7();
+            let created = jiff::Timestamp::now();
+            let count = seqs.len() as u32;
+            tx.execute(
+                "INSERT INTO print_jobs (uuid, batch_id, actor, layout, format, first_seq, last_seq, seqs, stamps, reprinted, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                args![id.to_string(), job.batch.0, job.actor, job.layout, job.format, first, last, list, count, count - newly, created.to_string()],
+            )?;
+            record_event(
+                tx,
+                "print",
+                job.batch,
+                EventRow {
+                    first_seq: Some(first),
+                    last_seq: Some(last),
+                    count: u64::from(count),
+                    actor: &job.actor,
+                    reason: None,
+                    detail: Some(serde_json::json!({
+                        "print_job": id.to_string(), "layout": job.layout, "format": job.format,
+                        "reprinted": count - newly, "seqs": if contiguous { serde_json::Value::Null } else { serde_json::json!(seqs) },
+                    })),
+                },
+            )?;
+            Ok(PrintJob {
+                id,
+                batch_id: job.batch,
+                actor: job.actor.clone(),
+                layout: job.layout.clone(),
+                format: job.format.clone(),
+                first_seq: first,
+                last_seq: last,
+                stamps: count,
+                reprinted: count - newly,
+                created_at: created,
+            })
+        })
+    }
+
+    fn print_jobs(&self, batch: BatchId) -> StoreResult<Vec<PrintJob>> {
+        self.read(|c| {
+            c.query_map(
+                "SELECT uuid, actor, layout, format, first_seq, last_seq, stamps, reprinted, created_at
+                 FROM print_jobs WHERE batch_id = ?1 ORDER BY id",
+                args![batch.0],
+                |r| {
+                    let uuid = r.str(0)?;
+                    Ok(PrintJob {
+                        id: uuid.parse().map_err(|_| bad_value("uuid", uuid))?,
+                        batch_id: batch,
+                        actor: r.get(1)?,
+                        layout: r.get(2)?,
+                        format: r.get(3)?,
+                        first_seq: r.get(4)?,
+                        last_seq: r.get(5)?,
+                        stamps: r.get(6)?,
+                        reprinted: r.get(7)?,
+                        created_at: ts(r, 8)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn recall(&self, r: &NewRecall) -> StoreResult<RecallNotice> {
+        self.write(|tx| {
+            if !batch_exists(tx, r.batch)? {
+                return Err(not_found("batch", r.batch));
+            }
+            let now = jiff::Timestamp::now();
+            tx.execute(
+                "INSERT INTO recalls (batch_id, first_seq, last_seq, reason, notice, actor, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                args![r.batch.0, r.range.map(|x| x.0), r.range.map(|x| x.1), r.reason, r.notice, r.actor, now.to_string()],
+            )?;
+            let count: i64 = match r.range {
+                Some((first, last)) => tx.query_row(
+                    "SELECT COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3",
+                    args![r.batch.0, first, last],
+                    |row| row.get(0),
+                )?,
+                None => tx.query_row("SELECT COUNT(*) FROM stamps WHERE batch_id = ?1", args![r.batch.0], |row| row.get(0))?,
+            };
+            record_event(
+                tx,
+                "recall",
+                r.batch,
+                EventRow {
+                    first_seq: r.range.map(|x| x.0),
+                    last_seq: r.range.map(|x| x.1),
+                    count: count as u64,
+                    actor: &r.actor,
+                    reason: Some(&r.reason),
+                    detail: Some(serde_json::json!({ "notice": r.notice })),
+                },
+            )?;
+            Ok(RecallNotice { reason: r.reason.clone(), notice: r.notice.clone(), since: now })
+        })
+    }
+
+    fn lift_recalls(&self, batch: BatchId, reason: &str, actor: &str) -> StoreResult<u32> {
+        self.write(|tx| {
+            if !batch_exists(tx, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            let lifted = tx.execute(
+                "UPDATE recalls SET lifted_at = ?2, lift_reason = ?3 WHERE batch_id = ?1 AND lifted_at IS NULL",
+                args![batch.0, jiff::Timestamp::now().to_string(), reason],
+            )? as u32;
+            if lifted > 0 {
+                let stamps: i64 = tx.query_row("SELECT COUNT(*) FROM stamps WHERE batch_id = ?1", args![batch.0], |r| r.get(0))?;
+                record_event(
+                    tx,
+                    "lift",
+                    batch,
+                    EventRow {
+                        first_seq: None,
+                        last_seq: None,
+                        count: stamps as u64,
+                        actor,
+                        reason: Some(reason),
+                        detail: Some(serde_json::json!({ "recalls_lifted": lifted })),
+                    },
+                )?;
+            }
+            Ok(lifted)
+        })
+    }
+
+    fn void_stamps(
+        &self,
+        batch: BatchId,
+        first: u32,
+        last: u32,
+        reason: &str,
+        actor: &str,
+    ) -> StoreResult<u32> {
+        self.write(|tx| {
+            if !batch_exists(tx, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            let by_state = range_states(tx, batch, first, last)?;
+            let changed = tx.execute(
+                "UPDATE stamps SET state = 3, void_reason = ?4 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state != 3",
+                args![batch.0, first, last, reason],
+            )? as u32;
+            for (state, n) in by_state.iter().enumerate().take(3) {
+                if *n > 0 {
+                    tx.execute(
+                        "UPDATE batch_stamp_counts SET n = n - ?3 WHERE batch_id = ?1 AND state = ?2",
+                        args![batch.0, state as i64, *n as i64],
+                    )?;
+                }
+            }
+            if changed > 0 {
+                tx.execute(
+                    "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 3, ?2)
+                     ON CONFLICT (batch_id, state) DO UPDATE SET n = batch_stamp_counts.n + excluded.n",
+                    args![batch.0, changed],
+                )?;
+                record_event(
+                    tx,
+                    "void",
+                    batch,
+                    EventRow { first_seq: Some(first), last_seq: Some(last), count: u64::from(changed), actor, reason: Some(reason), detail: None },
+                )?;
+            }
+            Ok(changed)
+        })
+    }
+
+    fn activate_stamps(
+        &self,
+        batch: BatchId,
+        first: u32,
+        last: u32,
+        actor: &str,
+    ) -> StoreResult<u32> {
+        self.write(|tx| {
+            if !batch_exists(tx, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            let [issued, printed, activated, voided] = range_states(tx, batch, first, last)?;
+            let wanted = u64::from(last - first) + 1;
+            if issued + printed + activated + voided < wanted {
+                return Err(StoreError::Conflict(format!(
+                    "batch {batch} has no stamps numbered {first}..{last} (only {} of them exist); nothing was activated",
+                    issued + printed + activated + voided
+                )));
+            }
+            if issued > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{issued} of stamps {first}..{last} were never printed: print them before activating; nothing was activated"
+                )));
+            }
+            if voided > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{voided} of stamps {first}..{last} are voided; nothing was activated"
+                )));
+            }
+            let changed = tx.execute(
+                "UPDATE stamps SET state = 2 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state = 1",
+                args![batch.0, first, last],
+            )? as u32;
+            if changed > 0 {
+                tx.execute(
+                    "UPDATE batch_stamp_counts SET n = n - ?2 WHERE batch_id = ?1 AND state = 1",
+                    args![batch.0, changed],
+                )?;
+                tx.execute(
+                    "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 2, ?2)
+                     ON CONFLICT (batch_id, state) DO UPDATE SET n = batch_stamp_counts.n + excluded.n",
+                    args![batch.0, changed],
+                )?;
+                record_event(
+                    tx,
+                    "activate",
+                    batch,
+                    EventRow { first_seq: Some(first), last_seq: Some(last), count: u64::from(changed), actor, reason: None, detail: None },
+                )?;
+            }
+            Ok(changed)
+        })
+    }
+
+    fn recalls(&self, batch: BatchId) -> StoreResult<Vec<RecallRecord>> {
+        self.read(|c| {
+            c.query_map(
+                "SELECT id, first_seq, last_seq, reason, notice, actor, created_at, lifted_at, lift_reason
+                 FROM recalls WHERE batch_id = ?1 ORDER BY id",
+                args![batch.0],
+                |r| {
+                    Ok(RecallRecord {
+                        id: r.get(0)?,
+                        first_seq: r.get(1)?,
+                        last_seq: r.get(2)?,
+                        reason: r.get(3)?,
+                        notice: r.get(4)?,
+                        actor: r.get(5)?,
+                        created_at: ts(r, 6)?,
+                        lifted_at: r.get::<Option<String>>(7)?.map(|l| timestamp(&l)).transpose()?,
+                        lift_reason: r.get(8)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn events(&self, batch: BatchId) -> StoreResult<Vec<crate::store::Event>> {
+        self.read(|c| {
+            if !batch_exists(c, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            c.query_map(
+                "SELECT id, at, action, first_seq, last_seq, count, actor, place, reason, detail
+                 FROM events WHERE batch_id = ?1 ORDER BY id",
+                args![batch.0],
+                |r| {
+                    Ok(crate::store::Event {
+                        id: r.get(0)?,
+                        at: ts(r, 1)?,
+                        action: r.get(2)?,
+                        batch_id: batch,
+                        first_seq: r.get(3)?,
+                        last_seq: r.get(4)?,
+                        count: r.get::<i64>(5)? as u64,
+                        actor: r.get(6)?,
+                        place: r.get(7)?,
+                        reason: r.get(8)?,
+                        detail: r
+                            .get::<Option<String>>(9)?
+                            .map(|d| {
+                                serde_json::from_str(&d).map_err(|_| bad_value("event detail", &d))
+                            })
+                            .transpose()?,
+                    })
+                },
+            )
+        })
+    }
+}
+
+/// How many of stamps `first..=last` of a batch are in each state
+/// (indexed by `StampState::code`).
+pub(super) fn range_states(
+    tx: &dyn Conn,
+    batch: BatchId,
+    first: u32,
+    last: u32,
+) -> StoreResult<[u64; 4]> {
+    let mut by_state = [0u64; 4];
+    tx.each(
+        "SELECT state, COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 GROUP BY state",
+        args![batch.0, first, last],
+        &mut |row| {
+            let state: i64 = row.get(0)?;
+            by_state[state.clamp(0, 3) as usize] = row.get::<i64>(1)? as u64;
+            Ok(())
+        },
+    )?;
+    Ok(by_state)
+}
+
+/// What an event records besides its action and batch.
+pub(super) struct EventRow<'a> {
+    pub(super) first_seq: Option<u32>,
+    pub(super) last_seq: Option<u32>,
+    pub(super) count: u64,
+    pub(super) actor: &'a str,
+    pub(super) reason: Option<&'a str>,
+    pub(super) detail: Option<serde_json::Value>,
+}
+
+/// Appends a lifecycle event inside the caller's transaction.
+pub(super) fn record_event(
+    tx: &dyn Conn,
+    action: &str,
+    batch: BatchId,
+    e: EventRow<'_>,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO events (at, action, batch_id, first_seq, last_seq, count, actor, reason, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        args![
+            now(),
+            action,
+            batch.0,
+            e.first_seq,
+            e.last_seq,
+            e.count as i64,
+            e.actor,
+            e.reason,
+            e.detail.as_ref().map(|d| d.to_string())
+        ],
+    )?;
+    audit_append(
+        tx,
+        e.actor,
+        &format!("stamps.{action}"),
+        &format!("batch:{}", batch.0),
+        None,
+        Some(serde_json::json!({
+            "first_seq": e.first_seq, "last_seq": e.last_seq, "count": e.count,
+            "reason": e.reason, "detail": e.detail,
+        })),
+    )
+}

@@ -1,0 +1,395 @@
+//! Stamps: issuing them in one transaction, and reading them back by batch,
+//! number, serial and state.
+
+use super::backend::{Backend, now};
+use super::conn::{Conn, Row, StampRow, args};
+use super::lifecycle::{EventRow, record_event};
+use super::registry::batch_exists;
+use super::rows::{bad_value, not_found, timestamp, ts};
+use super::{StoreError, StoreResult};
+use crate::codes::{Kid, StampCode};
+use crate::domain::{BatchId, Serial, StampCounts, StampState};
+
+/// Where issuance gets its stamps from and reports progress to. The store
+/// pulls chunks inside its transaction, so signing (on other threads) and
+/// writing overlap, and memory stays bounded by the chunk queue.
+pub trait StampFeed {
+    /// The next chunk of signed stamps; `None` when all were handed out.
+    fn next_chunk(&mut self) -> Option<Vec<StampCode>>;
+    /// A new stamp to replace one whose serial already exists (a 2⁻⁶⁴ event
+    /// per stamp, but "never reused" must hold without exceptions).
+    fn replacement(&mut self) -> StampCode;
+    /// Called after a chunk is written with its stamps and their sequence
+    /// numbers. An error aborts the issuance and rolls everything back.
+    fn written(&mut self, stamps: &[(u32, StampCode)]) -> Result<(), String>;
+}
+
+/// What an issuance wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueReceipt {
+    pub issuance: uuid::Uuid,
+    pub batch: BatchId,
+    pub count: u32,
+    /// Sequence numbers first..=last within the batch.
+    pub first_seq: u32,
+    pub last_seq: u32,
+    pub replaced_duplicates: u32,
+}
+
+/// A stored stamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredStamp {
+    pub serial: Serial,
+    pub batch: BatchId,
+    pub seq: u32,
+    pub state: StampState,
+    pub kid: Kid,
+    pub signature: [u8; 64],
+    /// When tem issued it (its issuance's time).
+    pub issued_at: jiff::Timestamp,
+}
+
+impl StoredStamp {
+    pub fn code(&self) -> StampCode {
+        StampCode {
+            kid_hint: self.kid.hint(),
+            serial: self.serial,
+            batch: self.batch,
+            signature: self.signature,
+        }
+    }
+
+    /// Whether `code` is exactly this stamp as issued (the signature
+    /// compared in constant time): the only code the registry vouches for.
+    pub fn is(&self, code: &StampCode, kid: Option<Kid>) -> bool {
+        use subtle::ConstantTimeEq;
+        kid == Some(self.kid)
+            && code.kid_hint == self.kid.hint()
+            && code.serial == self.serial
+            && code.batch == self.batch
+            && bool::from(code.signature.ct_eq(&self.signature))
+    }
+}
+
+/// Issued stamps: one transaction per issuance, then reads by batch, serial and state.
+pub trait StampStore {
+    /// Stores `count` stamps from `feed` for `batch`, signed by `kid`, in one
+    /// transaction. Serials are unique across the registry.
+    fn issue_stamps(
+        &self,
+        batch: BatchId,
+        kid: Kid,
+        public_key: &[u8; 32],
+        count: u32,
+        actor: &str,
+        feed: &mut dyn StampFeed,
+    ) -> StoreResult<IssueReceipt>;
+    /// Stamps of a batch in sequence order, from `from_seq`, at most `limit`.
+    fn stamps(&self, batch: BatchId, from_seq: u32, limit: u32) -> StoreResult<Vec<StoredStamp>>;
+    /// The stamps of a batch in one state, in number order.
+    fn stamps_in_state(&self, batch: BatchId, state: StampState) -> StoreResult<Vec<StoredStamp>>;
+    /// Scan count and first scan of stamps `from_seq`.., at most `limit`, by number.
+    fn stamp_scans(
+        &self,
+        batch: BatchId,
+        from_seq: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<(u32, u64, Option<jiff::Timestamp>)>>;
+    fn stamp(&self, serial: Serial) -> StoreResult<Option<StoredStamp>>;
+    fn stamp_counts(&self, batch: BatchId) -> StoreResult<StampCounts>;
+    /// Stamps by state for several batches.
+    fn stamp_counts_by_batch(
+        &self,
+        batches: &[BatchId],
+    ) -> StoreResult<std::collections::HashMap<BatchId, StampCounts>> {
+        batches
+            .iter()
+            .map(|b| Ok((*b, self.stamp_counts(*b)?)))
+            .collect()
+    }
+}
+
+impl<B: Backend> StampStore for B {
+    fn issue_stamps(
+        &self,
+        batch: BatchId,
+        kid: Kid,
+        public_key: &[u8; 32],
+        count: u32,
+        actor: &str,
+        feed: &mut dyn StampFeed,
+    ) -> StoreResult<IssueReceipt> {
+        self.issue_write(count, |tx| {
+            if !batch_exists(tx, batch)? {
+                return Err(not_found("batch", batch));
+            }
+            tx.execute(
+                "INSERT INTO signing_keys (kid, public_key) VALUES (?1, ?2) ON CONFLICT (kid) DO NOTHING",
+                args![kid.to_string(), &public_key[..]],
+            )?;
+            let key_id: i64 = tx.query_row(
+                "SELECT id FROM signing_keys WHERE kid = ?1",
+                args![kid.to_string()],
+                |r| r.get(0),
+            )?;
+            let last_seq: u32 = tx.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM stamps WHERE batch_id = ?1",
+                args![batch.0],
+                |r| r.get(0),
+            )?;
+            let first_seq = last_seq
+                .checked_add(1)
+                .filter(|f| f.checked_add(count - 1).is_some())
+                .ok_or_else(|| {
+                    StoreError::Conflict(format!("batch {batch} cannot hold more stamps"))
+                })?;
+            let issuance = uuid::Uuid::now_v7();
+            let issuance_id = tx.insert(
+                "INSERT INTO issuances (uuid, batch_id, key_id, first_seq, count, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![issuance.to_string(), batch.0, key_id, first_seq, count, now()],
+            )?;
+            let mut writer = StampWriter::new(tx, batch, issuance_id);
+            let mut seq = first_seq;
+            let mut written = 0u32;
+            let mut done: Vec<(u32, StampCode)> = Vec::new();
+            while written < count {
+                let Some(mut chunk) = feed.next_chunk() else {
+                    return Err(StoreError::Aborted(format!(
+                        "the signer stopped after {written} of {count} stamps"
+                    )));
+                };
+                chunk.truncate((count - written) as usize);
+                // In serial order, neighbouring inserts share index pages.
+                chunk.sort_unstable_by_key(|c| c.serial);
+                if let Some(wrong) = chunk.iter().find(|c| c.batch != batch) {
+                    return Err(StoreError::Aborted(format!(
+                        "a stamp signed for batch {} was offered to batch {batch}",
+                        wrong.batch
+                    )));
+                }
+                done.clear();
+                writer.insert(seq, &chunk, feed, &mut done)?;
+                seq += chunk.len() as u32;
+                written += chunk.len() as u32;
+                feed.written(&done).map_err(StoreError::Aborted)?;
+            }
+            let replaced = writer.replaced;
+            tx.execute(
+                "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 0, ?2)
+                 ON CONFLICT (batch_id, state) DO UPDATE SET n = batch_stamp_counts.n + excluded.n",
+                args![batch.0, count],
+            )?;
+            record_event(
+                tx,
+                "commission",
+                batch,
+                EventRow {
+                    first_seq: Some(first_seq),
+                    last_seq: Some(seq - 1),
+                    count: u64::from(count),
+                    actor,
+                    reason: None,
+                    detail: Some(
+                        serde_json::json!({ "issuance": issuance.to_string(), "kid": kid.to_string() }),
+                    ),
+                },
+            )?;
+            Ok(IssueReceipt {
+                issuance,
+                batch,
+                count,
+                first_seq,
+                last_seq: seq - 1,
+                replaced_duplicates: replaced,
+            })
+        })
+    }
+
+    fn stamps(&self, batch: BatchId, from_seq: u32, limit: u32) -> StoreResult<Vec<StoredStamp>> {
+        self.read(|c| {
+            c.query_map(
+                &format!("SELECT {STAMP_COLUMNS} {STAMP_FROM} WHERE s.batch_id = ?1 AND s.seq >= ?2 ORDER BY s.seq LIMIT ?3"),
+                args![batch.0, from_seq, limit],
+                stamp_row,
+            )
+        })
+    }
+
+    fn stamps_in_state(&self, batch: BatchId, state: StampState) -> StoreResult<Vec<StoredStamp>> {
+        self.read(|c| {
+            c.query_map(
+                &format!("SELECT {STAMP_COLUMNS} {STAMP_FROM} WHERE s.batch_id = ?1 AND s.state = ?2 ORDER BY s.seq"),
+                args![batch.0, state.code()],
+                stamp_row,
+            )
+        })
+    }
+
+    fn stamp_scans(
+        &self,
+        batch: BatchId,
+        from_seq: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<(u32, u64, Option<jiff::Timestamp>)>> {
+        self.read(|c| {
+            c.query_map(
+                "SELECT seq, scan_count, first_scan_at FROM stamps WHERE batch_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+                args![batch.0, from_seq, limit],
+                |r| {
+                    let first: Option<String> = r.get(2)?;
+                    Ok((
+                        r.get(0)?,
+                        r.get::<i64>(1)? as u64,
+                        first.map(|f| timestamp(&f)).transpose()?,
+                    ))
+                },
+            )
+        })
+    }
+
+    fn stamp(&self, serial: Serial) -> StoreResult<Option<StoredStamp>> {
+        self.read(|c| {
+            c.query_opt(
+                &format!("SELECT {STAMP_COLUMNS} {STAMP_FROM} WHERE s.serial = ?1"),
+                args![serial_key(serial)],
+                stamp_row,
+            )
+        })
+    }
+
+    fn stamp_counts(&self, batch: BatchId) -> StoreResult<StampCounts> {
+        self.read(|c| counts(c, batch))
+    }
+
+    fn stamp_counts_by_batch(
+        &self,
+        batches: &[BatchId],
+    ) -> StoreResult<std::collections::HashMap<BatchId, StampCounts>> {
+        // One connection and one prepared statement for the whole list.
+        self.read(|c| batches.iter().map(|b| Ok((*b, counts(c, *b)?))).collect())
+    }
+}
+
+pub(super) fn counts(conn: &dyn Conn, batch: BatchId) -> StoreResult<StampCounts> {
+    let mut c = StampCounts::default();
+    for row in conn.rows(
+        "SELECT state, n FROM batch_stamp_counts WHERE batch_id = ?1",
+        args![batch.0],
+    )? {
+        let n =
+            u64::try_from(row.get::<i64>(1)?).map_err(|_| bad_value("stamp count", "negative"))?;
+        match StampState::from_code(row.get(0)?) {
+            Some(StampState::Issued) => c.issued = n,
+            Some(StampState::Printed) => c.printed = n,
+            Some(StampState::Activated) => c.activated = n,
+            Some(StampState::Voided) => c.voided = n,
+            None => return Err(bad_value("stamp state", "?")),
+        }
+        c.total += n;
+    }
+    Ok(c)
+}
+
+pub(super) const STAMP_COLUMNS: &str =
+    "s.serial, s.batch_id, s.seq, s.state, k.kid, s.signature, i.created_at";
+
+pub(super) const STAMP_FROM: &str =
+    "FROM stamps s JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id";
+
+pub(super) fn stamp_row(r: &Row) -> StoreResult<StoredStamp> {
+    let state: i64 = r.get(3)?;
+    let kid: String = r.get(4)?;
+    let sig: Vec<u8> = r.get(5)?;
+    Ok(StoredStamp {
+        serial: Serial(r.get::<i64>(0)? as u64),
+        batch: BatchId(r.get(1)?),
+        seq: r.get(2)?,
+        state: StampState::from_code(state)
+            .ok_or_else(|| bad_value("stamp state", &state.to_string()))?,
+        kid: Kid::parse(&kid).ok_or_else(|| bad_value("kid", &kid))?,
+        signature: sig
+            .try_into()
+            .map_err(|_| bad_value("signature", "(wrong length)"))?,
+        issued_at: ts(r, 6)?,
+    })
+}
+
+/// Serials are stored as signed 64-bit integers, bit for bit.
+pub(super) fn serial_key(serial: Serial) -> i64 {
+    serial.0 as i64
+}
+
+/// Writes stamps for one issuance, replacing any stamp whose serial
+/// already exists with a fresh one under the same number.
+pub(super) struct StampWriter<'t> {
+    tx: &'t dyn Conn,
+    batch: BatchId,
+    issuance: i64,
+    replaced: u32,
+}
+
+impl<'t> StampWriter<'t> {
+    fn new(tx: &'t dyn Conn, batch: BatchId, issuance: i64) -> Self {
+        StampWriter {
+            tx,
+            batch,
+            issuance,
+            replaced: 0,
+        }
+    }
+
+    /// Inserts `chunk` as numbers `first_seq…`, appending what was stored to `done`.
+    fn insert(
+        &mut self,
+        first_seq: u32,
+        chunk: &[StampCode],
+        feed: &mut dyn StampFeed,
+        done: &mut Vec<(u32, StampCode)>,
+    ) -> StoreResult<()> {
+        let rows: Vec<StampRow<'_>> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, code)| StampRow {
+                serial: serial_key(code.serial),
+                batch: self.batch.0,
+                seq: first_seq + i as u32,
+                issuance: self.issuance,
+                signature: &code.signature[..],
+            })
+            .collect();
+        let inserted = self.tx.insert_stamps(&rows)?;
+        // Rows a conflict skipped (a serial that exists: a 2⁻⁶⁴ event per
+        // stamp, or a test) are found and written one by one.
+        let stored: std::collections::HashSet<u32> = if inserted == chunk.len() as u64 {
+            Default::default()
+        } else {
+            self.tx
+                .query_map(
+                    "SELECT seq FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3",
+                    args![self.batch.0, first_seq, first_seq + chunk.len() as u32 - 1],
+                    |r| r.get(0),
+                )?
+                .into_iter()
+                .collect()
+        };
+        for (i, code) in chunk.iter().enumerate() {
+            let seq = first_seq + i as u32;
+            let mut code = *code;
+            if inserted != chunk.len() as u64 && !stored.contains(&seq) {
+                while self.tx.insert_stamps(&[StampRow {
+                    serial: serial_key(code.serial),
+                    batch: self.batch.0,
+                    seq,
+                    issuance: self.issuance,
+                    signature: &code.signature[..],
+                }])? == 0
+                {
+                    self.replaced += 1;
+                    code = feed.replacement();
+                }
+            }
+            done.push((seq, code));
+        }
+        Ok(())
+    }
+}
