@@ -2,6 +2,7 @@
 //! design, and the output formats (vector PDF, PNG, SVG).
 
 pub mod calibration;
+pub mod charts;
 pub mod font;
 pub mod label;
 pub mod layout;

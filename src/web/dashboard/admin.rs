@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::pages::FormState;
+use super::form::FormState;
 use super::strings::Strings;
 use super::{DashError, Frame, Signed, render_status, see_other};
 use crate::codes::KeyRing;

@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::pages::FormState;
+use super::form::FormState;
 use super::{DashError, Frame, Signed, html, render, render_status, see_other, service};
 use crate::domain::BatchId;
 use crate::domain::inspection::Inspection;

@@ -4,8 +4,12 @@
 //! SameSite=Strict); every form carries the session's CSRF secret.
 
 mod admin;
+mod batch;
+mod batch_actions;
+mod form;
+mod home;
 mod inspect;
-mod pages;
+mod products;
 mod signin;
 pub mod strings;
 
@@ -78,33 +82,33 @@ macro_rules! pages {
 }
 
 pages! {
-    "" { GET => pages::home, Access::Roles(ALL) }
-    "/" { GET => pages::home, Access::Roles(ALL) }
+    "" { GET => home::home, Access::Roles(ALL) }
+    "/" { GET => home::home, Access::Roles(ALL) }
     "/sign-in" {
         GET => signin::form, Access::Anyone;
         POST => signin::sign_in, Access::Anyone;
     }
     "/sign-out" { POST => signin::sign_out, Access::Anyone }
-    "/products/new" { GET => pages::new_product, Access::Roles(MAKERS) }
-    "/products" { POST => pages::create_product, Access::Roles(MAKERS) }
+    "/products/new" { GET => products::new_product, Access::Roles(MAKERS) }
+    "/products" { POST => products::create_product, Access::Roles(MAKERS) }
     "/products/{id}" {
-        GET => pages::product, Access::Roles(ALL);
-        POST => pages::update_product, Access::Roles(MAKERS);
+        GET => products::product, Access::Roles(ALL);
+        POST => products::update_product, Access::Roles(MAKERS);
     }
-    "/products/{id}/edit" { GET => pages::edit_product, Access::Roles(MAKERS) }
-    "/products/{id}/batches" { POST => pages::create_batch, Access::Roles(MAKERS) }
-    "/batches/{id}" { GET => pages::batch, Access::Roles(ALL) }
-    "/batches/{id}/stages" { POST => pages::add_stage, Access::Roles(MAKERS) }
-    "/batches/{id}/issue" { POST => pages::issue, Access::Roles(MAKERS) }
-    "/batches/{id}/preview.jpg" { GET => pages::preview, Access::Roles(MAKERS) }
-    "/batches/{id}/sheet.pdf" { GET => pages::sheet_pdf, Access::Roles(MAKERS) }
-    "/batches/{id}/report.pdf" { GET => pages::report_pdf, Access::Roles(ALL) }
+    "/products/{id}/edit" { GET => products::edit_product, Access::Roles(MAKERS) }
+    "/products/{id}/batches" { POST => products::create_batch, Access::Roles(MAKERS) }
+    "/batches/{id}" { GET => batch::batch, Access::Roles(ALL) }
+    "/batches/{id}/stages" { POST => products::add_stage, Access::Roles(MAKERS) }
+    "/batches/{id}/issue" { POST => batch_actions::issue, Access::Roles(MAKERS) }
+    "/batches/{id}/preview.jpg" { GET => batch_actions::preview, Access::Roles(MAKERS) }
+    "/batches/{id}/sheet.pdf" { GET => batch_actions::sheet_pdf, Access::Roles(MAKERS) }
+    "/batches/{id}/report.pdf" { GET => batch_actions::report_pdf, Access::Roles(ALL) }
     "/batches/{id}/report" { GET => inspect::report_html, Access::Roles(ALL) }
-    "/batches/{id}/activate" { POST => pages::activate, Access::Roles(MAKERS) }
-    "/batches/{id}/void" { POST => pages::void, Access::Roles(MAKERS) }
-    "/batches/{id}/recall" { POST => pages::recall, Access::Roles(CHECKERS) }
-    "/batches/{id}/lift" { POST => pages::lift, Access::Roles(CHECKERS) }
-    "/search" { GET => pages::search, Access::Roles(ALL) }
+    "/batches/{id}/activate" { POST => batch_actions::activate, Access::Roles(MAKERS) }
+    "/batches/{id}/void" { POST => batch_actions::void, Access::Roles(MAKERS) }
+    "/batches/{id}/recall" { POST => batch_actions::recall, Access::Roles(CHECKERS) }
+    "/batches/{id}/lift" { POST => batch_actions::lift, Access::Roles(CHECKERS) }
+    "/search" { GET => home::search, Access::Roles(ALL) }
     "/triage" { GET => inspect::triage_list, Access::Roles(CHECKERS) }
     "/triage/{kind}/{id}/resolve" { POST => inspect::resolve, Access::Roles(CHECKERS) }
     "/inspections" {
@@ -453,6 +457,7 @@ impl ResponseError for DashError {
                 ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
                 ServiceError::Conflict(_) => StatusCode::CONFLICT,
                 ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                ServiceError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -478,7 +483,8 @@ impl ResponseError for DashError {
                 ServiceError::NotFound { .. } => (*t, t.not_found.to_string()),
                 ServiceError::Invalid(_) | ServiceError::Conflict(_) => (*t, e.to_string()),
                 other => {
-                    tracing::error!(error = %other, "dashboard request failed");
+                    let cause = crate::web::error::cause_chain(other);
+                    tracing::error!(error.cause = %cause, "dashboard request failed");
                     (*t, t.error.to_string())
                 }
             },
@@ -489,7 +495,14 @@ impl ResponseError for DashError {
         }
         .render()
         .unwrap_or_else(|_| message.clone());
-        html(self.status_code(), body)
+        let status = self.status_code();
+        let mut response = html(status, body);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+        }
+        response
     }
 }
 

@@ -1,0 +1,371 @@
+//! What the batch page's forms and links do: issue, activate, void, recall
+//! and lift, the sheet preview, the print file and the report PDF.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::batch::{BatchQuery, batch_page};
+use super::form::{FormState, parse_number};
+use super::home::caller;
+use super::strings::Strings;
+use super::{DashError, Signed, see_other, service};
+use crate::codes::KeyRing;
+use crate::domain::{BatchId, DomainError};
+use crate::render::label::Lang;
+use crate::render::layout::Layout;
+use crate::service::{ServiceError, access, issue, lifecycle};
+use crate::web::AppState;
+use crate::web::auth::Caller;
+
+#[derive(Deserialize)]
+pub struct IssueForm {
+    #[serde(default)]
+    csrf: String,
+    count: String,
+}
+
+/// Runs a batch form's action; errors go back to the batch page next to
+/// the form's field.
+pub(super) async fn batch_action(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: u32,
+    which: &'static str,
+    values: Vec<(&'static str, String)>,
+    fields: &'static [&'static str],
+    action: impl FnOnce(&AppState, &Caller) -> Result<u64, ServiceError> + Send + 'static,
+) -> Result<HttpResponse, DashError> {
+    let t = signed.frame.t;
+    let who = caller(&signed);
+    let st = state.clone();
+    let outcome = web::block(move || -> Result<u64, ServiceError> {
+        access::batch(&*st.store, &who.grant, BatchId(id))?;
+        action(&st, &who)
+    })
+    .await?;
+    match outcome {
+        Ok(n) => Ok(see_other(&format!(
+            "/app/batches/{id}?done={}&n={n}",
+            match which {
+                "issue" => "issued",
+                "activate" => "activated",
+                "void" => "voided",
+                "recall" => "recalled",
+                "stage" => "stage",
+                _ => "lifted",
+            }
+        ))),
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_) | ServiceError::Keys(_))) => {
+            let fs = FormState::with_values(values).failed(t, e, fields);
+            batch_page(signed, &state, id, BatchQuery::default(), Some((which, fs))).await
+        }
+        Err(e) => Err(DashError::Service(t, e)),
+    }
+}
+
+pub async fn issue(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    form: web::Form<IssueForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    let (id, t, count) = (id.into_inner(), signed.frame.t, form.count.clone());
+    batch_action(
+        signed,
+        state,
+        id,
+        "issue",
+        vec![("count", count.clone())],
+        &["count"],
+        move |st, who| {
+            let n = parse_number("count", &count, t)?;
+            let keys = KeyRing::open(&st.keys_dir)?;
+            let summary = issue::issue(
+                &*st.store,
+                &keys,
+                &st.base_url,
+                BatchId(id),
+                u64::from(n),
+                &who.actor,
+                &mut |_| Ok(()),
+            )?;
+            Ok(u64::from(summary.receipt.count))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct RangeForm {
+    #[serde(default)]
+    csrf: String,
+    from: String,
+    count: String,
+    reason: Option<String>,
+}
+
+pub async fn activate(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    form: web::Form<RangeForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    let (id, t, f) = (id.into_inner(), signed.frame.t, form.into_inner());
+    batch_action(
+        signed,
+        state,
+        id,
+        "activate",
+        vec![("from", f.from.clone()), ("count", f.count.clone())],
+        &["from", "count"],
+        move |st, who| {
+            let from = parse_number("from", &f.from, t)?;
+            let count = parse_number("count", &f.count, t)?;
+            Ok(u64::from(lifecycle::activate(
+                &*st.store,
+                BatchId(id),
+                from,
+                count,
+                &who.actor,
+            )?))
+        },
+    )
+    .await
+}
+
+pub async fn void(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    form: web::Form<RangeForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    let (id, t, f) = (id.into_inner(), signed.frame.t, form.into_inner());
+    let reason = f.reason.clone().unwrap_or_default();
+    batch_action(
+        signed,
+        state,
+        id,
+        "void",
+        vec![
+            ("from", f.from.clone()),
+            ("count", f.count.clone()),
+            ("reason", reason.clone()),
+        ],
+        &["from", "count", "reason"],
+        move |st, who| {
+            let from = parse_number("from", &f.from, t)?;
+            let count = parse_number("count", &f.count, t)?;
+            Ok(u64::from(lifecycle::void(
+                &*st.store,
+                BatchId(id),
+                from,
+                count,
+                &reason,
+                &who.actor,
+            )?))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct RecallForm {
+    #[serde(default)]
+    csrf: String,
+    reason: String,
+    notice: Option<String>,
+}
+
+pub async fn recall(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    form: web::Form<RecallForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    let (id, f) = (id.into_inner(), form.into_inner());
+    let notice = f.notice.clone().unwrap_or_default();
+    batch_action(
+        signed,
+        state,
+        id,
+        "recall",
+        vec![("reason", f.reason.clone()), ("notice", notice.clone())],
+        &["reason", "notice"],
+        move |st, who| {
+            lifecycle::recall(
+                &*st.store,
+                BatchId(id),
+                None,
+                &f.reason,
+                &notice,
+                &who.actor,
+            )?;
+            Ok(1)
+        },
+    )
+    .await
+}
+
+pub async fn lift(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    form: web::Form<RecallForm>,
+) -> Result<HttpResponse, DashError> {
+    signed.check_csrf(&form.csrf)?;
+    let (id, f) = (id.into_inner(), form.into_inner());
+    batch_action(
+        signed,
+        state,
+        id,
+        "lift",
+        vec![("lift_reason", f.reason.clone())],
+        &["reason"],
+        move |st, who| {
+            Ok(u64::from(lifecycle::lift(
+                &*st.store,
+                BatchId(id),
+                &f.reason,
+                &who.actor,
+            )?))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct LayoutQuery {
+    layout: Option<String>,
+}
+
+fn layout_of(q: &LayoutQuery, t: &'static Strings) -> Result<Layout, DashError> {
+    let name = q.layout.as_deref().unwrap_or("a4-65");
+    Layout::builtin(name).ok_or_else(|| {
+        DashError::Service(
+            t,
+            DomainError::new("layout", format!("no layout {name:?}")).into(),
+        )
+    })
+}
+
+/// The first page of the stamps waiting to be printed, small, as JPEG:
+/// rendered from the same sheet code, but nothing is recorded as printed.
+pub async fn preview(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    q: web::Query<LayoutQuery>,
+) -> Result<HttpResponse, DashError> {
+    use crate::service::sheet::{self, Format, Selection, SheetRequest};
+    let t = signed.frame.t;
+    let layout = layout_of(&q, t)?;
+    let (id, who) = (id.into_inner(), caller(&signed));
+    let st = state.clone();
+    let png = web::block(move || -> Result<Vec<u8>, ServiceError> {
+        access::batch(&*st.store, &who.grant, BatchId(id))?;
+        let prepared = sheet::prepare(
+            &*st.store,
+            &st.base_url,
+            SheetRequest {
+                batch: BatchId(id),
+                layout,
+                format: Format::Png,
+                selection: Selection::Unprinted,
+                start_at: 1,
+                ec: sheet::parse_ec("M")?,
+                lang: if t.lang == "en" { Lang::En } else { Lang::Vi },
+                crop_marks: false,
+                calibration: Default::default(),
+                dpi: 300,
+                page: Some(1),
+                actor: who.actor.clone(),
+            },
+        )?;
+        let mut page = Vec::new();
+        sheet::write_pages(
+            &prepared,
+            &mut |_, bytes| {
+                page = bytes;
+                Ok(())
+            },
+            &mut |_| (),
+        )
+        .map_err(crate::service::internal)?;
+        // Small enough for a slow phone connection (~60 KB): a look at the
+        // layout, not a printable page.
+        let img = image::load_from_memory(&page)
+            .map_err(crate::service::internal)?
+            .resize(720, 1020, image::imageops::FilterType::Triangle)
+            .to_luma8();
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70)
+            .encode_image(&img)
+            .map_err(crate::service::internal)?;
+        Ok(out)
+    })
+    .await?
+    .map_err(service(t))?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/jpeg")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(png))
+}
+
+/// The PDF of every stamp waiting to be printed (records the print job).
+pub async fn sheet_pdf(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    q: web::Query<crate::web::sheets::SheetQuery>,
+) -> Result<HttpResponse, DashError> {
+    let t = signed.frame.t;
+    crate::web::sheets::respond(
+        caller(&signed),
+        state,
+        id.into_inner(),
+        "pdf",
+        q.into_inner(),
+    )
+    .await
+    .map_err(|e| api_error(t, e))
+}
+
+fn api_error(t: &'static Strings, e: crate::web::ApiError) -> DashError {
+    match e {
+        crate::web::ApiError::Service(s) => DashError::Service(t, s),
+        other => DashError::Page(
+            t,
+            actix_web::ResponseError::status_code(&other),
+            other.to_string(),
+        ),
+    }
+}
+
+pub async fn report_pdf(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+) -> Result<HttpResponse, DashError> {
+    let t = signed.frame.t;
+    let (id, grant, store) = (
+        BatchId(id.into_inner()),
+        signed.session.grant.clone(),
+        state.store.clone(),
+    );
+    let rules = *state.scanner.rules();
+    let bytes = web::block(move || -> Result<Vec<u8>, ServiceError> {
+        access::batch(&*store, &grant, id)?;
+        let report = crate::service::report::batch(&*store, id, &rules)?;
+        crate::render::report_pdf::pdf(&report).map_err(crate::service::internal)
+    })
+    .await?
+    .map_err(service(t))?;
+    Ok(crate::web::pdf_response(
+        bytes,
+        &format!("tem-report-{id}.pdf"),
+    ))
+}
