@@ -14,6 +14,8 @@ pub mod codes;
 pub mod config;
 /// Producers, products, batches, stamps: valid values only, no I/O.
 pub mod domain;
+/// CPU-bound work on every core, results in order.
+pub mod parallel;
 /// Pictures from outside (photos), decoded within limits set before decoding.
 pub mod picture;
 /// Printable stamp sheets: layouts, QR symbols, fonts, PDF/PNG/SVG.

@@ -233,25 +233,7 @@ pub(super) fn read_code_file(path: &Path, items: &mut Vec<(String, String)>) -> 
 
 /// Verifies on every core, keeping input order.
 fn check_all(verifier: &Verifier, items: &[(String, String)]) -> Vec<CodeCheck> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let per = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(per)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|(_, t)| verifier.check(t))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+    crate::parallel::par_map(items, |(_, text)| verifier.check(text))
 }
 
 /// `tem verify --batch`: exit 0 clean, 1 findings or compromised.

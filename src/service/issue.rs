@@ -69,7 +69,7 @@ pub fn issue(
     }
     let signer = keys.signer()?;
     let started = Instant::now();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = crate::parallel::cores();
     let claimed = AtomicU32::new(0);
     let stop = AtomicBool::new(false);
     let (tx, rx) = sync_channel::<Vec<StampCode>>(threads * 2);

@@ -392,31 +392,12 @@ pub fn parse_serial(text: &str) -> Option<Serial> {
 
 /// Encodes the QR symbols of `stamps` on every core, keeping order.
 fn encode_all(base_url: &str, ec: EcLevel, stamps: &[StoredStamp]) -> Vec<Result<Placed, String>> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let per = stamps.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = stamps
-            .chunks(per)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|s| {
-                            let matrix =
-                                qr::encode(base_url, &s.code(), ec).map_err(|e| e.to_string())?;
-                            Ok(Placed {
-                                matrix,
-                                short_code: s.serial.short_code().to_string(),
-                            })
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+    crate::parallel::par_map(stamps, |s| {
+        let matrix = qr::encode(base_url, &s.code(), ec).map_err(|e| e.to_string())?;
+        Ok(Placed {
+            matrix,
+            short_code: s.serial.short_code().to_string(),
+        })
     })
 }
 
@@ -429,47 +410,29 @@ pub fn write_pdf<W: Write + Sync>(
     progress: &mut dyn FnMut(u64),
 ) -> std::io::Result<(Written, W)> {
     let mut writer = PdfSheetWriter::new(out, p.sheet.clone(), p.stamps.len() as u64)?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let at_once = crate::parallel::cores() * 2;
     let pages = pages(p);
-    for group in pages.chunks(threads * 2).enumerate() {
-        let (group_index, group) = group;
-        let first_index = (group_index * threads * 2) as u32;
-        let built: Vec<std::io::Result<(crate::render::pdf::PageContent, u64)>> =
-            std::thread::scope(|scope| {
-                let writer = &writer;
-                let handles: Vec<_> = group
-                    .iter()
-                    .enumerate()
-                    .map(|(k, (first_slot, stamps))| {
-                        scope.spawn(move || {
-                            let placed = stamps
-                                .iter()
-                                .map(|s| {
-                                    let matrix = qr::encode(&p.base_url, &s.code(), p.request.ec)
-                                        .map_err(std::io::Error::other)?;
-                                    Ok((
-                                        Placed {
-                                            matrix,
-                                            short_code: s.serial.short_code().to_string(),
-                                        },
-                                        s.seq,
-                                    ))
-                                })
-                                .collect::<std::io::Result<Vec<_>>>()?;
-                            let content = writer.page_content(
-                                first_index + k as u32,
-                                *first_slot,
-                                &placed,
-                            )?;
-                            Ok((content, stamps.len() as u64))
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            });
+    for (group_index, group) in pages.chunks(at_once).enumerate() {
+        let first_index = (group_index * at_once) as u32;
+        let numbered: Vec<(u32, u32, &[StoredStamp])> = group
+            .iter()
+            .enumerate()
+            .map(|(k, (first_slot, stamps))| (first_index + k as u32, *first_slot, *stamps))
+            .collect();
+        let shared = &writer;
+        let built = crate::parallel::par_map(&numbered, |&(index, first_slot, stamps)| {
+            let placed = stamps
+                .iter()
+                .map(|s| {
+                    let matrix = qr::encode(&p.base_url, &s.code(), p.request.ec)
+                        .map_err(std::io::Error::other)?;
+                    let short_code = s.serial.short_code().to_string();
+                    Ok((Placed { matrix, short_code }, s.seq))
+                })
+                .collect::<std::io::Result<Vec<_>>>()?;
+            let content = shared.page_content(index, first_slot, &placed)?;
+            Ok::<_, std::io::Error>((content, stamps.len() as u64))
+        });
         for page in built {
             let (content, n) = page?;
             writer.push_page(content, n)?;

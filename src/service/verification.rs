@@ -399,41 +399,28 @@ fn bad_signatures<'a>(
     stamps: &[(&'a StoredStamp, usize)],
     batch: BatchId,
 ) -> (Vec<&'a StoredStamp>, usize) {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let per = stamps.len().div_ceil(threads).max(1);
-    let parts: Vec<(Vec<&StoredStamp>, usize)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = stamps
-            .chunks(per)
-            .map(|part| {
-                scope.spawn(move || {
-                    let (mut bad, mut singles) = (Vec::new(), 0);
-                    for chunk in part.chunks(CHUNK) {
-                        let claims: Vec<Claim> = chunk
-                            .iter()
-                            .map(|(s, key)| Claim {
-                                message: signed_message(&s.kid, s.serial, batch),
-                                signature: Signature::from_bytes(&s.signature),
-                                key: *key,
-                            })
-                            .collect();
-                        let checked = batch::verify_claims(keys, &claims, CHUNK);
-                        singles += checked.single_checks;
-                        bad.extend(
-                            chunk
-                                .iter()
-                                .zip(checked.ok)
-                                .filter(|(_, ok)| !ok)
-                                .map(|((s, _), _)| *s),
-                        );
-                    }
-                    (bad, singles)
+    let parts: Vec<(Vec<&StoredStamp>, usize)> = crate::parallel::par_chunks(stamps, |part| {
+        let (mut bad, mut singles) = (Vec::new(), 0);
+        for chunk in part.chunks(CHUNK) {
+            let claims: Vec<Claim> = chunk
+                .iter()
+                .map(|(s, key)| Claim {
+                    message: signed_message(&s.kid, s.serial, batch),
+                    signature: Signature::from_bytes(&s.signature),
+                    key: *key,
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+                .collect();
+            let checked = batch::verify_claims(keys, &claims, CHUNK);
+            singles += checked.single_checks;
+            bad.extend(
+                chunk
+                    .iter()
+                    .zip(checked.ok)
+                    .filter(|(_, ok)| !ok)
+                    .map(|((s, _), _)| *s),
+            );
+        }
+        (bad, singles)
     });
     let singles = parts.iter().map(|(_, n)| n).sum();
     let mut bad: Vec<&StoredStamp> = parts.into_iter().flat_map(|(b, _)| b).collect();
