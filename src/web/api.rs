@@ -375,7 +375,7 @@ pub async fn list_stamps(
     let limit = page.limit.unwrap_or(1_000);
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: crate::web::error_code::INVALID_QUERY,
             message: "limit: must be between 1 and 10000".into(),
         });
     }
@@ -576,7 +576,7 @@ pub async fn batch_report(
         Some(f @ ("json" | "html" | "pdf")) => f,
         Some(other) => {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: crate::web::error_code::INVALID_QUERY,
                 message: format!("format: must be json, html or pdf, not {other:?}"),
             });
         }
@@ -706,7 +706,7 @@ pub async fn stamps_csv(
     let limit = page.limit.unwrap_or(CSV_MAX);
     if !(1..=CSV_MAX).contains(&limit) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: crate::web::error_code::INVALID_QUERY,
             message: format!("limit: must be between 1 and {CSV_MAX}"),
         });
     }

@@ -169,7 +169,7 @@ pub async fn inclusion(
         let log_size = store.audit_size().map_err(ServiceError::from)?;
         if seq == 0 || seq > size || size > log_size {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: crate::web::error_code::INVALID_QUERY,
                 message: format!("need 1 ≤ seq ≤ size ≤ {log_size} (the log's size)"),
             });
         }
@@ -220,7 +220,7 @@ pub async fn consistency(
         let log_size = store.audit_size().map_err(ServiceError::from)?;
         if from == 0 || from > to || to > log_size {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: crate::web::error_code::INVALID_QUERY,
                 message: format!("need 1 ≤ from ≤ to ≤ {log_size} (the log's size)"),
             });
         }

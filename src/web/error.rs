@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use super::error_code::{self as code, ErrorCode};
 use crate::codes::KeyError;
 use crate::service::ServiceError;
 
@@ -14,7 +15,8 @@ pub enum ApiError {
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    /// A 400 with one of the request codes (`invalid_json`, `invalid_query`…).
+    BadRequest { code: ErrorCode, message: String },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -46,60 +48,52 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, String, String, Option<String>) {
+    /// The code (with its status), the message and the field at fault.
+    fn parts(&self) -> (ErrorCode, String, Option<String>) {
         use ServiceError as S;
         match self {
-            ApiError::Service(S::Invalid(e)) => {
-                (StatusCode::BAD_REQUEST, "invalid_input".into(), e.to_string(), Some(e.field.clone()))
+            ApiError::Service(S::Invalid(e)) => (code::INVALID_INPUT, e.to_string(), Some(e.field.clone())),
+            ApiError::Service(S::NotFound { what, id }) => {
+                (code::not_found(what), format!("{what} {id} does not exist"), None)
             }
-            ApiError::Service(S::NotFound { what, id }) => (
-                StatusCode::NOT_FOUND,
-                format!("{what}_not_found"),
-                format!("{what} {id} does not exist"),
+            ApiError::Service(S::Conflict(m)) => (code::CONFLICT, m.clone(), None),
+            ApiError::Service(S::Keys(KeyError::NoKeys(_) | KeyError::NoActiveKey(_))) => (
+                code::NO_SIGNING_KEY,
+                "no active signing key; an administrator must run `tem keys generate` or `tem keys rotate`".into(),
                 None,
             ),
-            ApiError::Service(S::Conflict(m)) => (StatusCode::CONFLICT, "conflict".into(), m.clone(), None),
-            ApiError::Service(S::Keys(k)) => match k {
-                KeyError::NoKeys(_) | KeyError::NoActiveKey(_) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "no_signing_key".into(),
-                    "no active signing key; an administrator must run `tem keys generate` or `tem keys rotate`"
-                        .into(),
-                    None,
-                ),
-                _ => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "signing_key_unavailable".into(),
-                    "the signing key cannot be used; see the server log".into(),
-                    None,
-                ),
-            },
-            ApiError::Service(S::Unavailable(m)) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable".into(), m.clone(), None)
-            }
-            ApiError::Service(S::Store(_)) | ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error".into(),
-                "the server could not finish the request".into(),
+            ApiError::Service(S::Keys(_)) => (
+                code::SIGNING_KEY_UNAVAILABLE,
+                "the signing key cannot be used; see the server log".into(),
                 None,
             ),
-            ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, (*code).into(), message.clone(), None),
-            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized".into(), m.clone(), None),
-            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden".into(), m.clone(), None),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found".into(), m.clone(), None),
-            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large".into(), self.to_string(), None),
-            ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into(), self.to_string(), None),
+            ApiError::Service(S::Unavailable(m)) => (code::UNAVAILABLE, m.clone(), None),
+            ApiError::Service(S::Store(e)) if e.is_unavailable() => (
+                code::UNAVAILABLE,
+                "the database is unavailable right now; try again shortly".into(),
+                None,
+            ),
+            ApiError::Service(S::Store(_)) | ApiError::Internal(_) => {
+                (code::INTERNAL_ERROR, "the server could not finish the request".into(), None)
+            }
+            ApiError::BadRequest { code, message } => (*code, message.clone(), None),
+            ApiError::Unauthorized(m) => (code::UNAUTHORIZED, m.clone(), None),
+            ApiError::Forbidden(m) => (code::FORBIDDEN, m.clone(), None),
+            ApiError::NotFound(m) => (code::NOT_FOUND, m.clone(), None),
+            ApiError::TooLarge(_) => (code::PAYLOAD_TOO_LARGE, self.to_string(), None),
+            ApiError::TooManyRequests => (code::RATE_LIMITED, self.to_string(), None),
         }
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.parts().0
+        self.parts().0.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (status, code, message, field) = self.parts();
+        let (code, message, field) = self.parts();
+        let (status, code) = (code.status, code.code.to_string());
         if status.is_server_error() {
             // The full cause goes to the log, never to the client.
             tracing::error!(error.code = %code, error.cause = %self.cause_chain(), "request failed");
@@ -123,22 +117,66 @@ impl ResponseError for ApiError {
 
 impl ApiError {
     fn cause_chain(&self) -> String {
-        let mut out = match self {
+        match self {
             ApiError::Internal(detail) => detail.clone(),
-            other => other.to_string(),
-        };
-        let mut source = std::error::Error::source(self);
-        while let Some(s) = source {
-            out.push_str(": ");
-            out.push_str(&s.to_string());
-            source = s.source();
+            other => cause_chain(other),
         }
-        out
     }
+}
+
+/// An error and every cause under it, for the log: "database unavailable:
+/// SQLite: database is locked".
+pub fn cause_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::Internal(format!("blocking task failed: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::ServiceError;
+    use crate::store::StoreError;
+
+    fn outage() -> StoreError {
+        StoreError::unavailable("SQLite", std::io::Error::other("database is locked"))
+    }
+
+    #[test]
+    fn an_unavailable_database_is_503_with_retry_after_and_no_cause() {
+        let response = ApiError::Service(ServiceError::Store(outage())).error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("Retry-After").unwrap(), "2");
+        let (code, message, _) = ApiError::Service(ServiceError::Store(outage())).parts();
+        assert_eq!(code, code::UNAVAILABLE);
+        assert!(
+            !message.contains("locked"),
+            "the cause stays in the log: {message}"
+        );
+        let broken = ApiError::Service(ServiceError::Store(StoreError::database("bad row")));
+        assert_eq!(
+            broken.error_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn the_log_gets_every_cause() {
+        let e = ServiceError::Store(outage());
+        assert_eq!(
+            cause_chain(&e),
+            "database unavailable: SQLite: database is locked"
+        );
     }
 }

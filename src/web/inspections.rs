@@ -56,7 +56,7 @@ async fn read_body(mut payload: web::Payload) -> Result<InspectionRequest, ApiEr
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest {
-            code: "invalid_json",
+            code: crate::web::error_code::INVALID_JSON,
             message: e.to_string(),
         })?;
         if body.len() + chunk.len() > MAX_INSPECTION_BYTES {
@@ -72,7 +72,7 @@ async fn read_body(mut payload: web::Payload) -> Result<InspectionRequest, ApiEr
 /// service's input).
 pub fn parse_request(body: &[u8]) -> Result<InspectionRequest, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
-        code: "invalid_json",
+        code: crate::web::error_code::INVALID_JSON,
         message: e.to_string(),
     })
 }
@@ -184,7 +184,7 @@ pub async fn get(
         Some("pdf") => true,
         Some(other) => {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: crate::web::error_code::INVALID_QUERY,
                 message: format!("format: must be json or pdf, not {other:?}"),
             });
         }

@@ -7,6 +7,7 @@ mod auth;
 pub mod client;
 mod dashboard;
 pub mod error;
+pub mod error_code;
 pub mod inspections;
 mod limit;
 pub mod openapi;
@@ -126,7 +127,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
     )
     .app_data(web::QueryConfig::default().error_handler(|err, _req| {
         ApiError::BadRequest {
-            code: "invalid_query",
+            code: crate::web::error_code::INVALID_QUERY,
             message: err.to_string(),
         }
         .into()
@@ -158,15 +159,15 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
     match err {
         J::OverflowKnownLength { .. } | J::Overflow { .. } => ApiError::TooLarge(MAX_JSON_BYTES),
         J::ContentType => ApiError::BadRequest {
-            code: "unsupported_media_type",
+            code: crate::web::error_code::UNSUPPORTED_MEDIA_TYPE,
             message: "send the body as JSON with Content-Type: application/json".into(),
         },
         J::Deserialize(e) => ApiError::BadRequest {
-            code: "invalid_json",
+            code: crate::web::error_code::INVALID_JSON,
             message: e.to_string(),
         },
         other => ApiError::BadRequest {
-            code: "invalid_json",
+            code: crate::web::error_code::INVALID_JSON,
             message: other.to_string(),
         },
     }
