@@ -8,6 +8,7 @@ use super::registry::batch_exists;
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::stamps::serial_key;
 use super::{StoreError, StoreResult};
+use crate::codes::{CodeCheck, CodeVerdict, StampCode};
 use crate::domain::scan::{self as scan_rules, RecentScan, Registered, RepeatRules};
 use crate::domain::{BatchId, Serial, StampState};
 
@@ -136,37 +137,12 @@ impl<B: Backend> ScanStore for B {
         rules: &RepeatRules,
         today: jiff::civil::Date,
     ) -> StoreResult<Vec<ScanOutcome>> {
-        use subtle::ConstantTimeEq;
-        /// The stamp row a scan needs: batch, seq, state, scan count, first
-        /// scan, recent scans, the batch's expiry.
-        type Found = (
-            u32,
-            u32,
-            i64,
-            i64,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        /// The stamp row, its signature, key and issuance time, and the recall in force.
-        type Row = (Found, Vec<u8>, String, String, Option<RecallNotice>);
-        // Stamp and its batch's expiry, its signature, key and issuance
-        // time, and the newest recall in force over it, in one query. On
-        // PostgreSQL the stamp row is locked, so scans of one stamp through
-        // several nodes count one after the other.
-        let lookup = format!(
-            "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
-                    s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at
-             FROM stamps s JOIN batches b ON b.id = s.batch_id
-                  JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
-                  LEFT JOIN recalls r ON r.id = (
-                      SELECT id FROM recalls
-                      WHERE batch_id = s.batch_id AND lifted_at IS NULL
-                        AND (first_seq IS NULL OR s.seq BETWEEN first_seq AND last_seq)
-                      ORDER BY id DESC LIMIT 1)
-             WHERE s.serial = ?1{}",
-            if Self::DIALECT == Dialect::Postgres { " FOR UPDATE OF s" } else { "" }
-        );
+        let lock = if Self::DIALECT == Dialect::Postgres {
+            " FOR UPDATE OF s"
+        } else {
+            ""
+        };
+        let lookup = format!("{SCAN_LOOKUP}{lock}");
         // Stamps are locked in serial order, so two groups never wait for
         // each other in a circle.
         let mut order: Vec<usize> = (0..scans.len()).collect();
@@ -174,146 +150,7 @@ impl<B: Backend> ScanStore for B {
         self.scan_write(|tx| {
             let mut out: Vec<Option<ScanOutcome>> = vec![None; scans.len()];
             for &index in &order {
-                let scan = &scans[index];
-                let code_check = &scan.check;
-                // The lookup happens for every parsed code, whatever its
-                // signature, so timing does not tell whether a serial exists.
-                let row: Option<Row> = match &code_check.code {
-                    None => None,
-                    Some(code) => tx.query_opt(&lookup, args![serial_key(code.serial)], |r| {
-                        let notice = match r.get::<Option<String>>(10)? {
-                            Some(reason) => Some(RecallNotice { reason, notice: r.get(11)?, since: ts(r, 12)? }),
-                            None => None,
-                        };
-                        Ok((
-                            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
-                            r.get::<Vec<u8>>(7)?,
-                            r.get::<String>(8)?,
-                            r.get::<String>(9)?,
-                            notice,
-                        ))
-                    })?,
-                };
-                let signature_ok = matches!(
-                    code_check.verdict,
-                    crate::codes::CodeVerdict::Genuine | crate::codes::CodeVerdict::RevokedKey
-                );
-                // The registry vouches only for exactly the code it issued:
-                // same serial, batch, key and signature bytes (compared in
-                // constant time). A code whose signature holds but which
-                // differs from the row (another batch, key or signature) was
-                // signed outside issuance, or the row was altered: it is not
-                // registered, and inspectors get an alert.
-                let (mut found, mut notice, mut issued_at, mut mismatch) = (None, None, None, None);
-                if let (Some(code), Some((f, signature, kid, issued, recall))) = (code_check.code, row) {
-                    let same = signature_ok
-                        && f.0 == code.batch.0
-                        && code_check.kid.is_some_and(|k| k.to_string() == kid)
-                        && bool::from(signature.as_slice().ct_eq(&code.signature[..]));
-                    if same {
-                        issued_at = Some(timestamp(&issued)?);
-                        (found, notice) = (Some(f), recall);
-                    } else if signature_ok {
-                        mismatch = Some((f.0, f.1));
-                    }
-                }
-                let code = code_check.code.map(|c| (c.serial, c.batch));
-                let mut registered = None;
-                if let (Some((_, _, state, _, _, _, expiry)), Some(issued_at)) = (&found, issued_at) {
-                    registered = Some(Registered {
-                        state: StampState::from_code(*state).ok_or_else(|| bad_value("stamp state", &state.to_string()))?,
-                        recalled: notice.is_some(),
-                        expiry: expiry.as_deref().map(|e| e.parse().map_err(|_| bad_value("date", e))).transpose()?,
-                        issued_at,
-                    });
-                }
-                let verdict = scan_rules::judge(code_check, registered.as_ref(), today);
-                if verdict == scan_rules::Verdict::RevokedKey {
-                    // Signed by the revoked key after it stopped signing: not
-                    // an issuance tem made; the row says nothing for it.
-                    (found, notice) = (None, None);
-                }
-                let scan_id = tx.insert(
-                    "INSERT INTO scans (serial, batch_id, at, verdict, network, device, agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    args![
-                        code.map(|(s, _)| serial_key(s)),
-                        code.map(|(_, b)| b.0),
-                        scan.at.to_string(),
-                        verdict.as_str(),
-                        scan.network,
-                        scan.device,
-                        scan.agent
-                    ],
-                )?;
-                if let (Some((batch, seq)), Some((serial, _))) = (mismatch, code) {
-                    tx.execute(
-                        "INSERT INTO events (at, action, batch_id, first_seq, last_seq, count, actor, place, reason, detail)
-                         VALUES (?1, 'alert', ?2, ?3, ?3, 1, 'scan', ?4, 'registry-mismatch', ?5)",
-                        args![
-                            scan.at.to_string(),
-                            batch,
-                            seq,
-                            scan.network,
-                            serde_json::json!({ "serial": serial.to_string(), "scan_id": scan_id }).to_string()
-                        ],
-                    )?;
-                }
-                let mut repeat = Vec::new();
-                let mut stamp = None;
-                if let (Some((batch, seq, state, count, first, recent, _)), Some((serial, _))) = (found, code) {
-                    let mut recent: Vec<RecentScan> = recent
-                        .as_deref()
-                        .map(serde_json::from_str)
-                        .transpose()
-                        .map_err(|e| StoreError::database(format!("stored recent scans: {e}")))?
-                        .unwrap_or_default();
-                    let now = scan.at.as_second();
-                    recent.push(RecentScan { id: scan_id, at: now, device: scan.device.clone(), lat: None, lon: None });
-                    if recent.len() > scan_rules::RECENT_KEPT {
-                        recent.drain(..recent.len() - scan_rules::RECENT_KEPT);
-                    }
-                    repeat = scan_rules::repeat_reasons(&recent, now, rules);
-                    // The scan that first breaks a rule raises an alert for the
-                    // triage queue; the scans after it only repeat the warning.
-                    if !repeat.is_empty()
-                        && scan_rules::repeat_reasons(&recent[..recent.len() - 1], now, rules).is_empty()
-                    {
-                        let reasons: Vec<&str> = repeat.iter().map(|r| r.as_str()).collect();
-                        tx.execute(
-                            "INSERT INTO events (at, action, batch_id, first_seq, last_seq, count, actor, place, reason, detail)
-                             VALUES (?1, 'alert', ?2, ?3, ?3, 1, 'scan', ?4, ?5, ?6)",
-                            args![
-                                scan.at.to_string(),
-                                batch,
-                                seq,
-                                scan.network,
-                                reasons.join(", "),
-                                serde_json::json!({ "serial": serial.to_string(), "scan_id": scan_id, "scan_count": count + 1 }).to_string()
-                            ],
-                        )?;
-                    }
-                    let count = count + 1;
-                    let recent_json = serde_json::to_string(&recent).map_err(|e| StoreError::database(e.to_string()))?;
-                    tx.execute(
-                        "UPDATE stamps SET scan_count = ?3, first_scan_at = COALESCE(first_scan_at, ?4), recent_scans = ?5
-                         WHERE batch_id = ?1 AND seq = ?2",
-                        args![batch, seq, count, scan.at.to_string(), recent_json],
-                    )?;
-                    let first = match first {
-                        Some(f) => timestamp(&f)?,
-                        None => scan.at,
-                    };
-                    stamp = Some(ScannedStamp {
-                        serial,
-                        batch: BatchId(batch),
-                        seq,
-                        state: StampState::from_code(state).ok_or_else(|| bad_value("stamp state", &state.to_string()))?,
-                        scan_count: count as u64,
-                        first_scan_at: Some(first),
-                        recall: notice,
-                    });
-                }
-                out[index] = Some(ScanOutcome { scan_id, verdict, repeat, stamp });
+                out[index] = Some(record_one(tx, &lookup, &scans[index], rules, today)?);
             }
             Ok(out.into_iter().flatten().collect())
         })
@@ -519,6 +356,283 @@ pub(super) fn scan_pass(
     out.per_day = per_day;
     out.by_verdict = by_verdict.into_iter().collect();
     Ok(())
+}
+
+/// The stamp row a scan needs: batch, seq, state, scan count, first scan,
+/// recent scans, the batch's expiry.
+type Found = (
+    u32,
+    u32,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A stamp as the scan lookup finds it: its row, signature, key and
+/// issuance time, and the recall in force.
+struct Looked {
+    found: Found,
+    signature: Vec<u8>,
+    kid: String,
+    issued_at: String,
+    recall: Option<RecallNotice>,
+}
+
+/// What the registry says about a scanned code.
+#[derive(Default)]
+struct Matched {
+    /// The stamp's row, when the registry holds exactly this code.
+    found: Option<Found>,
+    recall: Option<RecallNotice>,
+    issued_at: Option<jiff::Timestamp>,
+    /// (batch, seq) of a row the code's serial names but whose bytes differ
+    /// although the signature holds.
+    mismatch: Option<(u32, u32)>,
+}
+
+/// The stamp, its batch's expiry, its signature, key and issuance time, and
+/// the newest recall in force over it, in one query; `{lock}` is
+/// `FOR UPDATE OF s` on PostgreSQL, so scans of one stamp through several
+/// nodes count one after the other.
+const SCAN_LOOKUP: &str = "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
+        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at
+ FROM stamps s JOIN batches b ON b.id = s.batch_id
+      JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
+      LEFT JOIN recalls r ON r.id = (
+          SELECT id FROM recalls
+          WHERE batch_id = s.batch_id AND lifted_at IS NULL
+            AND (first_seq IS NULL OR s.seq BETWEEN first_seq AND last_seq)
+          ORDER BY id DESC LIMIT 1)
+ WHERE s.serial = ?1";
+
+const INSERT_SCAN: &str =
+    "INSERT INTO scans (serial, batch_id, at, verdict, network, device, agent)
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// An alert for the triage queue about one stamp (`reason`: the rules
+/// broken, or `registry-mismatch`).
+const INSERT_SCAN_ALERT: &str = "INSERT INTO events (at, action, batch_id, first_seq, last_seq, count, actor, place, reason, detail)
+ VALUES (?1, 'alert', ?2, ?3, ?3, 1, 'scan', ?4, ?5, ?6)";
+
+const COUNT_SCAN: &str = "UPDATE stamps SET scan_count = ?3, first_scan_at = COALESCE(first_scan_at, ?4), recent_scans = ?5
+ WHERE batch_id = ?1 AND seq = ?2";
+
+/// Looks a parsed code's stamp up. The lookup happens for every parsed
+/// code, whatever its signature, so timing does not tell whether a serial
+/// exists.
+fn look_up(tx: &dyn Conn, sql: &str, code: Option<&StampCode>) -> StoreResult<Option<Looked>> {
+    let Some(code) = code else { return Ok(None) };
+    tx.query_opt(sql, args![serial_key(code.serial)], |r| {
+        let recall = match r.get::<Option<String>>(10)? {
+            Some(reason) => Some(RecallNotice {
+                reason,
+                notice: r.get(11)?,
+                since: ts(r, 12)?,
+            }),
+            None => None,
+        };
+        Ok(Looked {
+            found: (
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ),
+            signature: r.get(7)?,
+            kid: r.get(8)?,
+            issued_at: r.get(9)?,
+            recall,
+        })
+    })
+}
+
+/// The registry vouches only for exactly the code it issued: same serial,
+/// batch, key and signature bytes (compared in constant time). A code whose
+/// signature holds but which differs from the row (another batch, key or
+/// signature) was signed outside issuance, or the row was altered: it is
+/// not registered, and inspectors get an alert.
+fn match_registry(check: &CodeCheck, looked: Option<Looked>) -> StoreResult<Matched> {
+    use subtle::ConstantTimeEq;
+    let signature_ok = matches!(
+        check.verdict,
+        CodeVerdict::Genuine | CodeVerdict::RevokedKey
+    );
+    let (Some(code), Some(l)) = (check.code, looked) else {
+        return Ok(Matched::default());
+    };
+    let same = signature_ok
+        && l.found.0 == code.batch.0
+        && check.kid.is_some_and(|k| k.to_string() == l.kid)
+        && bool::from(l.signature.as_slice().ct_eq(&code.signature[..]));
+    Ok(if same {
+        Matched {
+            issued_at: Some(timestamp(&l.issued_at)?),
+            found: Some(l.found),
+            recall: l.recall,
+            mismatch: None,
+        }
+    } else {
+        Matched {
+            mismatch: signature_ok.then_some((l.found.0, l.found.1)),
+            ..Matched::default()
+        }
+    })
+}
+
+/// What the judge needs to know of a registered stamp.
+fn registered(m: &Matched) -> StoreResult<Option<Registered>> {
+    let (Some((_, _, state, _, _, _, expiry)), Some(issued_at)) = (&m.found, m.issued_at) else {
+        return Ok(None);
+    };
+    Ok(Some(Registered {
+        state: stamp_state(*state)?,
+        recalled: m.recall.is_some(),
+        expiry: expiry
+            .as_deref()
+            .map(|e| e.parse().map_err(|_| bad_value("date", e)))
+            .transpose()?,
+        issued_at,
+    }))
+}
+
+fn stamp_state(code: i64) -> StoreResult<StampState> {
+    StampState::from_code(code).ok_or_else(|| bad_value("stamp state", &code.to_string()))
+}
+
+/// Judges and stores one scan; for a registered stamp, counts it and
+/// applies the repeat-scan rules.
+fn record_one(
+    tx: &dyn Conn,
+    lookup: &str,
+    scan: &NewScan,
+    rules: &RepeatRules,
+    today: jiff::civil::Date,
+) -> StoreResult<ScanOutcome> {
+    let check = &scan.check;
+    let looked = look_up(tx, lookup, check.code.as_ref())?;
+    let mut matched = match_registry(check, looked)?;
+    let verdict = scan_rules::judge(check, registered(&matched)?.as_ref(), today);
+    if verdict == scan_rules::Verdict::RevokedKey {
+        // Signed by the revoked key after it stopped signing: not an
+        // issuance tem made; the row says nothing for it.
+        (matched.found, matched.recall) = (None, None);
+    }
+    let code = check.code.map(|c| (c.serial, c.batch));
+    let scan_id = tx.insert(
+        INSERT_SCAN,
+        args![
+            code.map(|(s, _)| serial_key(s)),
+            code.map(|(_, b)| b.0),
+            scan.at.to_string(),
+            verdict.as_str(),
+            scan.network,
+            scan.device,
+            scan.agent
+        ],
+    )?;
+    if let (Some((batch, seq)), Some((serial, _))) = (matched.mismatch, code) {
+        let detail = serde_json::json!({ "serial": serial.to_string(), "scan_id": scan_id });
+        let alert = (batch, seq, "registry-mismatch".to_string(), detail);
+        insert_alert(tx, scan, alert)?;
+    }
+    let (mut repeat, mut stamp) = (Vec::new(), None);
+    if let (Some(found), Some((serial, _))) = (matched.found, code) {
+        let counted = count_scan(tx, scan, scan_id, serial, found, matched.recall, rules)?;
+        (repeat, stamp) = (counted.0, Some(counted.1));
+    }
+    Ok(ScanOutcome {
+        scan_id,
+        verdict,
+        repeat,
+        stamp,
+    })
+}
+
+/// Appends a scan alert: (batch, seq, reason, detail).
+fn insert_alert(
+    tx: &dyn Conn,
+    scan: &NewScan,
+    (batch, seq, reason, detail): (u32, u32, String, serde_json::Value),
+) -> StoreResult<()> {
+    tx.execute(
+        INSERT_SCAN_ALERT,
+        args![
+            scan.at.to_string(),
+            batch,
+            seq,
+            scan.network,
+            reason,
+            detail.to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Counts a scan of a registered stamp: its recent scans, the repeat-scan
+/// rules they break now (the scan that first breaks one raises an alert;
+/// the scans after it only repeat the warning), and the stamp as scanned.
+fn count_scan(
+    tx: &dyn Conn,
+    scan: &NewScan,
+    scan_id: i64,
+    serial: Serial,
+    (batch, seq, state, count, first, recent, _): Found,
+    recall: Option<RecallNotice>,
+    rules: &RepeatRules,
+) -> StoreResult<(Vec<scan_rules::RepeatReason>, ScannedStamp)> {
+    let mut recent: Vec<RecentScan> = recent
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| StoreError::database(format!("stored recent scans: {e}")))?
+        .unwrap_or_default();
+    let now = scan.at.as_second();
+    recent.push(RecentScan {
+        id: scan_id,
+        at: now,
+        device: scan.device.clone(),
+        lat: None,
+        lon: None,
+    });
+    if recent.len() > scan_rules::RECENT_KEPT {
+        recent.drain(..recent.len() - scan_rules::RECENT_KEPT);
+    }
+    let repeat = scan_rules::repeat_reasons(&recent, now, rules);
+    if !repeat.is_empty()
+        && scan_rules::repeat_reasons(&recent[..recent.len() - 1], now, rules).is_empty()
+    {
+        let reasons: Vec<&str> = repeat.iter().map(|r| r.as_str()).collect();
+        let detail = serde_json::json!({
+            "serial": serial.to_string(), "scan_id": scan_id, "scan_count": count + 1,
+        });
+        insert_alert(tx, scan, (batch, seq, reasons.join(", "), detail))?;
+    }
+    let count = count + 1;
+    let recent_json =
+        serde_json::to_string(&recent).map_err(|e| StoreError::caused("recent scans", e))?;
+    tx.execute(
+        COUNT_SCAN,
+        args![batch, seq, count, scan.at.to_string(), recent_json],
+    )?;
+    let first = match first {
+        Some(f) => timestamp(&f)?,
+        None => scan.at,
+    };
+    let stamp = ScannedStamp {
+        serial,
+        batch: BatchId(batch),
+        seq,
+        state: stamp_state(state)?,
+        scan_count: count as u64,
+        first_scan_at: Some(first),
+        recall,
+    };
+    Ok((repeat, stamp))
 }
 
 #[cfg(test)]
