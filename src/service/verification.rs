@@ -159,14 +159,63 @@ pub fn verify_batch(
     let b = super::registry::batch(store, batch)?;
     let product = super::registry::product(store, b.product_id)?;
     let producer = super::registry::producer(store, product.producer_id)?;
-    let today = jiff::Zoned::now().date();
     let mut findings = Vec::new();
-
-    // 1. Signatures.
-    // The stamps and the audit entries the replay (2.) compares them with,
-    // from one snapshot: an issuance committed between two reads would look
-    // like stamps the log never commissioned.
+    // The stamps and the audit entries the replay compares them with, from
+    // one snapshot: an issuance committed between two reads would look like
+    // stamps the log never commissioned.
     let (stamps, entries) = store.batch_stamps_and_entries(batch)?;
+    let stamp_checks = check_signatures(keys, &stamps, batch, &mut findings);
+    let log = check_log(store, keys, &stamps, &entries, &mut findings)?;
+    let data = check_data(&b, &product, stamps.is_empty(), &mut findings);
+    let scans = summarise_scans(store, batch, rules)?;
+
+    findings.sort_by_key(|f| if f.severity == "compromised" { 0 } else { 1 });
+    let verdict = if findings.iter().any(|f| f.severity == "compromised") {
+        "compromised"
+    } else if findings.is_empty() {
+        "clean"
+    } else {
+        "findings"
+    };
+    let report = Report {
+        format: REPORT_FORMAT.into(),
+        id: uuid::Uuid::new_v4().to_string(),
+        service: service.to_string(),
+        verified_at: jiff::Timestamp::now().to_string(),
+        verified_by: actor.to_string(),
+        batch: BatchRef {
+            id: batch.0,
+            lot_code: b.lot_code.clone(),
+            product: product.name.clone(),
+            producer: producer.name.clone(),
+            province: producer.province.clone(),
+        },
+        verdict: verdict.into(),
+        stamps: stamp_checks,
+        log,
+        data,
+        scans,
+        findings,
+    };
+    let signed = sign(report, signer)?;
+    store.record_verification(
+        &signed.report.id,
+        batch,
+        actor,
+        verdict,
+        &serde_json::to_string(&signed).map_err(internal)?,
+    )?;
+    Ok(signed)
+}
+
+/// 1. Every stamp's signature against the key set (batch equations on
+/// every core), and the stamps whose key is unknown or revoked.
+fn check_signatures(
+    keys: &KeySet,
+    stamps: &[StoredStamp],
+    batch: BatchId,
+    findings: &mut Vec<Finding>,
+) -> StampChecks {
     let mut stamp_checks = StampChecks {
         total: stamps.len() as u64,
         ..Default::default()
@@ -179,7 +228,7 @@ pub fn verify_batch(
         .collect();
     let batch_keys = batch::Keys::new(key_list.iter().map(|(_, key, _)| *key).collect());
     let mut known: Vec<(&StoredStamp, usize)> = Vec::with_capacity(stamps.len());
-    for s in &stamps {
+    for s in stamps {
         match decoded.get(&s.kid.to_string()) {
             Some((key, status)) => {
                 if *status == KeyStatus::Revoked {
@@ -232,7 +281,19 @@ pub fn verify_batch(
         ));
     }
 
-    // 2. The stamps against the audit log, and the log against its heads.
+    stamp_checks
+}
+
+/// 2. The stamps against the audit log's replay (rows never commissioned,
+/// states that differ, commissioned rows gone), and the log against its
+/// signed heads.
+fn check_log(
+    store: &dyn Store,
+    keys: &KeySet,
+    stamps: &[StoredStamp],
+    entries: &[crate::audit::Entry],
+    findings: &mut Vec<Finding>,
+) -> ServiceResult<LogChecks> {
     let log_check = super::audit::verify(store, keys, Vec::new())?;
     let mut log = LogChecks {
         audit_log_intact: log_check.findings.is_empty(),
@@ -243,10 +304,10 @@ pub fn verify_batch(
     }
 
     log.entries = entries.len() as u64;
-    let expected = replay(&entries);
+    let expected = replay(entries);
     let mut listed = 0;
     let mut stored_seqs = std::collections::HashSet::with_capacity(stamps.len());
-    for s in &stamps {
+    for s in stamps {
         stored_seqs.insert(s.seq);
         match expected.get(s.seq as usize).copied().flatten() {
             None => {
@@ -290,7 +351,18 @@ pub fn verify_batch(
         }
     }
 
-    // 3. What consumers are shown (Circular 02/2024/TT-BKHCN, OCOP).
+    Ok(log)
+}
+
+/// 3. What consumers are shown (Circular 02/2024/TT-BKHCN, OCOP): missing
+/// items and lapsed ratings, certifications and expiry.
+fn check_data(
+    b: &crate::domain::Batch,
+    product: &crate::domain::Product,
+    no_stamps: bool,
+    findings: &mut Vec<Finding>,
+) -> DataChecks {
+    let today = jiff::Zoned::now().date();
     let mut data = DataChecks::default();
     let mut missing = |item: &str| data.missing.push(item.to_string());
     if product.images.is_empty() {
@@ -302,7 +374,7 @@ pub fn verify_batch(
     if product.certifications.is_empty() {
         missing("standards or certifications applied (Circular 02, item 10)");
     }
-    if stamps.is_empty() {
+    if no_stamps {
         missing("trace codes: the batch has no stamps (Circular 02, item 7)");
     }
     if let Some(o) = &product.ocop
@@ -333,52 +405,22 @@ pub fn verify_batch(
         findings.push(finding("lapsed", l.clone()));
     }
 
-    // 4. Scans.
+    data
+}
+
+/// 4. What the batch's scans add up to.
+fn summarise_scans(
+    store: &dyn Store,
+    batch: BatchId,
+    rules: &crate::domain::scan::RepeatRules,
+) -> ServiceResult<ScanSummary> {
     let stats = super::lifecycle::stats(store, batch, rules)?;
-    let scans = ScanSummary {
+    Ok(ScanSummary {
         scans: stats.scans.scans,
         stamps_scanned: stats.scans.stamps_scanned,
         suspicious: stats.scans.suspicious.len() as u64,
         consumer_reports: stats.scans.reports,
-    };
-
-    findings.sort_by_key(|f| if f.severity == "compromised" { 0 } else { 1 });
-    let verdict = if findings.iter().any(|f| f.severity == "compromised") {
-        "compromised"
-    } else if findings.is_empty() {
-        "clean"
-    } else {
-        "findings"
-    };
-    let report = Report {
-        format: REPORT_FORMAT.into(),
-        id: uuid::Uuid::new_v4().to_string(),
-        service: service.to_string(),
-        verified_at: jiff::Timestamp::now().to_string(),
-        verified_by: actor.to_string(),
-        batch: BatchRef {
-            id: batch.0,
-            lot_code: b.lot_code.clone(),
-            product: product.name.clone(),
-            producer: producer.name.clone(),
-            province: producer.province.clone(),
-        },
-        verdict: verdict.into(),
-        stamps: stamp_checks,
-        log,
-        data,
-        scans,
-        findings,
-    };
-    let signed = sign(report, signer)?;
-    store.record_verification(
-        &signed.report.id,
-        batch,
-        actor,
-        verdict,
-        &serde_json::to_string(&signed).map_err(internal)?,
-    )?;
-    Ok(signed)
+    })
 }
 
 fn sign(report: Report, signer: &Signer) -> ServiceResult<SignedReport> {
