@@ -58,8 +58,40 @@ pub fn create(
     let place = text::required("place", &s.place, 200, Lines::One)?;
     let province = text::optional("province", s.province.as_deref(), 100, Lines::One)?;
     let note = text::optional("note", s.note.as_deref(), 2000, Lines::Many)?;
+    check_where(grant, province.as_deref(), s.location)?;
+    let (inputs, bundle_at) = inputs(&s)?;
+    let (items, scans) = judge_all(store, verifier, inputs)?;
+    let summary = summarise(&items);
+    let new = NewInspection {
+        at: s.at.unwrap_or_else(jiff::Timestamp::now).to_string(),
+        place,
+        province,
+        location: s.location,
+        note,
+        inspector: actor.to_string(),
+        source: if s.offline.is_some() {
+            "offline"
+        } else {
+            "online"
+        }
+        .to_string(),
+        bundle_at,
+        items,
+        summary,
+        scans,
+    };
+    Ok(store.create_inspection(&new)?)
+}
+
+/// The province is one the inspector may inspect in, and the location a
+/// place on Earth.
+fn check_where(
+    grant: &Grant,
+    province: Option<&str>,
+    location: Option<(f64, f64)>,
+) -> ServiceResult<()> {
     if grant.role == Role::Inspector && !grant.provinces.is_empty() {
-        let allowed = province.as_ref().is_some_and(|p| {
+        let allowed = province.is_some_and(|p| {
             grant
                 .provinces
                 .iter()
@@ -76,7 +108,7 @@ pub fn create(
             .into());
         }
     }
-    if let Some((lat, lon)) = s.location
+    if let Some((lat, lon)) = location
         && !(lat.is_finite()
             && lon.is_finite()
             && (-90.0..=90.0).contains(&lat)
@@ -84,6 +116,16 @@ pub fn create(
     {
         return Err(DomainError::new("location", "latitude −90…90, longitude −180…180").into());
     }
+    Ok(())
+}
+
+/// A stamp to judge: where it came from ("code", "photo 2", "offline"),
+/// its text, and the offline check it repeats.
+type Input<'a> = (String, String, Option<&'a OfflineCheck>);
+
+/// Every stamp of the submission in the order given (photos decoded to the
+/// codes in them), within the limits, and when the offline bundle was made.
+fn inputs(s: &Submission) -> ServiceResult<(Vec<Input<'_>>, Option<String>)> {
     let photos = s
         .found
         .iter()
@@ -92,9 +134,7 @@ pub fn create(
     if photos > MAX_PHOTOS {
         return Err(DomainError::new("photos", format!("at most {MAX_PHOTOS} photos")).into());
     }
-
-    // (source, text, offline check) in the order given.
-    let mut inputs: Vec<(String, String, Option<&OfflineCheck>)> = Vec::new();
+    let mut inputs: Vec<Input> = Vec::new();
     let mut photo_n = 0;
     for f in &s.found {
         match f {
@@ -138,7 +178,16 @@ pub fn create(
         )
         .into());
     }
+    Ok((inputs, bundle_at))
+}
 
+/// A verdict per stamp, duplicates flagged; the offline checks of
+/// registered stamps become scans at the time they were made.
+fn judge_all(
+    store: &dyn Store,
+    verifier: &Verifier,
+    inputs: Vec<Input>,
+) -> ServiceResult<(Vec<Item>, Vec<InspectionScan>)> {
     let today = jiff::Zoned::now().date();
     let mut judge = Judge::new(store, verifier);
     let mut first_by_serial: HashMap<String, u32> = HashMap::new();
@@ -190,26 +239,7 @@ pub fn create(
             checked_at: offline.map(|o| o.at.clone()),
         });
     }
-    let summary = summarise(&items);
-    let new = NewInspection {
-        at: s.at.unwrap_or_else(jiff::Timestamp::now).to_string(),
-        place,
-        province,
-        location: s.location,
-        note,
-        inspector: actor.to_string(),
-        source: if s.offline.is_some() {
-            "offline"
-        } else {
-            "online"
-        }
-        .to_string(),
-        bundle_at,
-        items,
-        summary,
-        scans,
-    };
-    Ok(store.create_inspection(&new)?)
+    Ok((items, scans))
 }
 
 fn truncate(s: &str, max: usize) -> String {
