@@ -11,7 +11,9 @@ use qrcode::EcLevel;
 
 use super::{ServiceError, ServiceResult, not_found};
 use crate::codes::StampCode;
-use crate::domain::{Batch, BatchId, DomainError, Serial, ShortCode, StampState};
+use crate::domain::{
+    Batch, BatchId, DomainError, Producer, Product, Serial, ShortCode, StampState,
+};
 use crate::render::label::{self, Content, Design, Lang};
 use crate::render::layout::Layout;
 use crate::render::pdf::{Calibration, PdfSheetWriter, Placed, Sheet, Written};
@@ -148,6 +150,34 @@ pub fn prepare(
     base_url: &str,
     request: SheetRequest,
 ) -> ServiceResult<Prepared> {
+    check_request(&request)?;
+    let batch = store
+        .batch(request.batch)?
+        .ok_or_else(|| not_found("batch", request.batch))?;
+    let product = store
+        .product(batch.product_id)?
+        .ok_or_else(|| not_found("product", batch.product_id))?;
+    let producer = store
+        .producer(product.producer_id)?
+        .ok_or_else(|| not_found("producer", product.producer_id))?;
+    let stamps = select(store, &batch, &request.selection)?;
+    let stamps = on_page(&request, stamps)?;
+    check_stamps(&request, &batch, &stamps)?;
+    let design = design_for(&request, base_url, &product, &producer, &stamps)?;
+    let sheet = sheet_for(&request, &batch, &product, &design);
+    Ok(Prepared {
+        request,
+        batch,
+        product_name: product.name,
+        stamps,
+        design,
+        sheet,
+        base_url: base_url.to_string(),
+    })
+}
+
+/// The layout, printer profile, resolution and first label are usable.
+fn check_request(request: &SheetRequest) -> ServiceResult<()> {
     request
         .layout
         .check()
@@ -169,32 +199,36 @@ pub fn prepare(
         )
         .into());
     }
-    let batch = store
-        .batch(request.batch)?
-        .ok_or_else(|| not_found("batch", request.batch))?;
-    let product = store
-        .product(batch.product_id)?
-        .ok_or_else(|| not_found("product", batch.product_id))?;
-    let producer = store
-        .producer(product.producer_id)?
-        .ok_or_else(|| not_found("producer", product.producer_id))?;
-    let mut stamps = select(store, &batch, &request.selection)?;
-    if let Some(page) = request.page {
-        // Only the stamps that land on that page.
-        let first_cap = (per - (request.start_at - 1)) as usize;
-        let (start, len) = if page <= 1 {
-            (0, first_cap)
-        } else {
-            (first_cap + (page as usize - 2) * per as usize, per as usize)
-        };
-        if page == 0 || start >= stamps.len() {
-            let pages = (request.start_at - 1 + stamps.len() as u32)
-                .div_ceil(per)
-                .max(1);
-            return Err(DomainError::new("page", format!("must be between 1 and {pages}")).into());
-        }
-        stamps = stamps.into_iter().skip(start).take(len).collect();
+    Ok(())
+}
+
+/// Only the stamps that land on the requested page, when one is.
+fn on_page(request: &SheetRequest, stamps: Vec<StoredStamp>) -> ServiceResult<Vec<StoredStamp>> {
+    let per = request.layout.per_sheet();
+    let Some(page) = request.page else {
+        return Ok(stamps);
+    };
+    let first_cap = (per - (request.start_at - 1)) as usize;
+    let (start, len) = if page <= 1 {
+        (0, first_cap)
+    } else {
+        (first_cap + (page as usize - 2) * per as usize, per as usize)
+    };
+    if page == 0 || start >= stamps.len() {
+        let pages = (request.start_at - 1 + stamps.len() as u32)
+            .div_ceil(per)
+            .max(1);
+        return Err(DomainError::new("page", format!("must be between 1 and {pages}")).into());
     }
+    Ok(stamps.into_iter().skip(start).take(len).collect())
+}
+
+/// Something to print, within one file's limit, and nothing voided.
+fn check_stamps(
+    request: &SheetRequest,
+    batch: &Batch,
+    stamps: &[StoredStamp],
+) -> ServiceResult<()> {
     if stamps.is_empty() {
         return Err(ServiceError::Conflict(match request.selection {
             Selection::Unprinted => format!(
@@ -226,6 +260,17 @@ pub fn prepare(
             shown.join(", ")
         )));
     }
+    Ok(())
+}
+
+/// The label design for these stamps, checked against the printer's dots.
+fn design_for(
+    request: &SheetRequest,
+    base_url: &str,
+    product: &Product,
+    producer: &Producer,
+    stamps: &[StoredStamp],
+) -> ServiceResult<Design> {
     // Every code of a batch has the same length, so one symbol gives the size.
     let sample = qr::encode(base_url, &stamps[0].code(), request.ec)
         .map_err(|e| DomainError::new("base_url", format!("does not fit a QR code: {e}")))?;
@@ -234,7 +279,7 @@ pub fn prepare(
         producer: producer.name.clone(),
         stars: product.ocop.as_ref().map(|o| o.stars),
         lang: request.lang,
-        widest_code: widest_short_code(&stamps),
+        widest_code: widest_short_code(stamps),
     };
     let design = label::design(&request.layout, &content, sample.width as u32)
         .map_err(|e| DomainError::new("layout", e.to_string()))?;
@@ -255,6 +300,12 @@ pub fn prepare(
             .into());
         }
     }
+    Ok(design)
+}
+
+/// The sheet: layout, design, first label, marks, profile and the footer
+/// in the request's language.
+fn sheet_for(request: &SheetRequest, batch: &Batch, product: &Product, design: &Design) -> Sheet {
     let (footer, title) = match request.lang {
         Lang::Vi => (
             format!(
@@ -271,7 +322,7 @@ pub fn prepare(
             "stamps".to_string(),
         ),
     };
-    let sheet = Sheet {
+    Sheet {
         layout: request.layout.clone(),
         design: design.clone(),
         first_slot: request.start_at - 1,
@@ -279,16 +330,7 @@ pub fn prepare(
         calibration: request.calibration,
         footer,
         title,
-    };
-    Ok(Prepared {
-        request,
-        batch,
-        product_name: product.name,
-        stamps,
-        design,
-        sheet,
-        base_url: base_url.to_string(),
-    })
+    }
 }
 
 fn widest_short_code(stamps: &[StoredStamp]) -> Option<String> {
