@@ -61,9 +61,9 @@ pub fn write_pdf<W: Write>(mut out: W, calibration: &Calibration) -> io::Result<
 
 /// The length of ruler tick `i` (mm): long every 10, middle every 5.
 fn tick(i: u32) -> f32 {
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         5.0
-    } else if i % 5 == 0 {
+    } else if i.is_multiple_of(5) {
         3.5
     } else {
         2.0

@@ -208,7 +208,7 @@ pub fn verify_batch(
     Ok(signed)
 }
 
-/// 1. Every stamp's signature against the key set (batch equations on
+/// Check 1: every stamp's signature against the key set (batch equations on
 /// every core), and the stamps whose key is unknown or revoked.
 fn check_signatures(
     keys: &KeySet,
@@ -284,7 +284,7 @@ fn check_signatures(
     stamp_checks
 }
 
-/// 2. The stamps against the audit log's replay (rows never commissioned,
+/// Check 2: the stamps against the audit log's replay (rows never commissioned,
 /// states that differ, commissioned rows gone), and the log against its
 /// signed heads.
 fn check_log(
@@ -354,7 +354,7 @@ fn check_log(
     Ok(log)
 }
 
-/// 3. What consumers are shown (Circular 02/2024/TT-BKHCN, OCOP): missing
+/// Check 3: what consumers are shown (Circular 02/2024/TT-BKHCN, OCOP): missing
 /// items and lapsed ratings, certifications and expiry.
 fn check_data(
     b: &crate::domain::Batch,
@@ -408,7 +408,7 @@ fn check_data(
     data
 }
 
-/// 4. What the batch's scans add up to.
+/// Check 4: what the batch's scans add up to.
 fn summarise_scans(
     store: &dyn Store,
     batch: BatchId,

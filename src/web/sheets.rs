@@ -9,6 +9,9 @@
 //! records nothing). One PNG or SVG page is a preview and records nothing:
 //! print from the PDF, ZIP or CSV, or with `tem sheet`.
 
+use std::sync::Arc;
+
+use crate::store::Store;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use bytes::Bytes;
@@ -76,51 +79,7 @@ pub async fn respond(
     q: SheetQuery,
 ) -> Result<HttpResponse, ApiError> {
     let format = Format::parse(ext).map_err(ServiceError::from)?;
-    let layout_name = q.layout.unwrap_or_else(|| "a4-65".into());
-    let layout = Layout::builtin(&layout_name).ok_or_else(|| {
-        ServiceError::from(DomainError::new(
-            "layout",
-            format!("no built-in layout {layout_name:?}; see `tem layouts`"),
-        ))
-    })?;
-    let calibration = match &q.printer {
-        None => Calibration::default(),
-        Some(name) => *state.printers.get(name).ok_or_else(|| {
-            ServiceError::from(DomainError::new(
-                "printer",
-                format!("no printer profile {name:?} on this server"),
-            ))
-        })?,
-    };
-    let selection = match (q.from, q.count) {
-        (Some(from), Some(count)) => Selection::Range { from, count },
-        (None, None) => Selection::Unprinted,
-        _ => {
-            return Err(ServiceError::from(DomainError::new(
-                "count",
-                "give both from and count, or neither",
-            ))
-            .into());
-        }
-    };
-    let request = SheetRequest {
-        batch: BatchId(id),
-        layout,
-        format,
-        selection,
-        start_at: q.start_at.unwrap_or(1),
-        ec: sheet::parse_ec(q.ec.as_deref().unwrap_or("M")).map_err(ServiceError::from)?,
-        lang: match q.lang.as_deref() {
-            None => Lang::Vi,
-            Some(l) => Lang::parse(l)
-                .ok_or_else(|| ServiceError::from(DomainError::new("lang", "must be vi or en")))?,
-        },
-        crop_marks: q.crop_marks.unwrap_or(false),
-        calibration,
-        dpi: q.dpi.unwrap_or(300),
-        page: matches!(format, Format::Png | Format::Svg).then(|| q.page.unwrap_or(1)),
-        actor: caller.actor.clone(),
-    };
+    let request = sheet_request(&state, BatchId(id), format, q, caller.actor.clone())?;
     let state = state.into_inner();
     let base_url = state.base_url.clone();
     let store = state.store.clone();
@@ -155,59 +114,124 @@ pub async fn respond(
         ))
         .insert_header(("X-Tem-Stamps", prepared.stamps.len().to_string()));
     match format {
-        Format::Pdf => {
-            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(16);
-            actix_web::rt::task::spawn_blocking(move || {
-                let out = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx.clone()));
-                if let Err(e) = sheet::write_pdf(&prepared, out, &mut |_| ()) {
-                    // The client went away (or rendering failed): the
-                    // stamps were not printed.
-                    tracing::warn!(error = %e, batch.id = %prepared.batch.id, "sheet PDF not delivered; no print job recorded");
-                    return;
-                }
-                if let Err(e) = sheet::record(&*store, &prepared) {
-                    tracing::error!(error = %e, "recording the print job failed; the download is failed too");
-                    let _ = tx.blocking_send(Err(e.to_string()));
-                }
-            });
-            let body = futures_util::stream::unfold(rx, |mut rx| async move {
-                let item = rx.recv().await?;
-                Some((item.map_err(actix_web::error::ErrorInternalServerError), rx))
-            });
-            Ok(response.streaming(body))
-        }
+        Format::Pdf => Ok(response.streaming(stream_pdf(store, prepared))),
         _ => {
-            let bytes = web::block(move || -> Result<Vec<u8>, ServiceError> {
-                let bytes = match format {
-                    Format::Csv => sheet::write_csv(&prepared, Vec::new()),
-                    Format::Zip => {
-                        sheet::write_zip(&prepared, std::io::Cursor::new(Vec::new()), &mut |_| ())
-                            .map(std::io::Cursor::into_inner)
-                    }
-                    _ => {
-                        let mut page = Vec::new();
-                        sheet::write_pages(
-                            &prepared,
-                            &mut |_, bytes| {
-                                page = bytes;
-                                Ok(())
-                            },
-                            &mut |_| (),
-                        )
-                        .map(|_| page)
-                    }
-                }
-                .map_err(crate::service::internal)?;
-                // Made in full: now the stamps are printed (a page is a preview).
-                if matches!(format, Format::Csv | Format::Zip) {
-                    sheet::record(&*store, &prepared)?;
-                }
-                Ok(bytes)
-            })
-            .await??;
+            let bytes = web::block(move || whole_file(&*store, &prepared, format)).await??;
             Ok(response.body(bytes))
         }
     }
+}
+
+/// The query as a sheet request: built-in layout, printer profile of this
+/// server, stamps (unprinted, or a range), language; PNG and SVG are one
+/// page.
+fn sheet_request(
+    state: &AppState,
+    batch: BatchId,
+    format: Format,
+    q: SheetQuery,
+    actor: String,
+) -> Result<SheetRequest, ServiceError> {
+    let layout_name = q.layout.unwrap_or_else(|| "a4-65".into());
+    let layout = Layout::builtin(&layout_name).ok_or_else(|| {
+        ServiceError::from(DomainError::new(
+            "layout",
+            format!("no built-in layout {layout_name:?}; see `tem layouts`"),
+        ))
+    })?;
+    let calibration = match &q.printer {
+        None => Calibration::default(),
+        Some(name) => *state.printers.get(name).ok_or_else(|| {
+            ServiceError::from(DomainError::new(
+                "printer",
+                format!("no printer profile {name:?} on this server"),
+            ))
+        })?,
+    };
+    let selection = match (q.from, q.count) {
+        (Some(from), Some(count)) => Selection::Range { from, count },
+        (None, None) => Selection::Unprinted,
+        _ => {
+            return Err(DomainError::new("count", "give both from and count, or neither").into());
+        }
+    };
+    Ok(SheetRequest {
+        batch,
+        layout,
+        format,
+        selection,
+        start_at: q.start_at.unwrap_or(1),
+        ec: sheet::parse_ec(q.ec.as_deref().unwrap_or("M")).map_err(ServiceError::from)?,
+        lang: match q.lang.as_deref() {
+            None => Lang::Vi,
+            Some(l) => Lang::parse(l)
+                .ok_or_else(|| ServiceError::from(DomainError::new("lang", "must be vi or en")))?,
+        },
+        crop_marks: q.crop_marks.unwrap_or(false),
+        calibration,
+        dpi: q.dpi.unwrap_or(300),
+        page: matches!(format, Format::Png | Format::Svg).then(|| q.page.unwrap_or(1)),
+        actor,
+    })
+}
+
+/// The PDF as it is written, page group by page group; the print job is
+/// recorded after its last byte, and a failure to record fails the
+/// download.
+fn stream_pdf(
+    store: Arc<dyn Store>,
+    prepared: sheet::Prepared,
+) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(16);
+    actix_web::rt::task::spawn_blocking(move || {
+        let out = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx.clone()));
+        if let Err(e) = sheet::write_pdf(&prepared, out, &mut |_| ()) {
+            // The client went away (or rendering failed): the
+            // stamps were not printed.
+            tracing::warn!(error = %e, batch.id = %prepared.batch.id, "sheet PDF not delivered; no print job recorded");
+            return;
+        }
+        if let Err(e) = sheet::record(&*store, &prepared) {
+            tracing::error!(error = %e, "recording the print job failed; the download is failed too");
+            let _ = tx.blocking_send(Err(e.to_string()));
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        let item = rx.recv().await?;
+        Some((item.map_err(actix_web::error::ErrorInternalServerError), rx))
+    })
+}
+
+/// A CSV, a ZIP or one page, made in full; the print job is recorded for
+/// the CSV and the ZIP (a page is a preview).
+fn whole_file(
+    store: &dyn Store,
+    prepared: &sheet::Prepared,
+    format: Format,
+) -> Result<Vec<u8>, ServiceError> {
+    let bytes = match format {
+        Format::Csv => sheet::write_csv(prepared, Vec::new()),
+        Format::Zip => sheet::write_zip(prepared, std::io::Cursor::new(Vec::new()), &mut |_| ())
+            .map(std::io::Cursor::into_inner),
+        _ => {
+            let mut page = Vec::new();
+            sheet::write_pages(
+                prepared,
+                &mut |_, bytes| {
+                    page = bytes;
+                    Ok(())
+                },
+                &mut |_| (),
+            )
+            .map(|_| page)
+        }
+    }
+    .map_err(crate::service::internal)?;
+    // Made in full: now the stamps are printed (a page is a preview).
+    if matches!(format, Format::Csv | Format::Zip) {
+        sheet::record(store, prepared)?;
+    }
+    Ok(bytes)
 }
 
 /// Hands written bytes to the response stream; fails once the client is gone.
