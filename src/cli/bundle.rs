@@ -268,22 +268,7 @@ pub fn verify_offline(
     o: OfflineOptions<'_>,
     texts: &[(String, String)],
 ) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(o.bundle)
-        .with_context(|| format!("reading {}", o.bundle.display()))?;
-    // Trust comes from the inspector's side only: --trust, or the key set
-    // pinned in this kit; never from the bundle itself.
-    let store = trust_store();
-    let trust_file = o.trust.map(Path::to_path_buf).unwrap_or(store.clone());
-    if !trust_file.exists() {
-        anyhow::bail!(
-            "{}: no trusted key set in this kit ({}); pin the service's keys once with `tem bundle trust --fingerprint …` or `tem bundle sync`, or pass --trust KEYSET; refusing to use the bundle",
-            o.bundle.display(),
-            store.display()
-        );
-    }
-    let trusted = crate::codes::KeySet::read(&trust_file).context("the trusted key set")?;
-    let b = Bundle::open(&text, &trusted)
-        .map_err(|e| anyhow::anyhow!("{}: {e}; refusing to use it", o.bundle.display()))?;
+    let b = open_trusted(&o)?;
     let created = b.created_at()?;
     let now = jiff::Timestamp::now();
     let age = now.duration_since(created);
@@ -331,35 +316,7 @@ pub fn verify_offline(
             writeln!(out)?;
             continue;
         }
-        write!(out, "{:<12}", v.verdict)?;
-        if let Some(s) = &v.serial {
-            write!(out, " serial {s}")?;
-        }
-        if let Some(batch) = v.batch {
-            write!(
-                out,
-                " — {} · lô {} · {} ({}) · SX {}{}",
-                batch.product,
-                batch.lot_code,
-                batch.producer,
-                batch.origin,
-                batch.production_date,
-                batch
-                    .expiry_date
-                    .as_deref()
-                    .map(|e| format!(" · HSD {e}"))
-                    .unwrap_or_default()
-            )?;
-        }
-        if let Some(n) = v.notice {
-            write!(out, " — THU HỒI: {n}")?;
-        }
-        if let Some(c) = v.caveat {
-            write!(out, " ({c})")?;
-        }
-        if text.is_empty() {
-            write!(out, " — no QR code found [{source}]")?;
-        }
+        print_verdict(&mut out, &v, source, text)?;
         writeln!(out)?;
     }
     out.flush()?;
@@ -374,6 +331,66 @@ pub fn verify_offline(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The bundle, checked against the key set the inspector trusts: --trust,
+/// or the one pinned in this kit; never a key from the bundle itself.
+fn open_trusted(o: &OfflineOptions<'_>) -> anyhow::Result<Bundle> {
+    let text = std::fs::read_to_string(o.bundle)
+        .with_context(|| format!("reading {}", o.bundle.display()))?;
+    // Trust comes from the inspector's side only: --trust, or the key set
+    // pinned in this kit; never from the bundle itself.
+    let store = trust_store();
+    let trust_file = o.trust.map(Path::to_path_buf).unwrap_or(store.clone());
+    if !trust_file.exists() {
+        anyhow::bail!(
+            "{}: no trusted key set in this kit ({}); pin the service's keys once with `tem bundle trust --fingerprint …` or `tem bundle sync`, or pass --trust KEYSET; refusing to use the bundle",
+            o.bundle.display(),
+            store.display()
+        );
+    }
+    let trusted = crate::codes::KeySet::read(&trust_file).context("the trusted key set")?;
+    Bundle::open(&text, &trusted)
+        .map_err(|e| anyhow::anyhow!("{}: {e}; refusing to use it", o.bundle.display()))
+}
+
+/// One offline verdict as a line: verdict, serial, batch, recall, caveat.
+fn print_verdict(
+    out: &mut impl Write,
+    v: &bundle::OfflineVerdict<'_>,
+    source: &str,
+    text: &str,
+) -> std::io::Result<()> {
+    write!(out, "{:<12}", v.verdict)?;
+    if let Some(s) = &v.serial {
+        write!(out, " serial {s}")?;
+    }
+    if let Some(batch) = v.batch {
+        write!(
+            out,
+            " — {} · lô {} · {} ({}) · SX {}{}",
+            batch.product,
+            batch.lot_code,
+            batch.producer,
+            batch.origin,
+            batch.production_date,
+            batch
+                .expiry_date
+                .as_deref()
+                .map(|e| format!(" · HSD {e}"))
+                .unwrap_or_default()
+        )?;
+    }
+    if let Some(n) = &v.notice {
+        write!(out, " — THU HỒI: {n}")?;
+    }
+    if let Some(c) = &v.caveat {
+        write!(out, " ({c})")?;
+    }
+    if text.is_empty() {
+        write!(out, " — no QR code found [{source}]")?;
+    }
+    writeln!(out)
 }
 
 /// The place a check was made, for grouping into inspections.

@@ -12,8 +12,8 @@ use clap::Subcommand;
 use crate::codes::KeyRing;
 use crate::config::Config;
 use crate::domain::{
-    BatchId, BatchInput, OcopRatingInput, ProducerId, ProducerInput, ProductId, ProductInput,
-    StageInput,
+    Batch, BatchId, BatchInput, OcopRatingInput, ProducerId, ProducerInput, Product, ProductId,
+    ProductInput, StageInput,
 };
 use crate::service::{demo as demo_service, issue, registry};
 
@@ -327,21 +327,7 @@ pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&all)?;
             } else {
-                println!(
-                    "{:>5}  {:<18}  {:<10}  {:>9}  PRODUCT",
-                    "ID", "LOT", "PRODUCED", "STAMPS"
-                );
-                for b in all {
-                    println!(
-                        "{:>5}  {:<18}  {:<10}  {:>9}  {} ({})",
-                        b.id,
-                        b.lot_code,
-                        b.production_date,
-                        b.stamps_issued,
-                        b.product_name,
-                        b.producer_name
-                    );
-                }
+                print_batches(&all);
             }
         }
         BatchCommand::Show { id, json } => {
@@ -350,37 +336,7 @@ pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
                 super::print_json(&b)?;
             } else {
                 let product = registry::product(&*store, b.product_id)?;
-                println!(
-                    "batch {} — lot {} of {} (product {})",
-                    b.id, b.lot_code, product.name, product.id
-                );
-                println!(
-                    "  produced {}, expires {}",
-                    b.production_date,
-                    b.expiry_date.map_or("-".into(), |d| d.to_string())
-                );
-                println!(
-                    "  quantity {} {}",
-                    b.quantity,
-                    b.unit.as_deref().unwrap_or("")
-                );
-                println!(
-                    "  stamps: {} issued in all ({} not printed, {} printed, {} activated, {} voided)",
-                    b.stamps.total,
-                    b.stamps.issued,
-                    b.stamps.printed,
-                    b.stamps.activated,
-                    b.stamps.voided
-                );
-                for s in &b.stages {
-                    println!(
-                        "  {}. {} — {} {}",
-                        s.position,
-                        s.time.as_str(),
-                        s.name,
-                        s.place.as_deref().unwrap_or("")
-                    );
-                }
+                print_batch(&b, &product);
             }
         }
         BatchCommand::Stage {
@@ -405,6 +361,51 @@ pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tem batch list` as a table.
+fn print_batches(all: &[registry::BatchSummary]) {
+    println!(
+        "{:>5}  {:<18}  {:<10}  {:>9}  PRODUCT",
+        "ID", "LOT", "PRODUCED", "STAMPS"
+    );
+    for b in all {
+        println!(
+            "{:>5}  {:<18}  {:<10}  {:>9}  {} ({})",
+            b.id, b.lot_code, b.production_date, b.stamps_issued, b.product_name, b.producer_name
+        );
+    }
+}
+
+/// `tem batch show`: the batch, its stamps by state and its stages.
+fn print_batch(b: &Batch, product: &Product) {
+    println!(
+        "batch {} — lot {} of {} (product {})",
+        b.id, b.lot_code, product.name, product.id
+    );
+    println!(
+        "  produced {}, expires {}",
+        b.production_date,
+        b.expiry_date.map_or("-".into(), |d| d.to_string())
+    );
+    println!(
+        "  quantity {} {}",
+        b.quantity,
+        b.unit.as_deref().unwrap_or("")
+    );
+    println!(
+        "  stamps: {} issued in all ({} not printed, {} printed, {} activated, {} voided)",
+        b.stamps.total, b.stamps.issued, b.stamps.printed, b.stamps.activated, b.stamps.voided
+    );
+    for s in &b.stages {
+        println!(
+            "  {}. {} — {} {}",
+            s.position,
+            s.time.as_str(),
+            s.name,
+            s.place.as_deref().unwrap_or("")
+        );
+    }
 }
 
 /// `tem demo`: demo data, a signing key if there is none, and a few stamps

@@ -201,46 +201,12 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
     let calibration = calibration(config, &args)?;
     calibration.check().map_err(anyhow::Error::msg)?;
     if args.calibration_page {
-        let file = File::create(&args.output)
-            .with_context(|| format!("creating {}", args.output.display()))?;
-        crate::render::calibration::write_pdf(BufWriter::new(file), &calibration)?;
-        println!(
-            "calibration page written to {}; print it at 100 % (actual size) and follow the instructions on it",
-            args.output.display()
-        );
+        calibration_page(&args.output, &calibration)?;
         return Ok(ExitCode::SUCCESS);
     }
     let layout = resolve_layout(&args)?;
-    let format = match &args.format {
-        Some(f) => Format::parse(f)?,
-        None => {
-            let ext = args
-                .output
-                .extension()
-                .and_then(|e| e.to_str())
-                .unwrap_or("");
-            Format::parse(ext).map_err(|_| {
-                anyhow::anyhow!(
-                    "--format: give pdf, png, svg, zip or csv, or name the output file with one of those extensions"
-                )
-            })?
-        }
-    };
-    let selection = match (&args.serials, args.from, args.count) {
-        (Some(path), _, _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            Selection::Listed(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(String::from)
-                    .collect(),
-            )
-        }
-        (None, Some(from), Some(count)) => Selection::Range { from, count },
-        _ => Selection::Unprinted,
-    };
+    let format = output_format(&args)?;
+    let selection = selection(&args)?;
     let request = SheetRequest {
         batch: BatchId(args.batch.unwrap_or_default()),
         layout,
@@ -286,6 +252,62 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
         std::fs::rename(tmp, target)
             .with_context(|| format!("moving the file to {}", target.display()))?;
     }
+    print_summary(&job, &prepared, format, &args.output);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--calibration-page`: the printer calibration page, with `calibration`
+/// applied.
+fn calibration_page(output: &Path, calibration: &Calibration) -> anyhow::Result<()> {
+    let file = File::create(output).with_context(|| format!("creating {}", output.display()))?;
+    crate::render::calibration::write_pdf(BufWriter::new(file), calibration)?;
+    println!(
+        "calibration page written to {}; print it at 100 % (actual size) and follow the instructions on it",
+        output.display()
+    );
+    Ok(())
+}
+
+/// `--format`, or the output file's extension.
+fn output_format(args: &SheetArgs) -> anyhow::Result<Format> {
+    Ok(match &args.format {
+        Some(f) => Format::parse(f)?,
+        None => {
+            let ext = args
+                .output
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("");
+            Format::parse(ext).map_err(|_| {
+                anyhow::anyhow!(
+                    "--format: give pdf, png, svg, zip or csv, or name the output file with one of those extensions"
+                )
+            })?
+        }
+    })
+}
+
+/// `--serials FILE`, `--from/--count`, or every unprinted stamp.
+fn selection(args: &SheetArgs) -> anyhow::Result<Selection> {
+    Ok(match (&args.serials, args.from, args.count) {
+        (Some(path), _, _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Selection::Listed(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect(),
+            )
+        }
+        (None, Some(from), Some(count)) => Selection::Range { from, count },
+        _ => Selection::Unprinted,
+    })
+}
+
+/// What was written where, and how many were reprints.
+fn print_summary(job: &sheet::PrintJob, prepared: &sheet::Prepared, format: Format, output: &Path) {
     println!(
         "{} stamps of batch {} (lot {}, {}) → {} ({}, layout {}, {} page(s), QR modules {:.2} mm)",
         job.stamps,
@@ -296,10 +318,10 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
             format!(
                 "{} files named like {}",
                 prepared.pages(),
-                numbered(&args.output, 1).display()
+                numbered(output, 1).display()
             )
         } else {
-            args.output.display().to_string()
+            output.display().to_string()
         },
         format.as_str(),
         prepared.request.layout.name,
@@ -312,7 +334,6 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
             job.reprinted
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn write_files(

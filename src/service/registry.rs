@@ -7,7 +7,8 @@ use crate::domain::{
     Batch, BatchId, BatchInput, NewBatch, NewProducer, NewProduct, NewStage, Producer, ProducerId,
     ProducerInput, Product, ProductId, ProductInput, Stage, StageInput,
 };
-use crate::store::{BatchSummary, Store};
+pub use crate::store::BatchSummary;
+use crate::store::Store;
 
 #[instrument(skip_all, fields(producer.name = %input.name))]
 pub fn create_producer(

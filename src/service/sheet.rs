@@ -18,7 +18,8 @@ use crate::render::label::{self, Content, Design, Lang};
 use crate::render::layout::Layout;
 use crate::render::pdf::{Calibration, PdfSheetWriter, Placed, Sheet, Written};
 use crate::render::qr;
-use crate::store::{NewPrintJob, PrintJob, PrintedStamps, Store, StoredStamp};
+pub use crate::store::PrintJob;
+use crate::store::{NewPrintJob, PrintedStamps, Store, StoredStamp};
 
 /// The most stamps one sheet file may hold.
 pub const MAX_STAMPS_PER_FILE: u32 = 100_000;
