@@ -87,32 +87,7 @@ pub fn run(config: &Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
             "nothing to verify: give stamp URLs, codes or image files (see `tem verify --help`)"
         );
     }
-    // (source, text) pairs, in input order.
-    let mut items: Vec<(String, String)> = Vec::new();
-    for input in &args.inputs {
-        if input == "-" {
-            for (n, line) in std::io::stdin().lock().lines().enumerate() {
-                let line = line.context("reading standard input")?;
-                if !line.trim().is_empty() {
-                    items.push((format!("stdin:{}", n + 1), line));
-                }
-            }
-        } else if looks_like_image(input) {
-            let path = Path::new(input);
-            let texts = photo::decode_file(path)?;
-            if texts.is_empty() {
-                items.push((input.clone(), String::new()));
-            }
-            for t in texts {
-                items.push((input.clone(), t));
-            }
-        } else {
-            items.push((input.clone(), input.clone()));
-        }
-    }
-    for file in &args.from_file {
-        read_code_file(file, &mut items)?;
-    }
+    let items = inputs(&args)?;
 
     if let Some(bundle) = &args.bundle {
         return super::bundle::verify_offline(
@@ -176,6 +151,38 @@ pub fn run(config: &Config, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// (source, text) pairs in input order: arguments (codes, URLs, images,
+/// `-` for standard input), then the `--from-file` lists.
+fn inputs(args: &VerifyArgs) -> anyhow::Result<Vec<(String, String)>> {
+    let mut items: Vec<(String, String)> = Vec::new();
+    for input in &args.inputs {
+        if input == "-" {
+            for (n, line) in std::io::stdin().lock().lines().enumerate() {
+                let line = line.context("reading standard input")?;
+                if !line.trim().is_empty() {
+                    items.push((format!("stdin:{}", n + 1), line));
+                }
+            }
+        } else if looks_like_image(input) {
+            let path = Path::new(input);
+            let texts = photo::decode_file(path)?;
+            if texts.is_empty() {
+                items.push((input.clone(), String::new()));
+            }
+            for t in texts {
+                items.push((input.clone(), t));
+            }
+        } else {
+            items.push((input.clone(), input.clone()));
+        }
+    }
+    for file in &args.from_file {
+        read_code_file(file, &mut items)?;
+    }
+
+    Ok(items)
 }
 
 fn write_text(out: &mut impl Write, l: &Line<'_>) -> std::io::Result<()> {

@@ -362,18 +362,8 @@ fn fit_text(
                     baseline,
                     text: label.into(),
                 });
-                let radius = small * PT * 0.42;
-                let start = x + font(Weight::Bold).width(label, small * PT) + radius * 1.4;
-                for i in 0..n {
-                    let cx = start + f32::from(i) * radius * 2.25;
-                    if cx + radius <= x + w {
-                        stars.push(Star {
-                            cx,
-                            cy: baseline - small * PT * 0.36,
-                            radius,
-                        });
-                    }
-                }
+                let after = x + font(Weight::Bold).width(label, small * PT);
+                stars = star_row(n, after, x + w, baseline, small);
             }
             // Short code and caption at the bottom of the column.
             let bottom = y + h;
@@ -396,6 +386,22 @@ fn fit_text(
         }
         size -= 0.25;
     }
+}
+
+/// `n` OCOP stars after the label that ends at `after`, on a line of
+/// `size` pt with this baseline; the stars past `right` are left out.
+fn star_row(n: u8, after: f32, right: f32, baseline: f32, size: f32) -> Vec<Star> {
+    let radius = size * PT * 0.42;
+    let start = after + radius * 1.4;
+    (0..n)
+        .map(|i| start + f32::from(i) * radius * 2.25)
+        .filter(|cx| cx + radius <= right)
+        .map(|cx| Star {
+            cx,
+            cy: baseline - size * PT * 0.36,
+            radius,
+        })
+        .collect()
 }
 
 /// The largest size (≤ `max`, ≥ `min`) at which the widest short code fits `width`.
