@@ -317,7 +317,6 @@ pub fn verify_offline(
             continue;
         }
         print_verdict(&mut out, &v, source, text)?;
-        writeln!(out)?;
     }
     out.flush()?;
     log.sync_all()?;

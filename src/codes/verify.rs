@@ -56,6 +56,20 @@ pub struct CodeCheck {
 }
 
 impl CodeCheck {
+    /// What the signature check found, as the scan judge takes it.
+    pub fn signature(&self) -> crate::domain::scan::Signature {
+        use crate::domain::scan::Signature;
+        match self.verdict {
+            CodeVerdict::Malformed => Signature::Malformed,
+            CodeVerdict::Forged => Signature::Forged,
+            CodeVerdict::UnknownKey => Signature::UnknownKey,
+            CodeVerdict::Genuine => Signature::Holds,
+            CodeVerdict::RevokedKey => Signature::HoldsRevoked {
+                until: self.key_until,
+            },
+        }
+    }
+
     /// The check of a text that is not a stamp code.
     pub fn malformed(problem: CodeError) -> CodeCheck {
         CodeCheck {

@@ -10,7 +10,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::codes::{CodeCheck, CodeVerdict};
 use crate::domain::StampState;
 
 /// What a scan tells the person who made it.
@@ -86,6 +85,23 @@ pub struct Registered {
     pub issued_at: jiff::Timestamp,
 }
 
+/// What the signature check of a scanned code found, as the judge needs it
+/// (`codes::CodeCheck::signature` says it of a real check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signature {
+    /// Not a stamp code at all.
+    Malformed,
+    /// A key of the set has the code's kid, but the signature does not hold.
+    Forged,
+    /// No key of the set has the code's kid.
+    UnknownKey,
+    /// The signature holds under a trusted key.
+    Holds,
+    /// The signature holds under a revoked key, which stopped signing at
+    /// `until` (none recorded: it vouches for nothing).
+    HoldsRevoked { until: Option<jiff::Timestamp> },
+}
+
 /// The verdict for a scan, before the repeat-scan rules.
 ///
 /// Both checks must pass for a stamp to be genuine: the signature under a
@@ -96,24 +112,22 @@ pub struct Registered {
 /// rows to the registry), while anything else signed by it is `revoked-key`
 /// (a code minted with the stolen key, or a row dated after the key's end).
 pub fn judge(
-    check: &CodeCheck,
+    signature: Signature,
     registered: Option<&Registered>,
     today: jiff::civil::Date,
 ) -> Verdict {
-    match check.verdict {
-        CodeVerdict::Malformed => return Verdict::Malformed,
-        CodeVerdict::Forged => return Verdict::Forged,
-        CodeVerdict::UnknownKey => return Verdict::UnknownKey,
-        CodeVerdict::Genuine | CodeVerdict::RevokedKey => {}
-    }
-    let revoked = check.verdict == CodeVerdict::RevokedKey;
+    let (revoked, key_until) = match signature {
+        Signature::Malformed => return Verdict::Malformed,
+        Signature::Forged => return Verdict::Forged,
+        Signature::UnknownKey => return Verdict::UnknownKey,
+        Signature::Holds => (false, None),
+        Signature::HoldsRevoked { until } => (true, until),
+    };
     let r = match registered {
         // Key times are kept to the second.
         Some(r)
             if revoked
-                && check
-                    .key_until
-                    .is_none_or(|until| r.issued_at.as_second() > until.as_second()) =>
+                && key_until.is_none_or(|until| r.issued_at.as_second() > until.as_second()) =>
         {
             return Verdict::RevokedKey;
         }
@@ -251,52 +265,48 @@ mod tests {
         }
     }
 
-    fn check(verdict: CodeVerdict, key_until: Option<i64>) -> CodeCheck {
-        CodeCheck {
-            verdict,
-            code: None,
-            kid: None,
-            problem: None,
-            key_until: key_until.map(|s| jiff::Timestamp::from_second(s).unwrap()),
+    fn revoked_until(second: Option<i64>) -> Signature {
+        Signature::HoldsRevoked {
+            until: second.map(|s| jiff::Timestamp::from_second(s).unwrap()),
         }
     }
 
     #[test]
     fn registry_decides_in_order() {
         let today = jiff::civil::date(2026, 1, 1);
-        let genuine = check(CodeVerdict::Genuine, None);
+        let genuine = Signature::Holds;
         let printed = Registered {
             state: StampState::Printed,
             recalled: false,
             expiry: None,
             issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
         };
-        assert_eq!(judge(&genuine, Some(&printed), today), Verdict::Genuine);
-        assert_eq!(judge(&genuine, None, today), Verdict::UnknownSerial);
+        assert_eq!(judge(genuine, Some(&printed), today), Verdict::Genuine);
+        assert_eq!(judge(genuine, None, today), Verdict::UnknownSerial);
         assert_eq!(
-            judge(&check(CodeVerdict::Forged, None), Some(&printed), today),
+            judge(Signature::Forged, Some(&printed), today),
             Verdict::Forged
         );
         let issued = Registered {
             state: StampState::Issued,
             ..printed.clone()
         };
-        assert_eq!(judge(&genuine, Some(&issued), today), Verdict::NotPrinted);
+        assert_eq!(judge(genuine, Some(&issued), today), Verdict::NotPrinted);
         let voided = Registered {
             state: StampState::Voided,
             ..printed.clone()
         };
-        assert_eq!(judge(&genuine, Some(&voided), today), Verdict::Voided);
+        assert_eq!(judge(genuine, Some(&voided), today), Verdict::Voided);
         let recalled = Registered {
             recalled: true,
             ..voided
         };
-        assert_eq!(judge(&genuine, Some(&recalled), today), Verdict::Recalled);
+        assert_eq!(judge(genuine, Some(&recalled), today), Verdict::Recalled);
         let old = Registered {
             expiry: Some(jiff::civil::date(2025, 12, 31)),
             ..printed.clone()
         };
-        assert_eq!(judge(&genuine, Some(&old), today), Verdict::Expired);
+        assert_eq!(judge(genuine, Some(&old), today), Verdict::Expired);
     }
 
     #[test]
@@ -309,21 +319,21 @@ mod tests {
             issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
         };
         // Issued at 1,000, the key stopped signing at 2,000: still genuine.
-        let revoked = check(CodeVerdict::RevokedKey, Some(2_000));
-        assert_eq!(judge(&revoked, Some(&printed), today), Verdict::Genuine);
+        let revoked = revoked_until(Some(2_000));
+        assert_eq!(judge(revoked, Some(&printed), today), Verdict::Genuine);
         let recalled = Registered {
             recalled: true,
             ..printed.clone()
         };
-        assert_eq!(judge(&revoked, Some(&recalled), today), Verdict::Recalled);
+        assert_eq!(judge(revoked, Some(&recalled), today), Verdict::Recalled);
         // Not in the registry: minted with the stolen key.
-        assert_eq!(judge(&revoked, None, today), Verdict::RevokedKey);
+        assert_eq!(judge(revoked, None, today), Verdict::RevokedKey);
         // A row dated after the key's end was not written by tem's issuance.
-        let late = check(CodeVerdict::RevokedKey, Some(999));
-        assert_eq!(judge(&late, Some(&printed), today), Verdict::RevokedKey);
+        let late = revoked_until(Some(999));
+        assert_eq!(judge(late, Some(&printed), today), Verdict::RevokedKey);
         // A revoked key with no end recorded vouches for nothing.
-        let open = check(CodeVerdict::RevokedKey, None);
-        assert_eq!(judge(&open, Some(&printed), today), Verdict::RevokedKey);
+        let open = revoked_until(None);
+        assert_eq!(judge(open, Some(&printed), today), Verdict::RevokedKey);
     }
 
     #[test]

@@ -313,7 +313,7 @@ impl<'a> Judge<'a> {
                 issued_at: stamp.issued_at,
             });
         }
-        let verdict = judge(&check, registered.as_ref(), today);
+        let verdict = judge(check.signature(), registered.as_ref(), today);
         let reason = match verdict {
             Verdict::Forged => Some("the signature does not match".to_string()),
             Verdict::UnknownKey => Some("signed by a key tem does not know".to_string()),

@@ -516,7 +516,7 @@ fn record_one(
     let check = &scan.check;
     let looked = look_up(tx, lookup, check.code.as_ref())?;
     let mut matched = match_registry(check, looked)?;
-    let verdict = scan_rules::judge(check, registered(&matched)?.as_ref(), today);
+    let verdict = scan_rules::judge(check.signature(), registered(&matched)?.as_ref(), today);
     if verdict == scan_rules::Verdict::RevokedKey {
         // Signed by the revoked key after it stopped signing: not an
         // issuance tem made; the row says nothing for it.
