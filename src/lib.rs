@@ -20,6 +20,8 @@ pub mod parallel;
 pub mod picture;
 /// Printable stamp sheets: layouts, QR symbols, fonts, PDF/PNG/SVG.
 pub mod render;
+/// The documents tem issues about a batch (report, verification), as data.
+pub mod report;
 /// Use cases shared by the web service and the CLI.
 pub mod service;
 /// Persistence behind the `Store` trait (SQLite by default).

@@ -56,10 +56,7 @@ pub fn run(config: &Config, args: MigrateDataArgs) -> anyhow::Result<ExitCode> {
     let src = SqliteStore::open(&source)?;
     let dst = PgStore::open(&target)?;
     let mut problems = Vec::new();
-    let src_counts = migrate::sqlite_counts(&rusqlite::Connection::open_with_flags(
-        &source,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?)?;
+    let src_counts = src.table_counts()?;
     let dst_counts = dst.table_counts()?;
     println!("{:<20} {:>12} {:>12}", "table", "SQLite", "PostgreSQL");
     for ((table, a), (_, b)) in src_counts.iter().zip(&dst_counts) {

@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use crate::service::report::BatchReport;
+use crate::report::batch::BatchReport;
 
 /// The report's style sheet, served at `/static/report.css` and embedded in
 /// files written by `tem report --html`.

@@ -1,9 +1,9 @@
 //! Who may call tem: API tokens (stored as hashes), dashboard sessions, and the
 //! per-network request counter that rate limits hold across nodes.
 
-use super::audit::audit_append;
 use super::backend::{Backend, now};
 use super::conn::{Conn, args};
+use super::journal::audit_append;
 use super::registry::load_producer;
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::{StoreError, StoreResult};

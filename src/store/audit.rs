@@ -3,6 +3,7 @@
 
 use super::backend::{Backend, now};
 use super::conn::{Conn, Row, args};
+use super::journal::{audit_append, perfect_on, store_completed_nodes};
 use super::prelude::*;
 use super::rows::bad_value;
 use super::stamps::{STAMP_COLUMNS, STAMP_FROM, StoredStamp, stamp_row};
@@ -202,88 +203,6 @@ pub(super) fn audit_entry(r: &Row) -> StoreResult<crate::audit::Entry> {
         before: json(5)?,
         after: json(6)?,
     })
-}
-
-/// Appends an audit entry inside the caller's transaction.
-pub(super) fn audit_append(
-    tx: &dyn Conn,
-    actor: &str,
-    action: &str,
-    object: &str,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-) -> StoreResult<()> {
-    if cfg!(feature = "bench-without-audit") {
-        return Ok(());
-    }
-    let seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log",
-        args![],
-        |r| r.get(0),
-    )?;
-    let entry = crate::audit::Entry {
-        seq: seq as u64,
-        at: now(),
-        actor: actor.to_string(),
-        action: action.to_string(),
-        object: object.to_string(),
-        before,
-        after,
-    };
-    tx.execute(
-        "INSERT INTO audit_log (seq, at, actor, action, object, before, after, leaf) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        args![
-            seq,
-            entry.at,
-            entry.actor,
-            entry.action,
-            entry.object,
-            entry.before.as_ref().map(|v| v.to_string()),
-            entry.after.as_ref().map(|v| v.to_string()),
-            &entry.leaf()[..]
-        ],
-    )?;
-    store_completed_nodes(tx, seq as u64 - 1, entry.leaf())
-}
-
-/// After leaf `index` is appended: stores every perfect subtree it
-/// completes (docs/audit-log.md, V9).
-pub(super) fn store_completed_nodes(
-    tx: &dyn Conn,
-    index: u64,
-    leaf: merkle::Hash,
-) -> StoreResult<()> {
-    let (mut level, mut idx, mut h) = (0u32, index, leaf);
-    while idx % 2 == 1 {
-        let sibling = perfect_on(tx, level, idx - 1)?;
-        h = merkle::node_hash(&sibling, &h);
-        level += 1;
-        idx /= 2;
-        tx.execute(
-            "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-            args![level, idx as i64, &h[..]],
-        )?;
-    }
-    Ok(())
-}
-
-/// A stored perfect subtree: level 0 is an entry's leaf hash.
-pub(super) fn perfect_on(c: &dyn Conn, level: u32, idx: u64) -> StoreResult<merkle::Hash> {
-    let blob: Option<Vec<u8>> = if level == 0 {
-        c.query_opt(
-            "SELECT leaf FROM audit_log WHERE seq = ?1",
-            args![idx as i64 + 1],
-            |r| r.get(0),
-        )?
-    } else {
-        c.query_opt(
-            "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2",
-            args![level, idx as i64],
-            |r| r.get(0),
-        )?
-    };
-    blob.and_then(|b| merkle::Hash::try_from(b.as_slice()).ok())
-        .ok_or_else(|| StoreError::database(format!("audit tree node {level}/{idx} is missing")))
 }
 
 /// Whether the audit log has entries but no stored subtrees (a database

@@ -2,9 +2,9 @@
 //! audit entry at once.
 
 use super::StoreResult;
-use super::audit::audit_append;
 use super::backend::{Backend, now};
 use super::conn::{Conn, args};
+use super::journal::audit_append;
 use super::rows::{not_found, timestamp};
 use super::stamps::serial_key;
 use crate::domain::{BatchId, Serial};

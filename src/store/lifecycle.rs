@@ -1,10 +1,10 @@
 //! A stamp's life after issuance: print jobs, activation, voiding, recalls and
 //! the events they leave.
 
-use super::audit::audit_append;
-use super::backend::{Backend, now};
+use super::backend::Backend;
 use super::conn::{Conn, args};
-use super::registry::batch_exists;
+use super::journal::{EventRow, record_event};
+use super::lookups::batch_exists;
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::{StoreError, StoreResult};
 use crate::domain::{BatchId, StampState};
@@ -491,49 +491,4 @@ pub(super) fn range_states(
         },
     )?;
     Ok(by_state)
-}
-
-/// What an event records besides its action and batch.
-pub(super) struct EventRow<'a> {
-    pub(super) first_seq: Option<u32>,
-    pub(super) last_seq: Option<u32>,
-    pub(super) count: u64,
-    pub(super) actor: &'a str,
-    pub(super) reason: Option<&'a str>,
-    pub(super) detail: Option<serde_json::Value>,
-}
-
-/// Appends a lifecycle event inside the caller's transaction.
-pub(super) fn record_event(
-    tx: &dyn Conn,
-    action: &str,
-    batch: BatchId,
-    e: EventRow<'_>,
-) -> StoreResult<()> {
-    tx.execute(
-        "INSERT INTO events (at, action, batch_id, first_seq, last_seq, count, actor, reason, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        args![
-            now(),
-            action,
-            batch.0,
-            e.first_seq,
-            e.last_seq,
-            e.count as i64,
-            e.actor,
-            e.reason,
-            e.detail.as_ref().map(|d| d.to_string())
-        ],
-    )?;
-    audit_append(
-        tx,
-        e.actor,
-        &format!("stamps.{action}"),
-        &format!("batch:{}", batch.0),
-        None,
-        Some(serde_json::json!({
-            "first_seq": e.first_seq, "last_seq": e.last_seq, "count": e.count,
-            "reason": e.reason, "detail": e.detail,
-        })),
-    )
 }

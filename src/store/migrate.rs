@@ -12,38 +12,7 @@ use super::conn::{ToArg, Value};
 use super::postgres::{describe, parse_url, with_params};
 use super::{PgStore, SqliteStore, StoreError, StoreResult};
 
-/// Every table of the schema, parents before children (foreign keys).
-/// A table missing here is refused, so a new migration cannot be left out
-/// of the copy unnoticed.
-pub const TABLES: &[&str] = &[
-    "producers",
-    "products",
-    "product_images",
-    "certifications",
-    "batches",
-    "stages",
-    "signing_keys",
-    "issuances",
-    "stamps",
-    "batch_stamp_counts",
-    "print_jobs",
-    "scans",
-    "recalls",
-    "consumer_reports",
-    "settings",
-    "api_tokens",
-    "events",
-    "triage_resolutions",
-    "audit_log",
-    "audit_heads",
-    "audit_nodes",
-    "inspections",
-    "inspection_items",
-    "sessions",
-    "media",
-    "verifications",
-    "rate_windows",
-];
+pub use super::schema::TABLES;
 
 /// What was copied: rows per table, in `TABLES` order.
 #[derive(Debug, Clone)]
@@ -74,30 +43,6 @@ fn pg_type(data_type: &str) -> StoreResult<Type> {
     })
 }
 
-/// Rows in each table of the target (empty tables included).
-pub fn pg_counts(client: &mut Client) -> StoreResult<Vec<(&'static str, u64)>> {
-    TABLES
-        .iter()
-        .map(|t| {
-            let n: i64 = client
-                .query_one(&format!("SELECT COUNT(*) FROM {t}"), &[])?
-                .get(0);
-            Ok((*t, n as u64))
-        })
-        .collect()
-}
-
-/// Rows in each table of a SQLite database.
-pub fn sqlite_counts(conn: &rusqlite::Connection) -> StoreResult<Vec<(&'static str, u64)>> {
-    TABLES
-        .iter()
-        .map(|t| {
-            let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))?;
-            Ok((*t, n as u64))
-        })
-        .collect()
-}
-
 /// Copies the SQLite database at `source` into the PostgreSQL database at
 /// `target`. Both are first brought to this tem's schema. A target that
 /// holds any row is refused unless `force`, which empties it first; either
@@ -116,18 +61,18 @@ pub fn sqlite_to_postgres(
         )));
     }
     drop(SqliteStore::open(source)?);
-    drop(PgStore::open(target)?);
+    let non_empty: Vec<&str> = PgStore::open(target)?
+        .table_counts()?
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(t, _)| t)
+        .collect();
     let target = parse_url(target)?;
     let shown = describe(&target.config);
     let mut client = super::postgres::connect(&target)?;
     let mut src =
         rusqlite::Connection::open_with_flags(source, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     check_tables(&src, &mut client)?;
-    let non_empty: Vec<&str> = pg_counts(&mut client)?
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(t, _)| t)
-        .collect();
     if !non_empty.is_empty() && !force {
         return Err(StoreError::Conflict(format!(
             "the target database {shown} is not empty (it has rows in {}); \

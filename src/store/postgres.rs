@@ -201,8 +201,7 @@ impl PgStore {
 
     /// Rows in each table, for checking a copy (`tem migrate-data`).
     pub fn table_counts(&self) -> StoreResult<Vec<(&'static str, u64)>> {
-        let mut conn = self.pool.get()?;
-        super::migrate::pg_counts(&mut conn.client)
+        self.read(super::schema::table_counts)
     }
 
     /// Runs `f` in a transaction of `kind` on a pooled connection: committed

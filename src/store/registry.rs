@@ -1,12 +1,13 @@
 //! Producers, products, their batches and production stages: the registry a
 //! stamp points into.
 
-use super::audit::audit_append;
 use super::backend::{Backend, now};
 use super::conn::{Conn, Row, args};
+use super::journal::audit_append;
+use super::lookups::batch_exists;
+use super::lookups::counts;
 use super::media::insert_media;
 use super::rows::{bad_value, day, not_found, opt_day, ts};
-use super::stamps::counts;
 use super::{StoreError, StoreResult};
 use crate::domain::{
     Batch, BatchId, Certification, Gtin, NewBatch, NewProducer, NewProduct, NewStage, OcopGroup,
@@ -461,14 +462,4 @@ pub(super) fn insert_stage(
         time: s.time.clone(),
         note: s.note.clone(),
     })
-}
-
-pub(super) fn batch_exists(conn: &dyn Conn, batch: BatchId) -> StoreResult<bool> {
-    Ok(conn
-        .query_opt(
-            "SELECT 1 FROM batches WHERE id = ?1",
-            args![batch.0],
-            |_| Ok(()),
-        )?
-        .is_some())
 }

@@ -4,7 +4,7 @@
 use super::backend::Backend;
 use super::conn::{Conn, Dialect, args};
 use super::lifecycle::RecallNotice;
-use super::registry::batch_exists;
+use super::lookups::batch_exists;
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::stamps::serial_key;
 use super::{StoreError, StoreResult};

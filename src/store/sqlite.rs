@@ -227,6 +227,11 @@ impl SqliteStore {
             path: path.display().to_string(),
         })
     }
+
+    /// Rows in each table, for checking a copy (`tem migrate-data`).
+    pub fn table_counts(&self) -> StoreResult<Vec<(&'static str, u64)>> {
+        self.read(super::schema::table_counts)
+    }
 }
 
 fn write_on<T>(

@@ -3,8 +3,9 @@
 
 use super::backend::{Backend, now};
 use super::conn::{Conn, Row, StampRow, args};
-use super::lifecycle::{EventRow, record_event};
-use super::registry::batch_exists;
+use super::journal::{EventRow, record_event};
+use super::lookups::batch_exists;
+use super::lookups::counts;
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::{StoreError, StoreResult};
 use crate::codes::{Kid, StampCode};
@@ -268,26 +269,6 @@ impl<B: Backend> StampStore for B {
         // One connection and one prepared statement for the whole list.
         self.read(|c| batches.iter().map(|b| Ok((*b, counts(c, *b)?))).collect())
     }
-}
-
-pub(super) fn counts(conn: &dyn Conn, batch: BatchId) -> StoreResult<StampCounts> {
-    let mut c = StampCounts::default();
-    for row in conn.rows(
-        "SELECT state, n FROM batch_stamp_counts WHERE batch_id = ?1",
-        args![batch.0],
-    )? {
-        let n =
-            u64::try_from(row.get::<i64>(1)?).map_err(|_| bad_value("stamp count", "negative"))?;
-        match StampState::from_code(row.get(0)?) {
-            Some(StampState::Issued) => c.issued = n,
-            Some(StampState::Printed) => c.printed = n,
-            Some(StampState::Activated) => c.activated = n,
-            Some(StampState::Voided) => c.voided = n,
-            None => return Err(bad_value("stamp state", "?")),
-        }
-        c.total += n;
-    }
-    Ok(c)
 }
 
 pub(super) const STAMP_COLUMNS: &str =

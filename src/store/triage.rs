@@ -1,9 +1,9 @@
 //! What inspectors look at: scan alerts and consumer reports, and how each was
 //! resolved.
 
-use super::audit::audit_append;
 use super::backend::{Backend, now};
 use super::conn::{Conn, args};
+use super::journal::audit_append;
 use super::rows::{not_found, timestamp, ts};
 use super::stamps::serial_key;
 use super::{StoreError, StoreResult};

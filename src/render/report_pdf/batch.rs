@@ -5,7 +5,7 @@ use std::io;
 
 use super::{BODY, Doc, vietnam_time};
 use crate::render::font::Weight;
-use crate::service::report::BatchReport;
+use crate::report::batch::BatchReport;
 
 fn range(first: Option<u32>, last: Option<u32>) -> String {
     match (first, last) {

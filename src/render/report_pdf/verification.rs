@@ -5,7 +5,7 @@ use std::io;
 
 use super::{BODY, Doc, when_text};
 use crate::render::font::Weight;
-use crate::service::verification::{Report, SignedReport};
+use crate::report::verification::{Report, SignedReport};
 
 /// A batch verification report as PDF bytes (the signed JSON is the
 /// authoritative copy; the PDF names its id and signing key).

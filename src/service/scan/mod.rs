@@ -15,6 +15,7 @@
 //! The recorder survives a panic: the scans of the failed group are answered
 //! "unavailable" (503) and the next group is recorded as usual.
 
+mod job;
 mod recorder;
 mod verify;
 
@@ -30,9 +31,10 @@ use crate::codes::{CodeCheck, CodeError, StampCode, Verifier};
 use crate::domain::scan::{RepeatRules, Verdict};
 use crate::domain::{Batch, BatchId, Producer, Product};
 use crate::store::{NewReport, ScanOutcome, Store, StoreError};
+use job::{Failure, Job, Pending};
 pub(crate) use recorder::Recorder;
-use recorder::{Failure, Recorders};
-use verify::{Job, Keys, Pending};
+use recorder::Recorders;
+use verify::Keys;
 
 /// Longest text the scan endpoint looks at: the 189-digit code plus a
 /// generous URL around it. Longer input is malformed before any decoding.

@@ -12,26 +12,10 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 use super::GROUP;
-use super::verify::{Checker, Job, Keys};
+use super::job::{Failure, Job, Reply};
+use super::verify::{Checker, Keys};
 use crate::domain::scan::RepeatRules;
 use crate::store::{NewScan, ScanOutcome, Store, StoreError};
-
-/// Why a scan got no outcome.
-#[derive(Debug)]
-pub(super) enum Failure {
-    /// The database refused the group.
-    Store(String),
-    /// The recorder failed while recording the group (and goes on).
-    Unavailable,
-}
-
-pub(super) type Reply = tokio::sync::oneshot::Sender<super::verify::Outcome>;
-
-/// A checked scan waiting for its group commit, and where its outcome goes.
-pub(super) struct Checked {
-    pub scan: NewScan,
-    pub reply: Reply,
-}
 
 /// Records a group of checked scans: the store, or in tests a stand-in.
 pub(crate) trait Recorder: Send + Sync + 'static {

@@ -13,28 +13,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::GROUP;
-use super::recorder::{Checked, Failure};
+use super::job::{Checked, Job};
 use crate::codes::batch::chunk_for;
-use crate::codes::{CodeCheck, CodeError, CodeVerdict, KeySet, StampCode, Verifier};
-use crate::store::{NewScan, ScanOutcome};
-
-/// A scan as the HTTP worker saw it: its code parsed, its signature not
-/// yet checked.
-pub(super) struct Pending {
-    pub parsed: Result<StampCode, CodeError>,
-    pub at: jiff::Timestamp,
-    pub network: Option<String>,
-    pub device: String,
-    pub agent: String,
-}
-
-pub(super) type Outcome = Result<(CodeCheck, ScanOutcome), Failure>;
-
-/// A parsed scan and where its outcome goes.
-pub(super) struct Job {
-    pub pending: Pending,
-    pub reply: tokio::sync::oneshot::Sender<Outcome>,
-}
+use crate::codes::{CodeCheck, CodeVerdict, KeySet, StampCode, Verifier};
+use crate::store::NewScan;
 
 /// The verifying thread: takes groups of jobs, answers checked groups.
 pub(super) struct Checker {
