@@ -17,14 +17,7 @@ use crate::service::{ServiceError, access, issue, registry};
 use crate::store::BatchSummary;
 use crate::web::error::ErrorBody;
 
-/// One API route: its method, its path under `/api/v1`, and the roles that
-/// may call it (none listed: anyone, no token needed).
-#[derive(Debug)]
-pub struct RouteSpec {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub roles: &'static [Role],
-}
+pub use super::auth::RouteSpec;
 
 /// Declares the API once: `ROUTES` (read by the OpenAPI document and the
 /// role-matrix test) and `routes` (the actix registration) come from the

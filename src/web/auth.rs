@@ -72,12 +72,21 @@ impl FromRequest for Caller {
     }
 }
 
+/// One API route: its method, its path under `/api/v1`, and the roles that
+/// may call it (none listed: anyone, no token needed).
+#[derive(Debug)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub roles: &'static [crate::domain::Role],
+}
+
 /// Middleware on each API resource, given that resource's routes: unless
 /// the route for the request's method is public, authenticates the bearer
 /// token (401) and checks its role (403). A method the resource does not
 /// have goes on to the router's 405.
 pub async fn authorize(
-    routes: &'static [super::api::RouteSpec],
+    routes: &'static [RouteSpec],
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
