@@ -17,6 +17,7 @@ use tem::domain::{
     OcopRatingInput, ProducerInput, ProductId, ProductInput, Role, Serial, StageInput, StampCounts,
     StampState,
 };
+use tem::domain::{Outcome, TriageKind};
 use tem::store::prelude::*;
 use tem::store::{
     NewInspection, NewPrintJob, NewRecall, NewReport, NewScan, NewToken, PgStore, PrintedStamps,
@@ -702,7 +703,7 @@ fn scans_count_judge_and_alert(s: &Subject) {
     assert_eq!(stamp[1].1, 0);
     let triage = store.triage(true, Some(batch)).unwrap();
     assert_eq!(triage.len(), 1, "{triage:?}");
-    assert_eq!(triage[0].kind, "alert");
+    assert_eq!(triage[0].kind, TriageKind::Alert);
     assert_eq!(
         triage[0].serial.as_deref(),
         Some(Serial(1).to_string().as_str())
@@ -720,13 +721,22 @@ fn scans_count_judge_and_alert(s: &Subject) {
         .unwrap();
     assert_eq!(store.consumer_reports(batch).unwrap()[0].id, report);
     assert_eq!(store.triage(true, None).unwrap().len(), 2);
-    let item = store.triage_item("report", report).unwrap().unwrap();
+    let item = store
+        .triage_item(TriageKind::Report, report)
+        .unwrap()
+        .unwrap();
     assert_eq!(item.seq, Some(2));
     assert_eq!(item.summary, "suspicious: tem bị bóc");
     let done = store
-        .resolve_triage("report", report, "no-action", "đã kiểm tra", "inspector")
+        .resolve_triage(
+            TriageKind::Report,
+            report,
+            Outcome::NoAction,
+            "đã kiểm tra",
+            "inspector",
+        )
         .unwrap();
-    assert_eq!(done.resolution.unwrap().outcome, "no-action");
+    assert_eq!(done.resolution.unwrap().outcome, Outcome::NoAction);
     // The resolution is in the audit log, about the stamp's batch.
     let resolved: Vec<_> = store
         .audit_entries_about(&format!("batch:{}", batch.0))
@@ -740,11 +750,17 @@ fn scans_count_judge_and_alert(s: &Subject) {
     assert_eq!(after["item"], format!("report:{report}"));
     assert_eq!(after["note"], "đã kiểm tra");
     assert!(matches!(
-        store.resolve_triage("report", report, "other", "again", "inspector"),
+        store.resolve_triage(
+            TriageKind::Report,
+            report,
+            Outcome::Other,
+            "again",
+            "inspector"
+        ),
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store.resolve_triage("alert", 999_999, "other", "x", "inspector"),
+        store.resolve_triage(TriageKind::Alert, 999_999, Outcome::Other, "x", "inspector"),
         Err(StoreError::NotFound { .. })
     ));
     assert_eq!(store.triage(true, None).unwrap().len(), 1);
@@ -829,7 +845,7 @@ fn the_registry_vouches_only_for_the_code_it_issued(s: &Subject) {
         .triage(true, Some(batch))
         .unwrap()
         .into_iter()
-        .filter(|t| t.kind == "alert" && t.summary.contains("registry-mismatch"))
+        .filter(|t| t.kind == TriageKind::Alert && t.summary.contains("registry-mismatch"))
         .collect();
     assert_eq!(alerts.len(), 3, "{alerts:?}");
     // The code exactly as issued, signature verified: genuine, counted.

@@ -74,9 +74,9 @@ pub fn run(config: &Config, cmd: TriageCommand) -> anyhow::Result<ExitCode> {
             let item = triage::resolve(
                 &*store,
                 &grant,
-                &kind,
+                kind.parse()?,
                 id,
-                &outcome,
+                outcome.parse()?,
                 &note,
                 &super::cli_actor(),
             )?;

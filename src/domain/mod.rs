@@ -16,6 +16,7 @@ mod product;
 pub mod scan;
 mod stamp;
 pub mod text;
+mod triage;
 
 pub use access::{Grant, Role};
 pub use batch::{Batch, BatchInput, NewBatch, NewStage, Stage, StageInput, StageTime};
@@ -27,3 +28,4 @@ pub use product::{
 };
 pub use stamp::{Serial, ShortCode, StampCounts, StampState};
 pub use text::DomainError;
+pub use triage::{Outcome, TriageKind};

@@ -3,15 +3,8 @@
 
 use super::{ServiceResult, access};
 use crate::domain::text::{self, Lines};
-use crate::domain::{BatchId, DomainError, Grant};
+use crate::domain::{BatchId, Grant, Outcome, TriageKind};
 use crate::store::{Store, TriageItem};
-
-pub const OUTCOMES: [&str; 4] = [
-    "process-error",
-    "confirmed-counterfeit",
-    "no-action",
-    "other",
-];
 
 /// Items the grant may see, open ones only unless `all`.
 pub fn list(
@@ -38,24 +31,15 @@ pub fn list(
 pub fn resolve(
     store: &dyn Store,
     grant: &Grant,
-    kind: &str,
+    kind: TriageKind,
     id: i64,
-    outcome: &str,
+    outcome: Outcome,
     note: &str,
     actor: &str,
 ) -> ServiceResult<TriageItem> {
-    if kind != "alert" && kind != "report" {
-        return Err(DomainError::new("kind", "must be alert or report").into());
-    }
-    let outcome = outcome.trim();
-    if !OUTCOMES.contains(&outcome) {
-        return Err(
-            DomainError::new("outcome", format!("must be one of {}", OUTCOMES.join(", "))).into(),
-        );
-    }
     let note = text::required("note", note, 2000, Lines::Many)?;
     // Only items of batches the caller may see, and the same answer for the rest.
-    let missing = || super::not_found(if kind == "alert" { "alert" } else { "report" }, id);
+    let missing = || super::not_found(kind.as_str(), id);
     let item = store.triage_item(kind, id)?.ok_or_else(missing)?;
     if grant.role != crate::domain::Role::Admin {
         access::batch(store, grant, item.batch_id).map_err(|_| missing())?;

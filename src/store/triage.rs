@@ -4,10 +4,10 @@
 use super::backend::{Backend, now};
 use super::conn::{Conn, args};
 use super::journal::audit_append;
-use super::rows::{not_found, timestamp, ts};
+use super::rows::{bad_value, not_found, timestamp, ts};
 use super::stamps::serial_key;
 use super::{StoreError, StoreResult};
-use crate::domain::{BatchId, Serial};
+use crate::domain::{BatchId, Outcome, Serial, TriageKind};
 
 #[derive(Debug, Clone)]
 pub struct NewReport {
@@ -23,8 +23,7 @@ pub struct NewReport {
 /// started to look copied) or a consumer report, and how it was resolved.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TriageItem {
-    /// "alert" or "report"
-    pub kind: String,
+    pub kind: TriageKind,
     pub id: i64,
     pub batch_id: BatchId,
     pub seq: Option<u32>,
@@ -39,8 +38,7 @@ pub struct TriageItem {
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Resolution {
-    /// process-error, confirmed-counterfeit, no-action, other
-    pub outcome: String,
+    pub outcome: Outcome,
     pub note: String,
     pub actor: String,
     #[schema(value_type = String, format = DateTime)]
@@ -67,14 +65,14 @@ pub trait TriageStore {
     /// when `open_only`, of one batch or all.
     fn triage(&self, open_only: bool, batch: Option<BatchId>) -> StoreResult<Vec<TriageItem>>;
     /// One triage item, resolved or not.
-    fn triage_item(&self, kind: &str, id: i64) -> StoreResult<Option<TriageItem>>;
+    fn triage_item(&self, kind: TriageKind, id: i64) -> StoreResult<Option<TriageItem>>;
     /// Records the outcome of a triage item; `Conflict` if it was resolved
     /// already, `NotFound` if there is no such item.
     fn resolve_triage(
         &self,
-        kind: &str,
+        kind: TriageKind,
         id: i64,
-        outcome: &str,
+        outcome: Outcome,
         note: &str,
         actor: &str,
     ) -> StoreResult<TriageItem>;
@@ -105,28 +103,28 @@ impl<B: Backend> TriageStore for B {
         self.read(|c| load_triage(c, open_only, batch, None))
     }
 
-    fn triage_item(&self, kind: &str, id: i64) -> StoreResult<Option<TriageItem>> {
+    fn triage_item(&self, kind: TriageKind, id: i64) -> StoreResult<Option<TriageItem>> {
         self.read(|c| Ok(load_triage(c, false, None, Some((kind, id)))?.pop()))
     }
 
     fn resolve_triage(
         &self,
-        kind: &str,
+        kind: TriageKind,
         id: i64,
-        outcome: &str,
+        outcome: Outcome,
         note: &str,
         actor: &str,
     ) -> StoreResult<TriageItem> {
         self.write(|tx| {
             let Some(item) = load_triage(tx, false, None, Some((kind, id)))?.pop() else {
-                return Err(not_found(if kind == "alert" { "alert" } else { "report" }, id));
+                return Err(not_found(kind.as_str(), id));
             };
             if item.resolution.is_some() {
                 return Err(StoreError::Conflict(format!("{kind} {id} was resolved already")));
             }
             tx.execute(
                 "INSERT INTO triage_resolutions (kind, item_id, outcome, note, actor, resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                args![kind, id, outcome, note, actor, now()],
+                args![kind.as_str(), id, outcome.as_str(), note, actor, now()],
             )?;
             // In the same transaction: a resolution that closed an alert is
             // part of the record no one can quietly rewrite.
@@ -140,7 +138,7 @@ impl<B: Backend> TriageStore for B {
                     "item": format!("{kind}:{id}"),
                     "serial": item.serial,
                     "summary": item.summary,
-                    "outcome": outcome,
+                    "outcome": outcome.as_str(),
                     "note": note,
                 })),
             )?;
@@ -164,7 +162,7 @@ pub(super) fn load_triage(
     c: &dyn Conn,
     open_only: bool,
     batch: Option<BatchId>,
-    only: Option<(&str, i64)>,
+    only: Option<(TriageKind, i64)>,
 ) -> StoreResult<Vec<TriageItem>> {
     let sql = format!(
         "SELECT * FROM (
@@ -190,17 +188,18 @@ pub(super) fn load_triage(
         args![
             open_only as i64,
             batch.map(|b| b.0),
-            only.map(|o| o.0),
+            only.map(|o| o.0.as_str()),
             only.map(|o| o.1)
         ],
         |r| {
             let kind: String = r.get(0)?;
+            let kind: TriageKind = kind.parse().map_err(|_| bad_value("triage kind", &kind))?;
             let id: i64 = r.get(1)?;
             let batch_id: Option<u32> = r.get(2)?;
             let at: String = r.get(5)?;
             // Report serials are stored as integers; alerts carry them as text.
             let serial = r.get::<Option<String>>(4)?.map(|s| match s.parse::<i64>() {
-                Ok(n) if kind == "report" => Serial(n as u64).to_string(),
+                Ok(n) if kind == TriageKind::Report => Serial(n as u64).to_string(),
                 _ => s,
             });
             let resolution = match (
@@ -210,7 +209,9 @@ pub(super) fn load_triage(
                 r.get::<Option<String>>(11)?,
             ) {
                 (Some(outcome), Some(note), Some(actor), Some(at)) => Some(Resolution {
-                    outcome,
+                    outcome: outcome
+                        .parse()
+                        .map_err(|_| bad_value("outcome", &outcome))?,
                     note,
                     actor,
                     resolved_at: timestamp(&at)?,

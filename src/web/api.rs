@@ -661,9 +661,9 @@ pub async fn resolve_triage(
         crate::service::triage::resolve(
             &*store,
             &caller.grant,
-            &kind,
+            kind.parse()?,
             id,
-            &b.outcome,
+            b.outcome.parse()?,
             &b.note,
             &caller.actor,
         )

@@ -37,6 +37,8 @@ codes! {
     TOKEN_NOT_FOUND = "token_not_found", NOT_FOUND;
     INSPECTION_NOT_FOUND = "inspection_not_found", NOT_FOUND;
     TRIAGE_ITEM_NOT_FOUND = "triage_item_not_found", NOT_FOUND;
+    ALERT_NOT_FOUND = "alert_not_found", NOT_FOUND;
+    REPORT_NOT_FOUND = "report_not_found", NOT_FOUND;
     /// No such route, or an object without a code of its own.
     NOT_FOUND = "not_found", NOT_FOUND;
     CONFLICT = "conflict", CONFLICT;
@@ -63,6 +65,8 @@ pub fn not_found(what: &str) -> ErrorCode {
         "token" => TOKEN_NOT_FOUND,
         "inspection" => INSPECTION_NOT_FOUND,
         "triage item" => TRIAGE_ITEM_NOT_FOUND,
+        "alert" => ALERT_NOT_FOUND,
+        "report" => REPORT_NOT_FOUND,
         _ => NOT_FOUND,
     }
 }

@@ -14,6 +14,7 @@ use super::form::FormState;
 use super::{DashError, Frame, Signed, html, render, render_status, see_other, service};
 use crate::domain::BatchId;
 use crate::domain::inspection::Inspection;
+use crate::domain::{Outcome, TriageKind};
 use crate::service::inspection::{self, Found, Submission};
 use crate::service::{ServiceError, access, triage};
 use crate::store::TriageItem;
@@ -32,7 +33,7 @@ struct TriagePage {
     items: Vec<TriageItem>,
     more: usize,
     all: bool,
-    outcomes: &'static [&'static str],
+    outcomes: &'static [Outcome],
     failed: Option<(String, i64)>,
     form: FormState,
 }
@@ -41,10 +42,10 @@ impl TriagePage {
     fn when(&self, t: &jiff::Timestamp) -> String {
         when(t)
     }
-    fn failed_here(&self, kind: &str, id: &i64) -> bool {
+    fn failed_here(&self, kind: &TriageKind, id: &i64) -> bool {
         self.failed
             .as_ref()
-            .is_some_and(|(k, i)| k == kind && i == id)
+            .is_some_and(|(k, i)| k == kind.as_str() && i == id)
     }
 }
 
@@ -86,7 +87,7 @@ async fn triage_page(
             items,
             more,
             all,
-            outcomes: &triage::OUTCOMES,
+            outcomes: &Outcome::ALL,
             failed,
             form,
         },
@@ -128,7 +129,10 @@ pub async fn resolve(
         signed.session.actor.clone(),
     );
     let (k, o, n) = (kind.clone(), f.outcome.clone(), f.note.clone());
-    let done = web::block(move || triage::resolve(&*store, &grant, &k, id, &o, &n, &actor)).await?;
+    let done = web::block(move || -> Result<_, ServiceError> {
+        triage::resolve(&*store, &grant, k.parse()?, id, o.parse()?, &n, &actor)
+    })
+    .await?;
     match done {
         Ok(_) => Ok(see_other("/app/triage")),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
