@@ -1,13 +1,11 @@
 //! `tem serve`: the web service.
 
-use std::net::TcpListener;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
-use crate::web::{self, AppState};
+use crate::web::{self};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -18,46 +16,6 @@ pub struct ServeArgs {
     /// stamps, and print where to look.
     #[arg(long)]
     pub demo: bool,
-}
-
-/// Signs the audit log's tree head every `every` while entries were added,
-/// with the active key, so entries are covered by a signature within that
-/// time; a missing key is logged and tried again next time.
-fn spawn_head_signer(
-    store: std::sync::Arc<dyn crate::store::Store>,
-    keys: std::path::PathBuf,
-    every: std::time::Duration,
-) {
-    let sign = move || -> Result<Option<u64>, crate::service::ServiceError> {
-        let signed = store
-            .audit_heads()?
-            .iter()
-            .map(|h| h.size)
-            .max()
-            .unwrap_or(0);
-        if store.audit_entries(signed + 1, 1)?.is_empty() {
-            return Ok(None);
-        }
-        let signer = crate::codes::KeyRing::open(&keys)?.signer()?;
-        Ok(Some(
-            crate::service::audit::sign_head(&*store, &signer)?.size,
-        ))
-    };
-    let spawned = std::thread::Builder::new()
-        .name("tem-audit-heads".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(every);
-                match sign() {
-                    Ok(Some(size)) => tracing::info!(size, "audit tree head signed"),
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(error = %e, "cannot sign the audit tree head"),
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "cannot start the audit head signer");
-    }
 }
 
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -89,39 +47,25 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         // A key change interrupted by a crash is finished before serving.
         crate::service::keys::reconcile(&config.keys, &*store)?;
     }
-    let listener = TcpListener::bind(&config.listen)
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    let mut state = AppState::with_scan_settings(
-        store,
-        config.keys.clone(),
-        config.base_url.clone(),
-        admin_token.as_deref(),
-        &config.scan,
-    )?;
-    state.printers = config.printers.clone();
-    state.proxies = config.proxies.clone();
-    spawn_head_signer(
-        state.store.clone(),
-        config.keys.clone(),
-        config.audit_head_every,
-    );
-    eprintln!("tem is listening on http://{addr}");
-    eprintln!("  dashboard:     http://{addr}/app  (sign in with a token)");
-    eprintln!("  health:        http://{addr}/healthz");
-    eprintln!("  public keys:   http://{addr}/.well-known/tem-keys.json");
-    eprintln!("  API document:  http://{addr}/api/openapi.json");
-    eprintln!(
-        "  batches (API): curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/batches"
-    );
-    if args.demo {
-        eprintln!(
-            "  verify a demo stamp offline: tem export --batch 1 --count 1 --csv - ; tem verify <url>"
-        );
-    }
+    let settings = web::Settings::from_config(config, admin_token);
     actix_web::rt::System::new().block_on(async move {
-        let server = web::run(listener, state, config.workers)?;
-        server.await
+        let app = web::Application::build(settings, store)?;
+        let addr = app.address();
+        eprintln!("tem is listening on http://{addr}");
+        eprintln!("  dashboard:     http://{addr}/app  (sign in with a token)");
+        eprintln!("  health:        http://{addr}/healthz");
+        eprintln!("  public keys:   http://{addr}/.well-known/tem-keys.json");
+        eprintln!("  API document:  http://{addr}/api/openapi.json");
+        eprintln!(
+            "  batches (API): curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/batches"
+        );
+        if args.demo {
+            eprintln!(
+                "  verify a demo stamp offline: tem export --batch 1 --count 1 --csv - ; tem verify <url>"
+            );
+        }
+        app.run_until_stopped().await?;
+        anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -177,3 +177,41 @@ impl Checker {
         }
     }
 }
+
+/// Signs the audit log's tree head every `every` while entries were added,
+/// with the active key, so entries are covered by a signature within that
+/// time; a missing key is logged and tried again next time.
+pub fn spawn_head_signer(
+    store: std::sync::Arc<dyn crate::store::Store>,
+    keys: std::path::PathBuf,
+    every: std::time::Duration,
+) {
+    let sign = move || -> Result<Option<u64>, super::ServiceError> {
+        let signed = store
+            .audit_heads()?
+            .iter()
+            .map(|h| h.size)
+            .max()
+            .unwrap_or(0);
+        if store.audit_entries(signed + 1, 1)?.is_empty() {
+            return Ok(None);
+        }
+        let signer = crate::codes::KeyRing::open(&keys)?.signer()?;
+        Ok(Some(sign_head(&*store, &signer)?.size))
+    };
+    let spawned = std::thread::Builder::new()
+        .name("tem-audit-heads".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                match sign() {
+                    Ok(Some(size)) => tracing::info!(size, "audit tree head signed"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot sign the audit tree head"),
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the audit head signer");
+    }
+}

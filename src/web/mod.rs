@@ -2,6 +2,7 @@
 //! JSON error envelope for everything that goes wrong before a handler runs.
 
 pub mod api;
+mod application;
 mod audit;
 mod auth;
 pub mod client;
@@ -24,6 +25,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use crate::codes::KeySet;
 use crate::service::scan::Scanner;
 use crate::store::Store;
+pub use application::{Application, Settings, StartError};
 pub use auth::random_token;
 pub use dashboard::{Access as PageAccess, PAGES, PageRoute};
 pub use error::ApiError;
@@ -48,42 +50,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State with default scan settings; starts the scan recorder.
-    pub fn new(
+    /// The state for `settings`; starts the scan pipeline.
+    pub fn build(
         store: Arc<dyn Store>,
-        keys_dir: PathBuf,
-        base_url: String,
-        admin_token: Option<&str>,
+        settings: &application::Settings,
     ) -> Result<Self, crate::service::ServiceError> {
-        Self::with_scan_settings(
-            store,
-            keys_dir,
-            base_url,
-            admin_token,
-            &crate::config::ScanSettings::default(),
-        )
-    }
-
-    pub fn with_scan_settings(
-        store: Arc<dyn Store>,
-        keys_dir: PathBuf,
-        base_url: String,
-        admin_token: Option<&str>,
-        scan: &crate::config::ScanSettings,
-    ) -> Result<Self, crate::service::ServiceError> {
-        let scanner = Scanner::start(store.clone(), keys_dir.clone(), scan.rules())?;
+        let scan = &settings.scan;
+        let scanner = Scanner::start(store.clone(), settings.keys.clone(), scan.rules())?;
         let limiter = Arc::new(limit::RateLimiter::new(scan.rate_per_minute, &store));
         Ok(AppState {
-            scan_prefix: base_path(&base_url),
+            scan_prefix: base_path(&settings.base_url),
             store,
-            keys_dir,
-            base_url,
-            admin: auth::AdminToken::new(admin_token),
-            printers: Default::default(),
+            keys_dir: settings.keys.clone(),
+            base_url: settings.base_url.clone(),
+            admin: auth::AdminToken::new(settings.admin_token.as_deref()),
+            printers: settings.printers.clone(),
             scanner,
             limiter,
-            proxies: crate::domain::network::TrustedProxies::parse(&[], scan.trust_proxy)
-                .unwrap_or_default(),
+            proxies: settings.proxies.clone(),
             page_parts: Default::default(),
         })
     }
@@ -241,12 +225,8 @@ async fn access_log(
     Ok(res)
 }
 
-/// Starts the server on a bound listener (port 0 in tests picks a free port).
-pub fn run(
-    listener: TcpListener,
-    state: AppState,
-    workers: Option<usize>,
-) -> std::io::Result<Server> {
+/// Starts the server on a bound listener.
+fn run(listener: TcpListener, state: AppState, workers: Option<usize>) -> std::io::Result<Server> {
     let prefix = state.scan_prefix.clone();
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {

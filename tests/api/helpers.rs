@@ -3,14 +3,14 @@
 //! database on the TEM_TEST_DATABASE_URL server: the whole API suite runs
 //! on either (scripts/test runs it on both).
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tem::codes::KeyRing;
 use tem::config::ScanSettings;
+use tem::domain::network::TrustedProxies;
 use tem::store::{PgStore, SqliteStore, Store};
-use tem::web::{self, AppState};
+use tem::web;
 
 pub const TOKEN: &str = "test-admin-token-0123456789abcdef";
 
@@ -76,20 +76,28 @@ pub fn spawn_app_full(
         KeyRing::open(&keys).unwrap().generate().unwrap();
     }
     prepare_keys(&keys);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::with_scan_settings(
-        store.clone(),
+    let settings = web::Settings {
+        listen: "127.0.0.1:0".into(),
         keys,
-        "https://tem.example.vn".into(),
-        Some(TOKEN),
-        scan,
-    )
-    .unwrap();
+        base_url: "https://tem.example.vn".into(),
+        admin_token: Some(TOKEN.into()),
+        scan: *scan,
+        printers: Default::default(),
+        proxies: TrustedProxies::parse(&[], scan.trust_proxy).unwrap(),
+        workers: Some(2),
+        audit_head_every: None,
+    };
+    // The same start as `tem serve`, on a port of its own.
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let app_store = store.clone();
     std::thread::spawn(move || {
-        actix_web::rt::System::new()
-            .block_on(async move { web::run(listener, state, Some(2)).unwrap().await })
+        actix_web::rt::System::new().block_on(async move {
+            let app = web::Application::build(settings, app_store).unwrap();
+            port_tx.send(app.port()).unwrap();
+            app.run_until_stopped().await.unwrap()
+        })
     });
+    let address = format!("http://127.0.0.1:{}", port_rx.recv().unwrap());
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

@@ -1,0 +1,113 @@
+//! Starting the HTTP service, the one way `tem serve` and the tests both do
+//! it: bind the listener, build the state (which starts the scan pipeline),
+//! start the background jobs, and serve. (`tem serve` first finishes a key
+//! change a crash interrupted, `service::keys::reconcile`: a repair of the
+//! key directory, which the tests' directories never need.)
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+
+use super::AppState;
+use crate::config::{Config, ScanSettings};
+use crate::domain::network::TrustedProxies;
+use crate::render::pdf::Calibration;
+use crate::service::ServiceError;
+use crate::store::Store;
+
+/// What the service needs besides its store: the parts of the
+/// configuration the server reads.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// host:port; port 0 picks a free one (`Application::port` says which).
+    pub listen: String,
+    pub keys: PathBuf,
+    pub base_url: String,
+    /// The configured (or demo) admin token; none: only stored tokens.
+    pub admin_token: Option<String>,
+    pub scan: ScanSettings,
+    /// Printer profiles (`[printers.NAME]` in tem.toml).
+    pub printers: BTreeMap<String, Calibration>,
+    /// Whose X-Forwarded-For and X-Forwarded-Proto to believe.
+    pub proxies: TrustedProxies,
+    /// HTTP worker threads; none: one per core.
+    pub workers: Option<usize>,
+    /// How often the audit log's tree head is signed when it grew; none:
+    /// never (tests that count audit entries).
+    pub audit_head_every: Option<Duration>,
+}
+
+impl Settings {
+    /// The settings `tem serve` runs with.
+    pub fn from_config(config: &Config, admin_token: Option<String>) -> Settings {
+        Settings {
+            listen: config.listen.clone(),
+            keys: config.keys.clone(),
+            base_url: config.base_url.clone(),
+            admin_token,
+            scan: config.scan,
+            printers: config.printers.clone(),
+            proxies: config.proxies.clone(),
+            workers: config.workers,
+            audit_head_every: Some(config.audit_head_every),
+        }
+    }
+}
+
+/// Why the service did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {listen}: {source}")]
+    Listen {
+        listen: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The running service: its address, and the server to wait on.
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+}
+
+impl Application {
+    /// Builds everything and starts listening; call it inside the actix
+    /// system that will run the server.
+    pub fn build(settings: Settings, store: Arc<dyn Store>) -> Result<Application, StartError> {
+        let listener =
+            TcpListener::bind(&settings.listen).map_err(|source| StartError::Listen {
+                listen: settings.listen.clone(),
+                source,
+            })?;
+        let address = listener.local_addr()?;
+        let state = AppState::build(store.clone(), &settings)?;
+        if let Some(every) = settings.audit_head_every {
+            crate::service::audit::spawn_head_signer(store, settings.keys.clone(), every);
+        }
+        let server = super::run(listener, state, settings.workers)?;
+        Ok(Application { address, server })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Serves until the server is stopped (a signal, or the system ends).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
