@@ -9,6 +9,7 @@ use crate::store::Store;
 
 /// Signs the head of the log as it is now and stores it.
 /// A log that did not grow since its last head gets that head back.
+#[tracing::instrument(skip_all)]
 pub fn sign_head(store: &dyn Store, signer: &Signer) -> ServiceResult<TreeHead> {
     let size = store.audit_size()?;
     if let Some(head) = store.audit_heads()?.into_iter().find(|h| h.size == size) {
@@ -64,6 +65,7 @@ const PAGE: u64 = 10_000;
 /// log page by page, in one pass.
 /// `kept`: heads the checker saved earlier, checked like the stored ones
 /// (a log that dropped or rewrote them fails).
+#[tracing::instrument(skip_all)]
 pub fn verify(
     store: &dyn Store,
     keys: &KeySet,

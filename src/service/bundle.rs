@@ -78,6 +78,7 @@ pub struct RecallEntry {
 
 /// Writes a bundle of every batch (of producers in `provinces`, if any),
 /// signed with the active key.
+#[tracing::instrument(skip_all)]
 pub fn export(
     store: &dyn Store,
     signer: &Signer,

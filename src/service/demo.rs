@@ -41,6 +41,7 @@ pub struct DemoReport {
     pub batch_ids: Vec<crate::domain::BatchId>,
 }
 
+#[tracing::instrument(skip_all)]
 pub fn load(store: &dyn Store) -> ServiceResult<DemoReport> {
     let file: DemoFile = serde_json::from_str(DEMO_JSON)
         .map_err(|e| crate::domain::DomainError::new("assets/demo/demo.json", e.to_string()))?;

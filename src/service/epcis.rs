@@ -40,6 +40,7 @@ fn io(e: std::io::Error) -> ServiceError {
 }
 
 /// Writes the EPCIS document of `batch` to `out`; returns the number of events.
+#[tracing::instrument(skip_all)]
 pub fn write(
     store: &dyn crate::store::Store,
     batch: BatchId,

@@ -48,6 +48,7 @@ pub struct Submission {
 
 /// Judges every stamp, flags duplicates and stores the inspection with its
 /// audit entry. A province-limited inspector inspects only in its provinces.
+#[tracing::instrument(skip_all)]
 pub fn create(
     store: &dyn Store,
     verifier: &Verifier,

@@ -16,6 +16,7 @@ use crate::codes::{KeyRing, KeyStatus, Kid};
 use crate::domain::text::{self, Lines};
 use crate::store::Store;
 
+#[tracing::instrument(skip_all)]
 pub fn generate(dir: &Path, store: &dyn Store, actor: &str) -> ServiceResult<Kid> {
     let _lock = KeyRing::lock(dir)?;
     reconcile_locked(dir, store)?;
@@ -26,6 +27,7 @@ pub fn generate(dir: &Path, store: &dyn Store, actor: &str) -> ServiceResult<Kid
 }
 
 /// A new active key; the old one becomes verify-only (returned).
+#[tracing::instrument(skip_all)]
 pub fn rotate(dir: &Path, store: &dyn Store, actor: &str) -> ServiceResult<(Kid, Option<String>)> {
     let _lock = KeyRing::lock(dir)?;
     reconcile_locked(dir, store)?;
@@ -43,6 +45,7 @@ pub fn rotate(dir: &Path, store: &dyn Store, actor: &str) -> ServiceResult<(Kid,
 /// Marks a key compromised: codes it signs from now on, and any code it
 /// signed that the registry did not issue before now, scan `revoked-key`.
 /// Its private key file leaves the key directory.
+#[tracing::instrument(skip_all)]
 pub fn revoke(
     dir: &Path,
     store: &dyn Store,
@@ -70,6 +73,7 @@ pub fn revoke(
 /// records the key changes that have no audit entry (marked `recovered`,
 /// with the time the key ring gives) and moves revoked keys' private files
 /// out. Returns how many entries it added.
+#[tracing::instrument(skip_all)]
 pub fn reconcile(dir: &Path, store: &dyn Store) -> ServiceResult<usize> {
     let _lock = KeyRing::lock(dir)?;
     reconcile_locked(dir, store)

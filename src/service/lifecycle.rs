@@ -7,6 +7,7 @@ use crate::domain::{BatchId, DomainError};
 use crate::store::{NewRecall, RecallNotice, Store};
 
 /// Recalls a batch, or stamps `from`..`from+count−1` of it.
+#[tracing::instrument(skip_all)]
 pub fn recall(
     store: &dyn Store,
     batch: BatchId,
@@ -30,12 +31,14 @@ pub fn recall(
     Ok(notice)
 }
 
+#[tracing::instrument(skip_all)]
 pub fn lift(store: &dyn Store, batch: BatchId, reason: &str, actor: &str) -> ServiceResult<u32> {
     let reason = text::required("reason", reason, 500, Lines::Many)?;
     Ok(store.lift_recalls(batch, &reason, actor)?)
 }
 
 /// Voids stamps `from`..`from+count−1` (damaged in printing, lost…).
+#[tracing::instrument(skip_all)]
 pub fn void(
     store: &dyn Store,
     batch: BatchId,
@@ -51,6 +54,7 @@ pub fn void(
 
 /// Activates printed stamps `from`..`from+count−1`: they were stuck on
 /// packages and released. Never-printed or voided stamps refuse the range.
+#[tracing::instrument(skip_all)]
 pub fn activate(
     store: &dyn Store,
     batch: BatchId,
@@ -105,6 +109,7 @@ pub fn by_province(locations: &[(f64, f64)]) -> Vec<ProvinceScans> {
     out
 }
 
+#[tracing::instrument(skip_all)]
 pub fn stats(
     store: &dyn Store,
     batch: BatchId,

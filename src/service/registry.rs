@@ -11,6 +11,7 @@ pub use crate::store::BatchSummary;
 use crate::store::Store;
 
 #[instrument(skip_all, fields(producer.name = %input.name))]
+#[tracing::instrument(skip_all)]
 pub fn create_producer(
     store: &dyn Store,
     input: ProducerInput,
@@ -31,6 +32,7 @@ pub fn producers(store: &dyn Store) -> ServiceResult<Vec<Producer>> {
 }
 
 #[instrument(skip_all, fields(product.name = %input.name, producer.id = input.producer_id))]
+#[tracing::instrument(skip_all)]
 pub fn create_product(
     store: &dyn Store,
     input: ProductInput,
@@ -41,6 +43,7 @@ pub fn create_product(
 
 /// A product with a photo uploaded with it (the dashboard's form): the
 /// photo is stored in the product's transaction and is its first image.
+#[tracing::instrument(skip_all)]
 pub fn create_product_with_photo(
     store: &dyn Store,
     input: ProductInput,
@@ -60,6 +63,7 @@ pub fn create_product_with_photo(
 /// Changes a product's name, OCOP group, description and photo (from the
 /// dashboard); its rating, GTIN and certifications stay as they are. A new
 /// photo is stored in the product's transaction.
+#[tracing::instrument(skip_all)]
 pub fn edit_product(
     store: &dyn Store,
     id: ProductId,
@@ -104,6 +108,7 @@ pub fn products(store: &dyn Store, producer: Option<ProducerId>) -> ServiceResul
 }
 
 #[instrument(skip_all, fields(product.id = %product, batch.lot_code = %input.lot_code))]
+#[tracing::instrument(skip_all)]
 pub fn create_batch(
     store: &dyn Store,
     product: ProductId,
@@ -127,6 +132,7 @@ pub fn batches(store: &dyn Store, product: Option<ProductId>) -> ServiceResult<V
     Ok(store.batches(product)?)
 }
 
+#[tracing::instrument(skip_all)]
 pub fn add_stage(
     store: &dyn Store,
     batch: BatchId,

@@ -10,6 +10,7 @@ use crate::store::Store;
 pub use crate::report::batch::{BatchReport, ReportBatch, SuspiciousHistory};
 
 /// Builds the report of one batch (the caller has checked who may see it).
+#[tracing::instrument(skip_all)]
 pub fn batch(store: &dyn Store, id: BatchId, rules: &RepeatRules) -> ServiceResult<BatchReport> {
     let b = registry::batch(store, id)?;
     let product = registry::product(store, b.product_id)?;

@@ -17,6 +17,7 @@ pub struct Results {
     pub producers: Vec<Producer>,
 }
 
+#[tracing::instrument(skip_all)]
 pub fn search(store: &dyn Store, grant: &Grant, q: &str) -> ServiceResult<Results> {
     let q = q.trim();
     let serial = StampCode::parse(q)

@@ -38,6 +38,7 @@ pub enum SignIn {
 
 /// Signs in with `token`: the configured admin token (given as its hash)
 /// or a stored token that is neither expired nor revoked.
+#[tracing::instrument(skip_all)]
 pub fn sign_in(
     store: &dyn Store,
     token: &str,
@@ -108,6 +109,7 @@ pub fn resolve(
     Ok(Some(session))
 }
 
+#[tracing::instrument(skip_all)]
 pub fn sign_out(store: &dyn Store, id: &str) -> ServiceResult<()> {
     Ok(store.delete_session(&tokens::hash(id))?)
 }

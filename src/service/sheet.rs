@@ -146,6 +146,7 @@ impl Prepared {
 }
 
 /// Checks the request and loads its stamps.
+#[tracing::instrument(skip_all)]
 pub fn prepare(
     store: &dyn Store,
     base_url: &str,
@@ -447,6 +448,7 @@ fn encode_all(base_url: &str, ec: EcLevel, stamps: &[StoredStamp]) -> Vec<Result
 /// Writes the PDF, reporting progress (stamps done) as it goes. Pages are
 /// encoded and compressed on every core, a few at a time, and written in
 /// order: memory stays flat however many stamps there are.
+#[tracing::instrument(skip_all)]
 pub fn write_pdf<W: Write + Sync>(
     p: &Prepared,
     out: W,
@@ -506,6 +508,7 @@ pub fn pages(p: &Prepared) -> Vec<(u32, &[StoredStamp])> {
 }
 
 /// Renders PNG or SVG pages, handing each to `sink` with its page number.
+#[tracing::instrument(skip_all)]
 pub fn write_pages(
     p: &Prepared,
     sink: &mut dyn FnMut(u32, Vec<u8>) -> std::io::Result<()>,
@@ -541,6 +544,7 @@ pub fn write_pages(
 }
 
 /// One SVG and one PNG per stamp (named by number and serial) and a CSV manifest.
+#[tracing::instrument(skip_all)]
 pub fn write_zip<W: Write + std::io::Seek>(
     p: &Prepared,
     out: W,
@@ -577,6 +581,7 @@ pub fn write_zip<W: Write + std::io::Seek>(
 
 /// Writes serial, short code and URL per stamp, for print shops with their
 /// own variable-data software.
+#[tracing::instrument(skip_all)]
 pub fn write_csv<W: Write>(p: &Prepared, out: W) -> std::io::Result<W> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(["batch_id", "seq", "serial", "short_code", "url"])?;
@@ -594,6 +599,7 @@ pub fn write_csv<W: Write>(p: &Prepared, out: W) -> std::io::Result<W> {
 }
 
 /// Records the print job: the stamps become `printed` (reprints are counted).
+#[tracing::instrument(skip_all)]
 pub fn record(store: &dyn Store, p: &Prepared) -> ServiceResult<PrintJob> {
     let seqs: Vec<u32> = p.stamps.iter().map(|s| s.seq).collect();
     let (first, last) = (seqs[0], seqs[seqs.len() - 1]);

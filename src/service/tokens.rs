@@ -67,6 +67,7 @@ pub fn expiry(expires: Option<&str>, now: jiff::Timestamp) -> Result<jiff::Times
 
 /// Creates a token; returns it (the only time it exists outside the
 /// caller's hands) and what was stored.
+#[tracing::instrument(skip_all)]
 pub fn create(
     store: &dyn Store,
     grant: Grant,
@@ -116,6 +117,7 @@ pub fn list(store: &dyn Store) -> ServiceResult<Vec<TokenInfo>> {
     Ok(store.tokens()?)
 }
 
+#[tracing::instrument(skip_all)]
 pub fn revoke(store: &dyn Store, id: i64, actor: &str) -> ServiceResult<()> {
     if store.revoke_token(id, actor)? {
         Ok(())

@@ -28,6 +28,7 @@ pub fn list(
 }
 
 /// Resolves one item with an outcome and a note.
+#[tracing::instrument(skip_all)]
 pub fn resolve(
     store: &dyn Store,
     grant: &Grant,

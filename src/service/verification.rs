@@ -57,6 +57,7 @@ fn finding(kind: &str, detail: String) -> Finding {
 }
 
 /// Verifies `batch`, stores the signed report and its audit entry.
+#[tracing::instrument(skip_all, fields(batch = %batch))]
 pub fn verify_batch(
     store: &dyn Store,
     keys: &KeySet,
