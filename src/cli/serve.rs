@@ -48,24 +48,21 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::service::keys::reconcile(&config.keys, &*store)?;
     }
     let settings = web::Settings::from_config(config, admin_token);
-    actix_web::rt::System::new().block_on(async move {
-        let app = web::Application::build(settings, store)?;
-        let addr = app.address();
-        eprintln!("tem is listening on http://{addr}");
-        eprintln!("  dashboard:     http://{addr}/app  (sign in with a token)");
-        eprintln!("  health:        http://{addr}/healthz");
-        eprintln!("  public keys:   http://{addr}/.well-known/tem-keys.json");
-        eprintln!("  API document:  http://{addr}/api/openapi.json");
+    let app = web::Application::build(settings, store)?;
+    let addr = app.address();
+    eprintln!("tem is listening on http://{addr}");
+    eprintln!("  dashboard:     http://{addr}/app  (sign in with a token)");
+    eprintln!("  health:        http://{addr}/healthz");
+    eprintln!("  public keys:   http://{addr}/.well-known/tem-keys.json");
+    eprintln!("  API document:  http://{addr}/api/openapi.json");
+    eprintln!(
+        "  batches (API): curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/batches"
+    );
+    if args.demo {
         eprintln!(
-            "  batches (API): curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/batches"
+            "  verify a demo stamp offline: tem export --batch 1 --count 1 --csv - ; tem verify <url>"
         );
-        if args.demo {
-            eprintln!(
-                "  verify a demo stamp offline: tem export --batch 1 --count 1 --csv - ; tem verify <url>"
-            );
-        }
-        app.run_until_stopped().await?;
-        anyhow::Ok(())
-    })?;
+    }
+    actix_web::rt::System::new().block_on(app.run_until_stopped())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -54,7 +54,6 @@ pub fn validate_count(count: u64) -> Result<u32, DomainError> {
 /// with its sequence number, chunk by chunk, while the transaction is open:
 /// an error from it rolls the whole issuance back.
 #[instrument(skip(store, keys, base_url, on_written), fields(batch.id = %batch))]
-#[tracing::instrument(skip_all, fields(batch = %batch, count))]
 pub fn issue(
     store: &dyn Store,
     keys: &KeyRing,

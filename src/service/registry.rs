@@ -11,7 +11,6 @@ pub use crate::store::BatchSummary;
 use crate::store::Store;
 
 #[instrument(skip_all, fields(producer.name = %input.name))]
-#[tracing::instrument(skip_all)]
 pub fn create_producer(
     store: &dyn Store,
     input: ProducerInput,
@@ -32,7 +31,6 @@ pub fn producers(store: &dyn Store) -> ServiceResult<Vec<Producer>> {
 }
 
 #[instrument(skip_all, fields(product.name = %input.name, producer.id = input.producer_id))]
-#[tracing::instrument(skip_all)]
 pub fn create_product(
     store: &dyn Store,
     input: ProductInput,
@@ -108,7 +106,6 @@ pub fn products(store: &dyn Store, producer: Option<ProducerId>) -> ServiceResul
 }
 
 #[instrument(skip_all, fields(product.id = %product, batch.lot_code = %input.lot_code))]
-#[tracing::instrument(skip_all)]
 pub fn create_batch(
     store: &dyn Store,
     product: ProductId,

@@ -79,8 +79,9 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds everything and starts listening; call it inside the actix
-    /// system that will run the server.
+    /// Builds everything and starts listening. Call it outside any async
+    /// runtime (building reads the store, whose PostgreSQL client blocks),
+    /// then await `run_until_stopped` in the actix system that serves.
     pub fn build(settings: Settings, store: Arc<dyn Store>) -> Result<Application, StartError> {
         let listener =
             TcpListener::bind(&settings.listen).map_err(|source| StartError::Listen {

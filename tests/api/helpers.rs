@@ -87,15 +87,16 @@ pub fn spawn_app_full(
         workers: Some(2),
         audit_head_every: None,
     };
-    // The same start as `tem serve`, on a port of its own.
+    // The same start as `tem serve`, on a port of its own (built outside
+    // the runtime, as `tem serve` does: building reads the store).
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     let app_store = store.clone();
     std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let app = web::Application::build(settings, app_store).unwrap();
-            port_tx.send(app.port()).unwrap();
-            app.run_until_stopped().await.unwrap()
-        })
+        let app = web::Application::build(settings, app_store).unwrap();
+        port_tx.send(app.port()).unwrap();
+        actix_web::rt::System::new()
+            .block_on(app.run_until_stopped())
+            .unwrap()
     });
     let address = format!("http://127.0.0.1:{}", port_rx.recv().unwrap());
     let agent = ureq::Agent::config_builder()
