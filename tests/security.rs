@@ -428,9 +428,11 @@ fn batch_verification_during_an_issuance_never_reports_tampering() {
             .unwrap()
             .report;
             assert_ne!(
-                report.verdict, "compromised",
+                report.verdict,
+                tem::service::verification::Conclusion::Compromised,
                 "run {runs}: {:?} {:?}",
-                report.stamps, report.log
+                report.stamps,
+                report.log
             );
             runs += 1;
         }

@@ -291,7 +291,7 @@ fn verify_batch(
             "batch {} ({}): {} — {} stamps, {} signatures verified, {} bad, {} under revoked keys; audit log {}; report {} signed by {}",
             r.batch.id,
             r.batch.lot_code,
-            r.verdict.to_uppercase(),
+            r.verdict.as_str().to_uppercase(),
             r.stamps.total,
             r.stamps.signatures_ok,
             r.stamps.bad_signatures,
@@ -305,11 +305,13 @@ fn verify_batch(
             signed.kid
         );
     }
-    Ok(if r.verdict == "clean" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if r.verdict == crate::report::verification::Conclusion::Clean {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 #[derive(Debug, clap::Args)]

@@ -17,8 +17,7 @@ pub struct Report {
     pub verified_at: String,
     pub verified_by: String,
     pub batch: BatchRef,
-    /// clean | findings | compromised
-    pub verdict: String,
+    pub verdict: Conclusion,
     pub stamps: StampChecks,
     pub log: LogChecks,
     pub data: DataChecks,
@@ -81,12 +80,82 @@ pub struct ScanSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Finding {
-    /// compromised | finding
-    pub severity: String,
-    /// bad-signature, unknown-key, not-in-log, missing-row, altered-state,
-    /// audit-log, revoked-key, missing-data, lapsed, expired
-    pub kind: String,
+    pub severity: Severity,
+    pub kind: FindingKind,
     pub detail: String,
+}
+
+/// Defines a closed set sent as kebab-case names: the enum, `as_str`,
+/// `Display`, and serde both ways.
+macro_rules! named {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant,)+
+        }
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+            /// The name in the report.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named! {
+    /// What the verification concludes.
+    Conclusion {
+        /// Nothing found.
+        Clean = "clean",
+        /// Data missing or lapsed, or stamps under a revoked key; no tampering.
+        Findings = "findings",
+        /// Something shows tampering.
+        Compromised = "compromised",
+    }
+}
+
+named! {
+    /// How serious a finding is; the most serious sorts first.
+    Severity {
+        /// It shows tampering: the batch's verdict is compromised.
+        Compromised = "compromised",
+        /// Worth fixing, not tampering.
+        Finding = "finding",
+    }
+}
+
+named! {
+    /// What a finding is about.
+    FindingKind {
+        /// A stamp names a key that is not in the key set.
+        UnknownKey = "unknown-key",
+        /// A stamp's signature does not hold for its batch.
+        BadSignature = "bad-signature",
+        /// Stamps signed by a key revoked since.
+        RevokedKey = "revoked-key",
+        /// The audit log fails its own checks.
+        AuditLog = "audit-log",
+        /// A stamp row the audit log never commissioned.
+        NotInLog = "not-in-log",
+        /// A stamp whose state the log does not explain.
+        AlteredState = "altered-state",
+        /// A commissioned stamp without a row.
+        MissingRow = "missing-row",
+        /// An item Circular 02 requires is missing.
+        MissingData = "missing-data",
+        /// A rating, certificate or expiry date no longer holds.
+        Lapsed = "lapsed",
+    }
 }
 
 /// The report with the service's detached signature.
@@ -97,4 +166,22 @@ pub struct SignedReport {
     pub kid: String,
     /// Base64url Ed25519 signature of REPORT_DOMAIN ‖ 0 ‖ report JSON.
     pub signature: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_report_formats_and_compromised_sorts_first() {
+        for c in Conclusion::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+        for k in FindingKind::ALL {
+            let back: FindingKind = serde_json::from_value(serde_json::json!(k.as_str())).unwrap();
+            assert_eq!(back, *k);
+        }
+        assert!(Severity::Compromised < Severity::Finding);
+        assert!(serde_json::from_str::<Conclusion>("\"fine\"").is_err());
+    }
 }

@@ -31,8 +31,8 @@ use crate::domain::{BatchId, StampState};
 use crate::store::{Store, StoredStamp};
 
 pub use crate::report::verification::{
-    BatchRef, DataChecks, Finding, LogChecks, REPORT_DOMAIN, REPORT_FORMAT, Report, ScanSummary,
-    SignedReport, StampChecks,
+    BatchRef, Conclusion, DataChecks, Finding, FindingKind, LogChecks, REPORT_DOMAIN,
+    REPORT_FORMAT, Report, ScanSummary, Severity, SignedReport, StampChecks,
 };
 
 /// Findings listed one by one per kind; the rest are counted.
@@ -40,18 +40,18 @@ const LISTED: usize = 100;
 /// Signatures per batch equation.
 const CHUNK: usize = 1024;
 
-fn compromised(kind: &str, detail: String) -> Finding {
+fn compromised(kind: FindingKind, detail: String) -> Finding {
     Finding {
-        severity: "compromised".into(),
-        kind: kind.into(),
+        severity: Severity::Compromised,
+        kind,
         detail,
     }
 }
 
-fn finding(kind: &str, detail: String) -> Finding {
+fn finding(kind: FindingKind, detail: String) -> Finding {
     Finding {
-        severity: "finding".into(),
-        kind: kind.into(),
+        severity: Severity::Finding,
+        kind,
         detail,
     }
 }
@@ -80,13 +80,13 @@ pub fn verify_batch(
     let data = check_data(&b, &product, stamps.is_empty(), &mut findings);
     let scans = summarise_scans(store, batch, rules)?;
 
-    findings.sort_by_key(|f| if f.severity == "compromised" { 0 } else { 1 });
-    let verdict = if findings.iter().any(|f| f.severity == "compromised") {
-        "compromised"
+    findings.sort_by_key(|f| f.severity);
+    let verdict = if findings.iter().any(|f| f.severity == Severity::Compromised) {
+        Conclusion::Compromised
     } else if findings.is_empty() {
-        "clean"
+        Conclusion::Clean
     } else {
-        "findings"
+        Conclusion::Findings
     };
     let report = Report {
         format: REPORT_FORMAT.into(),
@@ -101,7 +101,7 @@ pub fn verify_batch(
             producer: producer.name.clone(),
             province: producer.province.clone(),
         },
-        verdict: verdict.into(),
+        verdict,
         stamps: stamp_checks,
         log,
         data,
@@ -113,7 +113,7 @@ pub fn verify_batch(
         &signed.report.id,
         batch,
         actor,
-        verdict,
+        verdict.as_str(),
         &serde_json::to_string(&signed).map_err(internal)?,
     )?;
     Ok(signed)
@@ -154,7 +154,7 @@ fn check_signatures(
                 stamp_checks.unknown_key += 1;
                 if stamp_checks.unknown_key as usize <= LISTED {
                     findings.push(compromised(
-                        "unknown-key",
+                        FindingKind::UnknownKey,
                         format!(
                             "stamp #{} ({}) names key {}, which is not in the key set",
                             s.seq, s.serial, s.kid
@@ -169,7 +169,7 @@ fn check_signatures(
     stamp_checks.signatures_ok = known.len() as u64 - bad.len() as u64;
     for s in bad.iter().take(LISTED) {
         findings.push(compromised(
-            "bad-signature",
+            FindingKind::BadSignature,
             format!(
                 "stamp #{} ({}): the signature does not hold for this batch (forged, altered, or moved from another batch)",
                 s.seq, s.serial
@@ -178,13 +178,13 @@ fn check_signatures(
     }
     if bad.len() > LISTED {
         findings.push(compromised(
-            "bad-signature",
+            FindingKind::BadSignature,
             format!("… and {} more", bad.len() - LISTED),
         ));
     }
     if stamp_checks.revoked_key > 0 {
         findings.push(finding(
-            "revoked-key",
+            FindingKind::RevokedKey,
             format!(
                 "{} stamps are signed by a key that has since been revoked; scans trust them only through the registry",
                 stamp_checks.revoked_key
@@ -211,7 +211,7 @@ fn check_log(
         ..Default::default()
     };
     for f in log_check.findings.iter().take(LISTED) {
-        findings.push(compromised("audit-log", f.clone()));
+        findings.push(compromised(FindingKind::AuditLog, f.clone()));
     }
 
     log.entries = entries.len() as u64;
@@ -226,7 +226,7 @@ fn check_log(
                 if listed < LISTED {
                     listed += 1;
                     findings.push(compromised(
-                        "not-in-log",
+                        FindingKind::NotInLog,
                         format!("stamp #{} ({}) was never commissioned in the audit log (a row inserted behind tem's back)", s.seq, s.serial),
                     ));
                 }
@@ -236,7 +236,7 @@ fn check_log(
                 if listed < LISTED {
                     listed += 1;
                     findings.push(compromised(
-                        "altered-state",
+                        FindingKind::AlteredState,
                         format!(
                             "stamp #{} is {} in the database but {} by the audit log",
                             s.seq,
@@ -255,7 +255,7 @@ fn check_log(
             if listed < LISTED {
                 listed += 1;
                 findings.push(compromised(
-                    "missing-row",
+                    FindingKind::MissingRow,
                     format!("stamp #{seq} was commissioned in the audit log but has no row (deleted or moved)"),
                 ));
             }
@@ -310,10 +310,10 @@ fn check_data(
         data.lapsed.push(format!("the batch expired on {e}"));
     }
     for m in &data.missing {
-        findings.push(finding("missing-data", m.clone()));
+        findings.push(finding(FindingKind::MissingData, m.clone()));
     }
     for l in &data.lapsed {
-        findings.push(finding("lapsed", l.clone()));
+        findings.push(finding(FindingKind::Lapsed, l.clone()));
     }
 
     data

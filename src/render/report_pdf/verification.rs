@@ -5,7 +5,7 @@ use std::io;
 
 use super::{BODY, Doc, when_text};
 use crate::render::font::Weight;
-use crate::report::verification::{Report, SignedReport};
+use crate::report::verification::{Conclusion, Report, SignedReport};
 
 /// A batch verification report as PDF bytes (the signed JSON is the
 /// authoritative copy; the PDF names its id and signing key).
@@ -31,10 +31,10 @@ fn header(d: &mut Doc, s: &SignedReport) {
         14.0,
         0.0,
     );
-    let verdict = match r.verdict.as_str() {
-        "clean" => "KHÔNG CÓ VẤN ĐỀ (clean)",
-        "findings" => "CÓ PHÁT HIỆN (findings)",
-        _ => "BỊ XÂM PHẠM (compromised)",
+    let verdict = match r.verdict {
+        Conclusion::Clean => "KHÔNG CÓ VẤN ĐỀ (clean)",
+        Conclusion::Findings => "CÓ PHÁT HIỆN (findings)",
+        Conclusion::Compromised => "BỊ XÂM PHẠM (compromised)",
     };
     d.para(&format!("Kết luận: {verdict}"), Weight::Bold, 12.0, 0.0);
     d.para(
@@ -131,7 +131,7 @@ fn findings(d: &mut Doc, s: &SignedReport) {
         let rows: Vec<Vec<String>> = r
             .findings
             .iter()
-            .map(|f| vec![f.severity.clone(), f.kind.clone(), f.detail.clone()])
+            .map(|f| vec![f.severity.to_string(), f.kind.to_string(), f.detail.clone()])
             .collect();
         d.table(&["Mức", "Loại", "Chi tiết"], &[0.16, 0.16, 0.68], &rows);
     }
