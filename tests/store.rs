@@ -662,7 +662,7 @@ fn lifecycle_print_activate_void(s: &Subject) {
         .events(batch)
         .unwrap()
         .into_iter()
-        .map(|e| e.action)
+        .map(|e| e.action.to_string())
         .collect();
     assert_eq!(events, ["commission", "print", "print", "activate", "void"]);
     let map = store.stamp_counts_by_batch(&[batch]).unwrap();

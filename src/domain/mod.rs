@@ -26,6 +26,6 @@ pub use product::{
     Certification, CertificationInput, Gtin, Media, NewProduct, OcopGroup, OcopRating,
     OcopRatingInput, Product, ProductInput,
 };
-pub use stamp::{Serial, ShortCode, StampCounts, StampState};
+pub use stamp::{EventAction, Serial, ShortCode, StampCounts, StampState};
 pub use text::DomainError;
 pub use triage::{Outcome, TriageKind};

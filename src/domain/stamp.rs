@@ -242,3 +242,63 @@ mod tests {
         }
     }
 }
+
+/// What happened to a batch's stamps, as its lifecycle events record it
+/// (the `events` table; EPCIS maps each to a business step).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventAction {
+    /// Stamps issued (signed and stored).
+    Commission,
+    /// A print job covered them.
+    Print,
+    /// Stuck on packages and released for sale.
+    Activate,
+    /// Taken out of use.
+    Void,
+    /// Recalled.
+    Recall,
+    /// A recall lifted.
+    Lift,
+    /// A scan alert (the repeat-scan rules, or a registry mismatch).
+    Alert,
+}
+
+impl EventAction {
+    /// Every action.
+    pub const ALL: [EventAction; 7] = [
+        EventAction::Commission,
+        EventAction::Print,
+        EventAction::Activate,
+        EventAction::Void,
+        EventAction::Recall,
+        EventAction::Lift,
+        EventAction::Alert,
+    ];
+
+    /// The name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventAction::Commission => "commission",
+            EventAction::Print => "print",
+            EventAction::Activate => "activate",
+            EventAction::Void => "void",
+            EventAction::Recall => "recall",
+            EventAction::Lift => "lift",
+            EventAction::Alert => "alert",
+        }
+    }
+
+    /// The action named `s`, if it is one.
+    pub fn parse(s: &str) -> Option<EventAction> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EventAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -12,24 +12,25 @@ use std::io::Write;
 use serde_json::{Value, json};
 
 use super::{ServiceError, ServiceResult, registry};
-use crate::domain::BatchId;
+use crate::domain::{BatchId, EventAction};
+
 use crate::store::{Event, StoreError};
 
 const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
 const PAGE: u32 = 10_000;
 
 /// EPCIS action, CBV business step and disposition for a tem event.
-fn vocabulary(action: &str) -> (&'static str, &'static str, Option<&'static str>) {
+fn vocabulary(action: EventAction) -> (&'static str, &'static str, Option<&'static str>) {
     match action {
-        "commission" => ("ADD", "commissioning", Some("inactive")),
+        EventAction::Commission => ("ADD", "commissioning", Some("inactive")),
         // Printing the code onto a label is encoding it in a data carrier.
-        "print" => ("OBSERVE", "encoding", Some("inactive")),
+        EventAction::Print => ("OBSERVE", "encoding", Some("inactive")),
         // Stuck on a package and released for sale.
-        "activate" => ("OBSERVE", "packing", Some("active")),
-        "void" => ("DELETE", "decommissioning", None),
-        "recall" => ("OBSERVE", "holding", Some("recalled")),
-        "lift" => ("OBSERVE", "holding", Some("active")),
-        _ => ("OBSERVE", "inspecting", None),
+        EventAction::Activate => ("OBSERVE", "packing", Some("active")),
+        EventAction::Void => ("DELETE", "decommissioning", None),
+        EventAction::Recall => ("OBSERVE", "holding", Some("recalled")),
+        EventAction::Lift => ("OBSERVE", "holding", Some("active")),
+        EventAction::Alert => ("OBSERVE", "inspecting", None),
     }
 }
 
@@ -84,7 +85,7 @@ fn write_event(
     province: &str,
     out: &mut dyn Write,
 ) -> ServiceResult<()> {
-    let (action, biz_step, disposition) = vocabulary(&e.action);
+    let (action, biz_step, disposition) = vocabulary(e.action);
     let mut fields = json!({
         "type": "ObjectEvent",
         "eventTime": e.at.to_string(),

@@ -7,7 +7,7 @@ use super::backend::now;
 use super::conn::{Conn, args};
 use super::{StoreError, StoreResult};
 use crate::audit::merkle;
-use crate::domain::BatchId;
+use crate::domain::{BatchId, EventAction};
 
 /// Appends an audit entry inside the caller's transaction.
 pub(super) fn audit_append(
@@ -104,7 +104,7 @@ pub(super) struct EventRow<'a> {
 /// Appends a lifecycle event inside the caller's transaction.
 pub(super) fn record_event(
     tx: &dyn Conn,
-    action: &str,
+    action: EventAction,
     batch: BatchId,
     e: EventRow<'_>,
 ) -> StoreResult<()> {
@@ -113,7 +113,7 @@ pub(super) fn record_event(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         args![
             now(),
-            action,
+            action.as_str(),
             batch.0,
             e.first_seq,
             e.last_seq,

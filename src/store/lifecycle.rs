@@ -7,7 +7,7 @@ use super::journal::{EventRow, record_event};
 use super::lookups::batch_exists;
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::{StoreError, StoreResult};
-use crate::domain::{BatchId, StampState};
+use crate::domain::{BatchId, EventAction, StampState};
 
 /// Which stamps a print job covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,8 +86,7 @@ pub struct Event {
     pub id: i64,
     #[schema(value_type = String, format = DateTime)]
     pub at: jiff::Timestamp,
-    /// commission, print, activate, void, recall, lift, alert
-    pub action: String,
+    pub action: EventAction,
     pub batch_id: BatchId,
     /// The stamps concerned (both absent: the whole batch).
     pub first_seq: Option<u32>,
@@ -201,7 +200,7 @@ impl<B: Backend> LifecycleStore for B {
             )?;
             record_event(
                 tx,
-                "print",
+                EventAction::Print,
                 job.batch,
                 EventRow {
                     first_seq: Some(first),
@@ -275,7 +274,7 @@ impl<B: Backend> LifecycleStore for B {
             };
             record_event(
                 tx,
-                "recall",
+                EventAction::Recall,
                 r.batch,
                 EventRow {
                     first_seq: r.range.map(|x| x.0),
@@ -303,7 +302,7 @@ impl<B: Backend> LifecycleStore for B {
                 let stamps: i64 = tx.query_row("SELECT COUNT(*) FROM stamps WHERE batch_id = ?1", args![batch.0], |r| r.get(0))?;
                 record_event(
                     tx,
-                    "lift",
+                    EventAction::Lift,
                     batch,
                     EventRow {
                         first_seq: None,
@@ -352,7 +351,7 @@ impl<B: Backend> LifecycleStore for B {
                 )?;
                 record_event(
                     tx,
-                    "void",
+                    EventAction::Void,
                     batch,
                     EventRow { first_seq: Some(first), last_seq: Some(last), count: u64::from(changed), actor, reason: Some(reason), detail: None },
                 )?;
@@ -406,7 +405,7 @@ impl<B: Backend> LifecycleStore for B {
                 )?;
                 record_event(
                     tx,
-                    "activate",
+                    EventAction::Activate,
                     batch,
                     EventRow { first_seq: Some(first), last_seq: Some(last), count: u64::from(changed), actor, reason: None, detail: None },
                 )?;
@@ -448,10 +447,12 @@ impl<B: Backend> LifecycleStore for B {
                  FROM events WHERE batch_id = ?1 ORDER BY id",
                 args![batch.0],
                 |r| {
+                    let action: String = r.get(2)?;
                     Ok(crate::store::Event {
                         id: r.get(0)?,
                         at: ts(r, 1)?,
-                        action: r.get(2)?,
+                        action: EventAction::parse(&action)
+                            .ok_or_else(|| bad_value("event action", &action))?,
                         batch_id: batch,
                         first_seq: r.get(3)?,
                         last_seq: r.get(4)?,

@@ -9,7 +9,7 @@ use super::lookups::counts;
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::{StoreError, StoreResult};
 use crate::codes::{Kid, StampCode};
-use crate::domain::{BatchId, Serial, StampCounts, StampState};
+use crate::domain::{BatchId, EventAction, Serial, StampCounts, StampState};
 
 /// Where issuance gets its stamps from and reports progress to. The store
 /// pulls chunks inside its transaction, so signing (on other threads) and
@@ -182,7 +182,7 @@ impl<B: Backend> StampStore for B {
             )?;
             record_event(
                 tx,
-                "commission",
+                EventAction::Commission,
                 batch,
                 EventRow {
                     first_seq: Some(first_seq),

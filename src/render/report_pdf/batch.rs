@@ -230,7 +230,7 @@ fn events_section(d: &mut Doc, r: &BatchReport) {
         .map(|e| {
             vec![
                 vietnam_time(e.at),
-                e.action.clone(),
+                e.action.to_string(),
                 range(e.first_seq, e.last_seq),
                 e.count.to_string(),
                 e.actor.clone(),
