@@ -55,21 +55,29 @@ impl Verdict {
         }
     }
 
+    /// Every verdict, the good one first.
+    pub const ALL: [Verdict; 10] = [
+        Verdict::Genuine,
+        Verdict::Recalled,
+        Verdict::Voided,
+        Verdict::Expired,
+        Verdict::NotPrinted,
+        Verdict::UnknownSerial,
+        Verdict::Forged,
+        Verdict::UnknownKey,
+        Verdict::RevokedKey,
+        Verdict::Malformed,
+    ];
+
+    /// The verdict named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Verdict> {
-        [
-            Verdict::Genuine,
-            Verdict::Recalled,
-            Verdict::Voided,
-            Verdict::Expired,
-            Verdict::NotPrinted,
-            Verdict::UnknownSerial,
-            Verdict::Forged,
-            Verdict::UnknownKey,
-            Verdict::RevokedKey,
-            Verdict::Malformed,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -55,7 +55,7 @@ pub struct ScanRecord {
     pub serial: String,
     #[schema(value_type = String, format = DateTime)]
     pub at: jiff::Timestamp,
-    pub verdict: String,
+    pub verdict: crate::domain::scan::Verdict,
     pub network: Option<String>,
     pub device: Option<String>,
     pub agent: Option<String>,
@@ -337,7 +337,8 @@ pub(super) fn scan_pass(
                 history.push(ScanRecord {
                     serial: Serial(serial as u64).to_string(),
                     at: timestamp(at)?,
-                    verdict: verdict.to_string(),
+                    verdict: scan_rules::Verdict::parse(verdict)
+                        .ok_or_else(|| bad_value("scan verdict", verdict))?,
                     network: r.get(3)?,
                     device: r.get(4)?,
                     agent: r.get(5)?,

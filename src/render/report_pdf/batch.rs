@@ -138,7 +138,7 @@ fn suspicious_section(d: &mut Doc, r: &BatchReport) {
             .map(|h| {
                 vec![
                     vietnam_time(h.at),
-                    h.verdict.clone(),
+                    h.verdict.to_string(),
                     h.network.clone().unwrap_or_default(),
                     h.device.clone().unwrap_or_default(),
                     h.agent.clone().unwrap_or_default(),
