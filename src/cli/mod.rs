@@ -16,7 +16,7 @@ mod token;
 mod triage;
 mod verify;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -225,4 +225,19 @@ fn cli_actor() -> String {
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// A temporary name beside `target` (hidden, with this process's id): files
+/// are written there and renamed into place only once complete, so a
+/// failure never leaves half a file under the name asked for.
+pub(crate) fn temp_path(target: &Path) -> anyhow::Result<PathBuf> {
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .context("the output path has no file name")?
+        .to_string_lossy();
+    Ok(dir.join(format!(".{name}.{}.tmp", std::process::id())))
 }

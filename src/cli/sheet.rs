@@ -343,7 +343,7 @@ fn write_files(
     files: &mut Vec<(PathBuf, PathBuf)>,
 ) -> anyhow::Result<()> {
     let create = |target: &Path, files: &mut Vec<(PathBuf, PathBuf)>| -> anyhow::Result<File> {
-        let tmp = temp_path(target)?;
+        let tmp = super::temp_path(target)?;
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         files.push((tmp, target.to_path_buf()));
         Ok(file)
@@ -403,16 +403,4 @@ fn numbered(path: &Path, page: u32) -> PathBuf {
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
     path.with_file_name(format!("{stem}-{page:03}{ext}"))
-}
-
-fn temp_path(target: &Path) -> anyhow::Result<PathBuf> {
-    let dir = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .context("the output path has no file name")?
-        .to_string_lossy();
-    Ok(dir.join(format!(".{name}.{}.tmp", std::process::id())))
 }

@@ -63,15 +63,7 @@ struct CsvOut {
 
 impl CsvOut {
     fn create(target: &Path) -> anyhow::Result<CsvOut> {
-        let dir = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = target
-            .file_name()
-            .context("the CSV path has no file name")?
-            .to_string_lossy();
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let tmp = super::temp_path(target)?;
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut writer = csv::Writer::from_writer(BufWriter::new(file));
         writer.write_record(CSV_HEADER)?;

@@ -4,8 +4,8 @@ use tracing::instrument;
 
 use super::{ServiceResult, not_found};
 use crate::domain::{
-    Batch, BatchId, BatchInput, NewBatch, NewProducer, NewProduct, NewStage, Producer, ProducerId,
-    ProducerInput, Product, ProductId, ProductInput, Stage, StageInput,
+    Batch, BatchId, BatchInput, DomainError, Grant, NewBatch, NewProducer, NewProduct, NewStage,
+    Producer, ProducerId, ProducerInput, Product, ProductId, ProductInput, Stage, StageInput,
 };
 pub use crate::store::BatchSummary;
 use crate::store::Store;
@@ -92,6 +92,68 @@ pub fn edit_product(
     let updated = store.update_product(id, &new, actor)?;
     tracing::info!(product.id = %id, "product updated");
     Ok(updated)
+}
+
+/// What the dashboard's product form gives: the fields it edits, and the
+/// photo file when one was chosen (normalised here, `photos`).
+#[derive(Debug, Clone, Default)]
+pub struct ProductForm {
+    pub name: String,
+    pub ocop_group: Option<String>,
+    pub description: Option<String>,
+    pub photo: Option<Vec<u8>>,
+}
+
+/// Creates a product of `producer` from the dashboard's form, when `grant`
+/// may add products for that producer (otherwise the form's producer field
+/// is wrong, whoever it names).
+pub fn create_product_from_form(
+    store: &dyn Store,
+    grant: &Grant,
+    producer: ProducerId,
+    form: ProductForm,
+    actor: &str,
+) -> ServiceResult<Product> {
+    super::access::producer(store, grant, producer)
+        .map_err(|_| DomainError::new("producer_id", "choose a producer"))?;
+    let photo = form
+        .photo
+        .as_deref()
+        .map(super::photos::product_photo)
+        .transpose()?;
+    let input = ProductInput {
+        producer_id: producer.0,
+        name: form.name,
+        ocop_group: form.ocop_group,
+        description: form.description,
+        ..Default::default()
+    };
+    create_product_with_photo(store, input, photo, actor)
+}
+
+/// Changes a product from the dashboard's form, when `grant` may see it.
+pub fn edit_product_from_form(
+    store: &dyn Store,
+    grant: &Grant,
+    id: ProductId,
+    form: ProductForm,
+    actor: &str,
+) -> ServiceResult<Product> {
+    super::access::product(store, grant, id)?;
+    let photo = form
+        .photo
+        .as_deref()
+        .map(super::photos::product_photo)
+        .transpose()?;
+    edit_product(
+        store,
+        id,
+        &form.name,
+        form.ocop_group,
+        form.description,
+        photo,
+        actor,
+    )
 }
 
 pub fn product(store: &dyn Store, id: ProductId) -> ServiceResult<Product> {

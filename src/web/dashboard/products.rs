@@ -15,10 +15,8 @@ use super::form::{FormState, number_error};
 use super::home::{BatchRow, batch_rows};
 use super::strings::Strings;
 use super::{DashError, Frame, Signed, render_status, see_other, service};
-use crate::domain::{
-    BatchId, BatchInput, DomainError, OcopGroup, ProducerId, ProductId, ProductInput, Role,
-};
-use crate::service::{ServiceError, access, photos, registry};
+use crate::domain::{BatchId, BatchInput, OcopGroup, ProducerId, ProductId, Role};
+use crate::service::{ServiceError, access, registry};
 use crate::web::AppState;
 
 // ---------------------------------------------------------------- products
@@ -175,25 +173,14 @@ pub async fn create_product(
         signed.session.grant.clone(),
         signed.session.actor.clone(),
     );
-    let created = web::block(move || -> Result<_, ServiceError> {
-        access::producer(&*store, &grant, ProducerId(producer_id)).map_err(|_| {
-            ServiceError::from(DomainError::new("producer_id", "choose a producer"))
-        })?;
-        let photo = image
-            .map(|bytes| photos::product_photo(&bytes))
-            .transpose()?;
-        registry::create_product_with_photo(
-            &*store,
-            ProductInput {
-                producer_id,
-                name,
-                ocop_group: group,
-                description,
-                ..Default::default()
-            },
-            photo,
-            &actor,
-        )
+    let form = registry::ProductForm {
+        name,
+        ocop_group: group,
+        description,
+        photo: image,
+    };
+    let created = web::block(move || {
+        registry::create_product_from_form(&*store, &grant, ProducerId(producer_id), form, &actor)
     })
     .await?;
     match created {
@@ -262,20 +249,14 @@ pub async fn update_product(
         signed.session.grant.clone(),
         signed.session.actor.clone(),
     );
-    let saved = web::block(move || -> Result<_, ServiceError> {
-        access::product(&*store, &grant, ProductId(id))?;
-        let photo = image
-            .map(|bytes| photos::product_photo(&bytes))
-            .transpose()?;
-        registry::edit_product(
-            &*store,
-            ProductId(id),
-            &name,
-            group,
-            description,
-            photo,
-            &actor,
-        )
+    let form = registry::ProductForm {
+        name,
+        ocop_group: group,
+        description,
+        photo: image,
+    };
+    let saved = web::block(move || {
+        registry::edit_product_from_form(&*store, &grant, ProductId(id), form, &actor)
     })
     .await?;
     match saved {
