@@ -384,7 +384,7 @@ fn a_key_change_cut_off_before_its_audit_entry_is_recorded_at_the_next_start() {
 /// "compromised" that tem would sign.
 #[test]
 fn batch_verification_during_an_issuance_never_reports_tampering() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let env = Env::new();
     env.ok(&["demo"]);
     let store: std::sync::Arc<dyn tem::store::Store> =
@@ -392,10 +392,16 @@ fn batch_verification_during_an_issuance_never_reports_tampering() {
     let keys = env.path("keys");
     let batch = tem::domain::BatchId(1);
     let done = AtomicBool::new(false);
+    // Verifications finished while the issuance went on: the issuance goes
+    // on (up to 1,000 rounds) until there have been a few, however the
+    // machine's load splits the time between the two.
+    let overlapped = AtomicUsize::new(0);
     std::thread::scope(|s| {
         s.spawn(|| {
             let ring = tem::codes::KeyRing::open(&keys).unwrap();
-            for _ in 0..60 {
+            let mut rounds = 0;
+            while rounds < 60 || (overlapped.load(Ordering::SeqCst) < 3 && rounds < 1_000) {
+                rounds += 1;
                 tem::service::issue::issue(
                     &*store,
                     &ring,
@@ -434,6 +440,9 @@ fn batch_verification_during_an_issuance_never_reports_tampering() {
                 report.stamps,
                 report.log
             );
+            if !done.load(Ordering::SeqCst) {
+                overlapped.fetch_add(1, Ordering::SeqCst);
+            }
             runs += 1;
         }
         assert!(
