@@ -104,19 +104,12 @@ pub struct ProductForm {
     image: Option<Upload>,
 }
 
-/// What the product form holds, cleaned of empty fields.
-struct ProductFields {
-    name: String,
-    group: Option<String>,
-    description: Option<String>,
-    image: Option<Vec<u8>>,
-}
-
 impl ProductForm {
-    fn fields(&self) -> ProductFields {
-        ProductFields {
+    /// What the form holds, cleaned of empty fields, as the service takes it.
+    fn fields(&self) -> registry::ProductForm {
+        registry::ProductForm {
             name: self.name.0.clone(),
-            group: self
+            ocop_group: self
                 .ocop_group
                 .as_ref()
                 .map(|g| g.0.clone())
@@ -126,7 +119,7 @@ impl ProductForm {
                 .as_ref()
                 .map(|d| d.0.clone())
                 .filter(|d| !d.trim().is_empty()),
-            image: self
+            photo: self
                 .image
                 .as_ref()
                 .filter(|u| !u.data.is_empty())
@@ -135,15 +128,16 @@ impl ProductForm {
     }
 }
 
-impl ProductFields {
-    /// The form as typed, to show again with its errors.
-    fn form_state(&self) -> FormState {
-        FormState::with_values([
-            ("name", self.name.clone()),
-            ("ocop_group", self.group.clone().unwrap_or_default()),
-            ("description", self.description.clone().unwrap_or_default()),
-        ])
-    }
+/// The form as typed, to show again with its errors.
+fn form_state(fields: &registry::ProductForm) -> FormState {
+    FormState::with_values([
+        ("name", fields.name.clone()),
+        ("ocop_group", fields.ocop_group.clone().unwrap_or_default()),
+        (
+            "description",
+            fields.description.clone().unwrap_or_default(),
+        ),
+    ])
 }
 
 pub async fn create_product(
@@ -154,7 +148,7 @@ pub async fn create_product(
     signed.check_csrf(form.csrf.as_ref().map_or("", |c| c.0.as_str()))?;
     let t = signed.frame.t;
     let fields = form.fields();
-    let mut state_of_form = fields.form_state();
+    let mut state_of_form = form_state(&fields);
     let producer_id = match (signed.session.grant.role, signed.session.grant.producer) {
         (Role::Producer, Some(p)) => p.0,
         _ => form.producer_id.as_ref().map(|p| p.0).unwrap_or(0),
@@ -162,25 +156,13 @@ pub async fn create_product(
     state_of_form
         .values
         .insert("producer_id".into(), producer_id.to_string());
-    let ProductFields {
-        name,
-        group,
-        description,
-        image,
-    } = fields;
     let (store, grant, actor) = (
         state.store.clone(),
         signed.session.grant.clone(),
         signed.session.actor.clone(),
     );
-    let form = registry::ProductForm {
-        name,
-        ocop_group: group,
-        description,
-        photo: image,
-    };
     let created = web::block(move || {
-        registry::create_product_from_form(&*store, &grant, ProducerId(producer_id), form, &actor)
+        registry::create_product_from_form(&*store, &grant, ProducerId(producer_id), fields, &actor)
     })
     .await?;
     match created {
@@ -237,26 +219,14 @@ pub async fn update_product(
     let t = signed.frame.t;
     let id = id.into_inner();
     let fields = form.fields();
-    let fs = fields.form_state();
-    let ProductFields {
-        name,
-        group,
-        description,
-        image,
-    } = fields;
+    let fs = form_state(&fields);
     let (store, grant, actor) = (
         state.store.clone(),
         signed.session.grant.clone(),
         signed.session.actor.clone(),
     );
-    let form = registry::ProductForm {
-        name,
-        ocop_group: group,
-        description,
-        photo: image,
-    };
     let saved = web::block(move || {
-        registry::edit_product_from_form(&*store, &grant, ProductId(id), form, &actor)
+        registry::edit_product_from_form(&*store, &grant, ProductId(id), fields, &actor)
     })
     .await?;
     match saved {
