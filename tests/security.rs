@@ -408,28 +408,29 @@ fn batch_verification_during_an_issuance_never_reports_tampering() {
                     "https://tem.example.vn",
                     batch,
                     300,
-                    "test",
+                    &tem::domain::Actor::admin("test"),
                     &mut |_| Ok(()),
                 )
                 .unwrap();
             }
             done.store(true, Ordering::SeqCst);
         });
-        let ring = tem::codes::KeyRing::open(&keys).unwrap();
-        let (set, signer) = (ring.key_set(), ring.signer().unwrap());
+        let ctx = tem::service::Context::new(
+            store.clone(),
+            keys.clone(),
+            "https://tem.example.vn".into(),
+        );
+        let inspector = tem::domain::Actor::admin("inspector");
         let (mut runs, mut during) = (0, 0);
         while !done.load(Ordering::SeqCst) || runs < 5 {
             if !done.load(Ordering::SeqCst) {
                 during += 1;
             }
             let report = tem::service::verification::verify_batch(
-                &*store,
-                &set,
-                &signer,
-                "https://tem.example.vn",
+                &ctx,
                 batch,
                 &Default::default(),
-                "inspector",
+                &inspector,
             )
             .unwrap()
             .report;
@@ -450,4 +451,135 @@ fn batch_verification_during_an_issuance_never_reports_tampering() {
             "only {during} verifications ran during the issuance"
         );
     });
+}
+
+/// The service checks the caller's grant itself, whoever calls it (an API
+/// handler, a dashboard form, a future job): a producer's actor gets "not
+/// found" from every use case on another producer's batch, and nothing is
+/// written.
+#[test]
+fn every_batch_use_case_refuses_another_producers_actor() {
+    use tem::domain::{Actor, BatchId, Grant, Role, StageInput};
+    use tem::service::{ServiceError, registry};
+    use tem::store::prelude::*;
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let store: std::sync::Arc<dyn tem::store::Store> =
+        std::sync::Arc::new(tem::store::SqliteStore::open(&env.path("tem.db")).unwrap());
+    let ctx = tem::service::Context::new(
+        store.clone(),
+        env.path("keys"),
+        "https://tem.example.vn".into(),
+    );
+    let batch = registry::batch(&*store, BatchId(1)).unwrap();
+    let owner = registry::product(&*store, batch.product_id)
+        .unwrap()
+        .producer_id;
+    let other = registry::producers(&*store)
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id != owner)
+        .unwrap();
+    let intruder = Actor {
+        grant: Grant::new(Role::Producer, Some(other.id), &[]).unwrap(),
+        name: "token 9 (producer)".into(),
+    };
+    let (stamps_before, audit_before) = (
+        store.stamp_counts(batch.id).unwrap(),
+        store.audit_size().unwrap(),
+    );
+    let rules = Default::default();
+    let id = batch.id;
+    let refused: Vec<(&str, Result<(), ServiceError>)> = vec![
+        ("issue", tem::service::issue::issue_for(&ctx, id, 5, &intruder).map(drop)),
+        (
+            "activate",
+            tem::service::lifecycle::activate(&*store, id, 1, 5, &intruder).map(drop),
+        ),
+        (
+            "void",
+            tem::service::lifecycle::void(&*store, id, 1, 1, "lost", &intruder).map(drop),
+        ),
+        (
+            "recall",
+            tem::service::lifecycle::recall(&*store, id, None, "test", "do not eat", &intruder)
+                .map(drop),
+        ),
+        ("lift", tem::service::lifecycle::lift(&*store, id, "test", &intruder).map(drop)),
+        (
+            "stats",
+            tem::service::lifecycle::stats(&*store, &intruder.grant, id, &rules).map(drop),
+        ),
+        (
+            "add stage",
+            registry::add_stage(
+                &*store,
+                id,
+                StageInput {
+                    name: "Đóng gói".into(),
+                    ..Default::default()
+                },
+                &intruder,
+            )
+            .map(drop),
+        ),
+        (
+            "create batch",
+            registry::create_batch(&*store, batch.product_id, Default::default(), &intruder)
+                .map(drop),
+        ),
+        (
+            "report",
+            tem::service::report::batch(&*store, &intruder.grant, id, &rules).map(drop),
+        ),
+        (
+            "verify",
+            tem::service::verification::verify_batch(&ctx, id, &rules, &intruder).map(drop),
+        ),
+        (
+            "stamps",
+            tem::service::access::stamps(&*store, &intruder.grant, id, 1, 10).map(drop),
+        ),
+        (
+            "stamp CSV",
+            tem::service::stamp_export::status_csv(
+                &*store,
+                &intruder.grant,
+                ctx.base_url(),
+                id,
+                (1, 10),
+            )
+            .map(drop),
+        ),
+        (
+            "overview",
+            tem::service::batch_overview::overview(&*store, &intruder.grant, id, &rules).map(drop),
+        ),
+        (
+            "sheet preview",
+            tem::service::sheet_preview::jpeg(
+                &ctx,
+                &intruder,
+                id,
+                tem::render::layout::Layout::builtin("a4-65").unwrap(),
+                tem::render::label::Lang::Vi,
+            )
+            .map(drop),
+        ),
+    ];
+    for (what, result) in refused {
+        assert!(
+            matches!(result, Err(ServiceError::NotFound { .. })),
+            "{what}: {result:?}"
+        );
+    }
+    assert_eq!(store.stamp_counts(batch.id).unwrap(), stamps_before);
+    assert_eq!(store.audit_size().unwrap(), audit_before, "nothing recorded");
+    // The owner's actor is let through (the refusals above are about who).
+    let owner_actor = Actor {
+        grant: Grant::new(Role::Producer, Some(owner), &[]).unwrap(),
+        name: "token 8 (producer)".into(),
+    };
+    tem::service::lifecycle::stats(&*store, &owner_actor.grant, id, &rules).unwrap();
+    tem::service::issue::issue_for(&ctx, id, 1, &owner_actor).unwrap();
 }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::codes::KeyRing;
 use crate::config::Config;
 use crate::service::audit;
 
@@ -54,11 +53,12 @@ pub fn run(config: &Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         let v = remote_verify(url, token.as_deref(), key_set.as_deref(), kept)?;
         return report(&v, *json);
     }
-    let store = super::open_store(config)?;
-    let ring = KeyRing::open(config.keys_dir())?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
+    let ring = ctx.keys()?;
     match cmd {
         AuditCommand::Sign { json } => {
-            let head = audit::sign_head(&*store, &ring.signer()?)?;
+            let head = audit::sign_head(store, &ring.signer()?)?;
             if json {
                 super::print_json(&head)?;
                 return Ok(ExitCode::SUCCESS);
@@ -73,7 +73,7 @@ pub fn run(config: &Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             json, kept_head, ..
         } => {
             let kept = read_kept_heads(&kept_head)?;
-            report(&audit::verify(&*store, &ring.key_set(), kept)?, json)
+            report(&audit::verify(store, &ring.key_set(), kept)?, json)
         }
     }
 }

@@ -11,7 +11,6 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 
-use crate::codes::KeyRing;
 use crate::config::Config;
 use crate::service::bundle::{self, Bundle, OfflineChecker};
 
@@ -82,10 +81,11 @@ pub struct CheckRecord {
 pub fn run(config: &Config, cmd: BundleCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BundleCommand::Export { province, output } => {
-            let store = super::open_store(config)?;
-            let ring = KeyRing::open(config.keys_dir())?;
+            let ctx = super::context(config)?;
+            let store = ctx.store();
+            let ring = ctx.keys()?;
             let b = bundle::export(
-                &*store,
+                store,
                 &ring.signer()?,
                 ring.key_set(),
                 &config.base_url,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::codes::{KeyRing, Verifier};
+use crate::codes::Verifier;
 use crate::config::Config;
 use crate::domain::Grant;
 use crate::domain::inspection::Inspection;
@@ -63,10 +63,11 @@ pub fn run(config: &Config, args: InspectArgs) -> anyhow::Result<ExitCode> {
         super::verify::read_code_file(file, &mut items)?;
         found.extend(items.into_iter().map(|(_, text)| Found::Code(text)));
     }
-    let store = super::open_store(config)?;
-    let verifier = Verifier::new(&KeyRing::open(config.keys_dir())?.key_set());
+    let ctx = super::context(config)?;
+    let store = ctx.store();
+    let verifier = Verifier::new(&ctx.keys()?.key_set());
     let inspection = inspection::create(
-        &*store,
+        store,
         &verifier,
         &Grant::admin(),
         &super::cli_actor(),

@@ -45,8 +45,9 @@ pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
     let ring = KeyRing::open(dir)?;
     match cmd {
         KeysCommand::Generate => {
-            let store = super::open_store(config)?;
-            let kid = crate::service::keys::generate(dir, &*store, &super::cli_actor())?;
+            let ctx = super::context(config)?;
+            let store = ctx.store();
+            let kid = crate::service::keys::generate(dir, store, &super::cli_actor())?;
             println!("generated signing key {kid} in {}", dir.display());
             println!(
                 "the private key file is readable only by you (mode 600); back it up safely, never commit it"
@@ -83,18 +84,20 @@ pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
             }
         }
         KeysCommand::Rotate => {
-            let store = super::open_store(config)?;
-            let (kid, retired) = crate::service::keys::rotate(dir, &*store, &super::cli_actor())?;
+            let ctx = super::context(config)?;
+            let store = ctx.store();
+            let (kid, retired) = crate::service::keys::rotate(dir, store, &super::cli_actor())?;
             println!("new active key {kid}");
             if let Some(old) = retired {
                 println!("key {old} is now verify-only: stamps it signed stay genuine");
             }
         }
         KeysCommand::Revoke { kid, reason } => {
-            let store = super::open_store(config)?;
+            let ctx = super::context(config)?;
+            let store = ctx.store();
             let kid = crate::service::keys::revoke(
                 dir,
-                &*store,
+                store,
                 &kid,
                 reason.as_deref(),
                 &super::cli_actor(),

@@ -7,12 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::audit::merkle;
 use crate::codes::KeyRing;
 use crate::config::{Config, Database};
-use crate::service::audit;
-use crate::store::AuditStore as _;
-use crate::store::{PgStore, SqliteStore, Store, migrate};
+use crate::service::migrate_data;
 
 #[derive(Debug, clap::Args)]
 pub struct MigrateDataArgs {
@@ -42,51 +39,34 @@ pub fn run(config: &Config, args: MigrateDataArgs) -> anyhow::Result<ExitCode> {
         .key_set();
 
     let started = std::time::Instant::now();
-    let bar = ProgressBar::new(migrate::TABLES.len() as u64).with_style(
+    let bar = ProgressBar::new(migrate_data::TABLES.len() as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} tables {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let copied = migrate::sqlite_to_postgres(&source, &target, args.force, &mut |table, n| {
-        bar.set_message(format!("{table}: {n} rows"));
-        bar.inc(1);
-    })?;
+    let migration =
+        migrate_data::sqlite_to_postgres(&source, &target, args.force, &keys, &mut |table, n| {
+            bar.set_message(format!("{table}: {n} rows"));
+            bar.inc(1);
+        });
     bar.finish_and_clear();
-
-    // Check the copy as it now stands in PostgreSQL.
-    let src = SqliteStore::open(&source)?;
-    let dst = PgStore::open(&target)?;
-    let mut problems = Vec::new();
-    let src_counts = src.table_counts()?;
-    let dst_counts = dst.table_counts()?;
+    let migration = migration?;
     println!("{:<20} {:>12} {:>12}", "table", "SQLite", "PostgreSQL");
-    for ((table, a), (_, b)) in src_counts.iter().zip(&dst_counts) {
+    for (table, a, b) in &migration.counts {
         println!("{table:<20} {a:>12} {b:>12}");
-        if a != b {
-            problems.push(format!("{table}: {a} rows in SQLite, {b} in PostgreSQL"));
-        }
     }
-    let checked = audit::verify(&dst, &keys, Vec::new())?;
-    problems.extend(checked.findings.iter().map(|f| format!("audit log: {f}")));
-    let size = dst.audit_size()?;
-    let root = |s: &dyn Store| -> anyhow::Result<merkle::Hash> {
-        let mut s = s;
-        Ok(merkle::range_hash(&mut s, 0, size)?)
-    };
-    if src.audit_size()? != size || root(&src)? != root(&dst)? {
-        problems.push("audit log: the copy's tree differs from the source's".into());
-    }
+    let problems = &migration.problems;
     if !problems.is_empty() {
-        for p in &problems {
+        for p in problems {
             println!("FAIL {p}");
         }
         anyhow::bail!("the copy in PostgreSQL does not match the source; do not switch to it");
     }
     println!(
         "copied {} rows in {:.1} s; the audit log's {} entries verify ({} signed heads) with the source's root",
-        copied.rows(),
+        migration.rows,
         started.elapsed().as_secs_f64(),
-        size,
-        checked.heads_checked
+        migration.audit_size,
+        migration.heads_checked
     );
     println!(
         "next: point every node at it (db = \"{}\" in tem.toml)",

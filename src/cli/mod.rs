@@ -18,13 +18,11 @@ mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, Database, LogFormat, Overrides};
-use crate::store::{PgStore, SqliteStore, Store};
 
 /// tem — signed QR traceability stamps (tem truy xuất nguồn gốc) for farm and
 /// craft products: a registry of producers, products and batches, one
@@ -182,16 +180,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Opens the configured store.
-fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    match &config.db {
-        Database::Sqlite(path) => {
-            let store = SqliteStore::open(path)
-                .with_context(|| format!("opening database {}", path.display()))?;
-            Ok(Arc::new(store))
-        }
-        Database::Postgres(url) => Ok(Arc::new(PgStore::open(url)?)),
-    }
+/// The configured database, keys and base URL, for one command.
+fn context(config: &Config) -> anyhow::Result<crate::service::Context> {
+    let ctx = crate::service::Context::open(
+        &config.db,
+        config.keys_dir().to_path_buf(),
+        config.base_url.clone(),
+    );
+    ctx.with_context(|| match &config.db {
+        Database::Sqlite(path) => format!("opening database {}", path.display()),
+        Database::Postgres(url) => format!("opening database {}", crate::config::redacted(url)),
+    })
 }
 
 /// Logs go to stderr. The service logs requests at info; other commands
@@ -219,6 +218,12 @@ fn cli_actor() -> String {
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
     )
+}
+
+/// The command line as someone who acts: everything is allowed (whoever
+/// runs it holds the database and the keys anyway), recorded as "cli:USER".
+fn cli_as() -> crate::domain::Actor {
+    crate::domain::Actor::admin(cli_actor())
 }
 
 /// Prints JSON to stdout.

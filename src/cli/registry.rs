@@ -9,13 +9,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::codes::KeyRing;
 use crate::config::Config;
 use crate::domain::{
     Batch, BatchId, BatchInput, OcopRatingInput, ProducerId, ProducerInput, Product, ProductId,
     ProductInput, StageInput,
 };
-use crate::service::{demo as demo_service, issue, registry};
+use crate::service::registry;
 
 #[derive(Debug, Subcommand)]
 #[expect(clippy::large_enum_variant, reason = "parsed once per run")]
@@ -167,7 +166,8 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
 }
 
 pub fn producer(config: &Config, cmd: ProducerCommand) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
     match cmd {
         ProducerCommand::Add {
             input,
@@ -196,7 +196,7 @@ pub fn producer(config: &Config, cmd: ProducerCommand) -> anyhow::Result<ExitCod
                     email,
                 },
             };
-            let p = registry::create_producer(&*store, input, &super::cli_actor())?;
+            let p = registry::create_producer(store, input, &super::cli_actor())?;
             if json {
                 super::print_json(&p)?;
             } else {
@@ -204,7 +204,7 @@ pub fn producer(config: &Config, cmd: ProducerCommand) -> anyhow::Result<ExitCod
             }
         }
         ProducerCommand::List { json } => {
-            let all = registry::producers(&*store)?;
+            let all = registry::producers(store)?;
             if json {
                 super::print_json(&all)?;
             } else {
@@ -225,7 +225,8 @@ pub fn producer(config: &Config, cmd: ProducerCommand) -> anyhow::Result<ExitCod
 }
 
 pub fn product(config: &Config, cmd: ProductCommand) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
     match cmd {
         ProductCommand::Add {
             input,
@@ -257,7 +258,7 @@ pub fn product(config: &Config, cmd: ProductCommand) -> anyhow::Result<ExitCode>
                     certifications: Vec::new(),
                 },
             };
-            let p = registry::create_product(&*store, input, &super::cli_actor())?;
+            let p = registry::create_product(store, input, &super::cli_as())?;
             if json {
                 super::print_json(&p)?;
             } else {
@@ -265,7 +266,7 @@ pub fn product(config: &Config, cmd: ProductCommand) -> anyhow::Result<ExitCode>
             }
         }
         ProductCommand::List { producer, json } => {
-            let all = registry::products(&*store, producer.map(ProducerId))?;
+            let all = registry::products(store, producer.map(ProducerId))?;
             if json {
                 super::print_json(&all)?;
             } else {
@@ -287,7 +288,8 @@ pub fn product(config: &Config, cmd: ProductCommand) -> anyhow::Result<ExitCode>
 }
 
 pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
     match cmd {
         BatchCommand::Add {
             input,
@@ -314,8 +316,7 @@ pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
                     stages: Vec::new(),
                 },
             };
-            let b =
-                registry::create_batch(&*store, ProductId(product), input, &super::cli_actor())?;
+            let b = registry::create_batch(store, ProductId(product), input, &super::cli_as())?;
             if json {
                 super::print_json(&b)?;
             } else {
@@ -323,7 +324,7 @@ pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
             }
         }
         BatchCommand::List { product, json } => {
-            let all = registry::batches(&*store, product.map(ProductId))?;
+            let all = registry::batches(store, product.map(ProductId))?;
             if json {
                 super::print_json(&all)?;
             } else {
@@ -331,11 +332,11 @@ pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
             }
         }
         BatchCommand::Show { id, json } => {
-            let b = registry::batch(&*store, BatchId(id))?;
+            let b = registry::batch(store, BatchId(id))?;
             if json {
                 super::print_json(&b)?;
             } else {
-                let product = registry::product(&*store, b.product_id)?;
+                let product = registry::product(store, b.product_id)?;
                 print_batch(&b, &product);
             }
         }
@@ -347,7 +348,7 @@ pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
             note,
         } => {
             let s = registry::add_stage(
-                &*store,
+                store,
                 BatchId(batch),
                 StageInput {
                     name,
@@ -355,7 +356,7 @@ pub fn batch(config: &Config, cmd: BatchCommand) -> anyhow::Result<ExitCode> {
                     time,
                     note,
                 },
-                &super::cli_actor(),
+                &super::cli_as(),
             )?;
             println!("stage {} added to batch {batch}: {}", s.position, s.name);
         }
@@ -408,48 +409,28 @@ fn print_batch(b: &Batch, product: &Product) {
     }
 }
 
-/// `tem demo`: demo data, a signing key if there is none, and a few stamps
-/// per demo batch so there is something to verify.
+/// `tem demo`: loads the demo data, generates a key if there is none, and
+/// issues a few stamps per demo batch so there is something to verify.
 pub fn demo(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
-    let report = load_demo(config, &*store)?;
+    let ctx = super::context(config)?;
+    let Some(start) = crate::service::demo::load_and_issue(&ctx, false)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    print_demo_key(&start, config);
+    let r = &start.report;
     println!(
         "demo data loaded: {} producers, {} products, {} batches added ({} stamps issued)",
-        report.0.producers, report.0.products, report.0.batches, report.1
+        r.producers, r.products, r.batches, start.issued
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// Stamps issued for each demo batch that has none.
-const DEMO_STAMPS_PER_BATCH: u64 = 65;
-
-pub(super) fn load_demo(
-    config: &Config,
-    store: &dyn crate::store::Store,
-) -> anyhow::Result<(demo_service::DemoReport, u64)> {
-    let report = demo_service::load(store)?;
-    if KeyRing::open(config.keys_dir())?.entries().is_empty() {
-        let kid = crate::service::keys::generate(config.keys_dir(), store, "tem demo")?;
+/// Says where a key generated for the demo went.
+pub(super) fn print_demo_key(start: &crate::service::demo::DemoStart, config: &Config) {
+    if let Some(kid) = &start.generated_key {
         eprintln!(
             "generated signing key {kid} in {}",
             config.keys_dir().display()
         );
     }
-    let ring = KeyRing::open(config.keys_dir())?;
-    let mut issued = 0;
-    for &id in &report.batch_ids {
-        if store.stamp_counts(id)?.total == 0 && ring.active().is_some() {
-            issue::issue(
-                store,
-                &ring,
-                &config.base_url,
-                id,
-                DEMO_STAMPS_PER_BATCH,
-                "demo",
-                &mut |_| Ok(()),
-            )?;
-            issued += DEMO_STAMPS_PER_BATCH;
-        }
-    }
-    Ok((report, issued))
 }

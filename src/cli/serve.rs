@@ -19,20 +19,22 @@ pub struct ServeArgs {
 }
 
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let ctx = super::context(config)?;
     let mut admin_token = config
         .admin_token
         .as_ref()
         .map(|t| t.expose_secret().to_string());
     if args.demo {
-        if store.producers()?.is_empty() {
-            let (report, issued) = super::registry::load_demo(config, &*store)?;
-            eprintln!(
-                "demo: loaded {} producers, {} products, {} batches; issued {issued} stamps",
-                report.producers, report.products, report.batches
-            );
-        } else {
-            eprintln!("demo: the database already has data; nothing loaded");
+        match crate::service::demo::load_and_issue(&ctx, true)? {
+            Some(start) => {
+                super::registry::print_demo_key(&start, config);
+                let r = &start.report;
+                eprintln!(
+                    "demo: loaded {} producers, {} products, {} batches; issued {} stamps",
+                    r.producers, r.products, r.batches, start.issued
+                );
+            }
+            None => eprintln!("demo: the database already has data; nothing loaded"),
         }
         if admin_token.is_none() {
             // A demo needs a token to try the API; it lives only in this process.
@@ -45,10 +47,10 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     if config.keys.is_dir() {
         // A key change interrupted by a crash is finished before serving.
-        crate::service::keys::reconcile(&config.keys, &*store)?;
+        crate::service::keys::reconcile(&config.keys, ctx.store())?;
     }
     let settings = web::Settings::from_config(config, admin_token);
-    let app = web::Application::build(settings, store)?;
+    let app = web::Application::build(settings, ctx)?;
     let addr = app.address();
     eprintln!("tem is listening on http://{addr}");
     eprintln!("  dashboard:     http://{addr}/app  (sign in with a token)");

@@ -222,8 +222,9 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
         page: None,
         actor: super::cli_actor(),
     };
-    let store = super::open_store(config)?;
-    let prepared = sheet::prepare(&*store, &config.base_url, request)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
+    let prepared = sheet::prepare(store, &config.base_url, request)?;
 
     let bar = ProgressBar::new(prepared.stamps.len() as u64);
     bar.set_style(
@@ -238,7 +239,7 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
     let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
     let result = write_files(&prepared, &args.output, &bar, &mut files);
     bar.finish_and_clear();
-    let job = result.and_then(|()| Ok(sheet::record(&*store, &prepared)?));
+    let job = result.and_then(|()| Ok(sheet::record(store, &prepared)?));
     let job = match job {
         Ok(job) => job,
         Err(e) => {

@@ -8,10 +8,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::codes::{KeyRing, StampCode};
+use crate::codes::StampCode;
 use crate::config::Config;
 use crate::domain::BatchId;
-use crate::service::{issue, registry};
+use crate::service::stamp_export::{self, Columns, PrintRows};
+use crate::service::{epcis, issue, registry};
 
 #[derive(Debug, clap::Args)]
 pub struct IssueArgs {
@@ -51,40 +52,32 @@ pub struct ExportArgs {
     epcis: Option<PathBuf>,
 }
 
-const CSV_HEADER: [&str; 6] = ["batch_id", "seq", "serial", "short_code", "kid", "url"];
-
-/// A CSV written to a temporary file and moved into place only on success,
-/// so a failed or killed run never leaves a partial file under the real name.
-struct CsvOut {
-    writer: csv::Writer<BufWriter<File>>,
+/// A file written under a temporary name and moved into place only on
+/// success, so a failed or killed run never leaves a partial file under the
+/// real name.
+struct FileOut {
     tmp: PathBuf,
     target: PathBuf,
 }
 
-impl CsvOut {
-    fn create(target: &Path) -> anyhow::Result<CsvOut> {
+impl FileOut {
+    fn create(target: &Path) -> anyhow::Result<(FileOut, BufWriter<File>)> {
         let tmp = super::temp_path(target)?;
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut writer = csv::Writer::from_writer(BufWriter::new(file));
-        writer.write_record(CSV_HEADER)?;
-        Ok(CsvOut {
-            writer,
+        let out = FileOut {
             tmp,
             target: target.to_path_buf(),
-        })
+        };
+        Ok((out, BufWriter::new(file)))
     }
 
-    fn finish(self) -> anyhow::Result<()> {
-        let file = self
-            .writer
+    fn finish(self, written: BufWriter<File>) -> anyhow::Result<()> {
+        let file = written
             .into_inner()
-            .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
-        let file = file
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", self.target.display()))?;
         file.sync_all()?;
         std::fs::rename(&self.tmp, &self.target)
-            .with_context(|| format!("moving CSV to {}", self.target.display()))
+            .with_context(|| format!("moving the file to {}", self.target.display()))
     }
 
     fn discard(self) {
@@ -92,31 +85,15 @@ impl CsvOut {
     }
 }
 
-fn csv_row<W: Write>(
-    w: &mut csv::Writer<W>,
-    base_url: &str,
-    kid: &str,
-    seq: u32,
-    code: &StampCode,
-) -> csv::Result<()> {
-    w.write_record([
-        code.batch.to_string(),
-        seq.to_string(),
-        code.serial.to_string(),
-        code.serial.short_code().to_string(),
-        kid.to_string(),
-        code.url(base_url),
-    ])
-}
-
 pub fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
-    let keys = KeyRing::open(config.keys_dir())?;
-    let batch = registry::batch(&*store, BatchId(args.batch))?;
-    let product = registry::product(&*store, batch.product_id)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
+    let keys = ctx.keys()?;
+    let batch = registry::batch(store, BatchId(args.batch))?;
+    let product = registry::product(store, batch.product_id)?;
     let count = issue::validate_count(args.count)?;
     // The same ring object goes to the service, so this is the key that signs.
-    let kid = keys.signer()?.kid().to_string();
+    let kid = keys.signer()?.kid();
 
     let bar = ProgressBar::new(u64::from(count));
     bar.set_style(
@@ -124,39 +101,43 @@ pub fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let mut csv = args.csv.as_deref().map(CsvOut::create).transpose()?;
-    let base_url = config.base_url.clone();
+    let mut csv = match args.csv.as_deref() {
+        Some(path) => {
+            let (file, out) = FileOut::create(path)?;
+            Some((file, PrintRows::new(out, &config.base_url)?))
+        }
+        None => None,
+    };
     let mut on_written = |stamps: &[(u32, StampCode)]| -> Result<(), String> {
-        if let Some(out) = csv.as_mut() {
+        if let Some((_, rows)) = csv.as_mut() {
             for (seq, code) in stamps {
-                csv_row(&mut out.writer, &base_url, &kid, *seq, code)
-                    .map_err(|e| format!("writing CSV: {e}"))?;
+                rows.row(&kid, *seq, code).map_err(|e| e.to_string())?;
             }
         }
         bar.inc(stamps.len() as u64);
         Ok(())
     };
     let result = issue::issue(
-        &*store,
+        store,
         &keys,
         &config.base_url,
         batch.id,
         u64::from(count),
-        &super::cli_actor(),
+        &super::cli_as(),
         &mut on_written,
     );
     bar.finish_and_clear();
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
-            if let Some(out) = csv {
-                out.discard();
+            if let Some((file, _)) = csv {
+                file.discard();
             }
             return Err(e.into());
         }
     };
-    if let Some(out) = csv {
-        out.finish()?;
+    if let Some((file, rows)) = csv {
+        file.finish(rows.finish()?)?;
     }
     let r = &summary.receipt;
     let secs = summary.elapsed.as_secs_f64();
@@ -184,98 +165,91 @@ pub fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Rows fetched per query when exporting.
-const EXPORT_PAGE: u32 = 10_000;
-
 /// Writes the EPCIS document to a temporary file moved into place at the
 /// end (or to standard output).
 fn export_epcis(
-    store: &dyn crate::store::Store,
-    config: &Config,
+    ctx: &crate::service::Context,
     batch: BatchId,
     path: &Path,
 ) -> anyhow::Result<ExitCode> {
+    let write = |out: &mut dyn Write| epcis::write(ctx.store(), batch, ctx.base_url(), out);
     if path.as_os_str() == "-" {
         let mut out = BufWriter::new(std::io::stdout().lock());
-        crate::service::epcis::write(store, batch, &config.base_url, &mut out)?;
+        write(&mut out)?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let tmp = path.with_extension("part");
-    let mut out = BufWriter::new(
-        File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
-    );
-    let events = match crate::service::epcis::write(store, batch, &config.base_url, &mut out) {
-        Ok(n) => n,
+    let (file, mut out) = FileOut::create(path)?;
+    match write(&mut out) {
+        Ok(events) => {
+            file.finish(out)?;
+            eprintln!(
+                "{events} events of batch {batch} written to {}",
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Err(e) => {
             drop(out);
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.into());
+            file.discard();
+            Err(e.into())
         }
-    };
-    out.flush()?;
-    drop(out);
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!(
-        "{events} events of batch {batch} written to {}",
-        path.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    }
 }
 
 pub fn export(config: &Config, args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
-    let batch = registry::batch(&*store, BatchId(args.batch))?;
+    let ctx = super::context(config)?;
+    let batch = registry::batch(ctx.store(), BatchId(args.batch))?;
     if let Some(path) = &args.epcis {
-        return export_epcis(&*store, config, batch.id, path);
+        return export_epcis(&ctx, batch.id, path);
     }
-    let csv_path = args.csv.clone().unwrap_or_else(|| PathBuf::from("-"));
-    let to_stdout = csv_path.as_os_str() == "-";
-    let mut out = (!to_stdout)
-        .then(|| CsvOut::create(&csv_path))
-        .transpose()?;
-    let mut stdout_writer = csv::Writer::from_writer(std::io::stdout().lock());
-    if to_stdout {
-        stdout_writer.write_record(CSV_HEADER)?;
+    let path = args.csv.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let range = (args.from.max(1), args.count.unwrap_or(u32::MAX));
+    let write = |out: &mut dyn Write, on_page: &mut dyn FnMut(u64)| {
+        stamp_export::write(
+            ctx.store(),
+            ctx.base_url(),
+            batch.id,
+            range,
+            Columns::Print,
+            out,
+            on_page,
+        )
+    };
+    if path.as_os_str() == "-" {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        write(&mut out, &mut |_| {})?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
     }
-    let mut next = args.from.max(1);
-    let mut remaining = args.count.unwrap_or(u32::MAX);
-    let mut written = 0u64;
-    while remaining > 0 {
-        let page = store.stamps(batch.id, next, remaining.min(EXPORT_PAGE))?;
-        let Some(last) = page.last() else { break };
-        next = last.seq + 1;
-        remaining = remaining.saturating_sub(page.len() as u32);
-        for s in &page {
-            match out.as_mut() {
-                Some(o) => csv_row(
-                    &mut o.writer,
-                    &config.base_url,
-                    &s.kid.to_string(),
-                    s.seq,
-                    &s.code(),
-                )?,
-                None => csv_row(
-                    &mut stdout_writer,
-                    &config.base_url,
-                    &s.kid.to_string(),
-                    s.seq,
-                    &s.code(),
-                )?,
-            }
-            written += 1;
+    let after_from = batch.stamps.total.saturating_sub(u64::from(range.0 - 1));
+    let bar = ProgressBar::new(after_from.min(u64::from(range.1)));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} exporting [{bar:30}] {human_pos}/{human_len} stamps",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let (file, mut out) = FileOut::create(&path)?;
+    let written = write(&mut out, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
+    match written {
+        Ok(written) => {
+            file.finish(out)?;
+            eprintln!(
+                "wrote {written} stamps of batch {} to {}",
+                batch.id,
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            drop(out);
+            file.discard();
+            Err(e.into())
         }
     }
-    stdout_writer.flush()?;
-    if let Some(o) = out {
-        o.finish()?;
-        eprintln!(
-            "wrote {written} stamps of batch {} to {}",
-            batch.id,
-            csv_path.display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `tem activate`, `tem void`, `tem recall`, `tem lift`: the stamp lifecycle.
@@ -320,46 +294,49 @@ pub struct LiftArgs {
 }
 
 pub fn activate(config: &Config, args: RangeArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
     let n = crate::service::lifecycle::activate(
-        &*store,
+        store,
         BatchId(args.batch),
         args.from,
         args.count,
-        &super::cli_actor(),
+        &super::cli_as(),
     )?;
     println!("{n} stamps activated");
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn void(config: &Config, args: RangeArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
     let reason = args
         .reason
         .as_deref()
         .context("--reason: say why the stamps are voided (e.g. \"in hỏng\")")?;
     let n = crate::service::lifecycle::void(
-        &*store,
+        store,
         BatchId(args.batch),
         args.from,
         args.count,
         reason,
-        &super::cli_actor(),
+        &super::cli_as(),
     )?;
     println!("{n} stamps voided");
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn recall(config: &Config, args: RecallArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
     let range = args.from.zip(args.count);
     crate::service::lifecycle::recall(
-        &*store,
+        store,
         BatchId(args.batch),
         range,
         &args.reason,
         &args.notice,
-        &super::cli_actor(),
+        &super::cli_as(),
     )?;
     println!(
         "batch {} recalled; consumers see the notice on their next scan",
@@ -369,12 +346,13 @@ pub fn recall(config: &Config, args: RecallArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn lift(config: &Config, args: LiftArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
     let n = crate::service::lifecycle::lift(
-        &*store,
+        store,
         BatchId(args.batch),
         &args.reason,
-        &super::cli_actor(),
+        &super::cli_as(),
     )?;
     println!("{n} recall(s) of batch {} lifted", args.batch);
     Ok(ExitCode::SUCCESS)
@@ -394,8 +372,14 @@ pub struct ReportArgs {
 
 /// `tem report --batch ID`: the batch report as JSON on standard output.
 pub fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
-    let report = crate::service::report::batch(&*store, BatchId(args.batch), &config.scan.rules())?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
+    let report = crate::service::report::batch(
+        store,
+        &crate::domain::Grant::admin(),
+        BatchId(args.batch),
+        &config.scan.rules(),
+    )?;
     if let Some(path) = &args.html {
         let page = crate::render::report::html(&report, None)
             .map_err(|e| anyhow::anyhow!("rendering the report: {e}"))?;

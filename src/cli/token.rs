@@ -50,7 +50,8 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
     match cmd {
         TokenCommand::Create {
             role,
@@ -62,7 +63,7 @@ pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         } => {
             let grant = Grant::new(role, producer.map(ProducerId), &province)?;
             let (token, info) = tokens::create(
-                &*store,
+                store,
                 grant,
                 label.as_deref(),
                 expires.as_deref(),
@@ -81,7 +82,7 @@ pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             }
         }
         TokenCommand::List { json } => {
-            let list = tokens::list(&*store)?;
+            let list = tokens::list(store)?;
             if json {
                 super::print_json(&list)?;
             } else if list.is_empty() {
@@ -120,7 +121,7 @@ pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             }
         }
         TokenCommand::Revoke { id } => {
-            tokens::revoke(&*store, id, &super::cli_actor())?;
+            tokens::revoke(store, id, &super::cli_actor())?;
             println!("token {id} revoked");
         }
     }

@@ -37,12 +37,13 @@ pub enum TriageCommand {
 }
 
 pub fn run(config: &Config, cmd: TriageCommand) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let ctx = super::context(config)?;
+    let store = ctx.store();
     // The command line is the administrator's: it sees every item.
     let grant = Grant::admin();
     match cmd {
         TriageCommand::List { batch, all, json } => {
-            let items = triage::list(&*store, &grant, all, batch.map(BatchId))?;
+            let items = triage::list(store, &grant, all, batch.map(BatchId))?;
             if json {
                 super::print_json(&items)?;
             } else if items.is_empty() {
@@ -72,7 +73,7 @@ pub fn run(config: &Config, cmd: TriageCommand) -> anyhow::Result<ExitCode> {
             note,
         } => {
             let item = triage::resolve(
-                &*store,
+                store,
                 &grant,
                 kind.parse()?,
                 id,

@@ -252,8 +252,7 @@ fn verify_batch(
     pdf: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     use crate::service::verification;
-    let store = super::open_store(config)?;
-    let ring = crate::codes::KeyRing::open(config.keys_dir())?;
+    let ctx = super::context(config)?;
     // A million stamps take seconds: say what is happening (stderr, on a
     // terminal only).
     let spinner = indicatif::ProgressBar::new_spinner().with_message(format!(
@@ -261,13 +260,10 @@ fn verify_batch(
     ));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let signed = verification::verify_batch(
-        &*store,
-        &ring.key_set(),
-        &ring.signer()?,
-        &config.base_url,
+        &ctx,
         crate::domain::BatchId(batch),
         &config.scan.rules(),
-        &super::cli_actor(),
+        &super::cli_as(),
     );
     spinner.finish_and_clear();
     let signed = signed?;

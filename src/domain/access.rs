@@ -36,6 +36,26 @@ impl Role {
     }
 }
 
+/// Who acts: what they may touch (the grant) and how the records name them
+/// ("token 12", "admin token", "cli:lan"). Service functions that act on a
+/// producer's data take one and check the grant themselves, whoever calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub grant: Grant,
+    pub name: String,
+}
+
+impl Actor {
+    /// Someone who may do everything: the command line (whoever runs it
+    /// holds the database and the keys anyway), the demo loader.
+    pub fn admin(name: impl Into<String>) -> Actor {
+        Actor {
+            grant: Grant::admin(),
+            name: name.into(),
+        }
+    }
+}
+
 /// What a token grants: a role, its producer (role `producer`, always set)
 /// and the provinces an inspector is limited to (empty: all).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -133,6 +133,19 @@ pub struct Batch {
     pub created_at: jiff::Timestamp,
 }
 
+impl Batch {
+    /// The lot code as it goes into file names (see [`file_label`]).
+    pub fn file_label(&self) -> String {
+        file_label(&self.lot_code)
+    }
+}
+
+/// A lot code as it goes into file names: letters, digits and `-`, anything
+/// else `_` (a lot code may hold `/` and `.`).
+pub fn file_label(lot_code: &str) -> String {
+    lot_code.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+}
+
 /// Up to 10 million packages in one lot: more than any OCOP producer makes,
 /// and it keeps arithmetic on counts far from overflow.
 pub const MAX_QUANTITY: u32 = 10_000_000;

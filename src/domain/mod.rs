@@ -6,7 +6,7 @@
 //! values and the web and CLI layers build them from user input.
 
 mod access;
-mod batch;
+pub mod batch;
 pub mod geo;
 mod ids;
 pub mod inspection;
@@ -18,7 +18,7 @@ mod stamp;
 pub mod text;
 mod triage;
 
-pub use access::{Grant, Role};
+pub use access::{Actor, Grant, Role};
 pub use batch::{Batch, BatchInput, NewBatch, NewStage, Stage, StageInput, StageTime};
 pub use ids::{BatchId, ProducerId, ProductId};
 pub use producer::{NewProducer, Producer, ProducerInput, ProducerKind};

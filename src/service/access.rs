@@ -4,7 +4,7 @@
 
 use super::{ServiceResult, not_found, registry};
 use crate::domain::{Batch, BatchId, Grant, Producer, ProducerId, Product, ProductId};
-use crate::store::{BatchSummary, Store};
+use crate::store::{BatchSummary, Store, StoredStamp};
 
 pub fn producer(store: &dyn Store, grant: &Grant, id: ProducerId) -> ServiceResult<Producer> {
     let p = registry::producer(store, id)?;
@@ -25,6 +25,18 @@ pub fn batch(store: &dyn Store, grant: &Grant, id: BatchId) -> ServiceResult<Bat
     let b = registry::batch(store, id)?;
     product(store, grant, b.product_id).map_err(|_| not_found("batch", id))?;
     Ok(b)
+}
+
+/// Stamps `from`.., at most `limit`, of a batch the grant may see.
+pub fn stamps(
+    store: &dyn Store,
+    grant: &Grant,
+    id: BatchId,
+    from: u32,
+    limit: u32,
+) -> ServiceResult<Vec<StoredStamp>> {
+    batch(store, grant, id)?;
+    Ok(store.stamps(id, from, limit)?)
 }
 
 /// The producers a grant sees.
@@ -69,4 +81,74 @@ pub fn batches(
         .into_iter()
         .filter(|b| visible.contains(&b.producer_id))
         .collect())
+}
+
+/// A batch with its stamps by state, for lists.
+pub struct BatchRow {
+    /// The batch.
+    pub b: BatchSummary,
+    /// Its stamps by state.
+    pub c: crate::domain::StampCounts,
+}
+
+/// The stamp counts of each batch, in one read.
+pub fn with_counts(store: &dyn Store, batches: Vec<BatchSummary>) -> ServiceResult<Vec<BatchRow>> {
+    let ids: Vec<BatchId> = batches.iter().map(|b| b.id).collect();
+    let counts = store.stamp_counts_by_batch(&ids)?;
+    Ok(batches
+        .into_iter()
+        .map(|b| BatchRow {
+            c: counts.get(&b.id).copied().unwrap_or_default(),
+            b,
+        })
+        .collect())
+}
+
+/// What the dashboard's start page lists: the products `grant` sees and
+/// its latest batches (at most `latest`), newest first, with stamp counts.
+pub fn start_page(
+    store: &dyn Store,
+    grant: &Grant,
+    latest: usize,
+) -> ServiceResult<(Vec<Product>, Vec<BatchRow>)> {
+    let products = products(store, grant, None)?;
+    let mut batches = batches(store, grant, None)?;
+    batches.sort_by_key(|b| std::cmp::Reverse(b.id.0));
+    batches.truncate(latest);
+    Ok((products, with_counts(store, batches)?))
+}
+
+/// A product with a page of its batches, newest first.
+pub struct ProductPage {
+    pub product: Product,
+    pub producer: Producer,
+    pub batches: Vec<BatchRow>,
+    /// All of the product's batches (for paging).
+    pub total: usize,
+}
+
+/// Page `page` (from 0, `per_page` batches each) of a product `grant` may see.
+pub fn product_page(
+    store: &dyn Store,
+    grant: &Grant,
+    id: ProductId,
+    page: usize,
+    per_page: usize,
+) -> ServiceResult<ProductPage> {
+    let product = self::product(store, grant, id)?;
+    let producer = registry::producer(store, product.producer_id)?;
+    let mut batches = registry::batches(store, Some(product.id))?;
+    let total = batches.len();
+    batches.sort_by_key(|b| std::cmp::Reverse(b.id.0));
+    let batches: Vec<_> = batches
+        .into_iter()
+        .skip(page * per_page)
+        .take(per_page)
+        .collect();
+    Ok(ProductPage {
+        product,
+        producer,
+        batches: with_counts(store, batches)?,
+        total,
+    })
 }

@@ -183,12 +183,9 @@ impl Checker {
 /// Signs the audit log's tree head every `every` while entries were added,
 /// with the active key, so entries are covered by a signature within that
 /// time; a missing key is logged and tried again next time.
-pub fn spawn_head_signer(
-    store: std::sync::Arc<dyn crate::store::Store>,
-    keys: std::path::PathBuf,
-    every: std::time::Duration,
-) {
+pub fn spawn_head_signer(ctx: super::Context, every: std::time::Duration) {
     let sign = move || -> Result<Option<u64>, super::ServiceError> {
+        let store = ctx.store();
         let signed = store
             .audit_heads()?
             .iter()
@@ -198,8 +195,8 @@ pub fn spawn_head_signer(
         if store.audit_entries(signed + 1, 1)?.is_empty() {
             return Ok(None);
         }
-        let signer = crate::codes::KeyRing::open(&keys)?.signer()?;
-        Ok(Some(sign_head(&*store, &signer)?.size))
+        let signer = ctx.keys()?.signer()?;
+        Ok(Some(sign_head(store, &signer)?.size))
     };
     let spawned = std::thread::Builder::new()
         .name("tem-audit-heads".into())

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use super::{ServiceResult, registry};
-use crate::domain::{BatchInput, ProducerInput, ProductInput};
+use crate::domain::{Actor, BatchInput, ProducerInput, ProductInput};
 use crate::store::Store;
 
 const DEMO_JSON: &str = include_str!("../../assets/demo/demo.json");
@@ -66,7 +66,7 @@ pub fn load(store: &dyn Store) -> ServiceResult<DemoReport> {
                 Some(p) => p.clone(),
                 None => {
                     report.products += 1;
-                    registry::create_product(store, input, DEMO_ACTOR)?
+                    registry::create_product(store, input, &Actor::admin(DEMO_ACTOR))?
                 }
             };
             let batches = store.batches(Some(product.id))?;
@@ -76,11 +76,65 @@ pub fn load(store: &dyn Store) -> ServiceResult<DemoReport> {
                     continue;
                 }
                 report.batches += 1;
-                report
-                    .batch_ids
-                    .push(registry::create_batch(store, product.id, batch, DEMO_ACTOR)?.id);
+                report.batch_ids.push(
+                    registry::create_batch(store, product.id, batch, &Actor::admin(DEMO_ACTOR))?.id,
+                );
             }
         }
     }
     Ok(report)
+}
+
+/// Stamps issued for each demo batch that has none.
+const DEMO_STAMPS_PER_BATCH: u64 = 65;
+
+/// What `load_and_issue` did besides loading.
+#[derive(Debug, Default)]
+pub struct DemoStart {
+    pub report: DemoReport,
+    /// The signing key generated because the key directory had none.
+    pub generated_key: Option<crate::codes::Kid>,
+    /// Stamps issued for demo batches that had none.
+    pub issued: u64,
+}
+
+/// Loads the demo data, generates a signing key if there is none, and
+/// issues a few stamps per demo batch without any, so there is something
+/// to scan. `only_if_empty`: do nothing when the registry has producers
+/// (`tem serve --demo` on a database in use).
+pub fn load_and_issue(
+    ctx: &super::Context,
+    only_if_empty: bool,
+) -> ServiceResult<Option<DemoStart>> {
+    let store = ctx.store();
+    if only_if_empty && !store.producers()?.is_empty() {
+        return Ok(None);
+    }
+    let report = load(store)?;
+    let generated_key = if ctx.keys()?.entries().is_empty() {
+        Some(super::keys::generate(ctx.keys_dir(), store, DEMO_ACTOR)?)
+    } else {
+        None
+    };
+    let ring = ctx.keys()?;
+    let mut issued = 0;
+    for &id in &report.batch_ids {
+        if store.stamp_counts(id)?.total == 0 && ring.active().is_some() {
+            super::issue::issue(
+                store,
+                &ring,
+                ctx.base_url(),
+                id,
+                DEMO_STAMPS_PER_BATCH,
+                &Actor::admin("demo"),
+                &mut |_| Ok(()),
+            )?;
+            issued += DEMO_STAMPS_PER_BATCH;
+        }
+    }
+    Ok(Some(DemoStart {
+        report,
+        generated_key,
+        issued,
+    }))
 }

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use tracing::instrument;
 
-use super::{ServiceResult, not_found};
+use super::ServiceResult;
 use crate::codes::format::{qr_for, qr_version};
 use crate::codes::{KeyRing, Kid, Signer, StampCode};
-use crate::domain::{BatchId, DomainError, Serial};
+use crate::domain::{Actor, BatchId, DomainError, Serial};
 use crate::store::{IssueReceipt, StampFeed, Store};
 
 /// The most stamps one issuance may create. A province's yearly need is in
@@ -39,6 +39,27 @@ pub struct IssueSummary {
 /// aborts (and rolls back) the issuance.
 pub type OnWritten<'a> = &'a mut dyn FnMut(&[(u32, StampCode)]) -> Result<(), String>;
 
+/// Issues `count` stamps with the active key of the context's key
+/// directory (the API and the dashboard; the CLI calls `issue` with the ring
+/// it reads the signing key from, to print it and write it in its CSV).
+pub fn issue_for(
+    ctx: &super::Context,
+    batch: BatchId,
+    count: u64,
+    by: &Actor,
+) -> ServiceResult<IssueSummary> {
+    let keys = ctx.keys()?;
+    issue(
+        ctx.store(),
+        &keys,
+        ctx.base_url(),
+        batch,
+        count,
+        by,
+        &mut |_| Ok(()),
+    )
+}
+
 /// Checks a requested stamp count.
 pub fn validate_count(count: u64) -> Result<u32, DomainError> {
     match u32::try_from(count) {
@@ -60,13 +81,11 @@ pub fn issue(
     base_url: &str,
     batch: BatchId,
     count: u64,
-    actor: &str,
+    by: &Actor,
     on_written: OnWritten<'_>,
 ) -> ServiceResult<IssueSummary> {
     let count = validate_count(count)?;
-    if store.batch(batch)?.is_none() {
-        return Err(not_found("batch", batch));
-    }
+    super::access::batch(store, &by.grant, batch)?;
     let signer = keys.signer()?;
     let started = Instant::now();
     let threads = crate::parallel::cores();
@@ -92,7 +111,7 @@ pub fn issue(
             signer.kid(),
             &signer.public_key(),
             count,
-            actor,
+            &by.name,
             &mut feed,
         );
         // Unblock and stop the signers whatever happened.

@@ -1,10 +1,11 @@
 //! Recalls and voids: withdrawing a batch (or part of it) or single stamps.
 //! Consumers see a recall notice on their next scan.
 
-use super::ServiceResult;
+use super::{ServiceResult, access};
 use crate::domain::text::{self, Lines};
-use crate::domain::{BatchId, DomainError};
-use crate::store::{NewRecall, RecallNotice, Store};
+use crate::domain::{Actor, BatchId, DomainError, Grant};
+pub use crate::store::RecallNotice;
+use crate::store::{NewRecall, Store};
 
 /// Recalls a batch, or stamps `from`..`from+count−1` of it.
 #[tracing::instrument(skip_all)]
@@ -14,8 +15,9 @@ pub fn recall(
     range: Option<(u32, u32)>,
     reason: &str,
     notice: &str,
-    actor: &str,
+    by: &Actor,
 ) -> ServiceResult<RecallNotice> {
+    access::batch(store, &by.grant, batch)?;
     let range = range
         .map(|(from, count)| checked_range(from, count))
         .transpose()?;
@@ -24,7 +26,7 @@ pub fn recall(
         range,
         reason: text::required("reason", reason, 500, Lines::Many)?,
         notice: text::required("notice", notice, 1000, Lines::Many)?,
-        actor: actor.to_string(),
+        actor: by.name.clone(),
     };
     let notice = store.recall(&recall)?;
     tracing::warn!(batch.id = %batch, "batch recalled");
@@ -32,9 +34,10 @@ pub fn recall(
 }
 
 #[tracing::instrument(skip_all)]
-pub fn lift(store: &dyn Store, batch: BatchId, reason: &str, actor: &str) -> ServiceResult<u32> {
+pub fn lift(store: &dyn Store, batch: BatchId, reason: &str, by: &Actor) -> ServiceResult<u32> {
+    access::batch(store, &by.grant, batch)?;
     let reason = text::required("reason", reason, 500, Lines::Many)?;
-    Ok(store.lift_recalls(batch, &reason, actor)?)
+    Ok(store.lift_recalls(batch, &reason, &by.name)?)
 }
 
 /// Voids stamps `from`..`from+count−1` (damaged in printing, lost…).
@@ -45,11 +48,12 @@ pub fn void(
     from: u32,
     count: u32,
     reason: &str,
-    actor: &str,
+    by: &Actor,
 ) -> ServiceResult<u32> {
+    access::batch(store, &by.grant, batch)?;
     let (first, last) = checked_range(from, count)?;
     let reason = text::required("reason", reason, 500, Lines::Many)?;
-    Ok(store.void_stamps(batch, first, last, &reason, actor)?)
+    Ok(store.void_stamps(batch, first, last, &reason, &by.name)?)
 }
 
 /// Activates printed stamps `from`..`from+count−1`: they were stuck on
@@ -60,10 +64,11 @@ pub fn activate(
     batch: BatchId,
     from: u32,
     count: u32,
-    actor: &str,
+    by: &Actor,
 ) -> ServiceResult<u32> {
+    access::batch(store, &by.grant, batch)?;
     let (first, last) = checked_range(from, count)?;
-    Ok(store.activate_stamps(batch, first, last, actor)?)
+    Ok(store.activate_stamps(batch, first, last, &by.name)?)
 }
 
 /// A batch's stamp counts by state and what its scans add up to.
@@ -109,8 +114,20 @@ pub fn by_province(locations: &[(f64, f64)]) -> Vec<ProvinceScans> {
     out
 }
 
+/// The figures of a batch the grant may see.
 #[tracing::instrument(skip_all)]
 pub fn stats(
+    store: &dyn Store,
+    grant: &Grant,
+    batch: BatchId,
+    rules: &crate::domain::scan::RepeatRules,
+) -> ServiceResult<BatchStats> {
+    access::batch(store, grant, batch)?;
+    batch_stats(store, batch, rules)
+}
+
+/// The figures of a batch, for a caller that has checked access.
+pub(crate) fn batch_stats(
     store: &dyn Store,
     batch: BatchId,
     rules: &crate::domain::scan::RepeatRules,

@@ -3,28 +3,39 @@
 //! domain values. The web handlers and the CLI both call these.
 
 pub mod access;
+pub mod admin;
 pub mod audit;
+pub mod audit_log;
+pub mod backup;
+pub mod batch_overview;
 pub mod bundle;
+pub mod context;
 pub mod demo;
 pub mod epcis;
 pub mod inspection;
 pub mod issue;
 pub mod keys;
 pub mod lifecycle;
+pub mod migrate_data;
 pub mod photos;
+pub mod rate_limit;
 pub mod registry;
 pub mod report;
 pub mod scan;
 pub mod search;
 pub mod sessions;
 pub mod sheet;
+pub mod sheet_preview;
+pub mod stamp_export;
 pub mod tokens;
 pub mod triage;
 pub mod verification;
 
 use crate::codes::KeyError;
 use crate::domain::DomainError;
-use crate::store::StoreError;
+/// The store's error, as `ServiceError::Store` carries it.
+pub use crate::store::StoreError;
+pub use context::Context;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

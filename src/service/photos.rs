@@ -31,6 +31,14 @@ pub fn product_photo(bytes: &[u8]) -> ServiceResult<Media> {
     Ok(Media::jpeg(normalise(bytes)?))
 }
 
+/// A stored image by name: its content type and bytes.
+pub fn media(
+    store: &dyn crate::store::Store,
+    name: &str,
+) -> ServiceResult<Option<(String, Vec<u8>)>> {
+    Ok(store.media(name)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

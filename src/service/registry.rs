@@ -4,8 +4,9 @@ use tracing::instrument;
 
 use super::{ServiceResult, not_found};
 use crate::domain::{
-    Batch, BatchId, BatchInput, DomainError, Grant, NewBatch, NewProducer, NewProduct, NewStage,
-    Producer, ProducerId, ProducerInput, Product, ProductId, ProductInput, Stage, StageInput,
+    Actor, Batch, BatchId, BatchInput, DomainError, Grant, NewBatch, NewProducer, NewProduct,
+    NewStage, Producer, ProducerId, ProducerInput, Product, ProductId, ProductInput, Stage,
+    StageInput,
 };
 pub use crate::store::BatchSummary;
 use crate::store::Store;
@@ -34,9 +35,10 @@ pub fn producers(store: &dyn Store) -> ServiceResult<Vec<Producer>> {
 pub fn create_product(
     store: &dyn Store,
     input: ProductInput,
-    actor: &str,
+    by: &Actor,
 ) -> ServiceResult<Product> {
-    create_product_with_photo(store, input, None, actor)
+    super::access::producer(store, &by.grant, ProducerId(input.producer_id))?;
+    create_product_with_photo(store, input, None, &by.name)
 }
 
 /// A product with a photo uploaded with it (the dashboard's form): the
@@ -172,10 +174,11 @@ pub fn create_batch(
     store: &dyn Store,
     product: ProductId,
     input: BatchInput,
-    actor: &str,
+    by: &Actor,
 ) -> ServiceResult<Batch> {
+    super::access::product(store, &by.grant, product)?;
     let new = NewBatch::from_input(product, input)?;
-    let batch = store.create_batch(&new, actor)?;
+    let batch = store.create_batch(&new, &by.name)?;
     tracing::info!(batch.id = %batch.id, "batch created");
     Ok(batch)
 }
@@ -196,8 +199,9 @@ pub fn add_stage(
     store: &dyn Store,
     batch: BatchId,
     input: StageInput,
-    actor: &str,
+    by: &Actor,
 ) -> ServiceResult<Stage> {
+    super::access::batch(store, &by.grant, batch)?;
     let new = NewStage::try_from(input)?;
-    Ok(store.add_stage(batch, &new, actor)?)
+    Ok(store.add_stage(batch, &new, &by.name)?)
 }

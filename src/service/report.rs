@@ -11,8 +11,14 @@ pub use crate::report::batch::{BatchReport, ReportBatch, SuspiciousHistory};
 
 /// Builds the report of one batch (the caller has checked who may see it).
 #[tracing::instrument(skip_all)]
-pub fn batch(store: &dyn Store, id: BatchId, rules: &RepeatRules) -> ServiceResult<BatchReport> {
-    let b = registry::batch(store, id)?;
+/// The report of a batch the grant may see.
+pub fn batch(
+    store: &dyn Store,
+    grant: &crate::domain::Grant,
+    id: BatchId,
+    rules: &RepeatRules,
+) -> ServiceResult<BatchReport> {
+    let b = super::access::batch(store, grant, id)?;
     let product = registry::product(store, b.product_id)?;
     let producer = registry::producer(store, product.producer_id)?;
     let stamps = store.stamp_counts(id)?;

@@ -2,10 +2,12 @@
 //! code; batches by number, lot, product, producer or province; producers
 //! by name or province. Only what the caller may see is found.
 
-use super::{ServiceResult, access};
+use super::ServiceResult;
+use super::access::{self, BatchRow};
 use crate::codes::StampCode;
 use crate::domain::{Grant, Producer, Serial, ShortCode};
-use crate::store::{BatchSummary, Store, StoredStamp};
+pub use crate::store::StoredStamp;
+use crate::store::{BatchSummary, Store};
 
 /// At most this many batches or producers per search.
 const LIMIT: usize = 100;
@@ -13,7 +15,8 @@ const LIMIT: usize = 100;
 pub struct Results {
     /// Stamps with their batch's lot code.
     pub stamps: Vec<(StoredStamp, String)>,
-    pub batches: Vec<BatchSummary>,
+    /// Batches with their stamps by state.
+    pub batches: Vec<BatchRow>,
     pub producers: Vec<Producer>,
 }
 
@@ -44,7 +47,7 @@ pub fn search(store: &dyn Store, grant: &Grant, q: &str) -> ServiceResult<Result
         .into_iter()
         .map(|p| (p.id, p.province.to_lowercase()))
         .collect();
-    let batches = access::batches(store, grant, None)?
+    let batches: Vec<BatchSummary> = access::batches(store, grant, None)?
         .into_iter()
         .filter(|b| {
             b.id.0.to_string() == q
@@ -59,7 +62,7 @@ pub fn search(store: &dyn Store, grant: &Grant, q: &str) -> ServiceResult<Result
         .collect();
     Ok(Results {
         stamps,
-        batches,
+        batches: access::with_counts(store, batches)?,
         producers,
     })
 }

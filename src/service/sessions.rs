@@ -28,6 +28,8 @@ pub struct Session {
     /// The token's label, to show who is signed in.
     pub label: Option<String>,
     pub csrf: String,
+    /// The name of the producer a producer token acts for, to show.
+    pub producer_name: Option<String>,
 }
 
 /// The outcome of signing in with a token.
@@ -90,6 +92,7 @@ pub fn resolve(
                 grant: t.grant,
                 label: t.label,
                 csrf: s.csrf,
+                producer_name: None,
             }
         }
         (None, Some(stored)) => {
@@ -102,11 +105,19 @@ pub fn resolve(
                 actor: "admin token".into(),
                 label: None,
                 csrf: s.csrf,
+                producer_name: None,
             }
         }
         (None, None) => return Ok(None),
     };
-    Ok(Some(session))
+    let producer_name = match session.grant.producer {
+        Some(p) => store.producer(p)?.map(|p| p.name),
+        None => None,
+    };
+    Ok(Some(Session {
+        producer_name,
+        ..session
+    }))
 }
 
 #[tracing::instrument(skip_all)]

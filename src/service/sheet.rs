@@ -147,6 +147,32 @@ impl Prepared {
 
 /// Checks the request and loads its stamps.
 #[tracing::instrument(skip_all)]
+/// `prepare` for a caller who must be allowed the batch; `max_zip`: the
+/// most stamps a ZIP may hold (HTTP answers in one response).
+pub fn prepare_for(
+    ctx: &super::Context,
+    grant: &crate::domain::Grant,
+    request: SheetRequest,
+    max_zip: Option<usize>,
+) -> ServiceResult<Prepared> {
+    super::access::batch(ctx.store(), grant, request.batch)?;
+    let format = request.format;
+    let prepared = prepare(ctx.store(), ctx.base_url(), request)?;
+    if let Some(max) = max_zip
+        && format == Format::Zip
+        && prepared.stamps.len() > max
+    {
+        return Err(DomainError::new(
+            "count",
+            format!(
+                "at most {max} stamps per ZIP over HTTP; use from/count, or `tem sheet` for more"
+            ),
+        )
+        .into());
+    }
+    Ok(prepared)
+}
+
 pub fn prepare(
     store: &dyn Store,
     base_url: &str,
@@ -617,4 +643,36 @@ pub fn record(store: &dyn Store, p: &Prepared) -> ServiceResult<PrintJob> {
     })?;
     tracing::info!(batch.id = %p.batch.id, stamps = job.stamps, reprinted = job.reprinted, format = %job.format, "print job recorded");
     Ok(job)
+}
+
+/// A CSV, a ZIP or one page, made in full; the print job is recorded for
+/// the CSV and the ZIP (a page is a preview).
+pub fn whole_file(
+    store: &dyn Store,
+    prepared: &Prepared,
+    format: Format,
+) -> Result<Vec<u8>, ServiceError> {
+    let bytes = match format {
+        Format::Csv => write_csv(prepared, Vec::new()),
+        Format::Zip => write_zip(prepared, std::io::Cursor::new(Vec::new()), &mut |_| ())
+            .map(std::io::Cursor::into_inner),
+        _ => {
+            let mut page = Vec::new();
+            write_pages(
+                prepared,
+                &mut |_, bytes| {
+                    page = bytes;
+                    Ok(())
+                },
+                &mut |_| (),
+            )
+            .map(|_| page)
+        }
+    }
+    .map_err(super::internal)?;
+    // Made in full: now the stamps are printed (a page is a preview).
+    if matches!(format, Format::Csv | Format::Zip) {
+        record(store, prepared)?;
+    }
+    Ok(bytes)
 }

@@ -5,7 +5,8 @@ use sha2::{Digest, Sha256};
 
 use super::ServiceResult;
 use crate::domain::{DomainError, Grant};
-use crate::store::{NewToken, Store, TokenInfo};
+pub use crate::store::TokenInfo;
+use crate::store::{NewToken, Store};
 
 /// Tokens live this long unless `--expires` says otherwise.
 pub const DEFAULT_DAYS: i64 = 90;
@@ -89,6 +90,45 @@ pub fn create(
         actor,
     )?;
     Ok((token, info))
+}
+
+/// The dashboard's token form as typed: every field text, empty for none.
+pub struct TokenForm {
+    pub role: String,
+    pub producer: Option<String>,
+    pub province: Option<String>,
+    pub expires: Option<String>,
+    pub label: Option<String>,
+}
+
+/// Creates a token from the dashboard's form; a mistake names its field.
+pub fn create_from_form(
+    store: &dyn Store,
+    f: TokenForm,
+    actor: &str,
+) -> ServiceResult<(String, TokenInfo)> {
+    use crate::domain::{DomainError, ProducerId, Role};
+    let nonempty = |o: Option<String>| o.filter(|s| !s.trim().is_empty());
+    let role = Role::parse(&f.role)
+        .ok_or_else(|| DomainError::new("role", "choose admin, producer or inspector"))?;
+    let choose = || DomainError::new("producer", "choose a producer");
+    let producer = nonempty(f.producer)
+        .map(|p| {
+            p.trim()
+                .parse::<i64>()
+                .map(ProducerId)
+                .map_err(|_| choose())
+        })
+        .transpose()?;
+    let provinces: Vec<String> = nonempty(f.province).into_iter().collect();
+    let grant = Grant::new(role, producer, &provinces)?;
+    if let Some(p) = grant.producer
+        && store.producer(p)?.is_none()
+    {
+        return Err(choose().into());
+    }
+    let (label, expires) = (nonempty(f.label), nonempty(f.expires));
+    create(store, grant, label.as_deref(), expires.as_deref(), actor)
 }
 
 /// Why a presented token is refused (all answered 401).

@@ -4,7 +4,8 @@
 use super::{ServiceResult, access};
 use crate::domain::text::{self, Lines};
 use crate::domain::{BatchId, Grant, Outcome, TriageKind};
-use crate::store::{Store, TriageItem};
+use crate::store::Store;
+pub use crate::store::TriageItem;
 
 /// Items the grant may see, open ones only unless `all`.
 pub fn list(

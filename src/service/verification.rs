@@ -59,15 +59,15 @@ fn finding(kind: FindingKind, detail: String) -> Finding {
 /// Verifies `batch`, stores the signed report and its audit entry.
 #[tracing::instrument(skip_all, fields(batch = %batch))]
 pub fn verify_batch(
-    store: &dyn Store,
-    keys: &KeySet,
-    signer: &Signer,
-    service: &str,
+    ctx: &super::Context,
     batch: BatchId,
     rules: &crate::domain::scan::RepeatRules,
-    actor: &str,
+    by: &crate::domain::Actor,
 ) -> ServiceResult<SignedReport> {
-    let b = super::registry::batch(store, batch)?;
+    let store = ctx.store();
+    let b = super::access::batch(store, &by.grant, batch)?;
+    let ring = ctx.keys()?;
+    let (keys, signer, service) = (&ring.key_set(), &ring.signer()?, ctx.base_url());
     let product = super::registry::product(store, b.product_id)?;
     let producer = super::registry::producer(store, product.producer_id)?;
     let mut findings = Vec::new();
@@ -93,7 +93,7 @@ pub fn verify_batch(
         id: uuid::Uuid::new_v4().to_string(),
         service: service.to_string(),
         verified_at: jiff::Timestamp::now().to_string(),
-        verified_by: actor.to_string(),
+        verified_by: by.name.clone(),
         batch: BatchRef {
             id: batch.0,
             lot_code: b.lot_code.clone(),
@@ -112,7 +112,7 @@ pub fn verify_batch(
     store.record_verification(
         &signed.report.id,
         batch,
-        actor,
+        &by.name,
         verdict.as_str(),
         &serde_json::to_string(&signed).map_err(internal)?,
     )?;
@@ -325,7 +325,7 @@ fn summarise_scans(
     batch: BatchId,
     rules: &crate::domain::scan::RepeatRules,
 ) -> ServiceResult<ScanSummary> {
-    let stats = super::lifecycle::stats(store, batch, rules)?;
+    let stats = super::lifecycle::batch_stats(store, batch, rules)?;
     Ok(ScanSummary {
         scans: stats.scans.scans,
         stamps_scanned: stats.scans.stamps_scanned,

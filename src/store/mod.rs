@@ -13,6 +13,7 @@
 mod access;
 mod audit;
 mod backend;
+pub mod backup;
 mod conn;
 mod inspections;
 mod journal;

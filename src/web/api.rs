@@ -8,13 +8,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::{ApiError, AppState};
-use crate::codes::KeyRing;
 use crate::domain::{
     Batch, BatchId, BatchInput, Producer, ProducerId, ProducerInput, Product, ProductId,
     ProductInput, Role, Stage, StageInput, StampState,
 };
-use crate::service::{ServiceError, access, issue, registry};
-use crate::store::BatchSummary;
+use crate::service::registry::BatchSummary;
+use crate::service::{ServiceError, access, issue, registry, stamp_export};
 use crate::web::error::ErrorBody;
 
 pub use super::auth::RouteSpec;
@@ -113,7 +112,7 @@ pub async fn list_producers(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
+    let store = state.ctx.shared_store();
     Ok(HttpResponse::Ok().json(blocking(move || access::producers(&*store, &caller.grant)).await?))
 }
 
@@ -124,9 +123,9 @@ pub async fn create_producer(
     state: web::Data<AppState>,
     body: web::Json<ProducerInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
+    let store = state.ctx.shared_store();
     let producer =
-        blocking(move || registry::create_producer(&*store, body.into_inner(), &caller.actor))
+        blocking(move || registry::create_producer(&*store, body.into_inner(), &caller.name))
             .await?;
     Ok(HttpResponse::Created().json(producer))
 }
@@ -139,7 +138,7 @@ pub async fn get_producer(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.store.clone(), ProducerId(id.into_inner()));
+    let (store, id) = (state.ctx.shared_store(), ProducerId(id.into_inner()));
     Ok(HttpResponse::Ok()
         .json(blocking(move || access::producer(&*store, &caller.grant, id)).await?))
 }
@@ -158,7 +157,7 @@ pub async fn list_products(
     state: web::Data<AppState>,
     filter: web::Query<ProductFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, producer) = (state.store.clone(), filter.producer_id.map(ProducerId));
+    let (store, producer) = (state.ctx.shared_store(), filter.producer_id.map(ProducerId));
     Ok(HttpResponse::Ok()
         .json(blocking(move || access::products(&*store, &caller.grant, producer)).await?))
 }
@@ -170,12 +169,9 @@ pub async fn create_product(
     state: web::Data<AppState>,
     body: web::Json<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let product = blocking(move || {
-        access::producer(&*store, &caller.grant, ProducerId(body.producer_id))?;
-        registry::create_product(&*store, body.into_inner(), &caller.actor)
-    })
-    .await?;
+    let store = state.ctx.shared_store();
+    let product =
+        blocking(move || registry::create_product(&*store, body.into_inner(), &caller)).await?;
     Ok(HttpResponse::Created().json(product))
 }
 
@@ -187,7 +183,7 @@ pub async fn get_product(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.store.clone(), ProductId(id.into_inner()));
+    let (store, id) = (state.ctx.shared_store(), ProductId(id.into_inner()));
     Ok(HttpResponse::Ok()
         .json(blocking(move || access::product(&*store, &caller.grant, id)).await?))
 }
@@ -200,7 +196,7 @@ pub async fn list_product_batches(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.store.clone(), ProductId(id.into_inner()));
+    let (store, id) = (state.ctx.shared_store(), ProductId(id.into_inner()));
     Ok(HttpResponse::Ok()
         .json(blocking(move || access::batches(&*store, &caller.grant, Some(id))).await?))
 }
@@ -215,12 +211,9 @@ pub async fn create_batch(
     id: web::Path<i64>,
     body: web::Json<BatchInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.store.clone(), ProductId(id.into_inner()));
-    let batch = blocking(move || {
-        access::product(&*store, &caller.grant, id)?;
-        registry::create_batch(&*store, id, body.into_inner(), &caller.actor)
-    })
-    .await?;
+    let (store, id) = (state.ctx.shared_store(), ProductId(id.into_inner()));
+    let batch =
+        blocking(move || registry::create_batch(&*store, id, body.into_inner(), &caller)).await?;
     Ok(HttpResponse::Created().json(batch))
 }
 
@@ -230,7 +223,7 @@ pub async fn list_batches(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
+    let store = state.ctx.shared_store();
     Ok(HttpResponse::Ok()
         .json(blocking(move || access::batches(&*store, &caller.grant, None)).await?))
 }
@@ -243,7 +236,7 @@ pub async fn get_batch(
     state: web::Data<AppState>,
     id: web::Path<u32>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
+    let (store, id) = (state.ctx.shared_store(), BatchId(id.into_inner()));
     Ok(HttpResponse::Ok().json(blocking(move || access::batch(&*store, &caller.grant, id)).await?))
 }
 
@@ -255,7 +248,7 @@ pub async fn list_stages(
     state: web::Data<AppState>,
     id: web::Path<u32>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
+    let (store, id) = (state.ctx.shared_store(), BatchId(id.into_inner()));
     Ok(HttpResponse::Ok()
         .json(blocking(move || access::batch(&*store, &caller.grant, id).map(|b| b.stages)).await?))
 }
@@ -269,12 +262,9 @@ pub async fn add_stage(
     id: web::Path<u32>,
     body: web::Json<StageInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
-    let stage = blocking(move || {
-        access::batch(&*store, &caller.grant, id)?;
-        registry::add_stage(&*store, id, body.into_inner(), &caller.actor)
-    })
-    .await?;
+    let (store, id) = (state.ctx.shared_store(), BatchId(id.into_inner()));
+    let stage =
+        blocking(move || registry::add_stage(&*store, id, body.into_inner(), &caller)).await?;
     Ok(HttpResponse::Created().json(stage))
 }
 
@@ -311,20 +301,7 @@ pub async fn issue_stamps(
 ) -> Result<HttpResponse, ApiError> {
     let id = BatchId(id.into_inner());
     let state = state.into_inner();
-    let summary = blocking(move || {
-        access::batch(&*state.store, &caller.grant, id)?;
-        let keys = KeyRing::open(&state.keys_dir)?;
-        issue::issue(
-            &*state.store,
-            &keys,
-            &state.base_url,
-            id,
-            body.count,
-            &caller.actor,
-            &mut |_| Ok(()),
-        )
-    })
-    .await?;
+    let summary = blocking(move || issue::issue_for(&state.ctx, id, body.count, &caller)).await?;
     Ok(HttpResponse::Created().json(IssueResponse {
         issuance: summary.receipt.issuance,
         batch_id: summary.receipt.batch,
@@ -373,12 +350,9 @@ pub async fn list_stamps(
         });
     }
     let state = state.into_inner();
-    let base = state.base_url.clone();
-    let stamps = blocking(move || {
-        access::batch(&*state.store, &caller.grant, id)?;
-        Ok(state.store.stamps(id, from, limit)?)
-    })
-    .await?;
+    let base = state.ctx.base_url().to_string();
+    let stamps =
+        blocking(move || access::stamps(state.ctx.store(), &caller.grant, id, from, limit)).await?;
     let views: Vec<StampView> = stamps
         .iter()
         .map(|s| StampView {
@@ -407,7 +381,7 @@ pub struct RecallRequest {
 
 #[utoipa::path(post, path = "/api/v1/batches/{id}/recall", tag = "lifecycle", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = RecallRequest,
-    responses((status = 201, body = crate::store::RecallNotice), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = crate::service::lifecycle::RecallNotice), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn recall_batch(
     caller: Caller,
     state: web::Data<AppState>,
@@ -415,7 +389,7 @@ pub async fn recall_batch(
     body: web::Json<RecallRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id, b) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         BatchId(id.into_inner()),
         body.into_inner(),
     );
@@ -431,8 +405,7 @@ pub async fn recall_batch(
         }
     };
     let notice = blocking(move || {
-        access::batch(&*store, &caller.grant, id)?;
-        crate::service::lifecycle::recall(&*store, id, range, &b.reason, &b.notice, &caller.actor)
+        crate::service::lifecycle::recall(&*store, id, range, &b.reason, &b.notice, &caller)
     })
     .await?;
     Ok(HttpResponse::Created().json(notice))
@@ -454,15 +427,12 @@ pub async fn lift_recall(
     body: web::Json<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id, b) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         BatchId(id.into_inner()),
         body.into_inner(),
     );
-    let lifted = blocking(move || {
-        access::batch(&*store, &caller.grant, id)?;
-        crate::service::lifecycle::lift(&*store, id, &b.reason, &caller.actor)
-    })
-    .await?;
+    let lifted =
+        blocking(move || crate::service::lifecycle::lift(&*store, id, &b.reason, &caller)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "lifted": lifted })))
 }
 
@@ -484,13 +454,12 @@ pub async fn void_stamps(
     body: web::Json<VoidRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id, b) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         BatchId(id.into_inner()),
         body.into_inner(),
     );
     let voided = blocking(move || {
-        access::batch(&*store, &caller.grant, id)?;
-        crate::service::lifecycle::void(&*store, id, b.from, b.count, &b.reason, &caller.actor)
+        crate::service::lifecycle::void(&*store, id, b.from, b.count, &b.reason, &caller)
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "voided": voided })))
@@ -515,13 +484,12 @@ pub async fn activate_stamps(
     body: web::Json<RangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id, b) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         BatchId(id.into_inner()),
         body.into_inner(),
     );
     let activated = blocking(move || {
-        access::batch(&*store, &caller.grant, id)?;
-        crate::service::lifecycle::activate(&*store, id, b.from, b.count, &caller.actor)
+        crate::service::lifecycle::activate(&*store, id, b.from, b.count, &caller)
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "activated": activated })))
@@ -536,13 +504,11 @@ pub async fn batch_stats(
     state: web::Data<AppState>,
     id: web::Path<u32>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
+    let (store, id) = (state.ctx.shared_store(), BatchId(id.into_inner()));
     let rules = *state.scanner.rules();
-    let stats = blocking(move || {
-        access::batch(&*store, &caller.grant, id)?;
-        crate::service::lifecycle::stats(&*store, id, &rules)
-    })
-    .await?;
+    let stats =
+        blocking(move || crate::service::lifecycle::stats(&*store, &caller.grant, id, &rules))
+            .await?;
     Ok(HttpResponse::Ok().json(stats))
 }
 
@@ -574,20 +540,14 @@ pub async fn batch_report(
             });
         }
     };
-    let (store, id) = (state.store.clone(), BatchId(id.into_inner()));
+    let (store, id) = (state.ctx.shared_store(), BatchId(id.into_inner()));
     let rules = *state.scanner.rules();
-    let report = blocking(move || {
-        access::batch(&*store, &caller.grant, id)?;
-        crate::service::report::batch(&*store, id, &rules)
-    })
-    .await?;
+    let report =
+        blocking(move || crate::service::report::batch(&*store, &caller.grant, id, &rules)).await?;
     match format {
         "json" => return Ok(HttpResponse::Ok().json(report)),
         "pdf" => {
-            let lot = report
-                .batch
-                .lot_code
-                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+            let lot = crate::domain::batch::file_label(&report.batch.lot_code);
             let bytes = web::block(move || crate::render::report_pdf::pdf(&report))
                 .await?
                 .map_err(|e| ApiError::Internal(format!("writing the PDF report: {e}")))?;
@@ -619,7 +579,7 @@ pub struct TriageQuery {
 
 #[utoipa::path(get, path = "/api/v1/triage", tag = "lifecycle", security(("bearer" = [])),
     params(TriageQuery),
-    responses((status = 200, body = Vec<crate::store::TriageItem>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<crate::service::triage::TriageItem>), (status = 404, body = ErrorBody)))]
 /// The triage queue: stamps that started to look copied, and consumer
 /// reports, newest first; open ones unless `all=true`. Producers read the
 /// items about their own batches (inspectors resolve them).
@@ -628,7 +588,7 @@ pub async fn list_triage(
     state: web::Data<AppState>,
     query: web::Query<TriageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
+    let store = state.ctx.shared_store();
     let (all, batch) = (query.all.unwrap_or(false), query.batch.map(BatchId));
     let items =
         blocking(move || crate::service::triage::list(&*store, &caller.grant, all, batch)).await?;
@@ -645,7 +605,7 @@ pub struct ResolveRequest {
 
 #[utoipa::path(post, path = "/api/v1/triage/{kind}/{id}/resolve", tag = "lifecycle", security(("bearer" = [])),
     params(("kind" = String, Path, description = "alert or report"), ("id" = i64, Path)), request_body = ResolveRequest,
-    responses((status = 200, body = crate::store::TriageItem), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = crate::service::triage::TriageItem), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "resolved already")))]
 /// Resolves a triage item with an outcome and a note (both recorded).
 pub async fn resolve_triage(
@@ -654,7 +614,7 @@ pub async fn resolve_triage(
     path: web::Path<(String, i64)>,
     body: web::Json<ResolveRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
+    let store = state.ctx.shared_store();
     let (kind, id) = path.into_inner();
     let b = body.into_inner();
     let item = blocking(move || {
@@ -665,7 +625,7 @@ pub async fn resolve_triage(
             id,
             b.outcome.parse()?,
             &b.note,
-            &caller.actor,
+            &caller.name,
         )
     })
     .await?;
@@ -704,54 +664,23 @@ pub async fn stamps_csv(
         });
     }
     let state = state.into_inner();
-    let base = state.base_url.clone();
-    let (lot, stamps, scans) = blocking(move || {
-        let b = access::batch(&*state.store, &caller.grant, id)?;
-        Ok((
-            b.lot_code,
-            state.store.stamps(id, from, limit)?,
-            state.store.stamp_scans(id, from, limit)?,
-        ))
+    let (batch, body) = blocking(move || {
+        stamp_export::status_csv(
+            state.ctx.store(),
+            &caller.grant,
+            state.ctx.base_url(),
+            id,
+            (from, limit),
+        )
     })
     .await?;
-    let mut out = csv::Writer::from_writer(Vec::with_capacity(stamps.len() * 300));
-    let csv_err = |e: csv::Error| ApiError::Internal(format!("writing CSV: {e}"));
-    out.write_record([
-        "seq",
-        "serial",
-        "short_code",
-        "state",
-        "scan_count",
-        "first_scan_at",
-        "url",
-    ])
-    .map_err(csv_err)?;
-    for (s, (seq, count, first)) in stamps.iter().zip(&scans) {
-        debug_assert_eq!(s.seq, *seq);
-        out.write_record([
-            s.seq.to_string(),
-            s.serial.to_string(),
-            s.serial.short_code().to_string(),
-            serde_json::to_value(s.state)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            count.to_string(),
-            first.map(|f| f.to_string()).unwrap_or_default(),
-            s.code().url(&base),
-        ])
-        .map_err(csv_err)?;
-    }
-    let body = out
-        .into_inner()
-        .map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
             format!(
                 "attachment; filename=\"tem-batch-{id}-{}-stamps.csv\"",
-                lot.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+                batch.file_label()
             ),
         ))
         .body(body))
@@ -772,17 +701,7 @@ pub async fn verify_batch(
     let (id, state) = (BatchId(id.into_inner()), state.into_inner());
     let rules = *state.scanner.rules();
     let signed = blocking(move || {
-        access::batch(&*state.store, &caller.grant, id)?;
-        let ring = KeyRing::open(&state.keys_dir)?;
-        crate::service::verification::verify_batch(
-            &*state.store,
-            &ring.key_set(),
-            &ring.signer()?,
-            &state.base_url,
-            id,
-            &rules,
-            &caller.actor,
-        )
+        crate::service::verification::verify_batch(&state.ctx, id, &rules, &caller)
     })
     .await?;
     Ok(HttpResponse::Created().json(signed))

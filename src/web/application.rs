@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -16,17 +14,14 @@ use super::AppState;
 use crate::config::{Config, ScanSettings};
 use crate::domain::network::TrustedProxies;
 use crate::render::pdf::Calibration;
-use crate::service::ServiceError;
-use crate::store::Store;
+use crate::service::{Context, ServiceError};
 
-/// What the service needs besides its store: the parts of the
-/// configuration the server reads.
+/// What the service needs besides its context (store, keys, base URL): the
+/// parts of the configuration the server reads.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// host:port; port 0 picks a free one (`Application::port` says which).
     pub listen: String,
-    pub keys: PathBuf,
-    pub base_url: String,
     /// The configured (or demo) admin token; none: only stored tokens.
     pub admin_token: Option<String>,
     pub scan: ScanSettings,
@@ -46,8 +41,6 @@ impl Settings {
     pub fn from_config(config: &Config, admin_token: Option<String>) -> Settings {
         Settings {
             listen: config.listen.clone(),
-            keys: config.keys.clone(),
-            base_url: config.base_url.clone(),
             admin_token,
             scan: config.scan,
             printers: config.printers.clone(),
@@ -82,16 +75,16 @@ impl Application {
     /// Builds everything and starts listening. Call it outside any async
     /// runtime (building reads the store, whose PostgreSQL client blocks),
     /// then await `run_until_stopped` in the actix system that serves.
-    pub fn build(settings: Settings, store: Arc<dyn Store>) -> Result<Application, StartError> {
+    pub fn build(settings: Settings, ctx: Context) -> Result<Application, StartError> {
         let listener =
             TcpListener::bind(&settings.listen).map_err(|source| StartError::Listen {
                 listen: settings.listen.clone(),
                 source,
             })?;
         let address = listener.local_addr()?;
-        let state = AppState::build(store.clone(), &settings)?;
+        let state = AppState::build(ctx.clone(), &settings)?;
         if let Some(every) = settings.audit_head_every {
-            crate::service::audit::spawn_head_signer(store, settings.keys.clone(), every);
+            crate::service::audit::spawn_head_signer(ctx, every);
         }
         let server = super::run(listener, state, settings.workers)?;
         Ok(Application { address, server })

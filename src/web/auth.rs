@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
-use crate::domain::Grant;
+use crate::domain::Actor;
 use crate::service::tokens::{self, Refused};
 
 pub use crate::service::tokens::random_token;
@@ -52,9 +52,14 @@ impl AdminToken {
 /// The authenticated caller of a non-public API route: what its token
 /// grants, and how to name it in records ("token 12", "admin token").
 #[derive(Debug, Clone)]
-pub struct Caller {
-    pub grant: Grant,
-    pub actor: String,
+pub struct Caller(pub Actor);
+
+impl std::ops::Deref for Caller {
+    type Target = Actor;
+
+    fn deref(&self) -> &Actor {
+        &self.0
+    }
 }
 
 impl FromRequest for Caller {
@@ -133,17 +138,14 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         .trim()
         .to_string();
     if state.admin.accepts(&token) {
-        return Ok(Caller {
-            grant: Grant::admin(),
-            actor: "admin token".into(),
-        });
+        return Ok(Caller(Actor::admin("admin token")));
     }
-    let store = state.store.clone();
+    let store = state.ctx.shared_store();
     match web::block(move || tokens::authenticate(&*store, &token)).await?? {
-        Ok(info) => Ok(Caller {
-            actor: format!("token {} ({})", info.id, info.grant.role.as_str()),
+        Ok(info) => Ok(Caller(Actor {
+            name: format!("token {} ({})", info.id, info.grant.role.as_str()),
             grant: info.grant,
-        }),
+        })),
         Err(Refused::Expired) => Err(ApiError::Unauthorized("the token has expired".into())),
         Err(Refused::Revoked) => Err(ApiError::Unauthorized("the token was revoked".into())),
         Err(Refused::Unknown) => Err(ApiError::Unauthorized("the token is not valid".into())),

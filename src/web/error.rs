@@ -147,7 +147,7 @@ impl From<actix_web::error::BlockingError> for ApiError {
 mod tests {
     use super::*;
     use crate::service::ServiceError;
-    use crate::store::StoreError;
+    use crate::service::StoreError;
 
     fn outage() -> StoreError {
         StoreError::unavailable("SQLite", std::io::Error::other("database is locked"))

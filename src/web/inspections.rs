@@ -141,9 +141,9 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let submission = submission(read_body(payload).await?)?;
-    let (store, verifier) = (state.store.clone(), state.scanner.verifier());
+    let (store, verifier) = (state.ctx.shared_store(), state.scanner.verifier());
     let created = web::block(move || {
-        inspection::create(&*store, &verifier, &caller.grant, &caller.actor, submission)
+        inspection::create(&*store, &verifier, &caller.grant, &caller.name, submission)
     })
     .await??;
     Ok(HttpResponse::Created()
@@ -158,7 +158,7 @@ pub async fn create(
     responses((status = 200, body = Vec<Inspection>)))]
 /// The newest 500 inspections the caller may read (summaries, no items).
 pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
+    let store = state.ctx.shared_store();
     let out = web::block(move || inspection::list(&*store, &caller.grant, 500)).await??;
     Ok(HttpResponse::Ok().json(out))
 }
@@ -189,7 +189,7 @@ pub async fn get(
             });
         }
     };
-    let (store, id) = (state.store.clone(), id.into_inner());
+    let (store, id) = (state.ctx.shared_store(), id.into_inner());
     let found = web::block(move || inspection::get(&*store, &caller.grant, id)).await??;
     if !pdf {
         return Ok(HttpResponse::Ok().json(found));

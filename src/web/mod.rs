@@ -10,21 +10,20 @@ mod dashboard;
 pub mod error;
 pub mod error_code;
 pub mod inspections;
-mod limit;
 pub mod openapi;
 pub mod scan;
 mod sheets;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 use crate::codes::KeySet;
+use crate::service::Context;
+use crate::service::rate_limit::RateLimiter;
 use crate::service::scan::Scanner;
-use crate::store::Store;
 pub use application::{Application, Settings, StartError};
 pub use auth::random_token;
 pub use dashboard::{Access as PageAccess, PAGES, PageRoute};
@@ -33,14 +32,13 @@ pub use error::ApiError;
 /// Everything a handler may use. Cheap to clone (shared pointers).
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub keys_dir: PathBuf,
-    pub base_url: String,
+    /// The registry, keys and base URL every service call runs against.
+    pub ctx: Context,
     pub admin: auth::AdminToken,
     /// Printer profiles (`[printers.NAME]` in tem.toml).
     pub printers: std::collections::BTreeMap<String, crate::render::pdf::Calibration>,
     pub scanner: Arc<Scanner>,
-    pub limiter: Arc<limit::RateLimiter>,
+    pub limiter: Arc<RateLimiter>,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` count (`client`).
     pub proxies: crate::domain::network::TrustedProxies,
     /// The path of the base URL ("" or e.g. "/t"): stamp URLs live under it.
@@ -52,17 +50,19 @@ pub struct AppState {
 impl AppState {
     /// The state for `settings`; starts the scan pipeline.
     pub fn build(
-        store: Arc<dyn Store>,
+        ctx: Context,
         settings: &application::Settings,
     ) -> Result<Self, crate::service::ServiceError> {
         let scan = &settings.scan;
-        let scanner = Scanner::start(store.clone(), settings.keys.clone(), scan.rules())?;
-        let limiter = Arc::new(limit::RateLimiter::new(scan.rate_per_minute, &store));
+        let scanner = Scanner::start(
+            ctx.shared_store(),
+            ctx.keys_dir().to_path_buf(),
+            scan.rules(),
+        )?;
+        let limiter = Arc::new(RateLimiter::new(scan.rate_per_minute, &ctx));
         Ok(AppState {
-            scan_prefix: base_path(&settings.base_url),
-            store,
-            keys_dir: settings.keys.clone(),
-            base_url: settings.base_url.clone(),
+            scan_prefix: base_path(ctx.base_url()),
+            ctx,
             admin: auth::AdminToken::new(settings.admin_token.as_deref()),
             printers: settings.printers.clone(),
             scanner,
@@ -167,8 +167,8 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 /// Liveness and database reachability, for load balancers and monitoring.
 async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    web::block(move || store.ping())
+    let ctx = state.ctx.clone();
+    web::block(move || ctx.ping())
         .await?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })))
@@ -177,8 +177,8 @@ async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 /// The public key set verifiers need. Read from the key directory on each
 /// request so that `tem keys rotate` takes effect without a restart.
 async fn key_set(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let dir = state.keys_dir.clone();
-    let set: KeySet = web::block(move || KeySet::load(&dir))
+    let ctx = state.ctx.clone();
+    let set: KeySet = web::block(move || ctx.key_set())
         .await?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok()

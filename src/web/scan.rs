@@ -128,7 +128,7 @@ pub struct ScanJson {
     pub scan_count: u64,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub first_scan_at: Option<jiff::Timestamp>,
-    pub recall: Option<crate::store::RecallNotice>,
+    pub recall: Option<crate::service::lifecycle::RecallNotice>,
     pub batch: Option<serde_json::Value>,
     pub product: Option<serde_json::Value>,
     pub producer: Option<serde_json::Value>,

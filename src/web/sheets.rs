@@ -9,9 +9,8 @@
 //! records nothing). One PNG or SVG page is a preview and records nothing:
 //! print from the PDF, ZIP or CSV, or with `tem sheet`.
 
-use std::sync::Arc;
+use crate::service::Context;
 
-use crate::store::Store;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use bytes::Bytes;
@@ -79,25 +78,14 @@ pub async fn respond(
     q: SheetQuery,
 ) -> Result<HttpResponse, ApiError> {
     let format = Format::parse(ext).map_err(ServiceError::from)?;
-    let request = sheet_request(&state, BatchId(id), format, q, caller.actor.clone())?;
+    let request = sheet_request(&state, BatchId(id), format, q, caller.name.clone())?;
     let state = state.into_inner();
-    let base_url = state.base_url.clone();
-    let store = state.store.clone();
+    let ctx = state.ctx.clone();
     // Check everything before the first byte goes out.
-    let prepared = web::block(move || -> Result<_, ServiceError> {
-        crate::service::access::batch(&*store, &caller.grant, BatchId(id))?;
-        let prepared = sheet::prepare(&*store, &base_url, request)?;
-        if format == Format::Zip && prepared.stamps.len() > MAX_ZIP_STAMPS {
-            return Err(DomainError::new(
-                "count",
-                format!("at most {MAX_ZIP_STAMPS} stamps per ZIP over HTTP; use from/count, or `tem sheet` for more"),
-            )
-            .into());
-        }
-        Ok(prepared)
-    })
-    .await??;
-    let store = state.store.clone();
+    let prepared =
+        web::block(move || sheet::prepare_for(&ctx, &caller.grant, request, Some(MAX_ZIP_STAMPS)))
+            .await??;
+    let ctx = state.ctx.clone();
 
     let filename = format!(
         "tem-batch-{}-{}.{}",
@@ -114,9 +102,10 @@ pub async fn respond(
         ))
         .insert_header(("X-Tem-Stamps", prepared.stamps.len().to_string()));
     match format {
-        Format::Pdf => Ok(response.streaming(stream_pdf(store, prepared))),
+        Format::Pdf => Ok(response.streaming(stream_pdf(ctx, prepared))),
         _ => {
-            let bytes = web::block(move || whole_file(&*store, &prepared, format)).await??;
+            let bytes =
+                web::block(move || sheet::whole_file(ctx.store(), &prepared, format)).await??;
             Ok(response.body(bytes))
         }
     }
@@ -179,7 +168,7 @@ fn sheet_request(
 /// recorded after its last byte, and a failure to record fails the
 /// download.
 fn stream_pdf(
-    store: Arc<dyn Store>,
+    ctx: Context,
     prepared: sheet::Prepared,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(16);
@@ -191,7 +180,7 @@ fn stream_pdf(
             tracing::warn!(error = %e, batch.id = %prepared.batch.id, "sheet PDF not delivered; no print job recorded");
             return;
         }
-        if let Err(e) = sheet::record(&*store, &prepared) {
+        if let Err(e) = sheet::record(ctx.store(), &prepared) {
             tracing::error!(error = %e, "recording the print job failed; the download is failed too");
             let _ = tx.blocking_send(Err(e.to_string()));
         }
@@ -200,38 +189,6 @@ fn stream_pdf(
         let item = rx.recv().await?;
         Some((item.map_err(actix_web::error::ErrorInternalServerError), rx))
     })
-}
-
-/// A CSV, a ZIP or one page, made in full; the print job is recorded for
-/// the CSV and the ZIP (a page is a preview).
-fn whole_file(
-    store: &dyn Store,
-    prepared: &sheet::Prepared,
-    format: Format,
-) -> Result<Vec<u8>, ServiceError> {
-    let bytes = match format {
-        Format::Csv => sheet::write_csv(prepared, Vec::new()),
-        Format::Zip => sheet::write_zip(prepared, std::io::Cursor::new(Vec::new()), &mut |_| ())
-            .map(std::io::Cursor::into_inner),
-        _ => {
-            let mut page = Vec::new();
-            sheet::write_pages(
-                prepared,
-                &mut |_, bytes| {
-                    page = bytes;
-                    Ok(())
-                },
-                &mut |_| (),
-            )
-            .map(|_| page)
-        }
-    }
-    .map_err(crate::service::internal)?;
-    // Made in full: now the stamps are printed (a page is a preview).
-    if matches!(format, Format::Csv | Format::Zip) {
-        sheet::record(store, prepared)?;
-    }
-    Ok(bytes)
 }
 
 /// Hands written bytes to the response stream; fails once the client is gone.

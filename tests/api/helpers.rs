@@ -78,8 +78,6 @@ pub fn spawn_app_full(
     prepare_keys(&keys);
     let settings = web::Settings {
         listen: "127.0.0.1:0".into(),
-        keys,
-        base_url: "https://tem.example.vn".into(),
         admin_token: Some(TOKEN.into()),
         scan: *scan,
         printers: Default::default(),
@@ -90,9 +88,9 @@ pub fn spawn_app_full(
     // The same start as `tem serve`, on a port of its own (built outside
     // the runtime, as `tem serve` does: building reads the store).
     let (port_tx, port_rx) = std::sync::mpsc::channel();
-    let app_store = store.clone();
+    let ctx = tem::service::Context::new(store.clone(), keys, "https://tem.example.vn".into());
     std::thread::spawn(move || {
-        let app = web::Application::build(settings, app_store).unwrap();
+        let app = web::Application::build(settings, ctx).unwrap();
         port_tx.send(app.port()).unwrap();
         actix_web::rt::System::new()
             .block_on(app.run_until_stopped())

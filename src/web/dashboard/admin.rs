@@ -9,11 +9,10 @@ use serde::Deserialize;
 use super::form::FormState;
 use super::strings::Strings;
 use super::{DashError, Frame, Signed, render_status, see_other};
-use crate::codes::KeyRing;
 use crate::codes::keyring::PublicKeyEntry;
-use crate::domain::{Grant, ProducerId, ProducerInput, Role};
+use crate::domain::{ProducerId, ProducerInput};
+use crate::service::tokens::TokenInfo;
 use crate::service::{ServiceError, registry, tokens};
-use crate::store::TokenInfo;
 use crate::web::AppState;
 
 #[derive(Template)]
@@ -73,16 +72,17 @@ async fn admin_page(
     failed: Option<(&'static str, FormState)>,
 ) -> Result<HttpResponse, DashError> {
     let t: &'static Strings = signed.frame.t;
-    let (store, dir) = (state.store.clone(), state.keys_dir.clone());
-    let (producers, tokens, keys) = web::block(move || -> Result<_, ServiceError> {
-        let keys = KeyRing::open(&dir)?.entries().to_vec();
-        Ok((registry::producers(&*store)?, tokens::list(&*store)?, keys))
-    })
-    .await?
-    .map_err(|e| DashError::Service(t, e))?;
+    let ctx = state.ctx.clone();
+    let crate::service::admin::Overview {
+        producers,
+        tokens,
+        keys,
+    } = web::block(move || crate::service::admin::overview(&ctx))
+        .await?
+        .map_err(|e| DashError::Service(t, e))?;
     let rules = state.scanner.rules();
     let settings = vec![
-        ("base_url", state.base_url.clone()),
+        ("base_url", state.ctx.base_url().to_string()),
         (
             "scan",
             format!(
@@ -99,7 +99,7 @@ async fn admin_page(
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
-        ("keys", state.keys_dir.display().to_string()),
+        ("keys", state.ctx.keys_dir().display().to_string()),
     ];
     let (failed, form) = match failed {
         Some((w, f)) => (Some(w), f),
@@ -160,7 +160,7 @@ pub async fn create_producer(
         ("province", f.province.clone()),
         ("phone", f.phone.clone().unwrap_or_default()),
     ]);
-    let (store, actor) = (state.store.clone(), signed.session.actor.clone());
+    let (store, actor) = (state.ctx.shared_store(), signed.session.actor.clone());
     let input = ProducerInput {
         kind: f.kind,
         name: f.name,
@@ -210,32 +210,15 @@ pub async fn create_token(
         ]
         .map(|(k, v)| (k, v.unwrap_or_default())),
     );
-    let nonempty = |o: Option<String>| o.filter(|s| !s.trim().is_empty());
-    let (store, actor) = (state.store.clone(), signed.session.actor.clone());
-    let created = web::block(move || -> Result<_, ServiceError> {
-        let role = Role::parse(&f.role).ok_or_else(|| {
-            crate::domain::DomainError::new("role", "choose admin, producer or inspector")
-        })?;
-        let producer = nonempty(f.producer)
-            .map(|p| {
-                p.trim()
-                    .parse::<i64>()
-                    .map(ProducerId)
-                    .map_err(|_| crate::domain::DomainError::new("producer", "choose a producer"))
-            })
-            .transpose()?;
-        let provinces: Vec<String> = nonempty(f.province).into_iter().collect();
-        let grant = Grant::new(role, producer, &provinces)?;
-        if let Some(p) = grant.producer
-            && store.producer(p)?.is_none()
-        {
-            return Err(crate::domain::DomainError::new("producer", "choose a producer").into());
-        }
-        let label = nonempty(f.label);
-        let expires = nonempty(f.expires);
-        tokens::create(&*store, grant, label.as_deref(), expires.as_deref(), &actor)
-    })
-    .await?;
+    let (store, actor) = (state.ctx.shared_store(), signed.session.actor.clone());
+    let form = tokens::TokenForm {
+        role: f.role,
+        producer: f.producer,
+        province: f.province,
+        expires: f.expires,
+        label: f.label,
+    };
+    let created = web::block(move || tokens::create_from_form(&*store, form, &actor)).await?;
     match created {
         Ok((token, _)) => admin_page(signed, &state, Some(token), None).await,
         Err(e @ ServiceError::Invalid(_)) => {
@@ -262,7 +245,7 @@ pub async fn revoke_token(
     signed.check_csrf(&form.csrf)?;
     let t = signed.frame.t;
     let (store, actor, id) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         signed.session.actor.clone(),
         id.into_inner(),
     );
@@ -280,8 +263,8 @@ pub async fn rotate_key(
     signed.check_csrf(&form.csrf)?;
     let t = signed.frame.t;
     let (store, dir, actor) = (
-        state.store.clone(),
-        state.keys_dir.clone(),
+        state.ctx.shared_store(),
+        state.ctx.keys_dir().to_path_buf(),
         signed.session.actor.clone(),
     );
     web::block(move || crate::service::keys::rotate(&dir, &*store, &actor))
@@ -299,8 +282,8 @@ pub async fn revoke_key(
     signed.check_csrf(&form.csrf)?;
     let t = signed.frame.t;
     let (store, dir, actor, kid) = (
-        state.store.clone(),
-        state.keys_dir.clone(),
+        state.ctx.shared_store(),
+        state.ctx.keys_dir().to_path_buf(),
         signed.session.actor.clone(),
         kid.into_inner(),
     );

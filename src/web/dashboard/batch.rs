@@ -12,7 +12,9 @@ use super::{DashError, Frame, Signed, render_status, service};
 use crate::domain::{BatchId, StampCounts};
 use crate::render::charts;
 use crate::render::layout::Layout;
-use crate::service::{ServiceError, access, lifecycle, registry};
+use crate::service::batch_overview::{
+    self, BatchOverview, BatchScanStats, ConsumerReport, RecallRecord,
+};
 use crate::web::AppState;
 
 // ---------------------------------------------------------------- batches
@@ -25,13 +27,13 @@ pub(super) struct BatchPage {
     product: crate::domain::Product,
     producer: crate::domain::Producer,
     counts: StampCounts,
-    scans: crate::store::BatchScanStats,
+    scans: BatchScanStats,
     chart: String,
     /// Scans by province (shared locations), as SVG; empty when none.
     province_chart: String,
     located: u64,
-    recall: Option<crate::store::RecallRecord>,
-    reports: Vec<crate::store::ConsumerReport>,
+    recall: Option<RecallRecord>,
+    reports: Vec<ConsumerReport>,
     layouts: Vec<(String, String)>,
     layout: String,
     show_preview: bool,
@@ -58,23 +60,20 @@ pub(super) async fn batch_page(
     failed: Option<(&str, FormState)>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.store.clone(), signed.session.grant.clone());
+    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
     let rules = *state.scanner.rules();
-    let data = web::block(move || -> Result<_, ServiceError> {
-        let b = access::batch(&*store, &grant, BatchId(id))?;
-        let product = registry::product(&*store, b.product_id)?;
-        let producer = registry::producer(&*store, product.producer_id)?;
-        let stats = lifecycle::stats(&*store, b.id, &rules)?;
-        let recall = store
-            .recalls(b.id)?
-            .into_iter()
-            .find(|r| r.lifted_at.is_none());
-        let reports = store.consumer_reports(b.id)?;
-        Ok((b, product, producer, stats, recall, reports))
-    })
-    .await?
-    .map_err(service(t))?;
-    let (b, product, producer, stats, recall, reports) = data;
+    let overview =
+        web::block(move || batch_overview::overview(&*store, &grant, BatchId(id), &rules))
+            .await?
+            .map_err(service(t))?;
+    let BatchOverview {
+        batch: b,
+        product,
+        producer,
+        stats,
+        recall,
+        reports,
+    } = overview;
     let done = q.done.as_deref().map(|d| {
         let what = match d {
             "issued" => t.done_issued,

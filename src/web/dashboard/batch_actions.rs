@@ -9,11 +9,10 @@ use super::form::{FormState, parse_number};
 use super::home::caller;
 use super::strings::Strings;
 use super::{DashError, Signed, see_other, service};
-use crate::codes::KeyRing;
 use crate::domain::{BatchId, DomainError};
 use crate::render::label::Lang;
 use crate::render::layout::Layout;
-use crate::service::{ServiceError, access, issue, lifecycle};
+use crate::service::{ServiceError, issue, lifecycle, sheet_preview};
 use crate::web::AppState;
 use crate::web::auth::Caller;
 
@@ -38,11 +37,8 @@ pub(super) async fn batch_action(
     let t = signed.frame.t;
     let who = caller(&signed);
     let st = state.clone();
-    let outcome = web::block(move || -> Result<u64, ServiceError> {
-        access::batch(&*st.store, &who.grant, BatchId(id))?;
-        action(&st, &who)
-    })
-    .await?;
+    // Each action's service function checks that `who` may touch the batch.
+    let outcome = web::block(move || action(&st, &who)).await?;
     match outcome {
         Ok(n) => Ok(see_other(&format!(
             "/app/batches/{id}?done={}&n={n}",
@@ -80,16 +76,7 @@ pub async fn issue(
         &["count"],
         move |st, who| {
             let n = parse_number("count", &count, t)?;
-            let keys = KeyRing::open(&st.keys_dir)?;
-            let summary = issue::issue(
-                &*st.store,
-                &keys,
-                &st.base_url,
-                BatchId(id),
-                u64::from(n),
-                &who.actor,
-                &mut |_| Ok(()),
-            )?;
+            let summary = issue::issue_for(&st.ctx, BatchId(id), u64::from(n), who)?;
             Ok(u64::from(summary.receipt.count))
         },
     )
@@ -124,11 +111,11 @@ pub async fn activate(
             let from = parse_number("from", &f.from, t)?;
             let count = parse_number("count", &f.count, t)?;
             Ok(u64::from(lifecycle::activate(
-                &*st.store,
+                st.ctx.store(),
                 BatchId(id),
                 from,
                 count,
-                &who.actor,
+                who,
             )?))
         },
     )
@@ -159,12 +146,12 @@ pub async fn void(
             let from = parse_number("from", &f.from, t)?;
             let count = parse_number("count", &f.count, t)?;
             Ok(u64::from(lifecycle::void(
-                &*st.store,
+                st.ctx.store(),
                 BatchId(id),
                 from,
                 count,
                 &reason,
-                &who.actor,
+                who,
             )?))
         },
     )
@@ -196,14 +183,7 @@ pub async fn recall(
         vec![("reason", f.reason.clone()), ("notice", notice.clone())],
         &["reason", "notice"],
         move |st, who| {
-            lifecycle::recall(
-                &*st.store,
-                BatchId(id),
-                None,
-                &f.reason,
-                &notice,
-                &who.actor,
-            )?;
+            lifecycle::recall(st.ctx.store(), BatchId(id), None, &f.reason, &notice, who)?;
             Ok(1)
         },
     )
@@ -227,10 +207,10 @@ pub async fn lift(
         &["reason"],
         move |st, who| {
             Ok(u64::from(lifecycle::lift(
-                &*st.store,
+                st.ctx.store(),
                 BatchId(id),
                 &f.reason,
-                &who.actor,
+                who,
             )?))
         },
     )
@@ -260,55 +240,14 @@ pub async fn preview(
     id: web::Path<u32>,
     q: web::Query<LayoutQuery>,
 ) -> Result<HttpResponse, DashError> {
-    use crate::service::sheet::{self, Format, Selection, SheetRequest};
     let t = signed.frame.t;
     let layout = layout_of(&q, t)?;
-    let (id, who) = (id.into_inner(), caller(&signed));
+    let (id, who) = (BatchId(id.into_inner()), caller(&signed));
+    let lang = if t.lang == "en" { Lang::En } else { Lang::Vi };
     let st = state.clone();
-    let png = web::block(move || -> Result<Vec<u8>, ServiceError> {
-        access::batch(&*st.store, &who.grant, BatchId(id))?;
-        let prepared = sheet::prepare(
-            &*st.store,
-            &st.base_url,
-            SheetRequest {
-                batch: BatchId(id),
-                layout,
-                format: Format::Png,
-                selection: Selection::Unprinted,
-                start_at: 1,
-                ec: sheet::parse_ec("M")?,
-                lang: if t.lang == "en" { Lang::En } else { Lang::Vi },
-                crop_marks: false,
-                calibration: Default::default(),
-                dpi: 300,
-                page: Some(1),
-                actor: who.actor.clone(),
-            },
-        )?;
-        let mut page = Vec::new();
-        sheet::write_pages(
-            &prepared,
-            &mut |_, bytes| {
-                page = bytes;
-                Ok(())
-            },
-            &mut |_| (),
-        )
-        .map_err(crate::service::internal)?;
-        // Small enough for a slow phone connection (~60 KB): a look at the
-        // layout, not a printable page.
-        let img = image::load_from_memory(&page)
-            .map_err(crate::service::internal)?
-            .resize(720, 1020, image::imageops::FilterType::Triangle)
-            .to_luma8();
-        let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70)
-            .encode_image(&img)
-            .map_err(crate::service::internal)?;
-        Ok(out)
-    })
-    .await?
-    .map_err(service(t))?;
+    let png = web::block(move || sheet_preview::jpeg(&st.ctx, &who, id, layout, lang))
+        .await?
+        .map_err(service(t))?;
     Ok(HttpResponse::Ok()
         .content_type("image/jpeg")
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
@@ -354,12 +293,11 @@ pub async fn report_pdf(
     let (id, grant, store) = (
         BatchId(id.into_inner()),
         signed.session.grant.clone(),
-        state.store.clone(),
+        state.ctx.shared_store(),
     );
     let rules = *state.scanner.rules();
     let bytes = web::block(move || -> Result<Vec<u8>, ServiceError> {
-        access::batch(&*store, &grant, id)?;
-        let report = crate::service::report::batch(&*store, id, &rules)?;
+        let report = crate::service::report::batch(&*store, &grant, id, &rules)?;
         crate::render::report_pdf::pdf(&report).map_err(crate::service::internal)
     })
     .await?

@@ -6,40 +6,23 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{DashError, Frame, Signed, render, service};
-use crate::domain::StampCounts;
-use crate::service::{ServiceError, access};
-use crate::store::{BatchSummary, Store};
+use crate::service::ServiceError;
+use crate::service::access::{self, BatchRow};
+use crate::service::search::{self, StoredStamp};
 use crate::web::AppState;
 use crate::web::auth::Caller;
 
 pub(super) fn caller(s: &Signed) -> Caller {
-    Caller {
+    Caller(crate::domain::Actor {
         grant: s.session.grant.clone(),
-        actor: s.session.actor.clone(),
-    }
-}
-
-/// A batch with its stamps by state, for lists.
-pub struct BatchRow {
-    pub b: BatchSummary,
-    pub c: StampCounts,
-}
-
-pub(super) fn batch_rows(
-    store: &dyn Store,
-    batches: Vec<BatchSummary>,
-) -> Result<Vec<BatchRow>, ServiceError> {
-    let counts = store.stamp_counts_by_batch(&batches.iter().map(|b| b.id).collect::<Vec<_>>())?;
-    Ok(batches
-        .into_iter()
-        .map(|b| BatchRow {
-            c: counts.get(&b.id).copied().unwrap_or_default(),
-            b,
-        })
-        .collect())
+        name: s.session.actor.clone(),
+    })
 }
 
 // ---------------------------------------------------------------- home
+
+/// The start page lists this many of the latest batches.
+const LATEST: usize = 200;
 
 #[derive(Template)]
 #[template(path = "app/home.html")]
@@ -51,16 +34,10 @@ struct HomePage {
 
 pub async fn home(signed: Signed, state: web::Data<AppState>) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.store.clone(), signed.session.grant.clone());
-    let (products, batches) = web::block(move || -> Result<_, ServiceError> {
-        let products = access::products(&*store, &grant, None)?;
-        let mut batches = access::batches(&*store, &grant, None)?;
-        batches.sort_by_key(|b| std::cmp::Reverse(b.id.0));
-        batches.truncate(200);
-        Ok((products, batch_rows(&*store, batches)?))
-    })
-    .await?
-    .map_err(service(t))?;
+    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
+    let (products, batches) = web::block(move || access::start_page(&*store, &grant, LATEST))
+        .await?
+        .map_err(service(t))?;
     render(
         t,
         &HomePage {
@@ -76,7 +53,7 @@ pub async fn home(signed: Signed, state: web::Data<AppState>) -> Result<HttpResp
 struct SearchPage {
     f: Frame,
     q: String,
-    stamps: Vec<(crate::store::StoredStamp, String)>,
+    stamps: Vec<(StoredStamp, String)>,
     batches: Vec<BatchRow>,
     producers: Vec<crate::domain::Producer>,
     searched: bool,
@@ -99,7 +76,7 @@ pub async fn search(
             .flatten()
             .unwrap_or_default();
     let (store, grant, needle) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         signed.session.grant.clone(),
         text.clone(),
     );
@@ -107,15 +84,10 @@ pub async fn search(
         if needle.is_empty() {
             return Ok((Vec::new(), Vec::new(), Vec::new()));
         }
-        crate::service::search::search(&*store, &grant, &needle)
-            .map(|r| (r.stamps, r.batches, r.producers))
+        search::search(&*store, &grant, &needle).map(|r| (r.stamps, r.batches, r.producers))
     })
     .await?
     .map_err(service(t))?;
-    let store = state.store.clone();
-    let batches = web::block(move || batch_rows(&*store, batches))
-        .await?
-        .map_err(service(t))?;
     render(
         t,
         &SearchPage {

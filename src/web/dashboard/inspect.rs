@@ -16,8 +16,8 @@ use crate::domain::BatchId;
 use crate::domain::inspection::Inspection;
 use crate::domain::{Outcome, TriageKind};
 use crate::service::inspection::{self, Found, Submission};
-use crate::service::{ServiceError, access, triage};
-use crate::store::TriageItem;
+use crate::service::triage::TriageItem;
+use crate::service::{ServiceError, audit_log, triage};
 use crate::web::AppState;
 
 fn when(t: &jiff::Timestamp) -> String {
@@ -63,7 +63,7 @@ async fn triage_page(
     failed: Option<((String, i64), FormState)>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.store.clone(), signed.session.grant.clone());
+    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
     let mut items = web::block(move || triage::list(&*store, &grant, all, None))
         .await?
         .map_err(service(t))?;
@@ -124,7 +124,7 @@ pub async fn resolve(
     let (kind, id) = path.into_inner();
     let f = form.into_inner();
     let (store, grant, actor) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         signed.session.grant.clone(),
         signed.session.actor.clone(),
     );
@@ -161,7 +161,7 @@ pub async fn inspections(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.store.clone(), signed.session.grant.clone());
+    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
     let list = web::block(move || inspection::list(&*store, &grant, 200))
         .await?
         .map_err(service(t))?;
@@ -251,7 +251,7 @@ pub async fn create_inspection(
         offline: None,
     };
     let (store, verifier, grant, actor) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         state.scanner.verifier(),
         signed.session.grant.clone(),
         signed.session.actor.clone(),
@@ -283,7 +283,7 @@ pub async fn inspection_page(
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
     let (store, grant, id) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         signed.session.grant.clone(),
         id.into_inner(),
     );
@@ -300,7 +300,7 @@ pub async fn inspection_pdf(
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
     let (store, grant, id) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         signed.session.grant.clone(),
         id.into_inner(),
     );
@@ -326,17 +326,14 @@ pub async fn report_html(
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
     let (store, grant, id) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         signed.session.grant.clone(),
         BatchId(id.into_inner()),
     );
     let rules = *state.scanner.rules();
-    let report = web::block(move || -> Result<_, ServiceError> {
-        access::batch(&*store, &grant, id)?;
-        crate::service::report::batch(&*store, id, &rules)
-    })
-    .await?
-    .map_err(service(t))?;
+    let report = web::block(move || crate::service::report::batch(&*store, &grant, id, &rules))
+        .await?
+        .map_err(service(t))?;
     let body = crate::render::report::html(&report, Some("/static/report.css"))
         .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(html(StatusCode::OK, body))
@@ -371,32 +368,18 @@ pub async fn audit(
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let g = &signed.session.grant;
-    if !(g.role == crate::domain::Role::Admin
-        || (g.role == crate::domain::Role::Inspector && g.provinces.is_empty()))
-    {
-        return Err(DashError::Service(
-            t,
-            crate::service::not_found("page", "audit"),
-        ));
-    }
-    let store = state.store.clone();
-    let wanted = q.from;
-    let (size, entries, head) = web::block(move || -> Result<_, ServiceError> {
-        let size = store.audit_size()?;
-        let top = wanted.unwrap_or(size).min(size);
-        let from = top.saturating_sub(AUDIT_PAGE - 1).max(1);
-        let mut entries: Vec<_> = store
-            .audit_entries(from, top + 1 - from)?
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect();
-        entries.reverse();
-        let head = store.audit_heads()?.into_iter().max_by_key(|h| h.size);
-        Ok((size, entries, head))
-    })
-    .await?
-    .map_err(service(t))?;
+    let (store, grant, wanted) = (
+        state.ctx.shared_store(),
+        signed.session.grant.clone(),
+        q.from,
+    );
+    let audit_log::Page {
+        size,
+        entries,
+        head,
+    } = web::block(move || audit_log::page(&*store, &grant, wanted, AUDIT_PAGE))
+        .await?
+        .map_err(service(t))?;
     let top = entries.first().map(|e| e.seq).unwrap_or(0);
     let bottom = entries.last().map(|e| e.seq).unwrap_or(0);
     render(

@@ -246,10 +246,8 @@ async fn media(
     {
         return Err(super::ApiError::NotFound(format!("no image {name}")));
     }
-    let store = state.store.clone();
-    let found = web::block(move || store.media(&name))
-        .await?
-        .map_err(ServiceError::from)?;
+    let store = state.ctx.shared_store();
+    let found = web::block(move || crate::service::photos::media(&*store, &name)).await??;
     match found {
         Some((content_type, bytes)) => Ok(HttpResponse::Ok()
             .content_type(content_type)
@@ -350,24 +348,16 @@ impl Signed {
             .ok_or_else(|| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, t.error.into()))?
             .clone();
         let admin = state.admin.hash();
-        let store = state.store.clone();
+        let store = state.ctx.shared_store();
         let id = cookie.value().to_string();
-        let found = web::block(move || -> Result<_, ServiceError> {
-            let Some(session) = sessions::resolve(&*store, &id, admin)? else {
-                return Ok(None);
-            };
-            let producer = match session.grant.producer {
-                Some(p) => store.producer(p)?.map(|p| p.name),
-                None => None,
-            };
-            Ok(Some((session, producer)))
-        })
-        .await
-        .map_err(|_| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, t.error.into()))?
-        .map_err(|e| DashError::Service(t, e))?;
-        let Some((session, producer)) = found else {
+        let found = web::block(move || sessions::resolve(&*store, &id, admin))
+            .await
+            .map_err(|_| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, t.error.into()))?
+            .map_err(|e| DashError::Service(t, e))?;
+        let Some(session) = found else {
             return Ok(None);
         };
+        let producer = session.producer_name.clone();
         // The cooperative's name for a producer; the token's label or
         // role for the others.
         let role = match (session.grant.role, t.lang) {

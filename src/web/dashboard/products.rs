@@ -12,7 +12,6 @@ use serde::Deserialize;
 
 use super::batch_actions::batch_action;
 use super::form::{FormState, number_error};
-use super::home::{BatchRow, batch_rows};
 use super::strings::Strings;
 use super::{DashError, Frame, Signed, render_status, see_other, service};
 use crate::domain::{BatchId, BatchInput, OcopGroup, ProducerId, ProductId, Role};
@@ -72,7 +71,7 @@ async fn product_form_page(
     editing: Option<(i64, Option<String>)>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.store.clone(), signed.session.grant.clone());
+    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
     let producers = web::block(move || access::producers(&*store, &grant))
         .await?
         .map_err(service(t))?;
@@ -157,7 +156,7 @@ pub async fn create_product(
         .values
         .insert("producer_id".into(), producer_id.to_string());
     let (store, grant, actor) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         signed.session.grant.clone(),
         signed.session.actor.clone(),
     );
@@ -186,7 +185,7 @@ pub async fn edit_product(
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
     let (store, grant, id) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         signed.session.grant.clone(),
         id.into_inner(),
     );
@@ -221,7 +220,7 @@ pub async fn update_product(
     let fields = form.fields();
     let fs = form_state(&fields);
     let (store, grant, actor) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         signed.session.grant.clone(),
         signed.session.actor.clone(),
     );
@@ -281,7 +280,7 @@ pub async fn add_stage(
         &["name", "place", "time", "note"],
         move |st, who| {
             registry::add_stage(
-                &*st.store,
+                st.ctx.store(),
                 BatchId(id),
                 crate::domain::StageInput {
                     name: f.name,
@@ -289,7 +288,7 @@ pub async fn add_stage(
                     time: f.time,
                     note: f.note.filter(|n| !n.trim().is_empty()),
                 },
-                &who.actor,
+                who,
             )?;
             Ok(1)
         },
@@ -313,7 +312,7 @@ struct ProductPage {
     f: Frame,
     p: crate::domain::Product,
     producer: crate::domain::Producer,
-    batches: Vec<BatchRow>,
+    batches: Vec<access::BatchRow>,
     form: FormState,
     older: Option<usize>,
     newer: Option<usize>,
@@ -331,22 +330,18 @@ async fn product_page(
     status: StatusCode,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.store.clone(), signed.session.grant.clone());
-    let (p, producer, batches, total) = web::block(move || -> Result<_, ServiceError> {
-        let p = access::product(&*store, &grant, ProductId(id))?;
-        let producer = registry::producer(&*store, p.producer_id)?;
-        let mut batches = registry::batches(&*store, Some(p.id))?;
-        let total = batches.len();
-        batches.sort_by_key(|b| std::cmp::Reverse(b.id.0));
-        let batches: Vec<_> = batches
-            .into_iter()
-            .skip(page * BATCHES_PER_PAGE)
-            .take(BATCHES_PER_PAGE)
-            .collect();
-        Ok((p, producer, batch_rows(&*store, batches)?, total))
+    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
+    let overview = web::block(move || {
+        access::product_page(&*store, &grant, ProductId(id), page, BATCHES_PER_PAGE)
     })
     .await?
     .map_err(service(t))?;
+    let access::ProductPage {
+        product: p,
+        producer,
+        batches,
+        total,
+    } = overview;
     let pages = total.div_ceil(BATCHES_PER_PAGE);
     render_status(
         t,
@@ -436,7 +431,7 @@ pub async fn create_batch(
         }
     };
     let (store, grant, actor) = (
-        state.store.clone(),
+        state.ctx.shared_store(),
         signed.session.grant.clone(),
         signed.session.actor.clone(),
     );
@@ -447,11 +442,9 @@ pub async fn create_batch(
         quantity,
         ..Default::default()
     };
-    let created = web::block(move || -> Result<_, ServiceError> {
-        access::product(&*store, &grant, ProductId(id))?;
-        registry::create_batch(&*store, ProductId(id), input, &actor)
-    })
-    .await?;
+    let by = crate::domain::Actor { grant, name: actor };
+    let created =
+        web::block(move || registry::create_batch(&*store, ProductId(id), input, &by)).await?;
     match created {
         Ok(b) => Ok(see_other(&format!("/app/batches/{}", b.id))),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {

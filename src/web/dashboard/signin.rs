@@ -105,7 +105,7 @@ pub async fn sign_in(
     if !pre_ok {
         return page(t, &req, &next, Some(t.csrf_refused), StatusCode::FORBIDDEN);
     }
-    let (store, admin) = (state.store.clone(), state.admin.hash());
+    let (store, admin) = (state.ctx.shared_store(), state.admin.hash());
     let token = form.token.trim().to_string();
     let outcome = web::block(move || sessions::sign_in(&*store, &token, admin))
         .await?
@@ -150,7 +150,7 @@ pub async fn sign_out(
     signed.check_csrf(&form.csrf)?;
     let t = signed.frame.t;
     if let Some(c) = req.cookie(SESSION_COOKIE) {
-        let (store, id) = (state.store.clone(), c.value().to_string());
+        let (store, id) = (state.ctx.shared_store(), c.value().to_string());
         web::block(move || sessions::sign_out(&*store, &id))
             .await?
             .map_err(|e| DashError::Service(t, e))?;

@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use sha2::Digest;
 
+use super::Context;
 use crate::store::Store;
 
+/// Counts verification requests per network and minute.
 pub struct RateLimiter {
     per_minute: u32,
     windows: Mutex<HashMap<u128, (u64, u32)>>,
@@ -21,11 +23,11 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `per_minute` = 0 turns the limit off. A store that other nodes share
     /// holds the counts.
-    pub fn new(per_minute: u32, store: &Arc<dyn Store>) -> Self {
+    pub fn new(per_minute: u32, ctx: &Context) -> Self {
         RateLimiter {
             per_minute,
             windows: Mutex::new(HashMap::new()),
-            shared: store.shared().then(|| store.clone()),
+            shared: ctx.store().shared().then(|| ctx.shared_store()),
         }
     }
 
@@ -46,7 +48,8 @@ impl RateLimiter {
                 data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(key.to_be_bytes())[..12]);
             let store = store.clone();
             let counted =
-                actix_web::web::block(move || store.count_request(&network, minute as i64)).await;
+                tokio::task::spawn_blocking(move || store.count_request(&network, minute as i64))
+                    .await;
             match counted {
                 Ok(Ok(n)) => return n <= u64::from(self.per_minute),
                 // Counting in memory beats refusing scans while the
@@ -80,7 +83,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> =
             Arc::new(crate::store::SqliteStore::open(&dir.path().join("t.db")).unwrap());
-        (dir, RateLimiter::new(per_minute, &store))
+        let ctx = Context::new(store, dir.path().join("keys"), String::new());
+        (dir, RateLimiter::new(per_minute, &ctx))
     }
 
     #[actix_web::test]
