@@ -461,7 +461,6 @@ fn batch_verification_during_an_issuance_never_reports_tampering() {
 fn every_batch_use_case_refuses_another_producers_actor() {
     use tem::domain::{Actor, BatchId, Grant, Role, StageInput};
     use tem::service::{ServiceError, registry};
-    use tem::store::prelude::*;
     let env = Env::new();
     env.ok(&["demo"]);
     let store: std::sync::Arc<dyn tem::store::Store> =
@@ -491,7 +490,10 @@ fn every_batch_use_case_refuses_another_producers_actor() {
     let rules = Default::default();
     let id = batch.id;
     let refused: Vec<(&str, Result<(), ServiceError>)> = vec![
-        ("issue", tem::service::issue::issue_for(&ctx, id, 5, &intruder).map(drop)),
+        (
+            "issue",
+            tem::service::issue::issue_for(&ctx, id, 5, &intruder).map(drop),
+        ),
         (
             "activate",
             tem::service::lifecycle::activate(&*store, id, 1, 5, &intruder).map(drop),
@@ -505,7 +507,10 @@ fn every_batch_use_case_refuses_another_producers_actor() {
             tem::service::lifecycle::recall(&*store, id, None, "test", "do not eat", &intruder)
                 .map(drop),
         ),
-        ("lift", tem::service::lifecycle::lift(&*store, id, "test", &intruder).map(drop)),
+        (
+            "lift",
+            tem::service::lifecycle::lift(&*store, id, "test", &intruder).map(drop),
+        ),
         (
             "stats",
             tem::service::lifecycle::stats(&*store, &intruder.grant, id, &rules).map(drop),
@@ -574,7 +579,11 @@ fn every_batch_use_case_refuses_another_producers_actor() {
         );
     }
     assert_eq!(store.stamp_counts(batch.id).unwrap(), stamps_before);
-    assert_eq!(store.audit_size().unwrap(), audit_before, "nothing recorded");
+    assert_eq!(
+        store.audit_size().unwrap(),
+        audit_before,
+        "nothing recorded"
+    );
     // The owner's actor is let through (the refusals above are about who).
     let owner_actor = Actor {
         grant: Grant::new(Role::Producer, Some(owner), &[]).unwrap(),

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, call, created_json, ok_json};
 use crate::domain::{
     Batch, BatchId, BatchInput, Producer, ProducerId, ProducerInput, Product, ProductId,
     ProductInput, Role, Stage, StageInput, StampState,
@@ -99,21 +99,16 @@ api! {
     "/inspections/{id}" { GET => super::inspections::get, [Admin, Inspector] }
 }
 
-/// Runs a service call on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
-) -> Result<T, ApiError> {
-    Ok(web::block(f).await??)
-}
-
 #[utoipa::path(get, path = "/api/v1/producers", tag = "registry", security(("bearer" = [])),
     responses((status = 200, body = Vec<Producer>), (status = 401, body = ErrorBody)))]
 pub async fn list_producers(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.ctx.shared_store();
-    Ok(HttpResponse::Ok().json(blocking(move || access::producers(&*store, &caller.grant)).await?))
+    ok_json(&state, move |ctx| {
+        access::producers(ctx.store(), &caller.grant)
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/producers", tag = "registry", security(("bearer" = [])), request_body = ProducerInput,
@@ -123,11 +118,10 @@ pub async fn create_producer(
     state: web::Data<AppState>,
     body: web::Json<ProducerInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.ctx.shared_store();
-    let producer =
-        blocking(move || registry::create_producer(&*store, body.into_inner(), &caller.name))
-            .await?;
-    Ok(HttpResponse::Created().json(producer))
+    created_json(&state, move |ctx| {
+        registry::create_producer(ctx.store(), body.into_inner(), &caller.name)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/producers/{id}", tag = "registry", security(("bearer" = [])),
@@ -138,9 +132,11 @@ pub async fn get_producer(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.ctx.shared_store(), ProducerId(id.into_inner()));
-    Ok(HttpResponse::Ok()
-        .json(blocking(move || access::producer(&*store, &caller.grant, id)).await?))
+    let id = ProducerId(id.into_inner());
+    ok_json(&state, move |ctx| {
+        access::producer(ctx.store(), &caller.grant, id)
+    })
+    .await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -157,9 +153,11 @@ pub async fn list_products(
     state: web::Data<AppState>,
     filter: web::Query<ProductFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, producer) = (state.ctx.shared_store(), filter.producer_id.map(ProducerId));
-    Ok(HttpResponse::Ok()
-        .json(blocking(move || access::products(&*store, &caller.grant, producer)).await?))
+    let producer = filter.producer_id.map(ProducerId);
+    ok_json(&state, move |ctx| {
+        access::products(ctx.store(), &caller.grant, producer)
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/products", tag = "registry", security(("bearer" = [])), request_body = ProductInput,
@@ -169,10 +167,10 @@ pub async fn create_product(
     state: web::Data<AppState>,
     body: web::Json<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.ctx.shared_store();
-    let product =
-        blocking(move || registry::create_product(&*store, body.into_inner(), &caller)).await?;
-    Ok(HttpResponse::Created().json(product))
+    created_json(&state, move |ctx| {
+        registry::create_product(ctx.store(), body.into_inner(), &caller)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "registry", security(("bearer" = [])),
@@ -183,9 +181,11 @@ pub async fn get_product(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.ctx.shared_store(), ProductId(id.into_inner()));
-    Ok(HttpResponse::Ok()
-        .json(blocking(move || access::product(&*store, &caller.grant, id)).await?))
+    let id = ProductId(id.into_inner());
+    ok_json(&state, move |ctx| {
+        access::product(ctx.store(), &caller.grant, id)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/products/{id}/batches", tag = "registry", security(("bearer" = [])),
@@ -196,9 +196,11 @@ pub async fn list_product_batches(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.ctx.shared_store(), ProductId(id.into_inner()));
-    Ok(HttpResponse::Ok()
-        .json(blocking(move || access::batches(&*store, &caller.grant, Some(id))).await?))
+    let id = ProductId(id.into_inner());
+    ok_json(&state, move |ctx| {
+        access::batches(ctx.store(), &caller.grant, Some(id))
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/products/{id}/batches", tag = "registry", security(("bearer" = [])),
@@ -211,10 +213,11 @@ pub async fn create_batch(
     id: web::Path<i64>,
     body: web::Json<BatchInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.ctx.shared_store(), ProductId(id.into_inner()));
-    let batch =
-        blocking(move || registry::create_batch(&*store, id, body.into_inner(), &caller)).await?;
-    Ok(HttpResponse::Created().json(batch))
+    let id = ProductId(id.into_inner());
+    created_json(&state, move |ctx| {
+        registry::create_batch(ctx.store(), id, body.into_inner(), &caller)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/batches", tag = "registry", security(("bearer" = [])),
@@ -223,9 +226,10 @@ pub async fn list_batches(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.ctx.shared_store();
-    Ok(HttpResponse::Ok()
-        .json(blocking(move || access::batches(&*store, &caller.grant, None)).await?))
+    ok_json(&state, move |ctx| {
+        access::batches(ctx.store(), &caller.grant, None)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/batches/{id}", tag = "registry", security(("bearer" = [])),
@@ -236,8 +240,11 @@ pub async fn get_batch(
     state: web::Data<AppState>,
     id: web::Path<u32>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.ctx.shared_store(), BatchId(id.into_inner()));
-    Ok(HttpResponse::Ok().json(blocking(move || access::batch(&*store, &caller.grant, id)).await?))
+    let id = BatchId(id.into_inner());
+    ok_json(&state, move |ctx| {
+        access::batch(ctx.store(), &caller.grant, id)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/batches/{id}/stages", tag = "registry", security(("bearer" = [])),
@@ -248,9 +255,11 @@ pub async fn list_stages(
     state: web::Data<AppState>,
     id: web::Path<u32>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.ctx.shared_store(), BatchId(id.into_inner()));
-    Ok(HttpResponse::Ok()
-        .json(blocking(move || access::batch(&*store, &caller.grant, id).map(|b| b.stages)).await?))
+    let id = BatchId(id.into_inner());
+    ok_json(&state, move |ctx| {
+        access::batch(ctx.store(), &caller.grant, id).map(|b| b.stages)
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/batches/{id}/stages", tag = "registry", security(("bearer" = [])),
@@ -262,10 +271,11 @@ pub async fn add_stage(
     id: web::Path<u32>,
     body: web::Json<StageInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.ctx.shared_store(), BatchId(id.into_inner()));
-    let stage =
-        blocking(move || registry::add_stage(&*store, id, body.into_inner(), &caller)).await?;
-    Ok(HttpResponse::Created().json(stage))
+    let id = BatchId(id.into_inner());
+    created_json(&state, move |ctx| {
+        registry::add_stage(ctx.store(), id, body.into_inner(), &caller)
+    })
+    .await
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -300,8 +310,10 @@ pub async fn issue_stamps(
     body: web::Json<IssueRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = BatchId(id.into_inner());
-    let state = state.into_inner();
-    let summary = blocking(move || issue::issue_for(&state.ctx, id, body.count, &caller)).await?;
+    let summary = call(&state, move |ctx| {
+        issue::issue_for(ctx, id, body.count, &caller)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(IssueResponse {
         issuance: summary.receipt.issuance,
         batch_id: summary.receipt.batch,
@@ -349,10 +361,11 @@ pub async fn list_stamps(
             message: "limit: must be between 1 and 10000".into(),
         });
     }
-    let state = state.into_inner();
     let base = state.ctx.base_url().to_string();
-    let stamps =
-        blocking(move || access::stamps(state.ctx.store(), &caller.grant, id, from, limit)).await?;
+    let stamps = call(&state, move |ctx| {
+        access::stamps(ctx.store(), &caller.grant, id, from, limit)
+    })
+    .await?;
     let views: Vec<StampView> = stamps
         .iter()
         .map(|s| StampView {
@@ -388,11 +401,7 @@ pub async fn recall_batch(
     id: web::Path<u32>,
     body: web::Json<RecallRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id, b) = (
-        state.ctx.shared_store(),
-        BatchId(id.into_inner()),
-        body.into_inner(),
-    );
+    let (id, b) = (BatchId(id.into_inner()), body.into_inner());
     let range = match (b.from, b.count) {
         (Some(f), Some(c)) => Some((f, c)),
         (None, None) => None,
@@ -404,11 +413,10 @@ pub async fn recall_batch(
             .into());
         }
     };
-    let notice = blocking(move || {
-        crate::service::lifecycle::recall(&*store, id, range, &b.reason, &b.notice, &caller)
+    created_json(&state, move |ctx| {
+        crate::service::lifecycle::recall(ctx.store(), id, range, &b.reason, &b.notice, &caller)
     })
-    .await?;
-    Ok(HttpResponse::Created().json(notice))
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -426,14 +434,12 @@ pub async fn lift_recall(
     id: web::Path<u32>,
     body: web::Json<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id, b) = (
-        state.ctx.shared_store(),
-        BatchId(id.into_inner()),
-        body.into_inner(),
-    );
-    let lifted =
-        blocking(move || crate::service::lifecycle::lift(&*store, id, &b.reason, &caller)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "lifted": lifted })))
+    let (id, b) = (BatchId(id.into_inner()), body.into_inner());
+    ok_json(&state, move |ctx| {
+        crate::service::lifecycle::lift(ctx.store(), id, &b.reason, &caller)
+            .map(|n| serde_json::json!({ "lifted": n }))
+    })
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -453,16 +459,12 @@ pub async fn void_stamps(
     id: web::Path<u32>,
     body: web::Json<VoidRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id, b) = (
-        state.ctx.shared_store(),
-        BatchId(id.into_inner()),
-        body.into_inner(),
-    );
-    let voided = blocking(move || {
-        crate::service::lifecycle::void(&*store, id, b.from, b.count, &b.reason, &caller)
+    let (id, b) = (BatchId(id.into_inner()), body.into_inner());
+    ok_json(&state, move |ctx| {
+        crate::service::lifecycle::void(ctx.store(), id, b.from, b.count, &b.reason, &caller)
+            .map(|n| serde_json::json!({ "voided": n }))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "voided": voided })))
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -483,16 +485,12 @@ pub async fn activate_stamps(
     id: web::Path<u32>,
     body: web::Json<RangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id, b) = (
-        state.ctx.shared_store(),
-        BatchId(id.into_inner()),
-        body.into_inner(),
-    );
-    let activated = blocking(move || {
-        crate::service::lifecycle::activate(&*store, id, b.from, b.count, &caller)
+    let (id, b) = (BatchId(id.into_inner()), body.into_inner());
+    ok_json(&state, move |ctx| {
+        crate::service::lifecycle::activate(ctx.store(), id, b.from, b.count, &caller)
+            .map(|n| serde_json::json!({ "activated": n }))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "activated": activated })))
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/batches/{id}/stats", tag = "lifecycle", security(("bearer" = [])),
@@ -504,12 +502,12 @@ pub async fn batch_stats(
     state: web::Data<AppState>,
     id: web::Path<u32>,
 ) -> Result<HttpResponse, ApiError> {
-    let (store, id) = (state.ctx.shared_store(), BatchId(id.into_inner()));
+    let id = BatchId(id.into_inner());
     let rules = *state.scanner.rules();
-    let stats =
-        blocking(move || crate::service::lifecycle::stats(&*store, &caller.grant, id, &rules))
-            .await?;
-    Ok(HttpResponse::Ok().json(stats))
+    ok_json(&state, move |ctx| {
+        crate::service::lifecycle::stats(ctx.store(), &caller.grant, id, &rules)
+    })
+    .await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -540,10 +538,12 @@ pub async fn batch_report(
             });
         }
     };
-    let (store, id) = (state.ctx.shared_store(), BatchId(id.into_inner()));
+    let id = BatchId(id.into_inner());
     let rules = *state.scanner.rules();
-    let report =
-        blocking(move || crate::service::report::batch(&*store, &caller.grant, id, &rules)).await?;
+    let report = call(&state, move |ctx| {
+        crate::service::report::batch(ctx.store(), &caller.grant, id, &rules)
+    })
+    .await?;
     match format {
         "json" => return Ok(HttpResponse::Ok().json(report)),
         "pdf" => {
@@ -588,11 +588,11 @@ pub async fn list_triage(
     state: web::Data<AppState>,
     query: web::Query<TriageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.ctx.shared_store();
     let (all, batch) = (query.all.unwrap_or(false), query.batch.map(BatchId));
-    let items =
-        blocking(move || crate::service::triage::list(&*store, &caller.grant, all, batch)).await?;
-    Ok(HttpResponse::Ok().json(items))
+    ok_json(&state, move |ctx| {
+        crate::service::triage::list(ctx.store(), &caller.grant, all, batch)
+    })
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -614,12 +614,11 @@ pub async fn resolve_triage(
     path: web::Path<(String, i64)>,
     body: web::Json<ResolveRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.ctx.shared_store();
     let (kind, id) = path.into_inner();
     let b = body.into_inner();
-    let item = blocking(move || {
+    ok_json(&state, move |ctx| {
         crate::service::triage::resolve(
-            &*store,
+            ctx.store(),
             &caller.grant,
             kind.parse()?,
             id,
@@ -628,8 +627,7 @@ pub async fn resolve_triage(
             &caller.name,
         )
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(item))
+    .await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -663,12 +661,11 @@ pub async fn stamps_csv(
             message: format!("limit: must be between 1 and {CSV_MAX}"),
         });
     }
-    let state = state.into_inner();
-    let (batch, body) = blocking(move || {
+    let (batch, body) = call(&state, move |ctx| {
         stamp_export::status_csv(
-            state.ctx.store(),
+            ctx.store(),
             &caller.grant,
-            state.ctx.base_url(),
+            ctx.base_url(),
             id,
             (from, limit),
         )
@@ -700,9 +697,8 @@ pub async fn verify_batch(
 ) -> Result<HttpResponse, ApiError> {
     let (id, state) = (BatchId(id.into_inner()), state.into_inner());
     let rules = *state.scanner.rules();
-    let signed = blocking(move || {
-        crate::service::verification::verify_batch(&state.ctx, id, &rules, &caller)
+    created_json(&state, move |ctx| {
+        crate::service::verification::verify_batch(ctx, id, &rules, &caller)
     })
-    .await?;
-    Ok(HttpResponse::Created().json(signed))
+    .await
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Caller;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, call};
 use crate::service::ServiceError;
 use crate::service::audit_log::{self, ConsistencyProof, InclusionProof};
 use crate::web::error::ErrorBody;
@@ -31,8 +31,10 @@ pub async fn entries(
 ) -> Result<HttpResponse, ApiError> {
     let from = page.from.unwrap_or(1).max(1);
     let limit = page.limit.unwrap_or(1000).clamp(1, 1000);
-    let store = state.ctx.shared_store();
-    let out = web::block(move || audit_log::entries(&*store, &caller.grant, from, limit)).await??;
+    let out = call(&state, move |ctx| {
+        audit_log::entries(ctx.store(), &caller.grant, from, limit)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -40,8 +42,7 @@ pub async fn entries(
     responses((status = 200, body = Vec<crate::audit::TreeHead>)))]
 /// Every signed tree head, oldest first.
 pub async fn heads(_: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = state.ctx.shared_store();
-    let heads = web::block(move || audit_log::heads(&*store)).await??;
+    let heads = call(&state, move |ctx| audit_log::heads(ctx.store())).await?;
     Ok(HttpResponse::Ok().json(heads))
 }
 
@@ -49,8 +50,7 @@ pub async fn heads(_: Caller, state: web::Data<AppState>) -> Result<HttpResponse
     responses((status = 201, body = crate::audit::TreeHead), (status = 503, body = ErrorBody)))]
 /// Signs the log's current tree head now.
 pub async fn sign_head(_: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
-    let head = web::block(move || audit_log::sign_head_now(&state.ctx)).await??;
+    let head = call(&state, audit_log::sign_head_now).await?;
     Ok(HttpResponse::Created().json(head))
 }
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, call};
 use crate::domain::inspection::{Inspection, OfflineCheck};
 use crate::service::ServiceError;
 use crate::service::inspection::{self, Found, Submission};
@@ -158,8 +158,10 @@ pub async fn create(
     responses((status = 200, body = Vec<Inspection>)))]
 /// The newest 500 inspections the caller may read (summaries, no items).
 pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = state.ctx.shared_store();
-    let out = web::block(move || inspection::list(&*store, &caller.grant, 500)).await??;
+    let out = call(&state, move |ctx| {
+        inspection::list(ctx.store(), &caller.grant, 500)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -189,8 +191,11 @@ pub async fn get(
             });
         }
     };
-    let (store, id) = (state.ctx.shared_store(), id.into_inner());
-    let found = web::block(move || inspection::get(&*store, &caller.grant, id)).await??;
+    let id = id.into_inner();
+    let found = call(&state, move |ctx| {
+        inspection::get(ctx.store(), &caller.grant, id)
+    })
+    .await?;
     if !pdf {
         return Ok(HttpResponse::Ok().json(found));
     }

@@ -21,9 +21,9 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 use crate::codes::KeySet;
-use crate::service::Context;
 use crate::service::rate_limit::RateLimiter;
 use crate::service::scan::Scanner;
+use crate::service::{Context, ServiceResult};
 pub use application::{Application, Settings, StartError};
 pub use auth::random_token;
 pub use dashboard::{Access as PageAccess, PAGES, PageRoute};
@@ -79,6 +79,32 @@ fn base_path(base_url: &str) -> String {
     rest.find('/')
         .map(|i| rest[i..].trim_end_matches('/').to_string())
         .unwrap_or_default()
+}
+
+/// Runs one service call with the service context on the blocking pool
+/// (the database and the signing work block).
+pub(crate) async fn call<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Context) -> ServiceResult<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let ctx = state.ctx.clone();
+    Ok(web::block(move || f(&ctx)).await??)
+}
+
+/// One service call, answered 200 with its value as JSON.
+pub(crate) async fn ok_json<T: serde::Serialize + Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Context) -> ServiceResult<T> + Send + 'static,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(call(state, f).await?))
+}
+
+/// One service call that made something, answered 201 with it as JSON.
+pub(crate) async fn created_json<T: serde::Serialize + Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Context) -> ServiceResult<T> + Send + 'static,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Created().json(call(state, f).await?))
 }
 
 /// JSON bodies above this are refused: the largest legitimate body (a product

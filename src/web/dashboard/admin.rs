@@ -160,7 +160,6 @@ pub async fn create_producer(
         ("province", f.province.clone()),
         ("phone", f.phone.clone().unwrap_or_default()),
     ]);
-    let (store, actor) = (state.ctx.shared_store(), signed.session.actor.clone());
     let input = ProducerInput {
         kind: f.kind,
         name: f.name,
@@ -169,7 +168,11 @@ pub async fn create_producer(
         phone: f.phone.filter(|p| !p.trim().is_empty()),
         ..Default::default()
     };
-    let created = web::block(move || registry::create_producer(&*store, input, &actor)).await?;
+    let created = signed
+        .attempt(&state, move |ctx, who| {
+            registry::create_producer(ctx.store(), input, &who.name)
+        })
+        .await?;
     match created {
         Ok(_) => Ok(see_other("/app/admin#producers")),
         Err(e @ ServiceError::Invalid(_)) => {
@@ -210,7 +213,6 @@ pub async fn create_token(
         ]
         .map(|(k, v)| (k, v.unwrap_or_default())),
     );
-    let (store, actor) = (state.ctx.shared_store(), signed.session.actor.clone());
     let form = tokens::TokenForm {
         role: f.role,
         producer: f.producer,
@@ -218,7 +220,11 @@ pub async fn create_token(
         expires: f.expires,
         label: f.label,
     };
-    let created = web::block(move || tokens::create_from_form(&*store, form, &actor)).await?;
+    let created = signed
+        .attempt(&state, move |ctx, who| {
+            tokens::create_from_form(ctx.store(), form, &who.name)
+        })
+        .await?;
     match created {
         Ok((token, _)) => admin_page(signed, &state, Some(token), None).await,
         Err(e @ ServiceError::Invalid(_)) => {
@@ -244,12 +250,11 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
     let t = signed.frame.t;
-    let (store, actor, id) = (
-        state.ctx.shared_store(),
-        signed.session.actor.clone(),
-        id.into_inner(),
-    );
-    web::block(move || tokens::revoke(&*store, id, &actor))
+    let id = id.into_inner();
+    signed
+        .attempt(&state, move |ctx, who| {
+            tokens::revoke(ctx.store(), id, &who.name)
+        })
         .await?
         .map_err(|e| DashError::Service(t, e))?;
     Ok(see_other("/app/admin#tokens"))
@@ -262,12 +267,11 @@ pub async fn rotate_key(
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
     let t = signed.frame.t;
-    let (store, dir, actor) = (
-        state.ctx.shared_store(),
-        state.ctx.keys_dir().to_path_buf(),
-        signed.session.actor.clone(),
-    );
-    web::block(move || crate::service::keys::rotate(&dir, &*store, &actor))
+    let dir = state.ctx.keys_dir().to_path_buf();
+    signed
+        .attempt(&state, move |ctx, who| {
+            crate::service::keys::rotate(&dir, ctx.store(), &who.name)
+        })
         .await?
         .map_err(|e| DashError::Service(t, e))?;
     Ok(see_other("/app/admin#keys"))
@@ -281,17 +285,13 @@ pub async fn revoke_key(
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
     let t = signed.frame.t;
-    let (store, dir, actor, kid) = (
-        state.ctx.shared_store(),
-        state.ctx.keys_dir().to_path_buf(),
-        signed.session.actor.clone(),
-        kid.into_inner(),
-    );
+    let (dir, kid) = (state.ctx.keys_dir().to_path_buf(), kid.into_inner());
     let reason = form.reason.clone().filter(|r| !r.trim().is_empty());
-    let revoked = web::block(move || {
-        crate::service::keys::revoke(&dir, &*store, &kid, reason.as_deref(), &actor)
-    })
-    .await?;
+    let revoked = signed
+        .attempt(&state, move |ctx, who| {
+            crate::service::keys::revoke(&dir, ctx.store(), &kid, reason.as_deref(), &who.name)
+        })
+        .await?;
     match revoked {
         Ok(_) => Ok(see_other("/app/admin#keys")),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Keys(_))) => {

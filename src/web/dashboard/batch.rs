@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::form::FormState;
-use super::{DashError, Frame, Signed, render_status, service};
+use super::{DashError, Frame, Signed, render_status};
 use crate::domain::{BatchId, StampCounts};
 use crate::render::charts;
 use crate::render::layout::Layout;
@@ -60,12 +60,12 @@ pub(super) async fn batch_page(
     failed: Option<(&str, FormState)>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
     let rules = *state.scanner.rules();
-    let overview =
-        web::block(move || batch_overview::overview(&*store, &grant, BatchId(id), &rules))
-            .await?
-            .map_err(service(t))?;
+    let overview = signed
+        .call(state, move |ctx, who| {
+            batch_overview::overview(ctx.store(), &who.grant, BatchId(id), &rules)
+        })
+        .await?;
     let BatchOverview {
         batch: b,
         product,

@@ -8,13 +8,14 @@ use super::batch::{BatchQuery, batch_page};
 use super::form::{FormState, parse_number};
 use super::home::caller;
 use super::strings::Strings;
-use super::{DashError, Signed, see_other, service};
+use super::{DashError, Signed, see_other};
+use crate::domain::Actor;
 use crate::domain::{BatchId, DomainError};
 use crate::render::label::Lang;
 use crate::render::layout::Layout;
+use crate::service::{Context, ServiceResult};
 use crate::service::{ServiceError, issue, lifecycle, sheet_preview};
 use crate::web::AppState;
-use crate::web::auth::Caller;
 
 #[derive(Deserialize)]
 pub struct IssueForm {
@@ -32,13 +33,11 @@ pub(super) async fn batch_action(
     which: &'static str,
     values: Vec<(&'static str, String)>,
     fields: &'static [&'static str],
-    action: impl FnOnce(&AppState, &Caller) -> Result<u64, ServiceError> + Send + 'static,
+    action: impl FnOnce(&Context, &Actor) -> ServiceResult<u64> + Send + 'static,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let who = caller(&signed);
-    let st = state.clone();
     // Each action's service function checks that `who` may touch the batch.
-    let outcome = web::block(move || action(&st, &who)).await?;
+    let outcome = signed.attempt(&state, action).await?;
     match outcome {
         Ok(n) => Ok(see_other(&format!(
             "/app/batches/{id}?done={}&n={n}",
@@ -74,9 +73,9 @@ pub async fn issue(
         "issue",
         vec![("count", count.clone())],
         &["count"],
-        move |st, who| {
+        move |ctx, who| {
             let n = parse_number("count", &count, t)?;
-            let summary = issue::issue_for(&st.ctx, BatchId(id), u64::from(n), who)?;
+            let summary = issue::issue_for(ctx, BatchId(id), u64::from(n), who)?;
             Ok(u64::from(summary.receipt.count))
         },
     )
@@ -107,11 +106,11 @@ pub async fn activate(
         "activate",
         vec![("from", f.from.clone()), ("count", f.count.clone())],
         &["from", "count"],
-        move |st, who| {
+        move |ctx, who| {
             let from = parse_number("from", &f.from, t)?;
             let count = parse_number("count", &f.count, t)?;
             Ok(u64::from(lifecycle::activate(
-                st.ctx.store(),
+                ctx.store(),
                 BatchId(id),
                 from,
                 count,
@@ -142,11 +141,11 @@ pub async fn void(
             ("reason", reason.clone()),
         ],
         &["from", "count", "reason"],
-        move |st, who| {
+        move |ctx, who| {
             let from = parse_number("from", &f.from, t)?;
             let count = parse_number("count", &f.count, t)?;
             Ok(u64::from(lifecycle::void(
-                st.ctx.store(),
+                ctx.store(),
                 BatchId(id),
                 from,
                 count,
@@ -182,8 +181,8 @@ pub async fn recall(
         "recall",
         vec![("reason", f.reason.clone()), ("notice", notice.clone())],
         &["reason", "notice"],
-        move |st, who| {
-            lifecycle::recall(st.ctx.store(), BatchId(id), None, &f.reason, &notice, who)?;
+        move |ctx, who| {
+            lifecycle::recall(ctx.store(), BatchId(id), None, &f.reason, &notice, who)?;
             Ok(1)
         },
     )
@@ -205,9 +204,9 @@ pub async fn lift(
         "lift",
         vec![("lift_reason", f.reason.clone())],
         &["reason"],
-        move |st, who| {
+        move |ctx, who| {
             Ok(u64::from(lifecycle::lift(
-                st.ctx.store(),
+                ctx.store(),
                 BatchId(id),
                 &f.reason,
                 who,
@@ -242,12 +241,13 @@ pub async fn preview(
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
     let layout = layout_of(&q, t)?;
-    let (id, who) = (BatchId(id.into_inner()), caller(&signed));
+    let id = BatchId(id.into_inner());
     let lang = if t.lang == "en" { Lang::En } else { Lang::Vi };
-    let st = state.clone();
-    let png = web::block(move || sheet_preview::jpeg(&st.ctx, &who, id, layout, lang))
-        .await?
-        .map_err(service(t))?;
+    let png = signed
+        .call(&state, move |ctx, who| {
+            sheet_preview::jpeg(ctx, who, id, layout, lang)
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("image/jpeg")
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
@@ -289,19 +289,14 @@ pub async fn report_pdf(
     state: web::Data<AppState>,
     id: web::Path<u32>,
 ) -> Result<HttpResponse, DashError> {
-    let t = signed.frame.t;
-    let (id, grant, store) = (
-        BatchId(id.into_inner()),
-        signed.session.grant.clone(),
-        state.ctx.shared_store(),
-    );
+    let id = BatchId(id.into_inner());
     let rules = *state.scanner.rules();
-    let bytes = web::block(move || -> Result<Vec<u8>, ServiceError> {
-        let report = crate::service::report::batch(&*store, &grant, id, &rules)?;
-        crate::render::report_pdf::pdf(&report).map_err(crate::service::internal)
-    })
-    .await?
-    .map_err(service(t))?;
+    let bytes = signed
+        .call(&state, move |ctx, who| {
+            let report = crate::service::report::batch(ctx.store(), &who.grant, id, &rules)?;
+            crate::render::report_pdf::pdf(&report).map_err(crate::service::internal)
+        })
+        .await?;
     Ok(crate::web::pdf_response(
         bytes,
         &format!("tem-report-{id}.pdf"),

@@ -5,8 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{DashError, Frame, Signed, render, service};
-use crate::service::ServiceError;
+use super::{DashError, Frame, Signed, render};
 use crate::service::access::{self, BatchRow};
 use crate::service::search::{self, StoredStamp};
 use crate::web::AppState;
@@ -34,10 +33,11 @@ struct HomePage {
 
 pub async fn home(signed: Signed, state: web::Data<AppState>) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
-    let (products, batches) = web::block(move || access::start_page(&*store, &grant, LATEST))
-        .await?
-        .map_err(service(t))?;
+    let (products, batches) = signed
+        .call(&state, move |ctx, who| {
+            access::start_page(ctx.store(), &who.grant, LATEST)
+        })
+        .await?;
     render(
         t,
         &HomePage {
@@ -75,19 +75,16 @@ pub async fn search(
             .ok()
             .flatten()
             .unwrap_or_default();
-    let (store, grant, needle) = (
-        state.ctx.shared_store(),
-        signed.session.grant.clone(),
-        text.clone(),
-    );
-    let (stamps, batches, producers) = web::block(move || -> Result<_, ServiceError> {
-        if needle.is_empty() {
-            return Ok((Vec::new(), Vec::new(), Vec::new()));
-        }
-        search::search(&*store, &grant, &needle).map(|r| (r.stamps, r.batches, r.producers))
-    })
-    .await?
-    .map_err(service(t))?;
+    let needle = text.clone();
+    let (stamps, batches, producers) = signed
+        .call(&state, move |ctx, who| {
+            if needle.is_empty() {
+                return Ok((Vec::new(), Vec::new(), Vec::new()));
+            }
+            search::search(ctx.store(), &who.grant, &needle)
+                .map(|r| (r.stamps, r.batches, r.producers))
+        })
+        .await?;
     render(
         t,
         &SearchPage {

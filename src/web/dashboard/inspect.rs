@@ -11,7 +11,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::form::FormState;
-use super::{DashError, Frame, Signed, html, render, render_status, see_other, service};
+use super::{DashError, Frame, Signed, html, render, render_status, see_other};
 use crate::domain::BatchId;
 use crate::domain::inspection::Inspection;
 use crate::domain::{Outcome, TriageKind};
@@ -63,10 +63,11 @@ async fn triage_page(
     failed: Option<((String, i64), FormState)>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
-    let mut items = web::block(move || triage::list(&*store, &grant, all, None))
-        .await?
-        .map_err(service(t))?;
+    let mut items = signed
+        .call(state, move |ctx, who| {
+            triage::list(ctx.store(), &who.grant, all, None)
+        })
+        .await?;
     // The newest 100: a page a phone can load; the rest follow as these
     // are resolved.
     let more = items.len().saturating_sub(TRIAGE_PAGE);
@@ -123,16 +124,20 @@ pub async fn resolve(
     let t = signed.frame.t;
     let (kind, id) = path.into_inner();
     let f = form.into_inner();
-    let (store, grant, actor) = (
-        state.ctx.shared_store(),
-        signed.session.grant.clone(),
-        signed.session.actor.clone(),
-    );
     let (k, o, n) = (kind.clone(), f.outcome.clone(), f.note.clone());
-    let done = web::block(move || -> Result<_, ServiceError> {
-        triage::resolve(&*store, &grant, k.parse()?, id, o.parse()?, &n, &actor)
-    })
-    .await?;
+    let done = signed
+        .attempt(&state, move |ctx, who| {
+            triage::resolve(
+                ctx.store(),
+                &who.grant,
+                k.parse()?,
+                id,
+                o.parse()?,
+                &n,
+                &who.name,
+            )
+        })
+        .await?;
     match done {
         Ok(_) => Ok(see_other("/app/triage")),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
@@ -161,10 +166,11 @@ pub async fn inspections(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
-    let list = web::block(move || inspection::list(&*store, &grant, 200))
-        .await?
-        .map_err(service(t))?;
+    let list = signed
+        .call(&state, move |ctx, who| {
+            inspection::list(ctx.store(), &who.grant, 200)
+        })
+        .await?;
     render(
         t,
         &InspectionsPage {
@@ -250,15 +256,12 @@ pub async fn create_inspection(
         found,
         offline: None,
     };
-    let (store, verifier, grant, actor) = (
-        state.ctx.shared_store(),
-        state.scanner.verifier(),
-        signed.session.grant.clone(),
-        signed.session.actor.clone(),
-    );
-    let created =
-        web::block(move || inspection::create(&*store, &verifier, &grant, &actor, submission))
-            .await?;
+    let verifier = state.scanner.verifier();
+    let created = signed
+        .attempt(&state, move |ctx, who| {
+            inspection::create(ctx.store(), &verifier, &who.grant, &who.name, submission)
+        })
+        .await?;
     match created {
         Ok(i) => Ok(see_other(&format!("/app/inspections/{}", i.id))),
         Err(e @ ServiceError::Invalid(_)) => {
@@ -282,14 +285,12 @@ pub async fn inspection_page(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant, id) = (
-        state.ctx.shared_store(),
-        signed.session.grant.clone(),
-        id.into_inner(),
-    );
-    let i = web::block(move || inspection::get(&*store, &grant, id))
-        .await?
-        .map_err(service(t))?;
+    let id = id.into_inner();
+    let i = signed
+        .call(&state, move |ctx, who| {
+            inspection::get(ctx.store(), &who.grant, id)
+        })
+        .await?;
     render(t, &InspectionPage { f: signed.frame, i })
 }
 
@@ -298,18 +299,13 @@ pub async fn inspection_pdf(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, DashError> {
-    let t = signed.frame.t;
-    let (store, grant, id) = (
-        state.ctx.shared_store(),
-        signed.session.grant.clone(),
-        id.into_inner(),
-    );
-    let bytes = web::block(move || -> Result<Vec<u8>, ServiceError> {
-        let i = inspection::get(&*store, &grant, id)?;
-        crate::render::report_pdf::inspection_pdf(&i).map_err(crate::service::internal)
-    })
-    .await?
-    .map_err(service(t))?;
+    let id = id.into_inner();
+    let bytes = signed
+        .call(&state, move |ctx, who| {
+            let i = inspection::get(ctx.store(), &who.grant, id)?;
+            crate::render::report_pdf::inspection_pdf(&i).map_err(crate::service::internal)
+        })
+        .await?;
     Ok(crate::web::pdf_response(
         bytes,
         &format!("tem-bien-ban-{id}.pdf"),
@@ -325,15 +321,13 @@ pub async fn report_html(
     id: web::Path<u32>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant, id) = (
-        state.ctx.shared_store(),
-        signed.session.grant.clone(),
-        BatchId(id.into_inner()),
-    );
+    let id = BatchId(id.into_inner());
     let rules = *state.scanner.rules();
-    let report = web::block(move || crate::service::report::batch(&*store, &grant, id, &rules))
-        .await?
-        .map_err(service(t))?;
+    let report = signed
+        .call(&state, move |ctx, who| {
+            crate::service::report::batch(ctx.store(), &who.grant, id, &rules)
+        })
+        .await?;
     let body = crate::render::report::html(&report, Some("/static/report.css"))
         .map_err(|e| DashError::Page(t, StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(html(StatusCode::OK, body))
@@ -368,18 +362,16 @@ pub async fn audit(
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant, wanted) = (
-        state.ctx.shared_store(),
-        signed.session.grant.clone(),
-        q.from,
-    );
+    let wanted = q.from;
     let audit_log::Page {
         size,
         entries,
         head,
-    } = web::block(move || audit_log::page(&*store, &grant, wanted, AUDIT_PAGE))
-        .await?
-        .map_err(service(t))?;
+    } = signed
+        .call(&state, move |ctx, who| {
+            audit_log::page(ctx.store(), &who.grant, wanted, AUDIT_PAGE)
+        })
+        .await?;
     let top = entries.first().map(|e| e.seq).unwrap_or(0);
     let bottom = entries.last().map(|e| e.seq).unwrap_or(0);
     render(

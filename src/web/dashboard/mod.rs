@@ -21,9 +21,9 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseErr
 use askama::Template;
 
 use super::AppState;
-use crate::domain::Role;
-use crate::service::ServiceError;
+use crate::domain::{Actor, Role};
 use crate::service::sessions::{self, Session};
+use crate::service::{Context, ServiceError, ServiceResult};
 use strings::Strings;
 
 /// The session cookie; its value is the random session id.
@@ -246,8 +246,10 @@ async fn media(
     {
         return Err(super::ApiError::NotFound(format!("no image {name}")));
     }
-    let store = state.ctx.shared_store();
-    let found = web::block(move || crate::service::photos::media(&*store, &name)).await??;
+    let found = super::call(&state, move |ctx| {
+        crate::service::photos::media(ctx.store(), &name)
+    })
+    .await?;
     match found {
         Some((content_type, bytes)) => Ok(HttpResponse::Ok()
             .content_type(content_type)
@@ -314,6 +316,38 @@ impl Frame {
 pub struct Signed {
     pub session: Session,
     pub frame: Frame,
+}
+
+impl Signed {
+    /// Who is signed in, as the service sees them.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            grant: self.session.grant.clone(),
+            name: self.session.actor.clone(),
+        }
+    }
+
+    /// Runs one service call as the signed-in person on the blocking pool;
+    /// a failure becomes its page (404, 409, 503…) in the session's language.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        state: &AppState,
+        f: impl FnOnce(&Context, &Actor) -> ServiceResult<T> + Send + 'static,
+    ) -> Result<T, DashError> {
+        let t = self.frame.t;
+        self.attempt(state, f).await?.map_err(service(t))
+    }
+
+    /// Like `call`, but hands back the service's answer, for forms that
+    /// show a mistake next to its field.
+    pub async fn attempt<T: Send + 'static>(
+        &self,
+        state: &AppState,
+        f: impl FnOnce(&Context, &Actor) -> ServiceResult<T> + Send + 'static,
+    ) -> Result<ServiceResult<T>, DashError> {
+        let (ctx, who) = (state.ctx.clone(), self.actor());
+        Ok(web::block(move || f(&ctx, &who)).await?)
+    }
 }
 
 impl FromRequest for Signed {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::batch_actions::batch_action;
 use super::form::{FormState, number_error};
 use super::strings::Strings;
-use super::{DashError, Frame, Signed, render_status, see_other, service};
+use super::{DashError, Frame, Signed, render_status, see_other};
 use crate::domain::{BatchId, BatchInput, OcopGroup, ProducerId, ProductId, Role};
 use crate::service::{ServiceError, access, registry};
 use crate::web::AppState;
@@ -71,10 +71,11 @@ async fn product_form_page(
     editing: Option<(i64, Option<String>)>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
-    let producers = web::block(move || access::producers(&*store, &grant))
-        .await?
-        .map_err(service(t))?;
+    let producers = signed
+        .call(state, move |ctx, who| {
+            access::producers(ctx.store(), &who.grant)
+        })
+        .await?;
     let page = NewProductPage {
         groups: ocop_groups(t),
         f: signed.frame,
@@ -155,15 +156,17 @@ pub async fn create_product(
     state_of_form
         .values
         .insert("producer_id".into(), producer_id.to_string());
-    let (store, grant, actor) = (
-        state.ctx.shared_store(),
-        signed.session.grant.clone(),
-        signed.session.actor.clone(),
-    );
-    let created = web::block(move || {
-        registry::create_product_from_form(&*store, &grant, ProducerId(producer_id), fields, &actor)
-    })
-    .await?;
+    let created = signed
+        .attempt(&state, move |ctx, who| {
+            registry::create_product_from_form(
+                ctx.store(),
+                &who.grant,
+                ProducerId(producer_id),
+                fields,
+                &who.name,
+            )
+        })
+        .await?;
     match created {
         Ok(p) => Ok(see_other(&format!("/app/products/{}", p.id))),
         Err(e @ ServiceError::Invalid(_)) => {
@@ -183,15 +186,12 @@ pub async fn edit_product(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, DashError> {
-    let t = signed.frame.t;
-    let (store, grant, id) = (
-        state.ctx.shared_store(),
-        signed.session.grant.clone(),
-        id.into_inner(),
-    );
-    let p = web::block(move || access::product(&*store, &grant, ProductId(id)))
-        .await?
-        .map_err(service(t))?;
+    let id = id.into_inner();
+    let p = signed
+        .call(&state, move |ctx, who| {
+            access::product(ctx.store(), &who.grant, ProductId(id))
+        })
+        .await?;
     let form = FormState::with_values([
         ("name", p.name.clone()),
         (
@@ -219,15 +219,17 @@ pub async fn update_product(
     let id = id.into_inner();
     let fields = form.fields();
     let fs = form_state(&fields);
-    let (store, grant, actor) = (
-        state.ctx.shared_store(),
-        signed.session.grant.clone(),
-        signed.session.actor.clone(),
-    );
-    let saved = web::block(move || {
-        registry::edit_product_from_form(&*store, &grant, ProductId(id), fields, &actor)
-    })
-    .await?;
+    let saved = signed
+        .attempt(&state, move |ctx, who| {
+            registry::edit_product_from_form(
+                ctx.store(),
+                &who.grant,
+                ProductId(id),
+                fields,
+                &who.name,
+            )
+        })
+        .await?;
     match saved {
         Ok(_) => Ok(see_other(&format!("/app/products/{id}"))),
         Err(e @ ServiceError::Invalid(_)) => {
@@ -278,9 +280,9 @@ pub async fn add_stage(
         "stage",
         values,
         &["name", "place", "time", "note"],
-        move |st, who| {
+        move |ctx, who| {
             registry::add_stage(
-                st.ctx.store(),
+                ctx.store(),
                 BatchId(id),
                 crate::domain::StageInput {
                     name: f.name,
@@ -330,12 +332,17 @@ async fn product_page(
     status: StatusCode,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
-    let (store, grant) = (state.ctx.shared_store(), signed.session.grant.clone());
-    let overview = web::block(move || {
-        access::product_page(&*store, &grant, ProductId(id), page, BATCHES_PER_PAGE)
-    })
-    .await?
-    .map_err(service(t))?;
+    let overview = signed
+        .call(state, move |ctx, who| {
+            access::product_page(
+                ctx.store(),
+                &who.grant,
+                ProductId(id),
+                page,
+                BATCHES_PER_PAGE,
+            )
+        })
+        .await?;
     let access::ProductPage {
         product: p,
         producer,
@@ -430,11 +437,6 @@ pub async fn create_batch(
             return product_page(signed, &state, id, 0, fs, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let (store, grant, actor) = (
-        state.ctx.shared_store(),
-        signed.session.grant.clone(),
-        signed.session.actor.clone(),
-    );
     let input = BatchInput {
         lot_code: form.lot_code,
         production_date: form.production_date,
@@ -442,9 +444,11 @@ pub async fn create_batch(
         quantity,
         ..Default::default()
     };
-    let by = crate::domain::Actor { grant, name: actor };
-    let created =
-        web::block(move || registry::create_batch(&*store, ProductId(id), input, &by)).await?;
+    let created = signed
+        .attempt(&state, move |ctx, who| {
+            registry::create_batch(ctx.store(), ProductId(id), input, who)
+        })
+        .await?;
     match created {
         Ok(b) => Ok(see_other(&format!("/app/batches/{}", b.id))),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {

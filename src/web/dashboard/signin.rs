@@ -105,9 +105,10 @@ pub async fn sign_in(
     if !pre_ok {
         return page(t, &req, &next, Some(t.csrf_refused), StatusCode::FORBIDDEN);
     }
-    let (store, admin) = (state.ctx.shared_store(), state.admin.hash());
+    let admin = state.admin.hash();
     let token = form.token.trim().to_string();
-    let outcome = web::block(move || sessions::sign_in(&*store, &token, admin))
+    let ctx = state.ctx.clone();
+    let outcome = web::block(move || sessions::sign_in(ctx.store(), &token, admin))
         .await?
         .map_err(|e| DashError::Service(t, e))?;
     match outcome {
@@ -150,8 +151,9 @@ pub async fn sign_out(
     signed.check_csrf(&form.csrf)?;
     let t = signed.frame.t;
     if let Some(c) = req.cookie(SESSION_COOKIE) {
-        let (store, id) = (state.ctx.shared_store(), c.value().to_string());
-        web::block(move || sessions::sign_out(&*store, &id))
+        let id = c.value().to_string();
+        signed
+            .attempt(&state, move |ctx, _| sessions::sign_out(ctx.store(), &id))
             .await?
             .map_err(|e| DashError::Service(t, e))?;
     }
