@@ -713,7 +713,7 @@ fn scans_count_judge_and_alert(s: &Subject) {
         .add_report(&NewReport {
             serial: Some(Serial(2)),
             batch: Some(batch),
-            kind: "suspicious".into(),
+            kind: tem::domain::ReportKind::Fake,
             message: Some("tem bị bóc".into()),
             place: Some("Chợ Trà Vinh".into()),
             network: None,
@@ -726,7 +726,7 @@ fn scans_count_judge_and_alert(s: &Subject) {
         .unwrap()
         .unwrap();
     assert_eq!(item.seq, Some(2));
-    assert_eq!(item.summary, "suspicious: tem bị bóc");
+    assert_eq!(item.summary, "fake: tem bị bóc");
     let done = store
         .resolve_triage(
             TriageKind::Report,
@@ -1054,7 +1054,7 @@ fn inspections_with_offline_scans(s: &Subject) {
             input: format!("code {n}"),
             serial: Some(Serial(serial).to_string()),
             batch_id: Some(batch.0),
-            verdict: verdict.into(),
+            verdict: tem::domain::scan::Verdict::parse(verdict).unwrap(),
             reason: None,
             duplicate_of: dup,
             offline_verdict: None,
@@ -1083,14 +1083,14 @@ fn inspections_with_offline_scans(s: &Subject) {
                     serial: Serial(1),
                     batch,
                     at: "2026-11-27T05:00:00Z".into(),
-                    verdict: "genuine".into(),
+                    verdict: tem::domain::scan::Verdict::Genuine,
                 },
                 // Not a registered stamp: no scan.
                 tem::store::InspectionScan {
                     serial: Serial(77),
                     batch,
                     at: "2026-11-27T05:00:00Z".into(),
-                    verdict: "unknown-serial".into(),
+                    verdict: tem::domain::scan::Verdict::UnknownSerial,
                 },
             ],
         })
@@ -1201,7 +1201,7 @@ fn concurrent_writers_keep_counts_and_log_exact(s: &Subject) {
                             serial: Serial(1 + u64::from(i % 4)),
                             batch,
                             at: format!("2026-11-27T07:0{i}:00Z"),
-                            verdict: "genuine".into(),
+                            verdict: tem::domain::scan::Verdict::Genuine,
                         }],
                     })
                     .unwrap();

@@ -298,7 +298,7 @@ pub fn verify_offline(
     let mut all_genuine = true;
     for (source, text) in texts {
         let v = checker.check(text);
-        all_genuine &= v.verdict == "genuine";
+        all_genuine &= v.verdict == crate::domain::scan::Verdict::Genuine;
         let record = CheckRecord {
             at: now.to_string(),
             code: text.clone(),

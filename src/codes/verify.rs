@@ -29,6 +29,18 @@ pub enum CodeVerdict {
 }
 
 impl CodeVerdict {
+    /// The same answer among the scan page's verdicts.
+    pub fn as_verdict(self) -> crate::domain::scan::Verdict {
+        use crate::domain::scan::Verdict;
+        match self {
+            Self::Genuine => Verdict::Genuine,
+            Self::Forged => Verdict::Forged,
+            Self::UnknownKey => Verdict::UnknownKey,
+            Self::RevokedKey => Verdict::RevokedKey,
+            Self::Malformed => Verdict::Malformed,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Genuine => "genuine",

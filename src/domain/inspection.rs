@@ -31,7 +31,7 @@ pub struct Item {
     pub input: String,
     pub serial: Option<String>,
     pub batch_id: Option<u32>,
-    pub verdict: String,
+    pub verdict: Verdict,
     /// Why, when not genuine (no QR code in a photo, bad signature…).
     pub reason: Option<String>,
     /// The first item with the same serial: the same stamp twice in one
@@ -77,8 +77,10 @@ pub fn summarise(items: &[Item]) -> Summary {
     let mut problems = 0;
     let mut duplicates = 0;
     for i in items {
-        *by_verdict.entry(i.verdict.clone()).or_insert(0) += 1;
-        let ok = i.verdict == Verdict::Genuine.as_str();
+        *by_verdict
+            .entry(i.verdict.as_str().to_string())
+            .or_insert(0) += 1;
+        let ok = i.verdict == Verdict::Genuine;
         if ok && i.duplicate_of.is_none() {
             genuine += 1;
         } else {

@@ -28,4 +28,4 @@ pub use product::{
 };
 pub use stamp::{EventAction, Serial, ShortCode, StampCounts, StampState};
 pub use text::DomainError;
-pub use triage::{Outcome, TriageKind};
+pub use triage::{Outcome, ReportKind, TriageKind};

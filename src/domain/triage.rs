@@ -47,6 +47,60 @@ impl fmt::Display for TriageKind {
     }
 }
 
+/// What a consumer reports from the scan page.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportKind {
+    /// The product or stamp looks fake.
+    Fake,
+    /// The origin data shown is wrong.
+    WrongInfo,
+    /// The product is past its date.
+    Expired,
+    /// Anything else (the message says what).
+    Other,
+}
+
+impl ReportKind {
+    /// Every kind, in the order the scan page lists them.
+    pub const ALL: [ReportKind; 4] = [
+        ReportKind::Fake,
+        ReportKind::WrongInfo,
+        ReportKind::Expired,
+        ReportKind::Other,
+    ];
+
+    /// The name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Fake => "fake",
+            ReportKind::WrongInfo => "wrong-info",
+            ReportKind::Expired => "expired",
+            ReportKind::Other => "other",
+        }
+    }
+}
+
+impl FromStr for ReportKind {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, DomainError> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim())
+            .ok_or_else(|| {
+                DomainError::new("kind", "must be one of fake, wrong-info, expired, other")
+            })
+    }
+}
+
+impl fmt::Display for ReportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How an inspector resolved a triage item.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{ServiceResult, internal};
 use crate::codes::{CodeVerdict, KeySet, KeyStatus, Signer, Verifier};
 use crate::domain::StampState;
+use crate::domain::scan::Verdict;
 use crate::store::Store;
 
 pub const BUNDLE_FORMAT: &str = "tem-bundle/1";
@@ -241,9 +242,9 @@ impl Bundle {
 /// The answer of an offline check.
 #[derive(Debug, Clone, Serialize)]
 pub struct OfflineVerdict<'a> {
-    /// The verdict words the scan page uses (genuine, recalled, voided,
-    /// expired, forged, unknown-key, revoked-key, malformed).
-    pub verdict: &'static str,
+    /// One of the scan page's verdicts (genuine, recalled, voided, expired,
+    /// forged, unknown-key, revoked-key, malformed).
+    pub verdict: Verdict,
     pub serial: Option<String>,
     pub batch: Option<&'a BatchEntry>,
     pub notice: Option<&'a str>,
@@ -278,7 +279,7 @@ impl<'a> OfflineChecker<'a> {
         let check = self.verifier.check(text);
         let serial = check.code.map(|c| c.serial.to_string());
         let mut v = OfflineVerdict {
-            verdict: check.verdict.as_str(),
+            verdict: check.verdict.as_verdict(),
             serial: serial.clone(),
             batch: None,
             notice: None,
@@ -302,17 +303,17 @@ impl<'a> OfflineChecker<'a> {
             .iter()
             .find(|r| r.serials.as_ref().is_none_or(|s| s.contains(&serial)));
         if let Some(r) = recall {
-            v.verdict = "recalled";
+            v.verdict = Verdict::Recalled;
             v.notice = Some(&r.notice);
         } else if self.voided.contains(&(batch.id, serial.as_str())) {
-            v.verdict = "voided";
+            v.verdict = Verdict::Voided;
         } else if batch
             .expiry_date
             .as_deref()
             .and_then(|d| d.parse::<jiff::civil::Date>().ok())
             .is_some_and(|d| d < self.today)
         {
-            v.verdict = "expired";
+            v.verdict = Verdict::Expired;
         } else if check.verdict == CodeVerdict::Genuine {
             v.caveat = Some("whether this serial was issued and printed is checked online only");
         }

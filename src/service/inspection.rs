@@ -218,11 +218,10 @@ fn judge_all(
                 serial,
                 batch: BatchId(batch),
                 at: o.at.clone(),
-                verdict: verdict.as_str().to_string(),
+                verdict,
             });
         }
         let serial = serial_key.map(|s| s.to_string());
-        let verdict = verdict.as_str().to_string();
         let duplicate_of = serial.as_ref().and_then(|s| {
             let first = *first_by_serial.entry(s.clone()).or_insert(n);
             (first != n).then_some(first)

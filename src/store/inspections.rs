@@ -5,8 +5,9 @@ use super::StoreResult;
 use super::backend::{Backend, now};
 use super::conn::{Conn, args};
 use super::journal::audit_append;
-use super::rows::{not_found, timestamp};
+use super::rows::{bad_value, not_found, timestamp};
 use super::stamps::serial_key;
+use crate::domain::scan::Verdict;
 use crate::domain::{BatchId, Serial};
 
 /// An inspection to store, judged already (`service::inspection`).
@@ -33,7 +34,7 @@ pub struct InspectionScan {
     pub serial: Serial,
     pub batch: BatchId,
     pub at: String,
-    pub verdict: String,
+    pub verdict: Verdict,
 }
 
 /// Inspections and their items.
@@ -75,7 +76,7 @@ impl<B: Backend> InspectionStore for B {
                     "INSERT INTO inspection_items (inspection_id, n, source, input, serial, batch_id, verdict, reason, duplicate_of, offline_verdict, checked_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     args![
-                        id, i.n, i.source, i.input, i.serial, i.batch_id, i.verdict, i.reason, i.duplicate_of,
+                        id, i.n, i.source, i.input, i.serial, i.batch_id, i.verdict.as_str(), i.reason, i.duplicate_of,
                         i.offline_verdict, i.checked_at
                     ],
                 )?;
@@ -86,7 +87,7 @@ impl<B: Backend> InspectionStore for B {
                 let recorded = tx.execute(
                     "INSERT INTO scans (serial, batch_id, at, verdict, network, device, agent)
                      SELECT ?1, ?2, ?3, ?4, NULL, ?5, 'tem offline kit' FROM stamps WHERE serial = ?1 AND batch_id = ?2",
-                    args![serial_key(s.serial), s.batch.0, at, s.verdict, device],
+                    args![serial_key(s.serial), s.batch.0, at, s.verdict.as_str(), device],
                 )?;
                 if recorded == 1 {
                     tx.execute(
@@ -106,7 +107,7 @@ impl<B: Backend> InspectionStore for B {
                 Some(serde_json::json!({
                     "at": new.at, "place": new.place, "province": new.province, "source": new.source,
                     "summary": new.summary,
-                    "serials": new.items.iter().map(|i| (i.serial.clone(), i.verdict.clone())).collect::<Vec<_>>(),
+                    "serials": new.items.iter().map(|i| (i.serial.clone(), i.verdict)).collect::<Vec<_>>(),
                 })),
             )?;
             Ok(id)
@@ -131,7 +132,7 @@ impl<B: Backend> InspectionStore for B {
                         input: r.get(2)?,
                         serial: r.get(3)?,
                         batch_id: r.get(4)?,
-                        verdict: r.get(5)?,
+                        verdict: stored_verdict(r.get(5)?)?,
                         reason: r.get(6)?,
                         duplicate_of: r.get(7)?,
                         offline_verdict: r.get(8)?,
@@ -170,7 +171,7 @@ pub(super) fn load_inspections(
                 input: String::new(),
                 serial: None,
                 batch_id: None,
-                verdict: r.get(1)?,
+                verdict: stored_verdict(r.get(1)?)?,
                 reason: None,
                 duplicate_of: r.get::<bool>(2)?.then_some(0),
                 offline_verdict: None,
@@ -204,4 +205,9 @@ pub(super) fn load_inspections(
             })
         },
     )
+}
+
+/// A verdict as stored (its kebab-case name).
+fn stored_verdict(name: String) -> StoreResult<Verdict> {
+    Verdict::parse(&name).ok_or_else(|| bad_value("verdict", &name))
 }

@@ -4,7 +4,7 @@
 use super::backend::Backend;
 use super::conn::{Conn, args};
 use super::journal::{EventRow, record_event};
-use super::lookups::batch_exists;
+use super::lookups::{batch_exists, count_out, move_counts};
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::{StoreError, StoreResult};
 use crate::domain::{BatchId, EventAction, StampState};
@@ -179,14 +179,7 @@ impl<B: Backend> LifecycleStore for B {
                     if voided.len() > 10 { ", …" } else { "" }
                 )));
             }
-            if newly > 0 {
-                tx.execute("UPDATE batch_stamp_counts SET n = n - ?2 WHERE batch_id = ?1 AND state = 0", args![job.batch.0, newly])?;
-                tx.execute(
-                    "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 1, ?2)
-                     ON CONFLICT (batch_id, state) DO UPDATE SET n = batch_stamp_counts.n + excluded.n",
-                    args![job.batch.0, newly],
-                )?;
-            }
+            move_counts(tx, job.batch, Some(StampState::Issued), StampState::Printed, newly as u64)?;
             let contiguous = last - first + 1 == seqs.len() as u32;
             let list = (!contiguous).then(|| serde_json::to_string(&seqs)).transpose()
                 .map_err(|e| StoreError::database(e.to_string()))?;
@@ -335,20 +328,12 @@ impl<B: Backend> LifecycleStore for B {
                 "UPDATE stamps SET state = 3, void_reason = ?4 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state != 3",
                 args![batch.0, first, last, reason],
             )? as u32;
-            for (state, n) in by_state.iter().enumerate().take(3) {
-                if *n > 0 {
-                    tx.execute(
-                        "UPDATE batch_stamp_counts SET n = n - ?3 WHERE batch_id = ?1 AND state = ?2",
-                        args![batch.0, state as i64, *n as i64],
-                    )?;
-                }
+            let live = [StampState::Issued, StampState::Printed, StampState::Activated];
+            for (state, n) in live.into_iter().zip(by_state) {
+                count_out(tx, batch, state, n)?;
             }
+            move_counts(tx, batch, None, StampState::Voided, u64::from(changed))?;
             if changed > 0 {
-                tx.execute(
-                    "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 3, ?2)
-                     ON CONFLICT (batch_id, state) DO UPDATE SET n = batch_stamp_counts.n + excluded.n",
-                    args![batch.0, changed],
-                )?;
                 record_event(
                     tx,
                     EventAction::Void,
@@ -393,16 +378,8 @@ impl<B: Backend> LifecycleStore for B {
                 "UPDATE stamps SET state = 2 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state = 1",
                 args![batch.0, first, last],
             )? as u32;
+            move_counts(tx, batch, Some(StampState::Printed), StampState::Activated, u64::from(changed))?;
             if changed > 0 {
-                tx.execute(
-                    "UPDATE batch_stamp_counts SET n = n - ?2 WHERE batch_id = ?1 AND state = 1",
-                    args![batch.0, changed],
-                )?;
-                tx.execute(
-                    "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 2, ?2)
-                     ON CONFLICT (batch_id, state) DO UPDATE SET n = batch_stamp_counts.n + excluded.n",
-                    args![batch.0, changed],
-                )?;
                 record_event(
                     tx,
                     EventAction::Activate,

@@ -34,3 +34,42 @@ pub(super) fn counts(conn: &dyn Conn, batch: BatchId) -> StoreResult<StampCounts
     }
     Ok(c)
 }
+
+const COUNT_OUT: &str =
+    "UPDATE batch_stamp_counts SET n = n - ?3 WHERE batch_id = ?1 AND state = ?2";
+const COUNT_IN: &str = "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, ?2, ?3)
+     ON CONFLICT (batch_id, state) DO UPDATE SET n = batch_stamp_counts.n + excluded.n";
+
+/// Keeps a batch's counts by state in step with its stamps (inside the
+/// transaction that changed them): `n` stamps left state `from`, if they
+/// were in one (new stamps were not), and entered state `to`.
+pub(super) fn move_counts(
+    tx: &dyn Conn,
+    batch: BatchId,
+    from: Option<StampState>,
+    to: StampState,
+    n: u64,
+) -> StoreResult<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    if let Some(from) = from {
+        count_out(tx, batch, from, n)?;
+    }
+    tx.execute(COUNT_IN, args![batch.0, to.code(), n as i64])?;
+    Ok(())
+}
+
+/// `n` stamps left state `from` (when they go to several states at once,
+/// e.g. voiding: `move_counts` with no `from` then adds them).
+pub(super) fn count_out(
+    tx: &dyn Conn,
+    batch: BatchId,
+    from: StampState,
+    n: u64,
+) -> StoreResult<()> {
+    if n > 0 {
+        tx.execute(COUNT_OUT, args![batch.0, from.code(), n as i64])?;
+    }
+    Ok(())
+}

@@ -117,41 +117,32 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything tem keeps, as one object: the sum of the aggregates' traits,
-/// so `Arc<dyn Store>` is what the layers above hold. On `dyn Store` every
-/// method is at hand; on a concrete store (`SqliteStore`, `PgStore`) bring
-/// the traits into scope with `use crate::store::prelude::*`.
-pub trait Store:
-    RegistryStore
-    + StampStore
-    + LifecycleStore
-    + ScanStore
-    + TriageStore
-    + AuditStore
-    + InspectionStore
-    + AccessStore
-    + MediaStore
-    + Send
-    + Sync
-    + std::fmt::Debug
-{
+/// Declares `Store` as the sum of the aggregates' traits, and implements
+/// it for every type that has them all (the list is written once).
+macro_rules! store_sum {
+    ($(#[$doc:meta])* $($aggregate:ident),+) => {
+        $(#[$doc])*
+        pub trait Store: $($aggregate +)+ Send + Sync + std::fmt::Debug {}
+
+        impl<T> Store for T where T: $($aggregate +)+ Send + Sync + std::fmt::Debug {}
+    };
 }
 
-impl<T> Store for T where
-    T: RegistryStore
-        + StampStore
-        + LifecycleStore
-        + ScanStore
-        + TriageStore
-        + AuditStore
-        + InspectionStore
-        + AccessStore
-        + MediaStore
-        + Send
-        + Sync
-        + std::fmt::Debug
-{
-}
+store_sum!(
+    /// Everything tem keeps, as one object: the sum of the aggregates' traits,
+    /// so `Arc<dyn Store>` is what the layers above hold. On `dyn Store` every
+    /// method is at hand; on a concrete store (`SqliteStore`, `PgStore`) bring
+    /// the traits into scope with `use crate::store::prelude::*`.
+    RegistryStore,
+    StampStore,
+    LifecycleStore,
+    ScanStore,
+    TriageStore,
+    AuditStore,
+    InspectionStore,
+    AccessStore,
+    MediaStore
+);
 
 /// The aggregates' traits, for calling a `Store`'s methods.
 pub mod prelude {

@@ -4,8 +4,8 @@
 use super::backend::{Backend, now};
 use super::conn::{Conn, Row, StampRow, args};
 use super::journal::{EventRow, record_event};
-use super::lookups::batch_exists;
 use super::lookups::counts;
+use super::lookups::{batch_exists, move_counts};
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::{StoreError, StoreResult};
 use crate::codes::{Kid, StampCode};
@@ -175,11 +175,7 @@ impl<B: Backend> StampStore for B {
                 feed.written(&done).map_err(StoreError::Aborted)?;
             }
             let replaced = writer.replaced;
-            tx.execute(
-                "INSERT INTO batch_stamp_counts (batch_id, state, n) VALUES (?1, 0, ?2)
-                 ON CONFLICT (batch_id, state) DO UPDATE SET n = batch_stamp_counts.n + excluded.n",
-                args![batch.0, count],
-            )?;
+            move_counts(tx, batch, None, StampState::Issued, u64::from(count))?;
             record_event(
                 tx,
                 EventAction::Commission,

@@ -7,13 +7,13 @@ use super::journal::audit_append;
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::stamps::serial_key;
 use super::{StoreError, StoreResult};
-use crate::domain::{BatchId, Outcome, Serial, TriageKind};
+use crate::domain::{BatchId, Outcome, ReportKind, Serial, TriageKind};
 
 #[derive(Debug, Clone)]
 pub struct NewReport {
     pub serial: Option<Serial>,
     pub batch: Option<BatchId>,
-    pub kind: String,
+    pub kind: ReportKind,
     pub message: Option<String>,
     pub place: Option<String>,
     pub network: Option<String>,
@@ -52,7 +52,7 @@ pub struct ConsumerReport {
     pub serial: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub at: jiff::Timestamp,
-    pub kind: String,
+    pub kind: ReportKind,
     pub message: Option<String>,
     pub place: Option<String>,
 }
@@ -90,7 +90,10 @@ impl<B: Backend> TriageStore for B {
                         id: r.get(0)?,
                         serial: r.get::<Option<i64>>(1)?.map(|s| Serial(s as u64).to_string()),
                         at: ts(r, 2)?,
-                        kind: r.get(3)?,
+                        kind: {
+                            let kind: String = r.get(3)?;
+                            kind.parse().map_err(|_| bad_value("report kind", &kind))?
+                        },
                         message: r.get(4)?,
                         place: r.get(5)?,
                     })
@@ -150,7 +153,7 @@ impl<B: Backend> TriageStore for B {
         self.write(|tx| {
             tx.insert(
                 "INSERT INTO consumer_reports (serial, batch_id, at, kind, message, place, network) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                args![r.serial.map(serial_key), r.batch.map(|b| b.0), jiff::Timestamp::now().to_string(), r.kind, r.message, r.place, r.network],
+                args![r.serial.map(serial_key), r.batch.map(|b| b.0), jiff::Timestamp::now().to_string(), r.kind.as_str(), r.message, r.place, r.network],
             )
         })
     }

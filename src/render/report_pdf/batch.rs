@@ -206,7 +206,7 @@ fn reports_section(d: &mut Doc, r: &BatchReport) {
             .map(|c| {
                 vec![
                     vietnam_time(c.at),
-                    c.kind.clone(),
+                    c.kind.to_string(),
                     c.serial.clone().unwrap_or_default(),
                     c.place.clone().unwrap_or_default(),
                     c.message.clone().unwrap_or_default(),

@@ -110,7 +110,7 @@ fn items(d: &mut Doc, i: &Inspection) {
         .items
         .iter()
         .map(|it| {
-            let mut verdict = verdict_vi(&it.verdict).to_string();
+            let mut verdict = verdict_vi(it.verdict.as_str()).to_string();
             if let Some(first) = it.duplicate_of {
                 verdict.push_str(&format!(" · trùng với tem thứ {first}"));
             }

@@ -277,19 +277,10 @@ impl Scanner {
         ip: Option<std::net::IpAddr>,
     ) -> ServiceResult<i64> {
         use crate::domain::text::{self, Lines};
-        const KINDS: [&str; 4] = ["fake", "wrong-info", "expired", "other"];
-        let kind = kind.trim();
-        if !KINDS.contains(&kind) {
-            return Err(crate::domain::DomainError::new(
-                "kind",
-                format!("must be one of {}", KINDS.join(", ")),
-            )
-            .into());
-        }
         let report = NewReport {
             serial: check.code.map(|c| c.serial),
             batch: check.code.map(|c| c.batch),
-            kind: kind.to_string(),
+            kind: kind.parse::<crate::domain::ReportKind>()?,
             message: text::optional("message", message, 1000, Lines::Many)?,
             place: text::optional("place", place, 200, Lines::One)?,
             network: self.network_hash(ip),

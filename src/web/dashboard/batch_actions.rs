@@ -91,6 +91,25 @@ pub struct RangeForm {
     reason: Option<String>,
 }
 
+impl RangeForm {
+    /// The first stamp and how many, as numbers.
+    fn range(&self, t: &'static Strings) -> Result<(u32, u32), ServiceError> {
+        Ok((
+            parse_number("from", &self.from, t)?,
+            parse_number("count", &self.count, t)?,
+        ))
+    }
+
+    /// The fields as typed, to show again next to a mistake.
+    fn values(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("from", self.from.clone()),
+            ("count", self.count.clone()),
+            ("reason", self.reason.clone().unwrap_or_default()),
+        ]
+    }
+}
+
 pub async fn activate(
     signed: Signed,
     state: web::Data<AppState>,
@@ -104,18 +123,11 @@ pub async fn activate(
         state,
         id,
         "activate",
-        vec![("from", f.from.clone()), ("count", f.count.clone())],
+        f.values(),
         &["from", "count"],
         move |ctx, who| {
-            let from = parse_number("from", &f.from, t)?;
-            let count = parse_number("count", &f.count, t)?;
-            Ok(u64::from(lifecycle::activate(
-                ctx.store(),
-                BatchId(id),
-                from,
-                count,
-                who,
-            )?))
+            let (from, count) = f.range(t)?;
+            lifecycle::activate(ctx.store(), BatchId(id), from, count, who).map(u64::from)
         },
     )
     .await
@@ -129,29 +141,17 @@ pub async fn void(
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
     let (id, t, f) = (id.into_inner(), signed.frame.t, form.into_inner());
-    let reason = f.reason.clone().unwrap_or_default();
     batch_action(
         signed,
         state,
         id,
         "void",
-        vec![
-            ("from", f.from.clone()),
-            ("count", f.count.clone()),
-            ("reason", reason.clone()),
-        ],
+        f.values(),
         &["from", "count", "reason"],
         move |ctx, who| {
-            let from = parse_number("from", &f.from, t)?;
-            let count = parse_number("count", &f.count, t)?;
-            Ok(u64::from(lifecycle::void(
-                ctx.store(),
-                BatchId(id),
-                from,
-                count,
-                &reason,
-                who,
-            )?))
+            let (from, count) = f.range(t)?;
+            let reason = f.reason.unwrap_or_default();
+            lifecycle::void(ctx.store(), BatchId(id), from, count, &reason, who).map(u64::from)
         },
     )
     .await
@@ -204,14 +204,7 @@ pub async fn lift(
         "lift",
         vec![("lift_reason", f.reason.clone())],
         &["reason"],
-        move |ctx, who| {
-            Ok(u64::from(lifecycle::lift(
-                ctx.store(),
-                BatchId(id),
-                &f.reason,
-                who,
-            )?))
-        },
+        move |ctx, who| lifecycle::lift(ctx.store(), BatchId(id), &f.reason, who).map(u64::from),
     )
     .await
 }
