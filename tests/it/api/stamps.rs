@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use serde_json::json;
 use tem::codes::{CodeVerdict, KeySet, Verifier};
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::api::helpers::{spawn_app, spawn_app_with};
 
-fn published_verifier(app: &crate::helpers::TestApp) -> Verifier {
+fn published_verifier(app: &crate::api::helpers::TestApp) -> Verifier {
     let keys: KeySet =
         serde_json::from_value(app.get_with_token("/.well-known/tem-keys.json", None).body)
             .unwrap();

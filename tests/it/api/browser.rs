@@ -17,7 +17,7 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::scan::{app_with_printed_stamps, path_of, scan_json};
+use crate::api::scan::{app_with_printed_stamps, path_of, scan_json};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -106,7 +106,7 @@ pub(crate) async fn connect_with(port: u16, downloads: Option<&std::path::Path>)
             // A cheap Android phone: 360 CSS pixels wide, two device pixels each.
             "mobileEmulation": {
                 "deviceMetrics": {"width": WIDTH, "height": 780, "pixelRatio": 2.0, "touch": true, "mobile": true},
-                "userAgent": crate::scan::PHONE,
+                "userAgent": crate::api::scan::PHONE,
             },
         },
         "goog:loggingPrefs": {"browser": "ALL"},

@@ -3,12 +3,10 @@
 //! that encodes), verify every signature, and compare with what was asked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashSet;
 use std::process::Command;
 
-use common::{Env, label_crop, px, rasterise, tool, zbar_each};
+use crate::common::{Env, label_crop, px, rasterise, tool, zbar_each};
 use serde_json::Value;
 use tem::codes::{CodeVerdict, KeySet, Verifier};
 use tem::render::label::{self, Content, Lang, QUIET_ZONE};

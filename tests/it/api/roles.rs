@@ -9,7 +9,7 @@ use tem::service::tokens;
 use tem::store::NewToken;
 use tem::web::api::ROUTES;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::api::helpers::{TestApp, spawn_app};
 
 /// Who calls, and what they may see of producer A's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

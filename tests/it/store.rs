@@ -4,8 +4,6 @@
 //! database (skipped, with a message, when TEM_TEST_DATABASE_URL is unset).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -24,7 +22,7 @@ use tem::store::{
     SqliteStore, StampFeed, Store, StoreError,
 };
 
-use common::pg::{TestDatabase, test_database};
+use crate::common::pg::{TestDatabase, test_database};
 
 /// A store under test, with what keeps its database alive.
 struct Subject {

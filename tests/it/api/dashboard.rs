@@ -7,7 +7,7 @@ use serde_json::json;
 use tem::domain::{Grant, ProducerId, Role};
 use tem::service::tokens;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::api::helpers::{TestApp, spawn_app};
 
 /// A cookie-keeping client that does not follow redirects.
 pub(crate) struct Visitor<'a> {
@@ -310,7 +310,7 @@ fn pages_are_escaped_and_framed_safely() {
     );
     let id = product.body["id"].as_i64().unwrap();
     let mut v = Visitor::new(&app);
-    v.sign_in(crate::helpers::TOKEN);
+    v.sign_in(crate::api::helpers::TOKEN);
     let page = v.get(&format!("/app/products/{id}"));
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("<script>"), "{}", page.body);
@@ -372,7 +372,7 @@ impl Visitor<'_> {
 
 #[test]
 fn inspectors_inspect_resolve_and_read_the_audit_log_admins_manage_tokens_and_keys() {
-    let (app, batch, urls) = crate::scan::app_with_printed_stamps(3);
+    let (app, batch, urls) = crate::api::scan::app_with_printed_stamps(3);
     // A consumer report for the triage queue.
     let code = urls[0].rsplit('/').next().unwrap().to_string();
     ureq::post(app.url(&format!("/{code}/report")))
@@ -393,7 +393,7 @@ fn inspectors_inspect_resolve_and_read_the_audit_log_admins_manage_tokens_and_ke
     let csrf = hidden(&home.body, "csrf");
 
     // An inspection from codes typed and a photo of a sheet page.
-    let (status, _, png) = crate::sheets::get_bytes(
+    let (status, _, png) = crate::api::sheets::get_bytes(
         &app,
         &format!("/api/v1/batches/{batch}/sheet.png?from=1&count=3&dpi=300"),
     );
@@ -474,7 +474,7 @@ fn inspectors_inspect_resolve_and_read_the_audit_log_admins_manage_tokens_and_ke
 
     // The admin: a producer (with an error first), a token shown once, keys.
     let mut a = Visitor::new(&app);
-    a.sign_in(crate::helpers::TOKEN);
+    a.sign_in(crate::api::helpers::TOKEN);
     let admin = a.get("/app/admin");
     assert_eq!(admin.status, 200);
     let csrf = hidden(&admin.body, "csrf");

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{TOKEN, spawn_app};
+use crate::api::helpers::{TOKEN, spawn_app};
 
 #[test]
 fn healthz_key_set_and_openapi_are_public() {

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use crate::scan::app_with_printed_stamps;
-use crate::sheets::get_bytes;
+use crate::api::scan::app_with_printed_stamps;
+use crate::api::sheets::get_bytes;
 
 #[test]
 fn an_inspection_judges_codes_and_photos_and_flags_duplicates() {

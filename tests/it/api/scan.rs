@@ -7,7 +7,7 @@ use tem::codes::{KeyRing, Signer, StampCode};
 use tem::config::ScanSettings;
 use tem::domain::{BatchId, Serial};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_full};
+use crate::api::helpers::{TestApp, spawn_app, spawn_app_full};
 
 /// A secret whose key the test apps list as revoked.
 const REVOKED_SECRET: [u8; 32] = [7; 32];
@@ -83,7 +83,10 @@ pub(crate) fn app_with_printed_stamps(count: u64) -> (TestApp, u32, Vec<String>)
     let (status, _, _) = {
         let mut resp = agent()
             .get(app.url(&format!("/api/v1/batches/{batch}/sheet.csv")))
-            .header("Authorization", format!("Bearer {}", crate::helpers::TOKEN))
+            .header(
+                "Authorization",
+                format!("Bearer {}", crate::api::helpers::TOKEN),
+            )
             .call()
             .unwrap();
         let s = resp.status().as_u16();

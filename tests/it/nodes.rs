@@ -5,16 +5,14 @@
 //! back, in the database itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use common::Env;
-use common::pg::{TestDatabase, test_database};
+use crate::common::Env;
+use crate::common::pg::{TestDatabase, test_database};
 
 const TOKEN: &str = "nodes-admin-token-0123456789abcdef";
 
@@ -72,7 +70,7 @@ impl Cluster {
         let mut cmd = self.env.cmd();
         cmd.env("TEM_DB", &self.db.url)
             .env("TEM_ADMIN_TOKEN", TOKEN);
-        let (child, url) = common::serve(cmd);
+        let (child, url) = crate::common::serve(cmd);
         Node { child, url }
     }
 
@@ -437,7 +435,7 @@ fn data_moves_from_sqlite_to_postgres_and_checks_out() {
         serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
     };
     {
-        let (mut child, base) = common::serve(env.cmd());
+        let (mut child, base) = crate::common::serve(env.cmd());
         let v = verify_on(&base);
         let _ = child.kill();
         let _ = child.wait();
@@ -548,7 +546,7 @@ fn data_moves_from_sqlite_to_postgres_and_checks_out() {
     // scan made on SQLite.
     let mut cmd = env.cmd();
     cmd.env("TEM_DB", &db.url);
-    let (child, base) = common::serve(cmd);
+    let (child, base) = crate::common::serve(cmd);
     let node = Node { child, url: base };
     let v = verify_on(&node.url);
     assert_eq!(v["serial"].as_str().map(|s| s.len()), Some(16), "{v}");

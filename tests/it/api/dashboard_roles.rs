@@ -9,8 +9,8 @@ use tem::domain::{Grant, ProducerId, Role};
 use tem::service::tokens;
 use tem::web::{PAGES, PageAccess};
 
-use crate::dashboard::{Page, Visitor, hidden};
-use crate::helpers::{TOKEN, TestApp, spawn_app};
+use crate::api::dashboard::{Page, Visitor, hidden};
+use crate::api::helpers::{TOKEN, TestApp, spawn_app};
 
 /// Who visits, and what they may see of producer A's data (Trà Vinh).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use tem::audit::merkle;
 
-use crate::helpers::spawn_app;
+use crate::api::helpers::spawn_app;
 
 fn hash(hex: &Value) -> merkle::Hash {
     data_encoding::HEXLOWER

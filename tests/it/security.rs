@@ -3,9 +3,7 @@
 //! image bombs through every door that takes a picture.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::Env;
+use crate::common::Env;
 use serde_json::{Value, json};
 
 const ADMIN: &str = "security-test-admin-token-0123456789";
@@ -195,7 +193,7 @@ fn image_bombs_are_refused_at_every_door_and_memory_stays_bounded() {
     env.ok(&["demo"]);
     let mut cmd = env.cmd();
     cmd.env("TEM_ADMIN_TOKEN", ADMIN);
-    let (mut serve, base) = common::serve(cmd);
+    let (mut serve, base) = crate::common::serve(cmd);
     let (session, csrf) = sign_in(&base);
     let bombs: Vec<(&str, Vec<u8>, &str)> = vec![
         (
@@ -356,7 +354,7 @@ fn a_key_change_cut_off_before_its_audit_entry_is_recorded_at_the_next_start() {
         audit_actions(&env, &format!("key:{second}")).is_empty(),
         "the state a crash leaves"
     );
-    let (mut serve, _) = common::serve(env.cmd());
+    let (mut serve, _) = crate::common::serve(env.cmd());
     serve.kill().unwrap();
     serve.wait().unwrap();
     let rotated = audit_actions(&env, &format!("key:{second}"));
@@ -373,7 +371,7 @@ fn a_key_change_cut_off_before_its_audit_entry_is_recorded_at_the_next_start() {
     assert!(!keys.join(format!("{first}.pem")).exists());
     env.ok(&["audit", "verify"]);
     // Nothing more to record the next time.
-    let (mut serve, _) = common::serve(env.cmd());
+    let (mut serve, _) = crate::common::serve(env.cmd());
     serve.kill().unwrap();
     serve.wait().unwrap();
     assert_eq!(audit_actions(&env, &format!("key:{second}")).len(), 1);

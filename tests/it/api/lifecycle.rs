@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::scan::{PHONE, app_with_printed_stamps, path_of, scan_json};
+use crate::api::scan::{PHONE, app_with_printed_stamps, path_of, scan_json};
 
 #[test]
 fn activation_needs_printed_stamps_and_is_all_or_nothing() {
@@ -38,7 +38,7 @@ fn activation_needs_printed_stamps_and_is_all_or_nothing() {
             .unwrap()
             .contains("never printed")
     );
-    let states = |app: &crate::helpers::TestApp| -> Vec<String> {
+    let states = |app: &crate::api::helpers::TestApp| -> Vec<String> {
         app.get(&format!("/api/v1/batches/{batch}/stamps"))
             .body
             .as_array()
@@ -250,7 +250,10 @@ fn the_batch_report_adds_up_and_prints_safely() {
     );
 
     let mut resp = ureq::get(app.url(&format!("/api/v1/batches/{batch}/report?format=html")))
-        .header("Authorization", format!("Bearer {}", crate::helpers::TOKEN))
+        .header(
+            "Authorization",
+            format!("Bearer {}", crate::api::helpers::TOKEN),
+        )
         .call()
         .unwrap();
     let html = resp.body_mut().read_to_string().unwrap();
@@ -271,7 +274,10 @@ fn the_batch_report_adds_up_and_prints_safely() {
 
     // The PDF: real text in embedded fonts, read back by poppler.
     let mut resp = ureq::get(app.url(&format!("/api/v1/batches/{batch}/report?format=pdf")))
-        .header("Authorization", format!("Bearer {}", crate::helpers::TOKEN))
+        .header(
+            "Authorization",
+            format!("Bearer {}", crate::api::helpers::TOKEN),
+        )
         .call()
         .unwrap();
     assert_eq!(resp.headers()["content-type"], "application/pdf");
@@ -415,7 +421,10 @@ fn the_stamp_csv_has_states_and_scan_counts() {
         scan_json(&app, &path_of(&urls[0]), ua);
     }
     let mut r = ureq::get(app.url(&format!("/api/v1/batches/{batch}/stamps.csv")))
-        .header("Authorization", format!("Bearer {}", crate::helpers::TOKEN))
+        .header(
+            "Authorization",
+            format!("Bearer {}", crate::api::helpers::TOKEN),
+        )
         .call()
         .unwrap();
     assert!(

@@ -2,8 +2,6 @@
 //! directory in a temporary folder, the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Stdio;
@@ -11,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::Env;
+use crate::common::Env;
 
 fn json_lines(text: &str) -> Vec<Value> {
     text.lines()
@@ -310,7 +308,7 @@ fn render_qr(url: &str, scale: u32) -> image::GrayImage {
     let code = tem::codes::StampCode::parse(url).unwrap();
     let qr =
         tem::codes::format::qr_for("https://tem.example.vn", &code, qrcode::EcLevel::M).unwrap();
-    common::render_qr(&qr, scale)
+    crate::common::render_qr(&qr, scale)
 }
 
 #[test]
@@ -904,7 +902,7 @@ fn audit_verify_checks_a_running_service_too() {
     let token = "remote-audit-token-0123456789";
     let mut cmd = env.cmd();
     cmd.env("TEM_ADMIN_TOKEN", token);
-    let (mut serve, url) = common::serve(cmd);
+    let (mut serve, url) = crate::common::serve(cmd);
     let verify = |t: &str| {
         env.cmd()
             .args(["audit", "verify", "--remote", &url, "--token", t])
@@ -1192,7 +1190,7 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
     let token = "sync-admin-token-0123456789abcdef";
     let mut cmd = service.cmd();
     cmd.env("TEM_ADMIN_TOKEN", token);
-    let (mut serve, url) = common::serve(cmd);
+    let (mut serve, url) = crate::common::serve(cmd);
     let sync = |token: &str| {
         field.run(&[
             "bundle",
@@ -1503,7 +1501,7 @@ fn backup_copies_a_live_database_that_checks_out() {
     env.ok(&["demo"]);
     env.ok(&["audit", "sign"]);
     // While tem serves (and holds the database open).
-    let (mut serve, _) = common::serve(env.cmd());
+    let (mut serve, _) = crate::common::serve(env.cmd());
     let copy = env.path("backup.db");
     let out = env.ok(&["backup", "-o", copy.to_str().unwrap()]);
     let _ = serve.kill();
@@ -1688,7 +1686,7 @@ fn the_field_kit_refuses_bundles_it_has_no_pinned_key_for() {
     let token = "kit-admin-token-0123456789abcdef";
     let mut cmd = service.cmd();
     cmd.env("TEM_ADMIN_TOKEN", token);
-    let (mut serve, url) = common::serve(cmd);
+    let (mut serve, url) = crate::common::serve(cmd);
     let checks = fresh.path("none.jsonl");
     std::fs::write(&checks, "").unwrap();
     let out = fresh.run(&[

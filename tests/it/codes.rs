@@ -3,8 +3,6 @@
 //! independent decoder (zbarimg).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use proptest::prelude::*;
 use serde::Deserialize;
 use tem::codes::format::{CODE_LEN, Kid, StampCode, qr_for, qr_version, signed_message};
@@ -227,7 +225,7 @@ fn zbarimg_reads_the_stamp_qr_back_exactly() {
     let code = signer.sign(Serial(0xfeed_beef_0000_0001), BatchId(1234));
     let url = code.url("https://tem.example.vn");
     let qr = qr_for("https://tem.example.vn", &code, qrcode::EcLevel::M).unwrap();
-    let image = common::render_qr(&qr, 6);
+    let image = crate::common::render_qr(&qr, 6);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stamp.png");
     image.save(&path).unwrap();

@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
-use crate::helpers::{TOKEN, spawn_app};
+use crate::api::helpers::{TOKEN, spawn_app};
 
-pub(crate) fn get_bytes(app: &crate::helpers::TestApp, path: &str) -> (u16, String, Vec<u8>) {
+pub(crate) fn get_bytes(app: &crate::api::helpers::TestApp, path: &str) -> (u16, String, Vec<u8>) {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -132,7 +132,7 @@ fn png_pages_and_csv_and_bad_requests() {
     assert_eq!(r.status, 401);
 }
 
-fn counts(app: &crate::helpers::TestApp, batch: u32) -> (u64, u64) {
+fn counts(app: &crate::api::helpers::TestApp, batch: u32) -> (u64, u64) {
     let c = app.get(&format!("/api/v1/batches/{batch}")).body["stamps"].clone();
     (
         c["issued"].as_u64().unwrap(),

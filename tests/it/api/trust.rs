@@ -5,8 +5,8 @@ use serde_json::Value;
 use tem::codes::keyring::{KeySet, KeyStatus};
 use tem::codes::{KeyRing, StampCode};
 
-use crate::helpers::TestApp;
-use crate::scan::{PHONE, app_with_printed_stamps, path_of, scan_json};
+use crate::api::helpers::TestApp;
+use crate::api::scan::{PHONE, app_with_printed_stamps, path_of, scan_json};
 
 /// Scans until `done` holds for the answer (the scanner rereads a changed
 /// key ring within 2 s); returns that answer.
@@ -96,7 +96,7 @@ fn stamps_issued_before_their_key_was_revoked_stay_genuine() {
 /// so every spelling of a path is refused the same way and nothing is a 500.
 #[test]
 fn every_spelling_of_a_path_is_authorized_as_the_route_it_reaches() {
-    let app = crate::helpers::spawn_app();
+    let app = crate::api::helpers::spawn_app();
     let batch = app.batch();
     let body = serde_json::json!({"reason": "kiểm tra", "notice": "Tạm ngừng"});
     for path in [
@@ -121,7 +121,7 @@ fn every_spelling_of_a_path_is_authorized_as_the_route_it_reaches() {
 /// the client writes) does not escape the per-network rate limit.
 #[test]
 fn a_client_cannot_spoof_its_address_through_the_proxy() {
-    let app = crate::helpers::spawn_app_full(
+    let app = crate::api::helpers::spawn_app_full(
         true,
         &tem::config::ScanSettings {
             rate_per_minute: 3,
@@ -171,13 +171,13 @@ fn only_a_trusted_proxy_makes_the_session_cookie_secure() {
             .find(|c| c.starts_with("tem_pre="))
             .unwrap();
         let body = form.body_mut().read_to_string().unwrap();
-        let value = crate::dashboard::hidden(&body, "pre");
+        let value = crate::api::dashboard::hidden(&body, "pre");
         let signed = agent
             .post(app.url("/app/sign-in"))
             .header("X-Forwarded-Proto", "https")
             .header("Cookie", pre.split(';').next().unwrap())
             .send_form([
-                ("token", crate::helpers::TOKEN),
+                ("token", crate::api::helpers::TOKEN),
                 ("pre", &value),
                 ("next", "/app"),
             ])
@@ -190,12 +190,12 @@ fn only_a_trusted_proxy_makes_the_session_cookie_secure() {
             .find(|c| c.starts_with("tem_session="))
             .expect("signed in")
     }
-    let direct = crate::helpers::spawn_app();
+    let direct = crate::api::helpers::spawn_app();
     assert!(
         !session_cookie(&direct).contains("Secure"),
         "a client's own header"
     );
-    let proxied = crate::helpers::spawn_app_full(
+    let proxied = crate::api::helpers::spawn_app_full(
         true,
         &tem::config::ScanSettings {
             trust_proxy: true,
@@ -213,13 +213,13 @@ fn only_a_trusted_proxy_makes_the_session_cookie_secure() {
 /// records nothing; a misread code (digits) is still a malformed scan.
 #[test]
 fn paths_that_cannot_be_codes_are_not_scans() {
-    let app = crate::helpers::spawn_app();
+    let app = crate::api::helpers::spawn_app();
     let before = app.db_fingerprint();
     for path in ["/robots.txt", "/wp-login.php", "/.env", "/app.js", "/1234x"] {
-        assert_eq!(crate::helpers::get_status(&app, path), 404, "{path}");
+        assert_eq!(crate::api::helpers::get_status(&app, path), 404, "{path}");
     }
     // Browsers ask for an icon on every page: they get one.
-    assert_eq!(crate::helpers::get_status(&app, "/favicon.ico"), 200);
+    assert_eq!(crate::api::helpers::get_status(&app, "/favicon.ico"), 200);
     assert_eq!(app.db_fingerprint(), before, "nothing recorded");
     let json = scan_json(&app, "/12345", PHONE);
     assert_eq!(json["verdict"], "malformed");
@@ -231,7 +231,7 @@ fn paths_that_cannot_be_codes_are_not_scans() {
 /// time.
 #[test]
 fn sharing_a_location_is_rate_limited() {
-    let app = crate::helpers::spawn_app_full(
+    let app = crate::api::helpers::spawn_app_full(
         true,
         &tem::config::ScanSettings {
             rate_per_minute: 3,

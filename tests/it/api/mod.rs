@@ -5,8 +5,6 @@
 mod audit;
 mod browser;
 mod browser_dashboard;
-#[path = "../common/mod.rs"]
-mod common;
 mod dashboard;
 mod dashboard_roles;
 mod helpers;

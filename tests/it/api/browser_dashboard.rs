@@ -18,9 +18,9 @@ use tem::domain::{Grant, ProducerId, Role};
 use tem::render::layout::Layout;
 use tem::service::tokens;
 
-use crate::browser::{BrowserLog, WIDTH, connect_with, screenshot_dir, start_driver};
+use crate::api::browser::{BrowserLog, WIDTH, connect_with, screenshot_dir, start_driver};
+use crate::api::helpers::spawn_app;
 use crate::common::{label_crop, rasterise, zbar_each};
-use crate::helpers::spawn_app;
 
 /// Checks what every dashboard page must satisfy and saves a screenshot.
 async fn look(client: &Client, origin: &str, name: &str) {
@@ -347,7 +347,7 @@ fn chromium_walks_the_producer_and_inspector_flows() {
         look(&client, &origin, "inspection").await;
         client.goto(&format!("{origin}/app")).await.unwrap();
         click(&client, ".signout button").await;
-        sign_in(&client, &origin, crate::helpers::TOKEN, "admin").await;
+        sign_in(&client, &origin, crate::api::helpers::TOKEN, "admin").await;
         for (path, name) in [("/app/admin", "admin"), ("/app/audit", "audit")] {
             client.goto(&format!("{origin}{path}")).await.unwrap();
             look(&client, &origin, name).await;

@@ -1,0 +1,23 @@
+//! tem's integration tests, one binary (one link, one process to start):
+//! - `api`: the real server on a random port, spoken to over HTTP (and, in
+//!   `browser*`, through Chromium);
+//! - `cli`: the `tem` command as people run it;
+//! - `store`: every store operation on SQLite and on PostgreSQL;
+//! - `codes`: stamp codes, keys and QR symbols against independent tools;
+//! - `sheets`: printed sheets rasterised and decoded by zbar;
+//! - `nodes`: several `tem serve` nodes on one PostgreSQL database;
+//! - `security`: what an adversary tries, each attack in its own process.
+//!
+//! The fuzz targets (`tests/fuzz.rs`) stay a binary of their own: they
+//! measure each parser's peak memory with a process-wide allocator, which
+//! other tests running beside them would disturb.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod cli;
+mod codes;
+mod common;
+mod nodes;
+mod security;
+mod sheets;
+mod store;
