@@ -73,6 +73,7 @@ impl Default for ScanSettings {
 }
 
 impl ScanSettings {
+    /// The repeat-scan rules these settings describe.
     pub fn rules(&self) -> crate::domain::scan::RepeatRules {
         crate::domain::scan::RepeatRules {
             devices: self.devices,
@@ -106,6 +107,7 @@ impl Default for Raw {
 /// Which database to use.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Database {
+    /// A SQLite file.
     Sqlite(PathBuf),
     /// The URL, which may hold a password: `Debug` leaves it out.
     Postgres(String),
@@ -155,21 +157,31 @@ impl Database {
     }
 }
 
+/// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line (for log collectors).
     Json,
 }
 
 /// Settings after checking.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The database.
     pub db: Database,
+    /// The key directory.
     pub keys: PathBuf,
+    /// The base URL printed in stamps.
     pub base_url: String,
+    /// Where `tem serve` listens (host:port).
     pub listen: String,
+    /// The admin token, if configured (never logged).
     pub admin_token: Option<SecretString>,
+    /// How logs are written.
     pub log_format: LogFormat,
+    /// HTTP worker threads; none: one per core.
     pub workers: Option<usize>,
     /// How often `tem serve` signs the audit log's tree head (when it grew).
     pub audit_head_every: std::time::Duration,
@@ -177,6 +189,7 @@ pub struct Config {
     pub bundle_max_age_days: u32,
     /// Printer corrections by profile name (`[printers.NAME]` in tem.toml).
     pub printers: std::collections::BTreeMap<String, Calibration>,
+    /// The scan page's rules and limits.
     pub scan: ScanSettings,
     /// Whose X-Forwarded-For and X-Forwarded-Proto to believe.
     pub proxies: crate::domain::network::TrustedProxies,
@@ -185,14 +198,20 @@ pub struct Config {
 /// Values given on the command line; they win over everything else.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    /// The configuration file given with --config.
     pub config_file: Option<PathBuf>,
+    /// --db.
     pub db: Option<String>,
+    /// --keys.
     pub keys: Option<PathBuf>,
+    /// --base-url.
     pub base_url: Option<String>,
+    /// --listen.
     pub listen: Option<String>,
 }
 
 impl Config {
+    /// Reads defaults, then tem.toml, then TEM_* variables, then `overrides`; checks everything once.
     pub fn load(overrides: &Overrides) -> Result<Config, String> {
         let file = overrides
             .config_file
@@ -275,6 +294,7 @@ impl Config {
         })
     }
 
+    /// The key directory.
     pub fn keys_dir(&self) -> &Path {
         &self.keys
     }

@@ -8,6 +8,7 @@
 
 use sha2::{Digest, Sha256};
 
+/// A SHA-256 hash: a leaf's or a subtree's.
 pub type Hash = [u8; 32];
 
 /// The hash of an entry: SHA-256(0x00 ‖ data).
@@ -38,6 +39,7 @@ fn split(n: usize) -> usize {
 /// subtree RFC 6962 needs is a run of perfect, aligned subtrees, so proofs
 /// and heads cost O(log n) lookups with stored nodes.
 pub trait Subtrees {
+    /// Why reading a subtree failed.
     type Error;
     /// The hash of leaves `index·2^level .. (index+1)·2^level`.
     fn perfect(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error>;
@@ -210,6 +212,7 @@ pub struct Frontier {
 }
 
 impl Frontier {
+    /// Adds the next leaf.
     pub fn push(&mut self, leaf: Hash) {
         let (mut level, mut h) = (0u32, leaf);
         while let Some(&(top_level, top)) = self.stack.last() {
@@ -224,6 +227,7 @@ impl Frontier {
         self.size += 1;
     }
 
+    /// How many leaves have been added.
     pub fn size(&self) -> u64 {
         self.size
     }

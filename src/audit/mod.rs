@@ -9,13 +9,20 @@ use serde::Serialize;
 /// One audit entry as stored and as hashed into the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Entry {
+    /// Its place in the log, from 1.
     pub seq: u64,
+    /// When it was written (RFC 3339, UTC).
     pub at: String,
+    /// Who did it ("token 3 (producer)", "cli:lan", "admin token").
     pub actor: String,
+    /// What was done ("batch.create", "stamps.issue", "keys.rotate"…).
     pub action: String,
+    /// What it was done to ("batch:8", "key:ab12…").
     pub object: String,
+    /// The object before the change, where there was one.
     #[schema(value_type = Object)]
     pub before: Option<serde_json::Value>,
+    /// The object after the change.
     #[schema(value_type = Object)]
     pub after: Option<serde_json::Value>,
 }
@@ -27,6 +34,7 @@ impl Entry {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
+    /// The entry's leaf hash in the Merkle tree (RFC 6962: `SHA-256(0x00 ‖ canonical JSON)`).
     pub fn leaf(&self) -> merkle::Hash {
         merkle::leaf_hash(&self.canonical())
     }
@@ -35,10 +43,13 @@ impl Entry {
 /// A signed tree head: the log had `size` entries with head `root`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TreeHead {
+    /// How many entries the tree covers.
     pub size: u64,
     /// Hex SHA-256.
     pub root: String,
+    /// When the head was signed (RFC 3339, UTC).
     pub at: String,
+    /// The key that signed it.
     pub kid: String,
     /// Base64url Ed25519 signature of `signed_bytes`.
     pub signature: String,

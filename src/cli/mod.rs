@@ -117,6 +117,7 @@ enum Command {
     Token(token::TokenCommand),
 }
 
+/// Parses the command line, runs the command, and turns errors into a message on stderr and an exit status.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli) {

@@ -40,7 +40,9 @@ use sha2::{Digest, Sha512};
 /// key of the `Keys` it claims.
 #[derive(Debug, Clone)]
 pub struct Claim {
+    /// The signed message (`codes::format::signed_message`).
     pub message: [u8; 33],
+    /// Its signature.
     pub signature: Signature,
     /// Index of the key in `Keys`.
     pub key: usize,
@@ -63,6 +65,7 @@ impl std::fmt::Debug for Keys {
 }
 
 impl Keys {
+    /// The keys as one precomputed table.
     pub fn new(keys: Vec<VerifyingKey>) -> Keys {
         let table = (!keys.is_empty()).then(|| {
             let points = std::iter::once(ED25519_BASEPOINT_POINT)
@@ -72,10 +75,12 @@ impl Keys {
         Keys { keys, table }
     }
 
+    /// How many keys.
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

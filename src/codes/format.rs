@@ -25,10 +25,13 @@ pub const FORMAT_VERSION: u8 = 1;
 /// Domain separation: a signature over a stamp can never be mistaken for a
 /// signature over anything else this key signs (bundles, reports).
 pub const SIGNING_DOMAIN: &[u8] = b"tem-stamp-v1";
+/// Bytes of the key id carried in a code: enough to pick the key among a few.
 pub const KID_HINT_LEN: usize = 2;
+/// Bytes after the version digit: key hint, serial, batch, signature.
 pub const PAYLOAD_LEN: usize = KID_HINT_LEN + 8 + 4 + 64;
 /// ceil(78 × 8 / log2 10) = ceil(624 / 3.3219) = 188.
 pub const PAYLOAD_DIGITS: usize = 188;
+/// Digits in a code: the version digit and the payload.
 pub const CODE_LEN: usize = 1 + PAYLOAD_DIGITS;
 
 /// A key id: the first 8 bytes of SHA-256 over the raw 32-byte public key.
@@ -36,6 +39,7 @@ pub const CODE_LEN: usize = 1 + PAYLOAD_DIGITS;
 pub struct Kid(pub [u8; 8]);
 
 impl Kid {
+    /// The key id of a public key (the first bytes of its SHA-256).
     pub fn of(public_key: &[u8; 32]) -> Kid {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(public_key);
@@ -44,10 +48,12 @@ impl Kid {
         Kid(kid)
     }
 
+    /// The bytes of the id a code carries.
     pub fn hint(&self) -> [u8; KID_HINT_LEN] {
         [self.0[0], self.0[1]]
     }
 
+    /// Parses a key id written in hex; None if it is not one.
     pub fn parse(s: &str) -> Option<Kid> {
         let s = s.trim();
         if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -73,9 +79,13 @@ impl std::fmt::Display for Kid {
 /// The fields a stamp code binds under its signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StampCode {
+    /// The first bytes of the signing key's id.
     pub kid_hint: [u8; KID_HINT_LEN],
+    /// The stamp's serial.
     pub serial: Serial,
+    /// The batch it belongs to.
     pub batch: BatchId,
+    /// The Ed25519 signature over the version, serial and batch.
     pub signature: [u8; 64],
 }
 
@@ -83,14 +93,19 @@ pub struct StampCode {
 /// the person who scanned it, so each reason reads as a sentence.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodeError {
+    /// Nothing was given.
     #[error("the code is empty")]
     Empty,
+    /// Something other than digits where the code should be.
     #[error("the code must be digits only")]
     NotDigits,
+    /// Not the length of a code (the length found).
     #[error("the code must be {CODE_LEN} digits long (got {0})")]
     WrongLength(usize),
+    /// A format version tem does not know (the digit found).
     #[error("unsupported code format version {0}")]
     UnsupportedVersion(char),
+    /// Digits that are not a number a code can hold.
     #[error("the code's number is out of range")]
     OutOfRange,
 }

@@ -26,31 +26,41 @@ use serde::{Deserialize, Serialize};
 use super::format::{Kid, StampCode, signed_message};
 use crate::domain::{BatchId, Serial};
 
+/// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The directory holds no key.
     #[error("no signing keys in {0}: run `tem keys generate` first")]
     NoKeys(PathBuf),
+    /// No key is active for signing.
     #[error("no active signing key in {0}: run `tem keys rotate` to make one")]
     NoActiveKey(PathBuf),
+    /// A key is active already (retire it first).
     #[error("an active key ({0}) already exists: use `tem keys rotate` to replace it")]
     ActiveKeyExists(Kid),
+    /// No key has this id.
     #[error("no key with id {0:?}")]
     UnknownKid(String),
+    /// The key was revoked before.
     #[error("key {0} is already revoked")]
     AlreadyRevoked(Kid),
     #[error(
         "private key file {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}`"
     )]
     Permissions { path: PathBuf, mode: u32 },
+    /// The private key file is not a key.
     #[error("private key file {0} is not a valid Ed25519 PKCS#8 PEM key")]
     BadPrivateKey(PathBuf),
     #[error("private key file {path} does not match the public key recorded for {kid}")]
     Mismatch { path: PathBuf, kid: Kid },
     #[error("key set {path}: {reason}")]
     BadKeySet { path: PathBuf, reason: String },
+    /// Reading or writing a key file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
 }
@@ -62,6 +72,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
     }
 }
 
+/// Where a key stands in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyStatus {
@@ -76,19 +87,24 @@ pub enum KeyStatus {
 /// One key in the published key set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublicKeyEntry {
+    /// Its id (hex).
     pub kid: String,
     /// Always "Ed25519".
     pub alg: String,
     /// The raw 32-byte public key, base64url without padding.
     pub public_key: String,
+    /// Active, retired or revoked.
     pub status: KeyStatus,
+    /// Since when it signs.
     #[schema(value_type = String, format = DateTime)]
     pub valid_from: jiff::Timestamp,
     /// When the key stopped signing (rotation or revocation).
     #[schema(value_type = Option<String>, format = DateTime)]
     pub valid_until: Option<jiff::Timestamp>,
+    /// When it was revoked, if it was.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<jiff::Timestamp>,
+    /// Why it was revoked.
     pub revocation_reason: Option<String>,
 }
 
@@ -98,9 +114,11 @@ pub struct PublicKeyEntry {
 pub struct KeySet {
     /// Always "tem-keys/1".
     pub format: String,
+    /// Every key, active, retired or revoked.
     pub keys: Vec<PublicKeyEntry>,
 }
 
+/// The `format` field of a key set file.
 pub const KEY_SET_FORMAT: &str = "tem-keys/1";
 
 impl PublicKeyEntry {
@@ -121,6 +139,7 @@ impl PublicKeyEntry {
 }
 
 impl KeySet {
+    /// A key set of these keys.
     pub fn new(keys: Vec<PublicKeyEntry>) -> KeySet {
         KeySet {
             format: KEY_SET_FORMAT.to_string(),
@@ -257,14 +276,17 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
+    /// The id of the signing key.
     pub fn kid(&self) -> Kid {
         self.kid
     }
 
+    /// Its public key.
     pub fn public_key(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()
     }
 
+    /// Signs a stamp: the code for `serial` in `batch`.
     pub fn sign(&self, serial: Serial, batch: BatchId) -> StampCode {
         let message = signed_message(&self.kid, serial, batch);
         StampCode {
@@ -320,14 +342,17 @@ impl KeyRing {
         })
     }
 
+    /// The key directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// Every key with its status (public parts only).
     pub fn entries(&self) -> &[PublicKeyEntry] {
         &self.keys
     }
 
+    /// The public key set verifiers need.
     pub fn key_set(&self) -> KeySet {
         KeySet {
             format: KEY_SET_FORMAT.to_string(),
@@ -335,6 +360,7 @@ impl KeyRing {
         }
     }
 
+    /// The key that signs now, if any.
     pub fn active(&self) -> Option<&PublicKeyEntry> {
         self.keys.iter().find(|k| k.status == KeyStatus::Active)
     }

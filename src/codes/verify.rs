@@ -41,6 +41,7 @@ impl CodeVerdict {
         }
     }
 
+    /// The verdict's name (kebab-case).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Genuine => "genuine",
@@ -55,6 +56,7 @@ impl CodeVerdict {
 /// The result of checking one code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeCheck {
+    /// The answer.
     pub verdict: CodeVerdict,
     /// The parsed code, unless malformed.
     pub code: Option<StampCode>,
@@ -148,6 +150,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// A verifier for the keys of `set` (each decoded once).
     pub fn new(set: &KeySet) -> Verifier {
         let until: std::collections::HashMap<String, Option<jiff::Timestamp>> = set
             .keys

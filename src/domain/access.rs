@@ -18,6 +18,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role's name, as stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -26,6 +27,7 @@ impl Role {
         }
     }
 
+    /// A role by its name.
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "admin" => Some(Role::Admin),
@@ -41,7 +43,9 @@ impl Role {
 /// producer's data take one and check the grant themselves, whoever calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
+    /// What they may touch.
     pub grant: Grant,
+    /// How the records name them.
     pub name: String,
 }
 
@@ -60,8 +64,11 @@ impl Actor {
 /// and the provinces an inspector is limited to (empty: all).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Grant {
+    /// What kind of token.
     pub role: Role,
+    /// The producer a producer token acts for.
     pub producer: Option<ProducerId>,
+    /// The provinces an inspector is limited to (empty: all).
     pub provinces: Vec<String>,
 }
 
@@ -105,6 +112,7 @@ impl Grant {
         })
     }
 
+    /// Everything (the admin token, the command line).
     pub fn admin() -> Grant {
         Grant {
             role: Role::Admin,

@@ -14,6 +14,7 @@ use super::{BatchId, ProductId, StampCounts};
 pub struct StageTime(String);
 
 impl StageTime {
+    /// Parses a stage's time: a date (YYYY-MM-DD) or a date and time.
     pub fn parse(field: &str, value: &str) -> Result<Self, DomainError> {
         let v = value.trim();
         if v.parse::<Date>().is_ok() && v.len() == 10 {
@@ -29,6 +30,7 @@ impl StageTime {
         ))
     }
 
+    /// As typed (and stored).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -39,22 +41,30 @@ impl StageTime {
     }
 }
 
+/// A stage as callers send it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageInput {
     /// What happened: "Thu hoạch", "Xay xát", "Đóng gói"…
     pub name: String,
+    /// Where (farm, workshop, commune).
     pub place: Option<String>,
     /// YYYY-MM-DD or YYYY-MM-DDTHH:MM (local time)
     pub time: String,
+    /// Anything else worth telling the buyer.
     pub note: Option<String>,
 }
 
+/// A stage that passed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewStage {
+    /// What was done (harvest, drying, packing…).
     pub name: String,
+    /// Where.
     pub place: Option<String>,
+    /// When.
     pub time: StageTime,
+    /// A note.
     pub note: Option<String>,
 }
 
@@ -70,17 +80,23 @@ impl TryFrom<StageInput> for NewStage {
     }
 }
 
+/// A recorded stage of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Stage {
     /// Position in the batch's chain, from 1.
     pub position: u32,
+    /// What was done.
     pub name: String,
+    /// Where.
     pub place: Option<String>,
+    /// When.
     #[schema(value_type = String)]
     pub time: StageTime,
+    /// A note.
     pub note: Option<String>,
 }
 
+/// A batch as callers send it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchInput {
@@ -90,45 +106,70 @@ pub struct BatchInput {
     pub production_date: String,
     /// YYYY-MM-DD; or give `shelf_life_days` and it is computed.
     pub expiry_date: Option<String>,
+    /// Days the product keeps; the expiry date follows from the production date.
     pub shelf_life_days: Option<u32>,
+    /// How many packages the lot holds.
     pub quantity: u32,
     /// "bao 5 kg", "quả", "hộp"…
     pub unit: Option<String>,
     /// Where the raw material comes from (vùng nguyên liệu).
     pub raw_material_area: Option<String>,
+    /// What was done to the lot, in order.
     #[serde(default)]
     pub stages: Vec<StageInput>,
 }
 
+/// A batch that passed validation, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewBatch {
+    /// The product it is a lot of.
     pub product_id: ProductId,
+    /// The lot code printed on labels.
     pub lot_code: String,
+    /// When it was made.
     pub production_date: Date,
+    /// Best before, if the product has one.
     pub expiry_date: Option<Date>,
+    /// Days it keeps.
     pub shelf_life_days: Option<u32>,
+    /// How many packages.
     pub quantity: u32,
+    /// What a package is ("hộp 500 g").
     pub unit: Option<String>,
+    /// Where the raw material comes from.
     pub raw_material_area: Option<String>,
+    /// Its stages.
     pub stages: Vec<NewStage>,
 }
 
+/// A stored batch (lô).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Batch {
     /// Also carried inside every stamp code of the batch.
     pub id: BatchId,
+    /// The product it is a lot of.
     pub product_id: ProductId,
+    /// The lot code printed on labels.
     pub lot_code: String,
+    /// When it was made.
     #[schema(value_type = String, format = Date)]
     pub production_date: Date,
+    /// Best before, if any.
     #[schema(value_type = Option<String>, format = Date)]
     pub expiry_date: Option<Date>,
+    /// Days it keeps.
     pub shelf_life_days: Option<u32>,
+    /// How many packages.
     pub quantity: u32,
+    /// What a package is.
     pub unit: Option<String>,
+    /// Where the raw material comes from.
     pub raw_material_area: Option<String>,
+    /// Its stages, in order.
     pub stages: Vec<Stage>,
+    /// Its stamps by state.
     pub stamps: StampCounts,
+    /// When it was registered.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
 }
@@ -154,6 +195,7 @@ const MAX_STAGES: usize = 50;
 const MAX_SHELF_LIFE_DAYS: u32 = 3_660;
 
 impl NewBatch {
+    /// Checks a batch as sent: lot code, dates, quantity, stages.
     pub fn from_input(product_id: ProductId, i: BatchInput) -> Result<Self, DomainError> {
         let lot_code = text::required("lot_code", &i.lot_code, 40, Lines::One)?;
         if !lot_code

@@ -38,6 +38,7 @@ impl TrustedProxies {
         Ok(TrustedProxies { nets })
     }
 
+    /// Whether `ip` is one of the trusted proxies.
     pub fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.nets.iter().any(|n| n.contains(&ip))

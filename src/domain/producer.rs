@@ -21,6 +21,7 @@ pub enum ProducerKind {
 }
 
 impl ProducerKind {
+    /// Every kind, in the order forms list them.
     pub const ALL: [ProducerKind; 4] = [
         Self::Household,
         Self::Cooperative,
@@ -28,6 +29,7 @@ impl ProducerKind {
         Self::Enterprise,
     ];
 
+    /// The kind's name, as stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Household => "household",
@@ -37,6 +39,7 @@ impl ProducerKind {
         }
     }
 
+    /// A kind by its name; the error names `field`.
     pub fn parse(field: &str, value: &str) -> Result<Self, DomainError> {
         Self::ALL.into_iter().find(|k| k.as_str() == value.trim()).ok_or_else(|| {
             DomainError::new(
@@ -65,45 +68,71 @@ impl ProducerKind {
 pub struct ProducerInput {
     /// household | cooperative | cooperative-group | enterprise
     pub kind: String,
+    /// Its registered name.
     pub name: String,
     /// Business registration or tax number (mã số doanh nghiệp / mã số thuế).
     pub registration_no: Option<String>,
     /// House number and street or hamlet (ấp, thôn).
     pub street: Option<String>,
+    /// Commune or ward (xã, phường).
     pub commune: String,
+    /// District, where the address still has one.
     pub district: Option<String>,
+    /// Province or city.
     pub province: String,
+    /// A phone number for buyers.
     pub phone: Option<String>,
+    /// An email address.
     pub email: Option<String>,
 }
 
 /// A producer that passed validation, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProducer {
+    /// Household, cooperative, cooperative group or enterprise.
     pub kind: ProducerKind,
+    /// Its registered name.
     pub name: String,
+    /// Business registration or tax number.
     pub registration_no: Option<String>,
+    /// House number and street or hamlet.
     pub street: Option<String>,
+    /// Commune or ward.
     pub commune: String,
+    /// District.
     pub district: Option<String>,
+    /// Province or city.
     pub province: String,
+    /// Phone.
     pub phone: Option<String>,
+    /// Email.
     pub email: Option<String>,
 }
 
 /// A stored producer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Producer {
+    /// Its id.
     pub id: ProducerId,
+    /// Household, cooperative, cooperative group or enterprise.
     pub kind: ProducerKind,
+    /// Its registered name.
     pub name: String,
+    /// Business registration or tax number.
     pub registration_no: Option<String>,
+    /// House number and street or hamlet.
     pub street: Option<String>,
+    /// Commune or ward.
     pub commune: String,
+    /// District.
     pub district: Option<String>,
+    /// Province or city.
     pub province: String,
+    /// Phone.
     pub phone: Option<String>,
+    /// Email.
     pub email: Option<String>,
+    /// When it was registered.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
 }

@@ -26,6 +26,7 @@ pub enum OcopGroup {
 }
 
 impl OcopGroup {
+    /// Every group, in the order forms list them.
     pub const ALL: [OcopGroup; 6] = [
         Self::Food,
         Self::Beverages,
@@ -35,6 +36,7 @@ impl OcopGroup {
         Self::Tourism,
     ];
 
+    /// The group's name, as stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Food => "food",
@@ -46,6 +48,7 @@ impl OcopGroup {
         }
     }
 
+    /// The group's Vietnamese name.
     pub fn label_vi(self) -> &'static str {
         match self {
             Self::Food => "Thực phẩm",
@@ -57,6 +60,7 @@ impl OcopGroup {
         }
     }
 
+    /// A group by its name; the error names `field`.
     pub fn parse(field: &str, value: &str) -> Result<Self, DomainError> {
         Self::ALL.into_iter().find(|g| g.as_str() == value.trim()).ok_or_else(|| {
             DomainError::new(
@@ -75,7 +79,9 @@ impl OcopGroup {
 pub struct OcopRating {
     /// 3, 4 or 5.
     pub stars: u8,
+    /// The decision that granted it (số quyết định).
     pub decision_no: String,
+    /// The decision's date (ratings last 36 months from it).
     #[schema(value_type = String, format = Date)]
     pub decision_date: Date,
     /// The last day the rating is valid: decision date + 36 months − 1 day.
@@ -87,6 +93,7 @@ pub struct OcopRating {
 pub const OCOP_VALIDITY_MONTHS: i8 = 36;
 
 impl OcopRating {
+    /// A rating of 3 to 5 stars by a dated decision.
     pub fn new(stars: u8, decision_no: String, decision_date: Date) -> Result<Self, DomainError> {
         if !(3..=5).contains(&stars) {
             return Err(DomainError::new(
@@ -106,14 +113,17 @@ impl OcopRating {
         })
     }
 
+    /// Whether the rating is in force on `day`.
     pub fn is_valid_on(&self, day: Date) -> bool {
         day >= self.decision_date && day <= self.valid_until
     }
 }
 
+/// An OCOP rating as callers send it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OcopRatingInput {
+    /// Stars, 3 to 5.
     pub stars: u8,
     /// Number of the provincial/national decision, e.g. "1234/QĐ-UBND".
     pub decision_no: String,
@@ -136,6 +146,7 @@ impl TryFrom<OcopRatingInput> for OcopRating {
 pub struct Gtin(String);
 
 impl Gtin {
+    /// Parses a GTIN-8, 12, 13 or 14 and checks its check digit; the error names `field`.
     pub fn parse(field: &str, value: &str) -> Result<Self, DomainError> {
         let v = value.trim();
         if !matches!(v.len(), 8 | 12 | 13 | 14) || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -166,6 +177,7 @@ impl Gtin {
         Ok(Gtin(v.to_string()))
     }
 
+    /// The digits.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -177,17 +189,24 @@ impl Gtin {
 pub struct Certification {
     /// What it is: "VietGAP", "Hữu cơ TCVN 11041", "HACCP", "ISO 22000:2018"…
     pub name: String,
+    /// Who issued it.
     pub issuer: Option<String>,
+    /// Its number.
     pub number: Option<String>,
+    /// Until when it holds, if it ends.
     #[schema(value_type = Option<String>, format = Date)]
     pub valid_until: Option<Date>,
 }
 
+/// A certification as callers send it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificationInput {
+    /// Its name (VietGAP, organic…).
     pub name: String,
+    /// Who issued it.
     pub issuer: Option<String>,
+    /// Its number.
     pub number: Option<String>,
     /// YYYY-MM-DD
     pub valid_until: Option<String>,
@@ -204,32 +223,48 @@ impl CertificationInput {
     }
 }
 
+/// A product as callers send it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
+    /// The producer that makes it.
     pub producer_id: i64,
+    /// Its name.
     pub name: String,
     /// food | beverages | herbal | textiles | souvenirs | tourism
     pub ocop_group: Option<String>,
+    /// Its OCOP rating, if it has one.
     pub ocop: Option<OcopRatingInput>,
+    /// Its GTIN, if it has one.
     pub gtin: Option<String>,
+    /// What buyers should know about it.
     pub description: Option<String>,
     /// Image addresses: `https://…` or a path under the service's assets.
     #[serde(default)]
     pub images: Vec<String>,
+    /// Certifications (VietGAP, organic…).
     #[serde(default)]
     pub certifications: Vec<CertificationInput>,
 }
 
+/// A product that passed validation, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProduct {
+    /// The producer that makes it.
     pub producer_id: ProducerId,
+    /// Its name.
     pub name: String,
+    /// Its OCOP product group.
     pub ocop_group: Option<OcopGroup>,
+    /// Its OCOP rating.
     pub ocop: Option<OcopRating>,
+    /// Its GTIN.
     pub gtin: Option<Gtin>,
+    /// What buyers should know.
     pub description: Option<String>,
+    /// Its pictures, by stored name.
     pub images: Vec<String>,
+    /// Its certifications.
     pub certifications: Vec<Certification>,
     /// Photos uploaded with this change, stored in the same transaction as
     /// the product (so a change that fails leaves no photo behind).
@@ -240,6 +275,7 @@ pub struct NewProduct {
 /// hash of its bytes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Media {
+    /// Its stored name (`/media/NAME`).
     pub name: String,
     pub content_type: String,
     pub bytes: Vec<u8>,

@@ -101,7 +101,7 @@ api! {
 
 #[utoipa::path(get, path = "/api/v1/producers", tag = "registry", security(("bearer" = [])),
     responses((status = 200, body = Vec<Producer>), (status = 401, body = ErrorBody)))]
-pub async fn list_producers(
+pub(crate) async fn list_producers(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -113,7 +113,7 @@ pub async fn list_producers(
 
 #[utoipa::path(post, path = "/api/v1/producers", tag = "registry", security(("bearer" = [])), request_body = ProducerInput,
     responses((status = 201, body = Producer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn create_producer(
+pub(crate) async fn create_producer(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<ProducerInput>,
@@ -127,7 +127,7 @@ pub async fn create_producer(
 #[utoipa::path(get, path = "/api/v1/producers/{id}", tag = "registry", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = Producer), (status = 404, body = ErrorBody)))]
-pub async fn get_producer(
+pub(crate) async fn get_producer(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -140,7 +140,7 @@ pub async fn get_producer(
 }
 
 #[derive(Deserialize, IntoParams)]
-pub struct ProductFilter {
+pub(crate) struct ProductFilter {
     /// Only this producer's products.
     producer_id: Option<i64>,
 }
@@ -148,7 +148,7 @@ pub struct ProductFilter {
 #[utoipa::path(get, path = "/api/v1/products", tag = "registry", security(("bearer" = [])),
     params(ProductFilter),
     responses((status = 200, body = Vec<Product>), (status = 404, body = ErrorBody)))]
-pub async fn list_products(
+pub(crate) async fn list_products(
     caller: Caller,
     state: web::Data<AppState>,
     filter: web::Query<ProductFilter>,
@@ -162,7 +162,7 @@ pub async fn list_products(
 
 #[utoipa::path(post, path = "/api/v1/products", tag = "registry", security(("bearer" = [])), request_body = ProductInput,
     responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn create_product(
+pub(crate) async fn create_product(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<ProductInput>,
@@ -176,7 +176,7 @@ pub async fn create_product(
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "registry", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = Product), (status = 404, body = ErrorBody)))]
-pub async fn get_product(
+pub(crate) async fn get_product(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -191,7 +191,7 @@ pub async fn get_product(
 #[utoipa::path(get, path = "/api/v1/products/{id}/batches", tag = "registry", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = Vec<BatchSummary>), (status = 404, body = ErrorBody)))]
-pub async fn list_product_batches(
+pub(crate) async fn list_product_batches(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -207,7 +207,7 @@ pub async fn list_product_batches(
     params(("id" = i64, Path)), request_body = BatchInput,
     responses((status = 201, body = Batch), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "lot code already used for this product")))]
-pub async fn create_batch(
+pub(crate) async fn create_batch(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -222,7 +222,7 @@ pub async fn create_batch(
 
 #[utoipa::path(get, path = "/api/v1/batches", tag = "registry", security(("bearer" = [])),
     responses((status = 200, body = Vec<BatchSummary>)))]
-pub async fn list_batches(
+pub(crate) async fn list_batches(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -235,7 +235,7 @@ pub async fn list_batches(
 #[utoipa::path(get, path = "/api/v1/batches/{id}", tag = "registry", security(("bearer" = [])),
     params(("id" = u32, Path)),
     responses((status = 200, body = Batch), (status = 404, body = ErrorBody)))]
-pub async fn get_batch(
+pub(crate) async fn get_batch(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -250,7 +250,7 @@ pub async fn get_batch(
 #[utoipa::path(get, path = "/api/v1/batches/{id}/stages", tag = "registry", security(("bearer" = [])),
     params(("id" = u32, Path)),
     responses((status = 200, body = Vec<Stage>), (status = 404, body = ErrorBody)))]
-pub async fn list_stages(
+pub(crate) async fn list_stages(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -265,7 +265,7 @@ pub async fn list_stages(
 #[utoipa::path(post, path = "/api/v1/batches/{id}/stages", tag = "registry", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = StageInput,
     responses((status = 201, body = Stage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn add_stage(
+pub(crate) async fn add_stage(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -280,13 +280,13 @@ pub async fn add_stage(
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct IssueRequest {
+pub(crate) struct IssueRequest {
     /// How many stamps to issue: 1 to 1,000,000.
     pub count: u64,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct IssueResponse {
+pub(crate) struct IssueResponse {
     pub issuance: uuid::Uuid,
     pub batch_id: BatchId,
     pub count: u32,
@@ -303,7 +303,7 @@ pub struct IssueResponse {
     params(("id" = u32, Path)), request_body = IssueRequest,
     responses((status = 201, body = IssueResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 503, body = ErrorBody, description = "no active signing key")))]
-pub async fn issue_stamps(
+pub(crate) async fn issue_stamps(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -326,7 +326,7 @@ pub async fn issue_stamps(
 }
 
 #[derive(Deserialize, IntoParams)]
-pub struct StampPage {
+pub(crate) struct StampPage {
     /// First sequence number to return (default 1).
     from: Option<u32>,
     /// At most this many (default 1,000, max 10,000).
@@ -334,7 +334,7 @@ pub struct StampPage {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct StampView {
+pub(crate) struct StampView {
     pub seq: u32,
     pub serial: String,
     pub short_code: String,
@@ -346,7 +346,7 @@ pub struct StampView {
 #[utoipa::path(get, path = "/api/v1/batches/{id}/stamps", tag = "stamps", security(("bearer" = [])),
     params(("id" = u32, Path), StampPage),
     responses((status = 200, body = Vec<StampView>), (status = 404, body = ErrorBody)))]
-pub async fn list_stamps(
+pub(crate) async fn list_stamps(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -382,7 +382,7 @@ pub async fn list_stamps(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RecallRequest {
+pub(crate) struct RecallRequest {
     /// Why (for the record).
     pub reason: String,
     /// What consumers see on their next scan.
@@ -395,7 +395,7 @@ pub struct RecallRequest {
 #[utoipa::path(post, path = "/api/v1/batches/{id}/recall", tag = "lifecycle", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = RecallRequest,
     responses((status = 201, body = crate::service::lifecycle::RecallNotice), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn recall_batch(
+pub(crate) async fn recall_batch(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -421,14 +421,14 @@ pub async fn recall_batch(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReasonRequest {
+pub(crate) struct ReasonRequest {
     pub reason: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/batches/{id}/recall/lift", tag = "lifecycle", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = ReasonRequest,
     responses((status = 200, description = "{\"lifted\": n}"), (status = 404, body = ErrorBody)))]
-pub async fn lift_recall(
+pub(crate) async fn lift_recall(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -444,7 +444,7 @@ pub async fn lift_recall(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct VoidRequest {
+pub(crate) struct VoidRequest {
     pub from: u32,
     pub count: u32,
     pub reason: String,
@@ -453,7 +453,7 @@ pub struct VoidRequest {
 #[utoipa::path(post, path = "/api/v1/batches/{id}/void", tag = "lifecycle", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = VoidRequest,
     responses((status = 200, description = "{\"voided\": n}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn void_stamps(
+pub(crate) async fn void_stamps(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -469,7 +469,7 @@ pub async fn void_stamps(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RangeRequest {
+pub(crate) struct RangeRequest {
     pub from: u32,
     pub count: u32,
 }
@@ -479,7 +479,7 @@ pub struct RangeRequest {
     responses((status = 200, description = "{\"activated\": n}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "some stamps in the range were never printed, are voided or do not exist: nothing changed")))]
 /// Stamps stuck on packages and released: printed → activated.
-pub async fn activate_stamps(
+pub(crate) async fn activate_stamps(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -497,7 +497,7 @@ pub async fn activate_stamps(
     params(("id" = u32, Path)),
     responses((status = 200, body = crate::service::lifecycle::BatchStats), (status = 404, body = ErrorBody)))]
 /// Stamps by state; scans in total, per day and by verdict; suspicious stamps; consumer reports.
-pub async fn batch_stats(
+pub(crate) async fn batch_stats(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -511,7 +511,7 @@ pub async fn batch_stats(
 }
 
 #[derive(Deserialize, IntoParams)]
-pub struct ReportQuery {
+pub(crate) struct ReportQuery {
     /// `json` (default), `html` (a printable page) or `pdf` (an A4 file).
     format: Option<String>,
 }
@@ -522,7 +522,7 @@ pub struct ReportQuery {
         (status = 404, body = ErrorBody)))]
 /// The batch report: stamps by state, scans, suspicious stamps with their
 /// scan history, recalls, consumer reports and lifecycle events.
-pub async fn batch_report(
+pub(crate) async fn batch_report(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -570,7 +570,7 @@ pub async fn batch_report(
 }
 
 #[derive(Deserialize, IntoParams)]
-pub struct TriageQuery {
+pub(crate) struct TriageQuery {
     /// Only this batch's items.
     batch: Option<u32>,
     /// Resolved items too (default: open ones only).
@@ -583,7 +583,7 @@ pub struct TriageQuery {
 /// The triage queue: stamps that started to look copied, and consumer
 /// reports, newest first; open ones unless `all=true`. Producers read the
 /// items about their own batches (inspectors resolve them).
-pub async fn list_triage(
+pub(crate) async fn list_triage(
     caller: Caller,
     state: web::Data<AppState>,
     query: web::Query<TriageQuery>,
@@ -597,7 +597,7 @@ pub async fn list_triage(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ResolveRequest {
+pub(crate) struct ResolveRequest {
     /// process-error, confirmed-counterfeit, no-action or other
     pub outcome: String,
     pub note: String,
@@ -608,7 +608,7 @@ pub struct ResolveRequest {
     responses((status = 200, body = crate::service::triage::TriageItem), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "resolved already")))]
 /// Resolves a triage item with an outcome and a note (both recorded).
-pub async fn resolve_triage(
+pub(crate) async fn resolve_triage(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(String, i64)>,
@@ -631,7 +631,7 @@ pub async fn resolve_triage(
 }
 
 #[derive(Deserialize, IntoParams)]
-pub struct CsvPage {
+pub(crate) struct CsvPage {
     /// First stamp number (default 1).
     from: Option<u32>,
     /// At most this many rows (default and maximum 100,000).
@@ -646,7 +646,7 @@ const CSV_MAX: u32 = 100_000;
     responses((status = 200, content_type = "text/csv", description = "seq, serial, short_code, state, scan_count, first_scan_at, url"),
         (status = 404, body = ErrorBody)))]
 /// The batch's stamps with their state and scan counts, as CSV.
-pub async fn stamps_csv(
+pub(crate) async fn stamps_csv(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -690,7 +690,7 @@ pub async fn stamps_csv(
 /// Verifies a batch: every stamp's signature (batch equations), the stamps
 /// against the audit log, the data consumers see, the scans; stores the
 /// report and returns it signed by the service.
-pub async fn verify_batch(
+pub(crate) async fn verify_batch(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<u32>,

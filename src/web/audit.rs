@@ -13,7 +13,7 @@ use crate::service::audit_log::{self, ConsistencyProof, InclusionProof};
 use crate::web::error::ErrorBody;
 
 #[derive(Deserialize, IntoParams)]
-pub struct EntryPage {
+pub(crate) struct EntryPage {
     /// First entry number (default 1).
     from: Option<u64>,
     /// At most this many (default and maximum 1,000).
@@ -24,7 +24,7 @@ pub struct EntryPage {
     responses((status = 200, body = Vec<crate::audit::Entry>)))]
 /// Audit entries in order (see docs/audit-log.md for their canonical form);
 /// an inspector limited to provinces reads the entries about them.
-pub async fn entries(
+pub(crate) async fn entries(
     caller: Caller,
     state: web::Data<AppState>,
     page: web::Query<EntryPage>,
@@ -41,7 +41,7 @@ pub async fn entries(
 #[utoipa::path(get, path = "/api/v1/audit/heads", tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = Vec<crate::audit::TreeHead>)))]
 /// Every signed tree head, oldest first.
-pub async fn heads(_: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn heads(_: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let heads = call(&state, move |ctx| audit_log::heads(ctx.store())).await?;
     Ok(HttpResponse::Ok().json(heads))
 }
@@ -49,13 +49,16 @@ pub async fn heads(_: Caller, state: web::Data<AppState>) -> Result<HttpResponse
 #[utoipa::path(post, path = "/api/v1/audit/heads", tag = "audit", security(("bearer" = [])),
     responses((status = 201, body = crate::audit::TreeHead), (status = 503, body = ErrorBody)))]
 /// Signs the log's current tree head now.
-pub async fn sign_head(_: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn sign_head(
+    _: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let head = call(&state, audit_log::sign_head_now).await?;
     Ok(HttpResponse::Created().json(head))
 }
 
 #[derive(Deserialize, IntoParams)]
-pub struct InclusionQuery {
+pub(crate) struct InclusionQuery {
     /// The entry's number.
     seq: u64,
     /// The size of the tree head to prove against.
@@ -65,7 +68,7 @@ pub struct InclusionQuery {
 #[utoipa::path(get, path = "/api/v1/audit/proof/inclusion", tag = "audit", security(("bearer" = [])), params(InclusionQuery),
     responses((status = 200, body = InclusionProof), (status = 400, body = ErrorBody)))]
 /// Proof that entry `seq` is in the tree of the first `size` entries.
-pub async fn inclusion(
+pub(crate) async fn inclusion(
     _: Caller,
     state: web::Data<AppState>,
     q: web::Query<InclusionQuery>,
@@ -79,7 +82,7 @@ pub async fn inclusion(
 }
 
 #[derive(Deserialize, IntoParams)]
-pub struct ConsistencyQuery {
+pub(crate) struct ConsistencyQuery {
     /// The older tree size (a head the inspector kept).
     from: u64,
     /// The newer tree size.
@@ -89,7 +92,7 @@ pub struct ConsistencyQuery {
 #[utoipa::path(get, path = "/api/v1/audit/proof/consistency", tag = "audit", security(("bearer" = [])), params(ConsistencyQuery),
     responses((status = 200, body = ConsistencyProof), (status = 400, body = ErrorBody)))]
 /// Proof that the tree of `from` entries is a prefix of the tree of `to` entries.
-pub async fn consistency(
+pub(crate) async fn consistency(
     _: Caller,
     state: web::Data<AppState>,
     q: web::Query<ConsistencyQuery>,

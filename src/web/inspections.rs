@@ -135,7 +135,7 @@ pub fn submission(r: InspectionRequest) -> Result<Submission, ApiError> {
     request_body = InspectionRequest,
     responses((status = 201, body = Inspection), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 /// Records an inspection: a verdict per stamp, duplicates flagged, a summary.
-pub async fn create(
+pub(crate) async fn create(
     caller: Caller,
     state: web::Data<AppState>,
     payload: web::Payload,
@@ -157,7 +157,10 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/inspections", tag = "inspections", security(("bearer" = [])),
     responses((status = 200, body = Vec<Inspection>)))]
 /// The newest 500 inspections the caller may read (summaries, no items).
-pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let out = call(&state, move |ctx| {
         inspection::list(ctx.store(), &caller.grant, 500)
     })
@@ -166,7 +169,7 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 #[derive(Deserialize, IntoParams)]
-pub struct FormatQuery {
+pub(crate) struct FormatQuery {
     /// `json` (default) or `pdf` (the printable biên bản kiểm tra).
     format: Option<String>,
 }
@@ -175,7 +178,7 @@ pub struct FormatQuery {
     params(("id" = i64, Path), FormatQuery),
     responses((status = 200, body = Inspection), (status = 404, body = ErrorBody)))]
 /// One inspection with every stamp, as JSON or PDF.
-pub async fn get(
+pub(crate) async fn get(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,

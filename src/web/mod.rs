@@ -44,7 +44,7 @@ pub struct AppState {
     /// The path of the base URL ("" or e.g. "/t"): stamp URLs live under it.
     pub scan_prefix: String,
     /// Rendered parts of scan pages shared by every stamp of a batch.
-    pub page_parts: Arc<scan::PageParts>,
+    pub(crate) page_parts: Arc<scan::PageParts>,
 }
 
 impl AppState {

@@ -25,7 +25,7 @@ fn vietnam() -> jiff::tz::TimeZone {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Lang {
+pub(crate) enum Lang {
     Vi,
     En,
 }
@@ -114,7 +114,7 @@ fn client(req: &HttpRequest, state: &AppState) -> Client {
 
 /// The JSON answer (also documented in the OpenAPI file).
 #[derive(Serialize, ToSchema)]
-pub struct ScanJson {
+pub(crate) struct ScanJson {
     /// genuine, recalled, voided, expired, not-printed, unknown-serial, forged, unknown-key, revoked-key, malformed
     pub verdict: Verdict,
     /// Set when a genuine stamp looks copied: code "repeat-scan" and the reasons.
@@ -136,7 +136,7 @@ pub struct ScanJson {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct WarningJson {
+pub(crate) struct WarningJson {
     /// Always "repeat-scan".
     pub code: String,
     pub reasons: Vec<RepeatReason>,
@@ -382,7 +382,7 @@ type RenderedDetails = (Arc<Details>, Arc<str>);
 /// the scanner hands out the same `Details` (it rereads them every 30 s), so
 /// edits and lapsed ratings show up within that time.
 #[derive(Default)]
-pub struct PageParts {
+pub(crate) struct PageParts {
     details: std::sync::Mutex<std::collections::HashMap<(BatchId, Lang), RenderedDetails>>,
 }
 
@@ -436,7 +436,7 @@ fn could_be_a_code(segment: &str) -> bool {
 }
 
 /// `GET {base}/{code}`: the page a phone opens.
-pub async fn scan_page(
+pub(crate) async fn scan_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     code: web::Path<String>,
@@ -465,7 +465,7 @@ pub async fn scan_page(
     responses((status = 200, body = ScanJson, description = "always 200 with a verdict, even for forged or malformed codes"),
         (status = 429, body = crate::web::error::ErrorBody)))]
 /// `GET /api/v1/verify/{code}`: the same check and record, as JSON.
-pub async fn verify_json(
+pub(crate) async fn verify_json(
     req: HttpRequest,
     state: web::Data<AppState>,
     code: web::Path<String>,
@@ -478,14 +478,14 @@ pub async fn verify_json(
 }
 
 #[derive(Deserialize)]
-pub struct ReportForm {
+pub(crate) struct ReportForm {
     kind: String,
     message: Option<String>,
     place: Option<String>,
 }
 
 /// `POST {base}/{code}/report`: "this looks fake", "bought at …".
-pub async fn report(
+pub(crate) async fn report(
     req: HttpRequest,
     state: web::Data<AppState>,
     code: web::Path<String>,
@@ -527,7 +527,7 @@ pub async fn report(
 }
 
 #[derive(Deserialize)]
-pub struct LocationForm {
+pub(crate) struct LocationForm {
     scan: i64,
     token: String,
     lat: f64,
@@ -541,7 +541,7 @@ pub struct LocationForm {
         (status = 404, body = crate::web::error::ErrorBody, description = "no such scan, or a wrong token"),
         (status = 429, body = crate::web::error::ErrorBody, description = "too many requests from this network")))]
 /// `POST /api/v1/scans/location`: a location the person chose to share.
-pub async fn share_location(
+pub(crate) async fn share_location(
     req: HttpRequest,
     state: web::Data<AppState>,
     form: web::Form<LocationForm>,
@@ -564,28 +564,28 @@ pub async fn share_location(
 
 /// The icon browsers ask for (a green stamp with a T), so they get one
 /// instead of a 404 on every page.
-pub async fn favicon() -> HttpResponse {
+pub(crate) async fn favicon() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("image/png")
         .insert_header((header::CACHE_CONTROL, "public, max-age=604800"))
         .body(&include_bytes!("../../assets/static/favicon.png")[..])
 }
 
-pub async fn css() -> HttpResponse {
+pub(crate) async fn css() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(include_str!("../../assets/static/tem.css"))
 }
 
-pub async fn js() -> HttpResponse {
+pub(crate) async fn js() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(include_str!("../../assets/static/scan.js"))
 }
 
-pub async fn report_css() -> HttpResponse {
+pub(crate) async fn report_css() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))

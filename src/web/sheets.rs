@@ -31,7 +31,7 @@ pub const MAX_ZIP_STAMPS: usize = 2_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct SheetQuery {
+pub(crate) struct SheetQuery {
     /// a4-65 (default), a4-40, a4-21, a4-14 or a4-round30.
     layout: Option<String>,
     /// First stamp number (with `count`); default: every unprinted stamp.
@@ -58,7 +58,7 @@ pub struct SheetQuery {
         (status = 200, description = "the file; a whole PDF, ZIP or CSV marks the stamps printed and records a print job once produced in full; a PNG or SVG page is a preview"),
         (status = 400, body = crate::web::error::ErrorBody), (status = 404, body = crate::web::error::ErrorBody),
         (status = 409, body = crate::web::error::ErrorBody, description = "nothing to print, or voided stamps selected")))]
-pub async fn sheet(
+pub(crate) async fn sheet(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(u32, String)>,
@@ -70,7 +70,7 @@ pub async fn sheet(
 
 /// The file for `caller` (the API's token or a dashboard session): checks,
 /// produces the file, and records the print job once it is complete.
-pub async fn respond(
+pub(crate) async fn respond(
     caller: Caller,
     state: web::Data<AppState>,
     id: u32,

@@ -126,12 +126,15 @@ async fn admin_page(
     )
 }
 
-pub async fn page(signed: Signed, state: web::Data<AppState>) -> Result<HttpResponse, DashError> {
+pub(crate) async fn page(
+    signed: Signed,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, DashError> {
     admin_page(signed, &state, None, None).await
 }
 
 #[derive(Deserialize)]
-pub struct ProducerForm {
+pub(crate) struct ProducerForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
@@ -145,7 +148,7 @@ pub struct ProducerForm {
     phone: Option<String>,
 }
 
-pub async fn create_producer(
+pub(crate) async fn create_producer(
     signed: Signed,
     state: web::Data<AppState>,
     form: web::Form<ProducerForm>,
@@ -184,7 +187,7 @@ pub async fn create_producer(
 }
 
 #[derive(Deserialize)]
-pub struct TokenForm {
+pub(crate) struct TokenForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
@@ -195,7 +198,7 @@ pub struct TokenForm {
     label: Option<String>,
 }
 
-pub async fn create_token(
+pub(crate) async fn create_token(
     signed: Signed,
     state: web::Data<AppState>,
     form: web::Form<TokenForm>,
@@ -236,13 +239,13 @@ pub async fn create_token(
 }
 
 #[derive(Deserialize)]
-pub struct CsrfOnly {
+pub(crate) struct CsrfOnly {
     #[serde(default)]
     csrf: String,
     reason: Option<String>,
 }
 
-pub async fn revoke_token(
+pub(crate) async fn revoke_token(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -260,7 +263,7 @@ pub async fn revoke_token(
     Ok(see_other("/app/admin#tokens"))
 }
 
-pub async fn rotate_key(
+pub(crate) async fn rotate_key(
     signed: Signed,
     state: web::Data<AppState>,
     form: web::Form<CsrfOnly>,
@@ -277,7 +280,7 @@ pub async fn rotate_key(
     Ok(see_other("/app/admin#keys"))
 }
 
-pub async fn revoke_key(
+pub(crate) async fn revoke_key(
     signed: Signed,
     state: web::Data<AppState>,
     kid: web::Path<String>,

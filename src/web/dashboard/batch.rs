@@ -44,7 +44,7 @@ pub(super) struct BatchPage {
 }
 
 #[derive(Deserialize, Default)]
-pub struct BatchQuery {
+pub(crate) struct BatchQuery {
     done: Option<String>,
     n: Option<u64>,
     layout: Option<String>,
@@ -135,7 +135,7 @@ pub(super) async fn batch_page(
     render_status(t, &page, status)
 }
 
-pub async fn batch(
+pub(crate) async fn batch(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,

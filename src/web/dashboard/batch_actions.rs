@@ -18,7 +18,7 @@ use crate::service::{ServiceError, issue, lifecycle, sheet_preview};
 use crate::web::AppState;
 
 #[derive(Deserialize)]
-pub struct IssueForm {
+pub(crate) struct IssueForm {
     #[serde(default)]
     csrf: String,
     count: String,
@@ -58,7 +58,7 @@ pub(super) async fn batch_action(
     }
 }
 
-pub async fn issue(
+pub(crate) async fn issue(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -83,7 +83,7 @@ pub async fn issue(
 }
 
 #[derive(Deserialize)]
-pub struct RangeForm {
+pub(crate) struct RangeForm {
     #[serde(default)]
     csrf: String,
     from: String,
@@ -110,7 +110,7 @@ impl RangeForm {
     }
 }
 
-pub async fn activate(
+pub(crate) async fn activate(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -133,7 +133,7 @@ pub async fn activate(
     .await
 }
 
-pub async fn void(
+pub(crate) async fn void(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -158,14 +158,14 @@ pub async fn void(
 }
 
 #[derive(Deserialize)]
-pub struct RecallForm {
+pub(crate) struct RecallForm {
     #[serde(default)]
     csrf: String,
     reason: String,
     notice: Option<String>,
 }
 
-pub async fn recall(
+pub(crate) async fn recall(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -189,7 +189,7 @@ pub async fn recall(
     .await
 }
 
-pub async fn lift(
+pub(crate) async fn lift(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -210,7 +210,7 @@ pub async fn lift(
 }
 
 #[derive(Deserialize)]
-pub struct LayoutQuery {
+pub(crate) struct LayoutQuery {
     layout: Option<String>,
 }
 
@@ -226,7 +226,7 @@ fn layout_of(q: &LayoutQuery, t: &'static Strings) -> Result<Layout, DashError> 
 
 /// The first page of the stamps waiting to be printed, small, as JPEG:
 /// rendered from the same sheet code, but nothing is recorded as printed.
-pub async fn preview(
+pub(crate) async fn preview(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -248,7 +248,7 @@ pub async fn preview(
 }
 
 /// The PDF of every stamp waiting to be printed (records the print job).
-pub async fn sheet_pdf(
+pub(crate) async fn sheet_pdf(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -277,7 +277,7 @@ fn api_error(t: &'static Strings, e: crate::web::ApiError) -> DashError {
     }
 }
 
-pub async fn report_pdf(
+pub(crate) async fn report_pdf(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,

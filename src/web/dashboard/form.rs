@@ -9,7 +9,7 @@ use crate::service::ServiceError;
 
 /// What a form had in it, and what was wrong, to show it again.
 #[derive(Debug, Default, Clone)]
-pub struct FormState {
+pub(crate) struct FormState {
     pub values: BTreeMap<String, String>,
     pub errors: BTreeMap<String, String>,
     /// A message for the whole form.

@@ -31,7 +31,10 @@ struct HomePage {
     batches: Vec<BatchRow>,
 }
 
-pub async fn home(signed: Signed, state: web::Data<AppState>) -> Result<HttpResponse, DashError> {
+pub(crate) async fn home(
+    signed: Signed,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
     let (products, batches) = signed
         .call(&state, move |ctx, who| {
@@ -60,11 +63,11 @@ struct SearchPage {
 }
 
 #[derive(Deserialize)]
-pub struct SearchQuery {
+pub(crate) struct SearchQuery {
     q: Option<String>,
 }
 
-pub async fn search(
+pub(crate) async fn search(
     signed: Signed,
     state: web::Data<AppState>,
     q: web::Query<SearchQuery>,

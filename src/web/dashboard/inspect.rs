@@ -52,7 +52,7 @@ impl TriagePage {
 const TRIAGE_PAGE: usize = 100;
 
 #[derive(Deserialize)]
-pub struct TriageQuery {
+pub(crate) struct TriageQuery {
     all: Option<String>,
 }
 
@@ -96,7 +96,7 @@ async fn triage_page(
     )
 }
 
-pub async fn triage_list(
+pub(crate) async fn triage_list(
     signed: Signed,
     state: web::Data<AppState>,
     q: web::Query<TriageQuery>,
@@ -105,7 +105,7 @@ pub async fn triage_list(
 }
 
 #[derive(Deserialize)]
-pub struct ResolveForm {
+pub(crate) struct ResolveForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
@@ -114,7 +114,7 @@ pub struct ResolveForm {
     note: String,
 }
 
-pub async fn resolve(
+pub(crate) async fn resolve(
     signed: Signed,
     state: web::Data<AppState>,
     path: web::Path<(String, i64)>,
@@ -161,7 +161,7 @@ struct InspectionsPage {
     list: Vec<Inspection>,
 }
 
-pub async fn inspections(
+pub(crate) async fn inspections(
     signed: Signed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, DashError> {
@@ -203,12 +203,12 @@ async fn new_inspection_page(
     )
 }
 
-pub async fn new_inspection(signed: Signed) -> Result<HttpResponse, DashError> {
+pub(crate) async fn new_inspection(signed: Signed) -> Result<HttpResponse, DashError> {
     new_inspection_page(signed, FormState::default(), StatusCode::OK).await
 }
 
 #[derive(MultipartForm)]
-pub struct InspectionForm {
+pub(crate) struct InspectionForm {
     csrf: Option<Text<String>>,
     place: Option<Text<String>>,
     province: Option<Text<String>>,
@@ -222,7 +222,7 @@ fn text_of(t: &Option<Text<String>>) -> String {
     t.as_ref().map(|t| t.0.clone()).unwrap_or_default()
 }
 
-pub async fn create_inspection(
+pub(crate) async fn create_inspection(
     signed: Signed,
     state: web::Data<AppState>,
     MultipartForm(form): MultipartForm<InspectionForm>,
@@ -279,7 +279,7 @@ struct InspectionPage {
     i: Inspection,
 }
 
-pub async fn inspection_page(
+pub(crate) async fn inspection_page(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -294,7 +294,7 @@ pub async fn inspection_page(
     render(t, &InspectionPage { f: signed.frame, i })
 }
 
-pub async fn inspection_pdf(
+pub(crate) async fn inspection_pdf(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -315,7 +315,7 @@ pub async fn inspection_pdf(
 // ---------------------------------------------------------------- report
 
 /// The printable batch report (the same page `tem report --html` writes).
-pub async fn report_html(
+pub(crate) async fn report_html(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -347,7 +347,7 @@ struct AuditPage {
 }
 
 #[derive(Deserialize)]
-pub struct AuditQuery {
+pub(crate) struct AuditQuery {
     from: Option<u64>,
 }
 
@@ -356,7 +356,7 @@ const AUDIT_PAGE: u64 = 50;
 /// The audit log, newest first, 50 entries a page, with the latest signed
 /// head (admins and country-wide inspectors: province-limited inspectors
 /// use the API, which filters entries by province).
-pub async fn audit(
+pub(crate) async fn audit(
     signed: Signed,
     state: web::Data<AppState>,
     q: web::Query<AuditQuery>,

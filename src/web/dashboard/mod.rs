@@ -127,7 +127,7 @@ pages! {
     "/admin/keys/{kid}/revoke" { POST => admin::revoke_key, Access::Roles(ADMINS) }
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/app")
             .wrap(actix_web::middleware::from_fn(remember_lang))
@@ -262,7 +262,7 @@ async fn media(
 
 /// The language of a request: `?lang=` (remembered in a cookie), else the
 /// cookie, else Vietnamese.
-pub fn lang_of(req: &HttpRequest) -> &'static Strings {
+pub(crate) fn lang_of(req: &HttpRequest) -> &'static Strings {
     let query =
         web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
             .ok()
@@ -276,7 +276,7 @@ pub fn lang_of(req: &HttpRequest) -> &'static Strings {
 
 /// What every page's frame needs: the words, the CSRF secret for its forms,
 /// and who is signed in.
-pub struct Frame {
+pub(crate) struct Frame {
     pub t: &'static Strings,
     pub csrf: String,
     pub who: String,
@@ -313,7 +313,7 @@ impl Frame {
 }
 
 /// A signed-in person: their session and the page frame.
-pub struct Signed {
+pub(crate) struct Signed {
     pub session: Session,
     pub frame: Frame,
 }
@@ -445,7 +445,7 @@ struct ErrorPage<'a> {
 /// What goes wrong on a page: not signed in (to the sign-in page), or an
 /// error shown as a page of its own.
 #[derive(Debug)]
-pub enum DashError {
+pub(crate) enum DashError {
     SignIn(String),
     Page(&'static Strings, StatusCode, String),
     Service(&'static Strings, ServiceError),
@@ -532,7 +532,7 @@ impl ResponseError for DashError {
 
 /// An HTML response with the dashboard's headers: no framing, no sniffing,
 /// nothing loaded from elsewhere, no scripts at all, not cached.
-pub fn html(status: StatusCode, body: String) -> HttpResponse {
+pub(crate) fn html(status: StatusCode, body: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((
@@ -545,12 +545,12 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
         .body(body)
 }
 
-pub fn render(t: &'static Strings, page: &impl Template) -> Result<HttpResponse, DashError> {
+pub(crate) fn render(t: &'static Strings, page: &impl Template) -> Result<HttpResponse, DashError> {
     render_status(t, page, StatusCode::OK)
 }
 
 /// A page with its status (422 for a form shown again with errors).
-pub fn render_status(
+pub(crate) fn render_status(
     t: &'static Strings,
     page: &impl Template,
     status: StatusCode,
@@ -561,18 +561,18 @@ pub fn render_status(
 }
 
 /// Maps a service error to an error page in the page's language.
-pub fn service(t: &'static Strings) -> impl Fn(ServiceError) -> DashError {
+pub(crate) fn service(t: &'static Strings) -> impl Fn(ServiceError) -> DashError {
     move |e| DashError::Service(t, e)
 }
 
 /// 303 to `to` after a form was handled.
-pub fn see_other(to: &str) -> HttpResponse {
+pub(crate) fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.to_string()))
         .finish()
 }
 
-pub fn form_urlencode(s: &str) -> String {
+pub(crate) fn form_urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {

@@ -86,7 +86,7 @@ async fn product_form_page(
     render_status(t, &page, status)
 }
 
-pub async fn new_product(
+pub(crate) async fn new_product(
     signed: Signed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, DashError> {
@@ -94,7 +94,7 @@ pub async fn new_product(
 }
 
 #[derive(MultipartForm)]
-pub struct ProductForm {
+pub(crate) struct ProductForm {
     csrf: Option<Text<String>>,
     name: Text<String>,
     producer_id: Option<Text<i64>>,
@@ -140,7 +140,7 @@ fn form_state(fields: &registry::ProductForm) -> FormState {
     ])
 }
 
-pub async fn create_product(
+pub(crate) async fn create_product(
     signed: Signed,
     state: web::Data<AppState>,
     MultipartForm(form): MultipartForm<ProductForm>,
@@ -181,7 +181,7 @@ pub async fn create_product(
     }
 }
 
-pub async fn edit_product(
+pub(crate) async fn edit_product(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -208,7 +208,7 @@ pub async fn edit_product(
 
 /// Saves the edit form: name, group, description, and a new photo if one
 /// was chosen (the old one stays otherwise).
-pub async fn update_product(
+pub(crate) async fn update_product(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -248,7 +248,7 @@ pub async fn update_product(
 }
 
 #[derive(Deserialize)]
-pub struct StageForm {
+pub(crate) struct StageForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
@@ -259,7 +259,7 @@ pub struct StageForm {
     note: Option<String>,
 }
 
-pub async fn add_stage(
+pub(crate) async fn add_stage(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<u32>,
@@ -366,11 +366,11 @@ async fn product_page(
 }
 
 #[derive(Deserialize)]
-pub struct PageQuery {
+pub(crate) struct PageQuery {
     page: Option<usize>,
 }
 
-pub async fn product(
+pub(crate) async fn product(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -388,7 +388,7 @@ pub async fn product(
 }
 
 #[derive(Deserialize)]
-pub struct BatchForm {
+pub(crate) struct BatchForm {
     #[serde(default)]
     csrf: String,
     lot_code: String,
@@ -397,7 +397,7 @@ pub struct BatchForm {
     quantity: String,
 }
 
-pub async fn create_batch(
+pub(crate) async fn create_batch(
     signed: Signed,
     state: web::Data<AppState>,
     id: web::Path<i64>,

@@ -22,7 +22,7 @@ struct SignInPage<'a> {
 }
 
 #[derive(Deserialize)]
-pub struct NextQuery {
+pub(crate) struct NextQuery {
     next: Option<String>,
 }
 
@@ -67,7 +67,10 @@ fn page(
     Ok(response)
 }
 
-pub async fn form(req: HttpRequest, q: web::Query<NextQuery>) -> Result<HttpResponse, DashError> {
+pub(crate) async fn form(
+    req: HttpRequest,
+    q: web::Query<NextQuery>,
+) -> Result<HttpResponse, DashError> {
     page(
         lang_of(&req),
         &req,
@@ -78,7 +81,7 @@ pub async fn form(req: HttpRequest, q: web::Query<NextQuery>) -> Result<HttpResp
 }
 
 #[derive(Deserialize)]
-pub struct SignInForm {
+pub(crate) struct SignInForm {
     #[serde(default)]
     token: String,
     #[serde(default)]
@@ -86,7 +89,7 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     req: HttpRequest,
     state: web::Data<AppState>,
     form: web::Form<SignInForm>,
@@ -137,12 +140,12 @@ pub async fn sign_in(
 }
 
 #[derive(Deserialize)]
-pub struct CsrfForm {
+pub(crate) struct CsrfForm {
     #[serde(default)]
     csrf: String,
 }
 
-pub async fn sign_out(
+pub(crate) async fn sign_out(
     req: HttpRequest,
     signed: Signed,
     state: web::Data<AppState>,

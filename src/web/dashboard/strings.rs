@@ -2,7 +2,7 @@
 //! missing string is a compile error, not a blank on somebody's screen.
 
 #[derive(Debug)]
-pub struct Strings {
+pub(crate) struct Strings {
     pub lang: &'static str,
     pub other_lang: &'static str,
     pub other_lang_name: &'static str,
