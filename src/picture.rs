@@ -30,17 +30,27 @@ pub const MAX_PIXELS: u64 = 32_000_000;
 /// Largest single allocation a decoder may make: 32 MP of RGBA.
 pub const MAX_ALLOC: u64 = 128 << 20;
 
+/// Why a picture was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PictureError {
+    /// Not a picture tem reads (PNG, JPEG, WebP).
     #[error("not a JPEG or PNG image")]
     NotAnImage,
     #[error(
         "the image is {width} × {height} pixels; at most {MAX_SIDE} a side and {} megapixels are accepted",
         MAX_PIXELS / 1_000_000
     )]
-    TooLarge { width: u32, height: u32 },
+    /// More pixels than tem decodes.
+    TooLarge {
+        /// Pixels across, as the header declares.
+        width: u32,
+        /// Pixels down.
+        height: u32,
+    },
+    /// Decoding would need more memory than allowed.
     #[error("the image needs more memory to decode than tem allows ({} MB); send a smaller one", MAX_ALLOC >> 20)]
     TooMuchMemory,
+    /// It could not be decoded (the decoder's reason).
     #[error("the image cannot be read: {0}")]
     Unreadable(String),
 }
@@ -50,7 +60,9 @@ static DECODING: Mutex<()> = Mutex::new(());
 
 /// A decoded picture and how the camera says to turn it upright.
 pub struct Picture {
+    /// The decoded image.
     pub image: DynamicImage,
+    /// How the camera held it (from EXIF), to turn it upright.
     pub orientation: image::metadata::Orientation,
 }
 

@@ -47,14 +47,32 @@ pub enum KeyError {
     #[error(
         "private key file {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}`"
     )]
-    Permissions { path: PathBuf, mode: u32 },
+    /// A private key file other users can read.
+    Permissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The private key file is not a key.
     #[error("private key file {0} is not a valid Ed25519 PKCS#8 PEM key")]
     BadPrivateKey(PathBuf),
     #[error("private key file {path} does not match the public key recorded for {kid}")]
-    Mismatch { path: PathBuf, kid: Kid },
+    /// A private key that is not the one recorded for its id.
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// The id it was recorded under.
+        kid: Kid,
+    },
     #[error("key set {path}: {reason}")]
-    BadKeySet { path: PathBuf, reason: String },
+    /// A key set file that is not one.
+    BadKeySet {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Reading or writing a key file failed.
     #[error("{path}: {source}")]
     Io {

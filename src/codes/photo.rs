@@ -9,12 +9,25 @@ use image::DynamicImage;
 
 use crate::picture::{self, PictureError};
 
+/// Why the codes in a photo could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum PhotoError {
     #[error("{path}: cannot read the image: {reason}")]
-    Unreadable { path: String, reason: String },
+    /// The file could not be read or decoded.
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     #[error("{path}: {reason}")]
-    Refused { path: String, reason: PictureError },
+    /// The picture was refused before decoding (too large, not an image).
+    Refused {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: PictureError,
+    },
 }
 
 /// Above this, images are scaled down before decoding: a stamp's QR still

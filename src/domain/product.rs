@@ -277,7 +277,9 @@ pub struct NewProduct {
 pub struct Media {
     /// Its stored name (`/media/NAME`).
     pub name: String,
+    /// "image/jpeg".
     pub content_type: String,
+    /// The picture.
     pub bytes: Vec<u8>,
 }
 
@@ -307,17 +309,28 @@ impl Media {
     }
 }
 
+/// A stored product (sản phẩm).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Product {
+    /// Its id.
     pub id: ProductId,
+    /// The producer that makes it.
     pub producer_id: ProducerId,
+    /// Its name.
     pub name: String,
+    /// Its OCOP product group.
     pub ocop_group: Option<OcopGroup>,
+    /// Its OCOP rating, if it has one.
     pub ocop: Option<OcopRating>,
+    /// Its GTIN, if it has one.
     pub gtin: Option<Gtin>,
+    /// What buyers should know.
     pub description: Option<String>,
+    /// Its pictures, by stored name.
     pub images: Vec<String>,
+    /// Its certifications.
     pub certifications: Vec<Certification>,
+    /// When it was registered.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
 }

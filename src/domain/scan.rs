@@ -40,6 +40,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict's name, as stored and sent (kebab-case).
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Genuine => "genuine",
@@ -86,8 +87,11 @@ impl std::fmt::Display for Verdict {
 /// signature): the registry vouches for nothing else.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registered {
+    /// Issued, printed, activated or voided.
     pub state: StampState,
+    /// Whether a recall in force covers it.
     pub recalled: bool,
+    /// Its batch's best-before date.
     pub expiry: Option<jiff::civil::Date>,
     /// When tem issued the stamp.
     pub issued_at: jiff::Timestamp,
@@ -107,7 +111,11 @@ pub enum Signature {
     Holds,
     /// The signature holds under a revoked key, which stopped signing at
     /// `until` (none recorded: it vouches for nothing).
-    HoldsRevoked { until: Option<jiff::Timestamp> },
+    /// It verifies under a revoked key.
+    HoldsRevoked {
+        /// When the key stopped signing, if the key set says.
+        until: Option<jiff::Timestamp>,
+    },
 }
 
 /// The verdict for a scan, before the repeat-scan rules.
@@ -190,9 +198,12 @@ pub struct RecentScan {
     pub id: i64,
     /// Unix seconds.
     pub at: i64,
+    /// A salted hash of the scanning device.
     pub device: String,
+    /// Latitude, if the person shared a location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lat: Option<f64>,
+    /// Longitude.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lon: Option<f64>,
 }
@@ -205,13 +216,18 @@ pub const RECENT_KEPT: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RepeatReason {
+    /// More devices than the rule allows.
     ManyDevices,
+    /// More scans in 24 hours than the rule allows.
     ManyScansInADay,
+    /// More scans in 7 days than the rule allows.
     ManyScansInAWeek,
+    /// Scans from places too far apart.
     DistantPlaces,
 }
 
 impl RepeatReason {
+    /// The reason's name, as stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             RepeatReason::ManyDevices => "many-devices",

@@ -9,10 +9,12 @@ use utoipa::ToSchema;
 pub struct Serial(pub u64);
 
 impl Serial {
+    /// The short code printed under the QR symbol.
     pub fn short_code(self) -> ShortCode {
         ShortCode::from_serial(self)
     }
 
+    /// Parses a serial written as 16 hex digits.
     pub fn parse(s: &str) -> Option<Serial> {
         let s = s.trim();
         if s.len() != 16 {
@@ -47,10 +49,12 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub struct ShortCode(Serial);
 
 impl ShortCode {
+    /// The short code of a serial.
     pub fn from_serial(serial: Serial) -> Self {
         Self(serial)
     }
 
+    /// The serial it stands for.
     pub fn serial(self) -> Serial {
         self.0
     }
@@ -161,6 +165,7 @@ impl StampState {
         }
     }
 
+    /// The state's number, as stored.
     pub fn code(self) -> i64 {
         match self {
             Self::Issued => 0,
@@ -170,6 +175,7 @@ impl StampState {
         }
     }
 
+    /// A state by its stored number.
     pub fn from_code(code: i64) -> Option<Self> {
         Some(match code {
             0 => Self::Issued,
@@ -184,10 +190,15 @@ impl StampState {
 /// How many stamps of a batch are in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct StampCounts {
+    /// All stamps of the batch.
     pub total: u64,
+    /// Issued, not yet printed.
     pub issued: u64,
+    /// Printed, not yet on a package.
     pub printed: u64,
+    /// On packages and released.
     pub activated: u64,
+    /// Voided (damaged, lost).
     pub voided: u64,
 }
 

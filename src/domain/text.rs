@@ -8,11 +8,14 @@ use unicode_normalization::UnicodeNormalization;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {rule}")]
 pub struct DomainError {
+    /// The field that is wrong, as callers named it.
     pub field: String,
+    /// The rule it breaks, for people.
     pub rule: String,
 }
 
 impl DomainError {
+    /// An error about `field`.
     pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -30,7 +33,9 @@ impl DomainError {
 /// Whether a text may span several lines (descriptions, notes) or not (names).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Lines {
+    /// One line: no line breaks.
     One,
+    /// Several lines allowed.
     Many,
 }
 
@@ -99,6 +104,7 @@ pub fn date(field: &str, value: &str) -> Result<jiff::civil::Date, DomainError> 
     })
 }
 
+/// A date (YYYY-MM-DD) or nothing; the error names `field`.
 pub fn optional_date(
     field: &str,
     value: Option<&str>,

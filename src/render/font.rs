@@ -10,16 +10,22 @@ use ttf_parser::{Face, GlyphId};
 static REGULAR_DATA: &[u8] = include_bytes!("../../assets/fonts/NotoSans-Regular.ttf");
 static BOLD_DATA: &[u8] = include_bytes!("../../assets/fonts/NotoSans-Bold.ttf");
 
+/// The two weights tem prints with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Weight {
+    /// Regular.
     Regular,
+    /// Bold.
     Bold,
 }
 
+/// An embedded font and its metrics.
 pub struct Font {
+    /// Its weight.
     pub weight: Weight,
     /// The PostScript name, used as the PDF base font name.
     pub postscript_name: &'static str,
+    /// The font file (TrueType).
     pub data: &'static [u8],
     face: Face<'static>,
     units_per_em: f32,
@@ -37,11 +43,15 @@ impl std::fmt::Debug for Font {
 /// One positioned glyph: its id, the character it shows, its advance in em.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Glyph {
+    /// Its glyph id.
     pub id: u16,
+    /// The character it draws.
     pub ch: char,
+    /// How far it advances, in font units.
     pub advance: f32,
 }
 
+/// The embedded Noto Sans of `weight`.
 pub fn font(weight: Weight) -> &'static Font {
     static REGULAR: OnceLock<Font> = OnceLock::new();
     static BOLD: OnceLock<Font> = OnceLock::new();
@@ -102,6 +112,7 @@ impl Font {
         self.glyphs(text).iter().map(|g| g.advance).sum::<f32>() * size
     }
 
+    /// How far glyph `id` advances, in font units.
     pub fn advance(&self, id: u16) -> f32 {
         f32::from(self.face.glyph_hor_advance(GlyphId(id)).unwrap_or(0)) / self.units_per_em
     }
@@ -111,14 +122,17 @@ impl Font {
         f32::from(self.face.ascender()) / self.units_per_em
     }
 
+    /// How far below the baseline the font reaches, in font units.
     pub fn descent(&self) -> f32 {
         f32::from(self.face.descender()) / self.units_per_em
     }
 
+    /// The height of capital letters, in font units.
     pub fn cap_height(&self) -> f32 {
         f32::from(self.face.capital_height().unwrap_or(714)) / self.units_per_em
     }
 
+    /// Font units per em.
     pub fn units_per_em(&self) -> f32 {
         self.units_per_em
     }

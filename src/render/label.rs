@@ -16,13 +16,17 @@ pub const MIN_MODULE_MM: f32 = 0.33;
 /// The quiet zone the QR standard asks for, in modules.
 pub const QUIET_ZONE: u32 = 4;
 
+/// The language of a label's caption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
+    /// Vietnamese.
     Vi,
+    /// English.
     En,
 }
 
 impl Lang {
+    /// A language by its code ("vi", "en").
     pub fn parse(s: &str) -> Option<Lang> {
         match s.trim().to_ascii_lowercase().as_str() {
             "vi" => Some(Lang::Vi),
@@ -31,6 +35,7 @@ impl Lang {
         }
     }
 
+    /// The caption under the symbol ("Quét để kiểm tra").
     pub fn caption(self) -> &'static str {
         match self {
             Lang::Vi => "Quét mã để xác thực",
@@ -42,53 +47,73 @@ impl Lang {
 /// The words on a label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Content {
+    /// The product's name.
     pub product: String,
+    /// The producer's name.
     pub producer: String,
+    /// OCOP stars, if rated.
     pub stars: Option<u8>,
+    /// The caption's language.
     pub lang: Lang,
     /// The widest short code that will be printed (sizes the code line); `None`: the widest possible.
     pub widest_code: Option<String>,
 }
 
+/// One line of text on a label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextLine {
+    /// Its weight.
     pub weight: Weight,
+    /// Its size, in points.
     pub size: f32,
     /// Left end of the baseline, in mm from the label's top-left corner.
     pub x: f32,
+    /// Its baseline, in millimetres from the label's top.
     pub baseline: f32,
+    /// The text.
     pub text: String,
 }
 
 /// A five-pointed star (the OCOP rating), centre and outer radius in mm.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Star {
+    /// Its centre, across (mm).
     pub cx: f32,
+    /// Its centre, down (mm).
     pub cy: f32,
+    /// Its outer radius (mm).
     pub radius: f32,
 }
 
 /// Where the varying short code goes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CodeSlot {
+    /// Where the short code starts (mm).
     pub x: f32,
+    /// Its baseline (mm).
     pub baseline: f32,
+    /// Its size, in points.
     pub size: f32,
     /// Centre the code on `x` instead of starting there.
     pub centred: bool,
 }
 
+/// Where everything goes on one label of a layout.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Design {
     /// Top-left of the symbol including its quiet zone, mm from the label's top-left.
     pub qr_x: f32,
+    /// The QR symbol's top (mm).
     pub qr_y: f32,
     /// Side of one module in mm.
     pub module: f32,
     /// Modules per side of the symbol, without the quiet zone.
     pub qr_modules: u32,
+    /// The lines of text.
     pub lines: Vec<TextLine>,
+    /// The OCOP stars.
     pub stars: Vec<Star>,
+    /// Where the short code goes.
     pub code: CodeSlot,
 }
 
@@ -99,14 +124,19 @@ impl Design {
     }
 }
 
+/// Why a label cannot be designed for a layout.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DesignError {
+    /// The QR modules would be too small to scan.
     #[error(
         "on layout {layout} the QR modules would be {module:.2} mm, below the {MIN_MODULE_MM} mm that printers and phones read reliably; {advice}"
     )]
     ModulesTooSmall {
+        /// The layout's name.
         layout: String,
+        /// The module size it would give (mm).
         module: f32,
+        /// Layouts that would work.
         advice: String,
     },
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Shape {
+    /// Rectangular labels.
     Rectangle,
     /// A circle whose diameter is the label width (= height).
     Round,
@@ -17,14 +18,23 @@ pub enum Shape {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Layout {
+    /// Its name ("a4-65").
     pub name: String,
+    /// What it is, for people.
     pub description: String,
+    /// Page width (mm).
     pub page_width: f64,
+    /// Page height (mm).
     pub page_height: f64,
+    /// Label width (mm).
     pub label_width: f64,
+    /// Label height (mm).
     pub label_height: f64,
+    /// Rectangular or round labels.
     pub shape: Shape,
+    /// Labels across.
     pub columns: u32,
+    /// Labels down.
     pub rows: u32,
     /// From the page's left edge to the first column's left edge.
     pub left: f64,
@@ -36,6 +46,7 @@ pub struct Layout {
     pub pitch_y: f64,
 }
 
+/// A4 paper (mm).
 pub const A4: (f64, f64) = (210.0, 297.0);
 
 /// The built-in layouts. Geometry of the rectangular sheets follows the label
@@ -110,14 +121,18 @@ pub fn builtins() -> Vec<Layout> {
     ]
 }
 
+/// Why a layout is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("layout {layout}: {problem}")]
 pub struct LayoutError {
+    /// The layout's name.
     pub layout: String,
+    /// What is wrong.
     pub problem: String,
 }
 
 impl Layout {
+    /// A built-in layout by name.
     pub fn builtin(name: &str) -> Option<Layout> {
         builtins().into_iter().find(|l| l.name == name)
     }
@@ -165,6 +180,7 @@ impl Layout {
         Ok(layout)
     }
 
+    /// Labels on one sheet.
     pub fn per_sheet(&self) -> u32 {
         self.columns * self.rows
     }

@@ -7,10 +7,15 @@ use super::label::PT;
 
 /// Receives path segments.
 pub trait PathSink {
+    /// Starts a new contour at (x, y).
     fn move_to(&mut self, x: f32, y: f32);
+    /// A straight line to (x, y).
     fn line_to(&mut self, x: f32, y: f32);
+    /// A quadratic curve to (x, y).
     fn quad_to(&mut self, x1: f32, y1: f32, x: f32, y: f32);
+    /// A cubic curve to (x, y).
     fn cubic_to(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, x: f32, y: f32);
+    /// Closes the contour.
     fn close(&mut self);
 }
 
@@ -99,12 +104,14 @@ pub fn star(sink: &mut dyn PathSink, cx: f32, cy: f32, radius: f32) {
 /// is a TrueType font, so its outlines are quadratic): each becomes the
 /// equivalent cubic, which needs the current point.
 pub struct PdfPath<'a> {
+    /// The content stream drawn into.
     pub content: &'a mut pdf_writer::Content,
     current: (f32, f32),
     start: (f32, f32),
 }
 
 impl<'a> PdfPath<'a> {
+    /// Draws into `content`.
     pub fn new(content: &'a mut pdf_writer::Content) -> Self {
         PdfPath {
             content,

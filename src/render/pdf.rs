@@ -37,6 +37,7 @@ pub struct Calibration {
     /// Horizontal scale: 100 / measured length of the 100 mm ruler.
     #[serde(default = "one")]
     pub scale_x: f32,
+    /// Vertical scale (1.0: none).
     #[serde(default = "one")]
     pub scale_y: f32,
 }
@@ -57,6 +58,7 @@ impl Default for Calibration {
 }
 
 impl Calibration {
+    /// Refuses offsets and scales no printer needs (a typo, not a calibration).
     pub fn check(&self) -> Result<(), String> {
         let ok = |v: f32, lo: f32, hi: f32| v.is_finite() && (lo..=hi).contains(&v);
         if !ok(self.offset_x, -20.0, 20.0) || !ok(self.offset_y, -20.0, 20.0) {
@@ -84,18 +86,24 @@ impl Calibration {
 /// One stamp to place: its QR symbol and the short code printed under it.
 #[derive(Debug, Clone)]
 pub struct Placed {
+    /// Where the label goes on the page.
     pub matrix: Matrix,
+    /// The short code printed on it.
     pub short_code: String,
 }
 
 /// Everything about a sheet that is not a stamp.
 #[derive(Debug, Clone)]
 pub struct Sheet {
+    /// The layout.
     pub layout: Layout,
+    /// The label design.
     pub design: Design,
     /// 0-based label slot of the first stamp on the first page (`--start-at K` gives K − 1).
     pub first_slot: u32,
+    /// Whether to print crop marks.
     pub crop_marks: bool,
+    /// The printer's calibration.
     pub calibration: Calibration,
     /// Left part of each page's footer, e.g. "Lô DT-2026-HT2 · Gạo thơm Dân Tiến".
     pub footer: String,
@@ -135,8 +143,11 @@ impl Sheet {
 /// What a finished PDF holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
+    /// Pages written.
     pub pages: u32,
+    /// Stamps placed.
     pub stamps: u64,
+    /// Bytes written.
     pub bytes: u64,
 }
 
@@ -447,6 +458,7 @@ impl<W: Write> PdfSheetWriter<W> {
         Ok(())
     }
 
+    /// How many pages the sheet will have.
     pub fn total_pages(&self) -> u32 {
         self.total_pages
     }

@@ -15,12 +15,16 @@ use crate::codes::StampCode;
 /// A QR symbol: `width` × `width` modules, row-major, `true` = dark.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matrix {
+    /// Modules across (and down).
     pub width: usize,
+    /// The QR version.
     pub version: i16,
+    /// Dark modules, row by row.
     pub dark: Vec<bool>,
 }
 
 impl Matrix {
+    /// Whether the module at (x, y) is dark.
     pub fn is_dark(&self, x: usize, y: usize) -> bool {
         self.dark[y * self.width + x]
     }

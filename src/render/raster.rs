@@ -16,8 +16,11 @@ use super::pdf::{Placed, Sheet};
 
 /// An 8-bit ink-coverage image: 0 = paper, 255 = full ink.
 pub struct Raster {
+    /// Pixels across.
     pub width: u32,
+    /// Pixels down.
     pub height: u32,
+    /// Dots per inch.
     pub dpi: u32,
     ink: Mask,
 }
@@ -32,6 +35,7 @@ impl std::fmt::Debug for Raster {
     }
 }
 
+/// The resolutions PNG sheets are made at.
 pub const DPIS: [u32; 2] = [300, 600];
 
 struct SkiaSink(PathBuilder);

@@ -5,60 +5,91 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The `format` of a verification report.
 pub const REPORT_FORMAT: &str = "tem-verification/1";
 /// Domain of report signatures (never a stamp's, a head's or a bundle's).
 pub const REPORT_DOMAIN: &[u8] = b"tem batch verification v1";
+/// A batch verification: what was checked and what was found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
+    /// Always "tem-verification/1".
     pub format: String,
+    /// Its id.
     pub id: String,
+    /// The service that verified (its base URL).
     pub service: String,
+    /// When (RFC 3339).
     pub verified_at: String,
+    /// Who asked for it.
     pub verified_by: String,
+    /// The batch.
     pub batch: BatchRef,
+    /// The conclusion.
     pub verdict: Conclusion,
+    /// The stamps' signatures.
     pub stamps: StampChecks,
+    /// The stamps against the audit log.
     pub log: LogChecks,
+    /// The data consumers see.
     pub data: DataChecks,
+    /// The batch's scans.
     pub scans: ScanSummary,
     /// Everything found, most serious first.
     pub findings: Vec<Finding>,
 }
 
+/// The batch verified.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRef {
+    /// Its id.
     pub id: u32,
+    /// Its lot code.
     pub lot_code: String,
+    /// The product's name.
     pub product: String,
+    /// The producer's name.
     pub producer: String,
+    /// The producer's province.
     pub province: String,
 }
 
+/// What the stamps' signatures showed.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StampChecks {
+    /// Stamps checked.
     pub total: u64,
+    /// Signatures that verify.
     pub signatures_ok: u64,
+    /// Signatures that do not.
     pub bad_signatures: u64,
+    /// Stamps whose key is not in the key set.
     pub unknown_key: u64,
     /// Stamps whose key has since been revoked (their signatures hold).
     pub revoked_key: u64,
+    /// Stamps signed after their key was revoked.
     pub revoked_key_serials: Vec<String>,
 }
 
+/// What comparing the stamps with the audit log showed.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogChecks {
     /// Audit entries about this batch that were replayed.
     pub entries: u64,
+    /// Whether the log verifies on its own.
     pub audit_log_intact: bool,
+    /// Stamps the log does not account for.
     pub not_in_log: u64,
+    /// Stamps the log issued that are not in the registry.
     pub missing_rows: u64,
+    /// Stamps whose state differs from the log's.
     pub altered_states: u64,
 }
 
+/// What checking the data consumers see showed.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataChecks {
@@ -68,20 +99,29 @@ pub struct DataChecks {
     pub lapsed: Vec<String>,
 }
 
+/// What the batch's scans show.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanSummary {
+    /// Scans recorded.
     pub scans: u64,
+    /// Stamps scanned at least once.
     pub stamps_scanned: u64,
+    /// Stamps that look copied.
     pub suspicious: u64,
+    /// Reports consumers made.
     pub consumer_reports: u64,
 }
 
+/// One thing the verification found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Finding {
+    /// How serious.
     pub severity: Severity,
+    /// What kind of finding.
     pub kind: FindingKind,
+    /// What exactly, for people.
     pub detail: String,
 }
 
@@ -162,7 +202,9 @@ named! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedReport {
+    /// The report.
     pub report: Report,
+    /// The key that signed it.
     pub kid: String,
     /// Base64url Ed25519 signature of REPORT_DOMAIN ‖ 0 ‖ report JSON.
     pub signature: String,

@@ -6,6 +6,7 @@ use super::{ServiceResult, not_found, registry};
 use crate::domain::{Batch, BatchId, Grant, Producer, ProducerId, Product, ProductId};
 use crate::store::{BatchSummary, Store, StoredStamp};
 
+/// A producer the grant may see (others are "not found").
 pub fn producer(store: &dyn Store, grant: &Grant, id: ProducerId) -> ServiceResult<Producer> {
     let p = registry::producer(store, id)?;
     if grant.sees(&p) {
@@ -15,12 +16,14 @@ pub fn producer(store: &dyn Store, grant: &Grant, id: ProducerId) -> ServiceResu
     }
 }
 
+/// A product the grant may see.
 pub fn product(store: &dyn Store, grant: &Grant, id: ProductId) -> ServiceResult<Product> {
     let p = registry::product(store, id)?;
     producer(store, grant, p.producer_id).map_err(|_| not_found("product", id))?;
     Ok(p)
 }
 
+/// A batch the grant may see.
 pub fn batch(store: &dyn Store, grant: &Grant, id: BatchId) -> ServiceResult<Batch> {
     let b = registry::batch(store, id)?;
     product(store, grant, b.product_id).map_err(|_| not_found("batch", id))?;
@@ -120,8 +123,11 @@ pub fn start_page(
 
 /// A product with a page of its batches, newest first.
 pub struct ProductPage {
+    /// The product.
     pub product: Product,
+    /// Its producer.
     pub producer: Producer,
+    /// The page's batches, with their stamp counts.
     pub batches: Vec<BatchRow>,
     /// All of the product's batches (for paging).
     pub total: usize,

@@ -7,7 +7,9 @@ use crate::domain::Producer;
 
 /// The admin page's data.
 pub struct Overview {
+    /// Every producer.
     pub producers: Vec<Producer>,
+    /// Every API token (hashes never leave the store).
     pub tokens: Vec<tokens::TokenInfo>,
     /// The key directory's keys, public parts only.
     pub keys: Vec<PublicKeyEntry>,

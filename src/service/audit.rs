@@ -32,7 +32,9 @@ pub fn sign_head(store: &dyn Store, signer: &Signer) -> ServiceResult<TreeHead> 
 /// What `verify` found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Verification {
+    /// Entries checked.
     pub entries: u64,
+    /// Signed tree heads checked.
     pub heads_checked: usize,
     /// Entries after the last signed head (not yet covered by a signature).
     pub unsigned_tail: u64,
@@ -101,6 +103,7 @@ pub struct Checker {
 }
 
 impl Checker {
+    /// A checker against the kept `heads`, whose signatures `keys` check.
     pub fn new(heads: Vec<TreeHead>, keys: &KeySet) -> Checker {
         let mut findings = Vec::new();
         let mut pending: std::collections::BTreeMap<u64, Vec<TreeHead>> = Default::default();
@@ -128,6 +131,7 @@ impl Checker {
         checker
     }
 
+    /// Checks the next entry and the leaf hash stored for it.
     pub fn push(&mut self, entry: &Entry, stored_leaf: &[u8]) {
         let expected = self.frontier.size() + 1;
         if entry.seq != expected && !self.numbering_broken {
@@ -164,6 +168,7 @@ impl Checker {
         }
     }
 
+    /// What the check found.
     pub fn finish(mut self) -> Verification {
         let entries = self.frontier.size();
         for (size, _) in std::mem::take(&mut self.pending) {

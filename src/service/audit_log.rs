@@ -35,6 +35,7 @@ pub fn entries(
 pub struct Page {
     /// Entries in the log.
     pub size: u64,
+    /// The page's entries, newest first.
     pub entries: Vec<Entry>,
     /// The latest signed tree head, if any.
     pub head: Option<TreeHead>,
@@ -76,9 +77,13 @@ pub fn sign_head_now(ctx: &super::Context) -> ServiceResult<TreeHead> {
 /// Proof that an entry is in a tree.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InclusionProof {
+    /// The entry's number.
     pub seq: u64,
+    /// Its leaf's index (seq − 1).
     pub leaf_index: u64,
+    /// The size of the tree the proof is for.
     pub tree_size: u64,
+    /// The leaf's hash, hex.
     pub leaf_hash: String,
     /// Audit path, hex, bottom up.
     pub path: Vec<String>,
@@ -112,8 +117,11 @@ pub fn inclusion(store: &dyn Store, seq: u64, size: u64) -> ServiceResult<Inclus
 /// Proof that one tree is a prefix of a later one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsistencyProof {
+    /// The older tree's size.
     pub from: u64,
+    /// The newer tree's size.
     pub to: u64,
+    /// The proof's hashes, hex.
     pub path: Vec<String>,
 }
 

@@ -10,12 +10,17 @@ pub use crate::store::{BatchScanStats, ConsumerReport, RecallRecord};
 
 /// A batch and what is known about it.
 pub struct BatchOverview {
+    /// The batch.
     pub batch: Batch,
+    /// Its product.
     pub product: Product,
+    /// Its producer.
     pub producer: Producer,
+    /// Its stamps and scan figures.
     pub stats: lifecycle::BatchStats,
     /// The recall in force, if any.
     pub recall: Option<RecallRecord>,
+    /// What consumers reported about its stamps.
     pub reports: Vec<ConsumerReport>,
 }
 

@@ -17,6 +17,7 @@ use crate::domain::StampState;
 use crate::domain::scan::Verdict;
 use crate::store::Store;
 
+/// The `format` of an offline bundle.
 pub const BUNDLE_FORMAT: &str = "tem-bundle/1";
 /// Domain of bundle signatures (never a stamp's or a tree head's).
 pub const BUNDLE_DOMAIN: &[u8] = b"tem offline bundle v1";
@@ -25,6 +26,7 @@ pub const BUNDLE_DOMAIN: &[u8] = b"tem offline bundle v1";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
+    /// What the service signed.
     pub payload: Payload,
     /// The key that signed (one of `payload.keys`).
     pub kid: String,
@@ -32,9 +34,11 @@ pub struct Bundle {
     pub signature: String,
 }
 
+/// What an offline bundle carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Payload {
+    /// Always "tem-bundle/1".
     pub format: String,
     /// RFC 3339.
     pub created_at: String,
@@ -42,7 +46,9 @@ pub struct Payload {
     pub service: String,
     /// The provinces the bundle covers; empty: the whole country.
     pub provinces: Vec<String>,
+    /// The public keys its stamps verify with.
     pub keys: KeySet,
+    /// The batches of its province(s).
     pub batches: Vec<BatchEntry>,
 }
 
@@ -50,17 +56,27 @@ pub struct Payload {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchEntry {
+    /// The batch's id.
     pub id: u32,
+    /// Its lot code.
     pub lot_code: String,
+    /// The product's name.
     pub product: String,
+    /// The producer's name.
     pub producer: String,
+    /// The producer's province.
     pub province: String,
     /// The producer's address.
     pub origin: String,
+    /// Where the raw material comes from.
     pub raw_material_area: Option<String>,
+    /// When it was made (YYYY-MM-DD).
     pub production_date: String,
+    /// Best before, if any.
     pub expiry_date: Option<String>,
+    /// OCOP stars, if rated.
     pub ocop_stars: Option<u8>,
+    /// Until when the rating holds.
     pub ocop_valid_until: Option<String>,
     /// Recalls in force when the bundle was made.
     pub recalls: Vec<RecallEntry>,
@@ -68,12 +84,15 @@ pub struct BatchEntry {
     pub voided: Vec<String>,
 }
 
+/// A recall a bundle carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecallEntry {
     /// The recalled stamps' serials; absent: the whole batch.
     pub serials: Option<Vec<String>>,
+    /// What consumers are told.
     pub notice: String,
+    /// Since when (RFC 3339).
     pub since: String,
 }
 
@@ -180,12 +199,16 @@ pub fn export(
 /// Why a bundle is refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum BundleError {
+    /// The file is not a bundle (why).
     #[error("not a tem bundle: {0}")]
     Unreadable(String),
+    /// Its signature does not verify.
     #[error("the bundle's signature does not verify: it was changed after tem signed it")]
     BadSignature,
+    /// It is signed by a key the kit does not trust (its id).
     #[error("the bundle is signed by key {0}, which is not in the key set you trust")]
     UntrustedKey(String),
+    /// It is signed by a revoked key (its id).
     #[error("the bundle is signed by key {0}, which is revoked")]
     RevokedKey(String),
 }
@@ -231,6 +254,7 @@ impl Bundle {
         Ok(bundle)
     }
 
+    /// When the bundle was made.
     pub fn created_at(&self) -> Result<jiff::Timestamp, BundleError> {
         self.payload
             .created_at
@@ -245,8 +269,11 @@ pub struct OfflineVerdict<'a> {
     /// One of the scan page's verdicts (genuine, recalled, voided, expired,
     /// forged, unknown-key, revoked-key, malformed).
     pub verdict: Verdict,
+    /// The stamp's serial, if the code could be read.
     pub serial: Option<String>,
+    /// Its batch, if the bundle has it.
     pub batch: Option<&'a BatchEntry>,
+    /// A recall notice, if the batch is recalled.
     pub notice: Option<&'a str>,
     /// What the kit could not know offline.
     pub caveat: Option<&'static str>,
@@ -261,6 +288,7 @@ pub struct OfflineChecker<'a> {
 }
 
 impl<'a> OfflineChecker<'a> {
+    /// A checker for `bundle`, judging expiry on `today`.
     pub fn new(bundle: &'a Bundle, today: jiff::civil::Date) -> OfflineChecker<'a> {
         OfflineChecker {
             verifier: Verifier::new(&bundle.payload.keys),
@@ -275,6 +303,7 @@ impl<'a> OfflineChecker<'a> {
         }
     }
 
+    /// Checks one scanned text: signature, then the bundle's recalls, voids and dates.
     pub fn check(&self, text: &str) -> OfflineVerdict<'a> {
         let check = self.verifier.check(text);
         let serial = check.code.map(|c| c.serial.to_string());

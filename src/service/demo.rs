@@ -34,13 +34,17 @@ struct DemoProduct {
 /// What `load` added.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DemoReport {
+    /// Producers added.
     pub producers: usize,
+    /// Products added.
     pub products: usize,
+    /// Batches added.
     pub batches: usize,
     /// Every demo batch, whether added now or found.
     pub batch_ids: Vec<crate::domain::BatchId>,
 }
 
+/// Loads the demo data; what exists already is left alone.
 #[tracing::instrument(skip_all)]
 pub fn load(store: &dyn Store) -> ServiceResult<DemoReport> {
     let file: DemoFile = serde_json::from_str(DEMO_JSON)
@@ -91,6 +95,7 @@ const DEMO_STAMPS_PER_BATCH: u64 = 65;
 /// What `load_and_issue` did besides loading.
 #[derive(Debug, Default)]
 pub struct DemoStart {
+    /// What was loaded.
     pub report: DemoReport,
     /// The signing key generated because the key directory had none.
     pub generated_key: Option<crate::codes::Kid>,

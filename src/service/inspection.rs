@@ -29,18 +29,28 @@ pub enum Found {
     /// A code typed, pasted or scanned (URL or bare code).
     Code(String),
     /// A photo, decoded to every QR code in it.
-    Photo { name: String, bytes: Vec<u8> },
+    Photo {
+        /// The file's name, for the record.
+        name: String,
+        /// The picture.
+        bytes: Vec<u8>,
+    },
 }
 
 /// An inspection as submitted.
 #[derive(Debug, Clone)]
 pub struct Submission {
+    /// The shop or market.
     pub place: String,
+    /// Its province.
     pub province: Option<String>,
+    /// Where the inspector stood (latitude, longitude), if shared.
     pub location: Option<(f64, f64)>,
     /// When it took place; now when absent.
     pub at: Option<jiff::Timestamp>,
+    /// The inspector's note.
     pub note: Option<String>,
+    /// The stamps found.
     pub found: Vec<Found>,
     /// Checks made offline with a bundle (their codes are judged again now).
     pub offline: Option<(jiff::Timestamp, Vec<OfflineCheck>)>,
@@ -342,6 +352,7 @@ pub fn visible(grant: &Grant, inspection: &Inspection) -> bool {
     }
 }
 
+/// An inspection the grant may see.
 pub fn get(store: &dyn Store, grant: &Grant, id: i64) -> ServiceResult<Inspection> {
     match store.inspection(id)? {
         Some(i) if visible(grant, &i) => Ok(i),

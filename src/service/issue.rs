@@ -27,11 +27,14 @@ const CHUNK: u32 = 2_048;
 /// What `issue` reports back.
 #[derive(Debug, Clone)]
 pub struct IssueSummary {
+    /// What was stored.
     pub receipt: IssueReceipt,
+    /// The key that signed.
     pub kid: Kid,
     /// The QR version (at error-correction level M) of this batch's stamps
     /// under the configured base URL.
     pub qr_version: i16,
+    /// How long it took.
     pub elapsed: Duration,
 }
 

@@ -16,6 +16,7 @@ use crate::codes::{KeyRing, KeyStatus, Kid};
 use crate::domain::text::{self, Lines};
 use crate::store::Store;
 
+/// Generates the first (active) key and records it in the audit log.
 #[tracing::instrument(skip_all)]
 pub fn generate(dir: &Path, store: &dyn Store, actor: &str) -> ServiceResult<Kid> {
     let _lock = KeyRing::lock(dir)?;

@@ -33,6 +33,7 @@ pub fn recall(
     Ok(notice)
 }
 
+/// Lifts every recall in force on a batch, for someone allowed to.
 #[tracing::instrument(skip_all)]
 pub fn lift(store: &dyn Store, batch: BatchId, reason: &str, by: &Actor) -> ServiceResult<u32> {
     access::batch(store, &by.grant, batch)?;
@@ -74,8 +75,11 @@ pub fn activate(
 /// A batch's stamp counts by state and what its scans add up to.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct BatchStats {
+    /// The batch.
     pub batch_id: BatchId,
+    /// Its stamps by state.
     pub stamps: crate::domain::StampCounts,
+    /// Its scans.
     pub scans: crate::store::BatchScanStats,
     /// Scans by province, where known: from the locations people chose to
     /// share, each placed in the province of the nearest commune centre on
@@ -85,9 +89,12 @@ pub struct BatchStats {
     pub located_scans: u64,
 }
 
+/// Scans located in one province.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ProvinceScans {
+    /// The province.
     pub province: String,
+    /// How many scans.
     pub scans: u64,
 }
 

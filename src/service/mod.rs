@@ -37,16 +37,27 @@ use crate::domain::DomainError;
 pub use crate::store::StoreError;
 pub use context::Context;
 
+/// Why a use case failed; the web layer maps each to one HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// Input that breaks a rule (the field and the rule).
     #[error(transparent)]
     Invalid(#[from] DomainError),
     #[error("{what} {id} does not exist")]
-    NotFound { what: &'static str, id: String },
+    /// A row that does not exist (or that the caller may not see).
+    NotFound {
+        /// What was looked for ("batch", "producer"…).
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// Something that would clash with what exists (a lot code used twice, a state that forbids the change).
     #[error("{0}")]
     Conflict(String),
+    /// A key problem (none active, a bad file…).
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The database failed (its cause is kept).
     #[error(transparent)]
     Store(StoreError),
     /// A part of tem that this request needs is not running right now
@@ -65,6 +76,7 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+/// A use case's result.
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 /// An unexpected failure (writing a PDF, encoding JSON) as a service error:

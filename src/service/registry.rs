@@ -11,6 +11,7 @@ use crate::domain::{
 pub use crate::store::BatchSummary;
 use crate::store::Store;
 
+/// Registers a producer (admins).
 #[instrument(skip_all, fields(producer.name = %input.name))]
 pub fn create_producer(
     store: &dyn Store,
@@ -23,14 +24,17 @@ pub fn create_producer(
     Ok(producer)
 }
 
+/// A producer by id.
 pub fn producer(store: &dyn Store, id: ProducerId) -> ServiceResult<Producer> {
     store.producer(id)?.ok_or_else(|| not_found("producer", id))
 }
 
+/// Every producer.
 pub fn producers(store: &dyn Store) -> ServiceResult<Vec<Producer>> {
     Ok(store.producers()?)
 }
 
+/// Registers a product, for someone who may see its producer.
 #[instrument(skip_all, fields(product.name = %input.name, producer.id = input.producer_id))]
 pub fn create_product(
     store: &dyn Store,
@@ -100,9 +104,13 @@ pub fn edit_product(
 /// photo file when one was chosen (normalised here, `photos`).
 #[derive(Debug, Clone, Default)]
 pub struct ProductForm {
+    /// Its name.
     pub name: String,
+    /// Its OCOP group, as chosen.
     pub ocop_group: Option<String>,
+    /// What buyers should know.
     pub description: Option<String>,
+    /// A photo, as uploaded (normalised before it is stored).
     pub photo: Option<Vec<u8>>,
 }
 
@@ -158,10 +166,12 @@ pub fn edit_product_from_form(
     )
 }
 
+/// A product by id.
 pub fn product(store: &dyn Store, id: ProductId) -> ServiceResult<Product> {
     store.product(id)?.ok_or_else(|| not_found("product", id))
 }
 
+/// Products, of one producer or all.
 pub fn products(store: &dyn Store, producer: Option<ProducerId>) -> ServiceResult<Vec<Product>> {
     if let Some(p) = producer {
         self::producer(store, p)?;
@@ -169,6 +179,7 @@ pub fn products(store: &dyn Store, producer: Option<ProducerId>) -> ServiceResul
     Ok(store.products(producer)?)
 }
 
+/// Registers a batch of a product `by` may see.
 #[instrument(skip_all, fields(product.id = %product, batch.lot_code = %input.lot_code))]
 pub fn create_batch(
     store: &dyn Store,
@@ -183,10 +194,12 @@ pub fn create_batch(
     Ok(batch)
 }
 
+/// A batch by id.
 pub fn batch(store: &dyn Store, id: BatchId) -> ServiceResult<Batch> {
     store.batch(id)?.ok_or_else(|| not_found("batch", id))
 }
 
+/// Batches, of one product or all.
 pub fn batches(store: &dyn Store, product: Option<ProductId>) -> ServiceResult<Vec<BatchSummary>> {
     if let Some(p) = product {
         self::product(store, p)?;
@@ -194,6 +207,7 @@ pub fn batches(store: &dyn Store, product: Option<ProductId>) -> ServiceResult<V
     Ok(store.batches(product)?)
 }
 
+/// Adds a stage to a batch `by` may see.
 #[tracing::instrument(skip_all)]
 pub fn add_stage(
     store: &dyn Store,

@@ -12,14 +12,17 @@ use crate::store::{BatchSummary, Store};
 /// At most this many batches or producers per search.
 const LIMIT: usize = 100;
 
+/// What a search found.
 pub struct Results {
     /// Stamps with their batch's lot code.
     pub stamps: Vec<(StoredStamp, String)>,
     /// Batches with their stamps by state.
     pub batches: Vec<BatchRow>,
+    /// Producers by name or province.
     pub producers: Vec<Producer>,
 }
 
+/// Searches what `grant` may see for `q`.
 #[tracing::instrument(skip_all)]
 pub fn search(store: &dyn Store, grant: &Grant, q: &str) -> ServiceResult<Results> {
     let q = q.trim();

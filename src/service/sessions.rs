@@ -15,18 +15,22 @@ pub const SESSION_HOURS: i64 = 12;
 
 /// A session just opened: the cookie value and the CSRF secret.
 pub struct Opened {
+    /// The session id (the cookie's value; stored hashed).
     pub id: String,
+    /// The form token of the session.
     pub csrf: String,
 }
 
 /// Who a session stands for.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// What the session may touch.
     pub grant: Grant,
     /// As records name it ("token 3 (producer)", "admin token").
     pub actor: String,
     /// The token's label, to show who is signed in.
     pub label: Option<String>,
+    /// The form token every form of the session carries.
     pub csrf: String,
     /// The name of the producer a producer token acts for, to show.
     pub producer_name: Option<String>,
@@ -34,7 +38,9 @@ pub struct Session {
 
 /// The outcome of signing in with a token.
 pub enum SignIn {
+    /// Signed in.
     Opened(Opened),
+    /// Refused (why).
     Refused(Refused),
 }
 
@@ -120,6 +126,7 @@ pub fn resolve(
     }))
 }
 
+/// Ends a session.
 #[tracing::instrument(skip_all)]
 pub fn sign_out(store: &dyn Store, id: &str) -> ServiceResult<()> {
     Ok(store.delete_session(&tokens::hash(id))?)

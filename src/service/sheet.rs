@@ -24,6 +24,7 @@ use crate::store::{NewPrintJob, PrintedStamps, Store, StoredStamp};
 /// The most stamps one sheet file may hold.
 pub const MAX_STAMPS_PER_FILE: u32 = 100_000;
 
+/// What a sheet is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Vector PDF, all pages, streamed.
@@ -39,6 +40,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format.
     pub const ALL: [Format; 5] = [
         Format::Pdf,
         Format::Png,
@@ -47,6 +49,7 @@ impl Format {
         Format::Csv,
     ];
 
+    /// A format by its file extension.
     pub fn parse(s: &str) -> Result<Format, DomainError> {
         let s = s.trim().to_ascii_lowercase();
         Format::ALL
@@ -60,6 +63,7 @@ impl Format {
             })
     }
 
+    /// Its file extension.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Pdf => "pdf",
@@ -70,6 +74,7 @@ impl Format {
         }
     }
 
+    /// Its HTTP content type.
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Pdf => "application/pdf",
@@ -87,11 +92,17 @@ pub enum Selection {
     /// Every stamp of the batch not printed yet.
     Unprinted,
     /// `count` stamps from number `from` on (reprints allowed).
-    Range { from: u32, count: u32 },
+    Range {
+        /// The first stamp's number.
+        from: u32,
+        /// How many.
+        count: u32,
+    },
     /// These stamps, by serial, short code or URL.
     Listed(Vec<String>),
 }
 
+/// An error-correction level by letter (L, M, Q, H).
 pub fn parse_ec(s: &str) -> Result<EcLevel, DomainError> {
     match s.trim().to_ascii_uppercase().as_str() {
         "L" => Ok(EcLevel::L),
@@ -105,38 +116,55 @@ pub fn parse_ec(s: &str) -> Result<EcLevel, DomainError> {
     }
 }
 
+/// What to print and how.
 #[derive(Debug, Clone)]
 pub struct SheetRequest {
+    /// The batch.
     pub batch: BatchId,
+    /// The label sheet.
     pub layout: Layout,
+    /// PDF, PNG, SVG, ZIP or CSV.
     pub format: Format,
+    /// Which stamps.
     pub selection: Selection,
     /// 1-based label to start at on the first sheet.
     pub start_at: u32,
+    /// QR error correction.
     pub ec: EcLevel,
+    /// The caption's language.
     pub lang: Lang,
+    /// Whether to print crop marks.
     pub crop_marks: bool,
+    /// The printer's calibration.
     pub calibration: Calibration,
     /// Resolution of PNG output: 300 or 600.
     pub dpi: u32,
     /// For PNG and SVG: only this page (1-based), e.g. a preview.
     pub page: Option<u32>,
+    /// Who prints, for the records.
     pub actor: String,
 }
 
 /// A checked request with its stamps, ready to write.
 #[derive(Debug)]
 pub struct Prepared {
+    /// What was asked.
     pub request: SheetRequest,
+    /// The batch.
     pub batch: Batch,
+    /// Its product's name.
     pub product_name: String,
+    /// The stamps, in print order.
     pub stamps: Vec<StoredStamp>,
+    /// The label design.
     pub design: Design,
+    /// The sheet, as the PDF writer takes it.
     pub sheet: Sheet,
     base_url: String,
 }
 
 impl Prepared {
+    /// Pages the sheet has.
     pub fn pages(&self) -> u32 {
         let per = self.request.layout.per_sheet();
         (self.request.start_at - 1 + self.stamps.len() as u32)
@@ -173,6 +201,7 @@ pub fn prepare_for(
     Ok(prepared)
 }
 
+/// Loads and checks everything a print job needs before anything is written.
 pub fn prepare(
     store: &dyn Store,
     base_url: &str,

@@ -26,6 +26,7 @@ pub fn random_token() -> String {
     )
 }
 
+/// The SHA-256 of a token: what is stored and compared.
 pub fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.trim().as_bytes()).into()
 }
@@ -94,10 +95,15 @@ pub fn create(
 
 /// The dashboard's token form as typed: every field text, empty for none.
 pub struct TokenForm {
+    /// admin, producer or inspector.
     pub role: String,
+    /// The producer's id, for producer tokens.
     pub producer: Option<String>,
+    /// The province, for a province inspector.
     pub province: Option<String>,
+    /// When it expires (YYYY-MM-DD, or a number of days).
     pub expires: Option<String>,
+    /// A label, to recognise it.
     pub label: Option<String>,
 }
 
@@ -134,8 +140,11 @@ pub fn create_from_form(
 /// Why a presented token is refused (all answered 401).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
+    /// No such token.
     Unknown,
+    /// It has expired.
     Expired,
+    /// It was revoked.
     Revoked,
 }
 
@@ -153,10 +162,12 @@ pub fn authenticate(store: &dyn Store, token: &str) -> ServiceResult<Result<Toke
     Ok(Ok(info))
 }
 
+/// Every token (never their secrets).
 pub fn list(store: &dyn Store) -> ServiceResult<Vec<TokenInfo>> {
     Ok(store.tokens()?)
 }
 
+/// Revokes a token.
 #[tracing::instrument(skip_all)]
 pub fn revoke(store: &dyn Store, id: i64, actor: &str) -> ServiceResult<()> {
     if store.revoke_token(id, actor)? {

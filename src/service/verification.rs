@@ -430,12 +430,16 @@ fn replay(entries: &[crate::audit::Entry]) -> Vec<Option<StampState>> {
 /// Why a report is refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ReportError {
+    /// The file is not a report (why).
     #[error("not a tem verification report: {0}")]
     Unreadable(String),
+    /// Its signature does not verify.
     #[error("the signature does not verify: the report was changed after tem signed it")]
     BadSignature,
+    /// It is signed by a key not in the key set (its id).
     #[error("signed by key {0}, which is not in the key set")]
     UnknownKey(String),
+    /// It is signed by a revoked key (its id).
     #[error("signed by key {0}, which is revoked")]
     RevokedKey(String),
 }

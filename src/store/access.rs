@@ -12,14 +12,20 @@ use crate::domain::ProducerId;
 /// An API token as stored: its grant and life, never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
+    /// Its id.
     pub id: i64,
+    /// What it grants.
     #[serde(flatten)]
     pub grant: crate::domain::Grant,
+    /// Its label.
     pub label: Option<String>,
+    /// When it was made.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
+    /// When it expires.
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: jiff::Timestamp,
+    /// When it was revoked, if it was.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<jiff::Timestamp>,
 }
@@ -28,18 +34,26 @@ pub struct TokenInfo {
 /// state), or the configured admin token's hash.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
+    /// The token it was opened with, if any.
     pub token: Option<TokenInfo>,
+    /// The admin token's hash it was opened with, if that.
     pub admin_hash: Option<Vec<u8>>,
+    /// Its form token.
     pub csrf: String,
+    /// When it expires.
     pub expires_at: jiff::Timestamp,
 }
 
 /// A token to store: the SHA-256 of the secret and what it grants.
 #[derive(Debug, Clone)]
 pub struct NewToken {
+    /// The token's SHA-256.
     pub hash: [u8; 32],
+    /// What it grants.
     pub grant: crate::domain::Grant,
+    /// Its label.
     pub label: Option<String>,
+    /// When it expires.
     pub expires_at: jiff::Timestamp,
 }
 
@@ -50,6 +64,7 @@ pub trait AccessStore {
     /// The token whose hash is `hash` (looked up by its first 8 bytes, then
     /// compared in full in constant time), revoked or expired ones included.
     fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenInfo>>;
+    /// Every token.
     fn tokens(&self) -> StoreResult<Vec<TokenInfo>>;
     /// Marks a token revoked; false if there is no such token or it already was.
     fn revoke_token(&self, id: i64, actor: &str) -> StoreResult<bool>;
@@ -62,7 +77,9 @@ pub trait AccessStore {
         csrf: &str,
         expires_at: jiff::Timestamp,
     ) -> StoreResult<()>;
+    /// A session by its id's hash.
     fn session(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>>;
+    /// Forgets a session.
     fn delete_session(&self, hash: &[u8; 32]) -> StoreResult<()>;
     /// Counts one request from `network` in `minute` and returns the count
     /// so far, for rate limits that hold across nodes. Not serialised with

@@ -51,7 +51,9 @@ pub trait AuditStore {
     fn audit_size(&self) -> StoreResult<u64>;
     /// The stored hash of a perfect subtree (level 0: an entry's leaf).
     fn audit_perfect(&self, level: u32, index: u64) -> StoreResult<crate::audit::merkle::Hash>;
+    /// Every signed tree head, oldest first.
     fn audit_heads(&self) -> StoreResult<Vec<crate::audit::TreeHead>>;
+    /// Stores a signed tree head.
     fn add_audit_head(&self, head: &crate::audit::TreeHead) -> StoreResult<()>;
 }
 

@@ -11,8 +11,11 @@ use super::{StoreError, StoreResult};
 /// What the checked copy holds.
 #[derive(Debug, Clone, Copy)]
 pub struct CopyCounts {
+    /// Stamps in the copy.
     pub stamps: i64,
+    /// Scans in the copy.
     pub scans: i64,
+    /// Audit entries in the copy.
     pub audit_entries: i64,
 }
 

@@ -13,15 +13,25 @@ use crate::domain::{BatchId, Serial};
 /// An inspection to store, judged already (`service::inspection`).
 #[derive(Debug, Clone)]
 pub struct NewInspection {
+    /// When it took place (RFC 3339).
     pub at: String,
+    /// The shop or market.
     pub place: String,
+    /// Its province.
     pub province: Option<String>,
+    /// Where (latitude, longitude).
     pub location: Option<(f64, f64)>,
+    /// The inspector's note.
     pub note: Option<String>,
+    /// Who inspected.
     pub inspector: String,
+    /// "online", or "offline" for checks from a bundle.
     pub source: String,
+    /// When the bundle used was made.
     pub bundle_at: Option<String>,
+    /// The stamps checked.
     pub items: Vec<crate::domain::inspection::Item>,
+    /// Counts over them.
     pub summary: crate::domain::inspection::Summary,
     /// Checks made offline, recorded as scans in the same transaction.
     pub scans: Vec<InspectionScan>,
@@ -31,9 +41,13 @@ pub struct NewInspection {
 /// counts in the stamp's scans but not in the consumer repeat-scan rules.
 #[derive(Debug, Clone)]
 pub struct InspectionScan {
+    /// The stamp.
     pub serial: Serial,
+    /// Its batch.
     pub batch: BatchId,
+    /// When it was checked (RFC 3339).
     pub at: String,
+    /// The verdict.
     pub verdict: Verdict,
 }
 
@@ -44,6 +58,7 @@ pub trait InspectionStore {
         &self,
         new: &NewInspection,
     ) -> StoreResult<crate::domain::inspection::Inspection>;
+    /// An inspection by id.
     fn inspection(&self, id: i64) -> StoreResult<Option<crate::domain::inspection::Inspection>>;
     /// Every inspection, newest first, without its items.
     fn inspections(&self) -> StoreResult<Vec<crate::domain::inspection::Inspection>>;

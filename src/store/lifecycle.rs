@@ -13,53 +13,80 @@ use crate::domain::{BatchId, EventAction, StampState};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrintedStamps {
     /// Numbers first..=last of the batch, all of them.
-    Range { first: u32, last: u32 },
+    Range {
+        /// The first number.
+        first: u32,
+        /// The last number.
+        last: u32,
+    },
     /// These numbers (sorted, unique).
     List(Vec<u32>),
 }
 
+/// A print job to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPrintJob {
+    /// The batch.
     pub batch: BatchId,
     /// Who asked: "cli:USER" or the API principal.
     pub actor: String,
+    /// The sheet layout's name.
     pub layout: String,
+    /// The file format.
     pub format: String,
+    /// The stamps printed.
     pub stamps: PrintedStamps,
 }
 
 /// A recorded print job.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PrintJob {
+    /// Its id.
     pub id: uuid::Uuid,
+    /// The batch.
     pub batch_id: BatchId,
+    /// Who printed.
     pub actor: String,
+    /// The sheet layout's name.
     pub layout: String,
+    /// The file format.
     pub format: String,
+    /// The first stamp number printed.
     pub first_seq: u32,
+    /// The last stamp number printed.
     pub last_seq: u32,
+    /// Stamps printed.
     pub stamps: u32,
     /// How many of these stamps had already been printed (a reprint).
     pub reprinted: u32,
+    /// When.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
 }
 
+/// A recall to record.
 #[derive(Debug, Clone)]
 pub struct NewRecall {
+    /// The batch.
     pub batch: BatchId,
     /// Stamp numbers, or the whole batch.
     pub range: Option<(u32, u32)>,
+    /// Why, for the record.
     pub reason: String,
+    /// What consumers see on their next scan.
     pub notice: String,
+    /// Who recalled.
     pub actor: String,
 }
 
 /// A recall notice that consumers see.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RecallNotice {
+    /// Why.
     pub reason: String,
+    /// What consumers see.
     pub notice: String,
+    /// Since when.
     #[schema(value_type = String, format = DateTime)]
     pub since: jiff::Timestamp,
 }
@@ -67,34 +94,53 @@ pub struct RecallNotice {
 /// A recall as recorded, lifted or not.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RecallRecord {
+    /// Its id.
     pub id: i64,
+    /// The first stamp recalled, when not the whole batch.
     pub first_seq: Option<u32>,
+    /// The last stamp recalled.
     pub last_seq: Option<u32>,
+    /// Why.
     pub reason: String,
+    /// What consumers see.
     pub notice: String,
+    /// Who recalled.
     pub actor: String,
+    /// When.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
+    /// When it was lifted, if it was.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub lifted_at: Option<jiff::Timestamp>,
+    /// Why it was lifted.
     pub lift_reason: Option<String>,
 }
 
 /// One lifecycle event (see the `events` table).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Event {
+    /// Its id.
     pub id: i64,
+    /// When.
     #[schema(value_type = String, format = DateTime)]
     pub at: jiff::Timestamp,
+    /// What happened (commissioning, printing, activation, void, recall…).
     pub action: EventAction,
+    /// The batch.
     pub batch_id: BatchId,
     /// The stamps concerned (both absent: the whole batch).
     pub first_seq: Option<u32>,
+    /// The last stamp number it covers.
     pub last_seq: Option<u32>,
+    /// Stamps it covers.
     pub count: u64,
+    /// Who did it.
     pub actor: String,
+    /// Where, if known.
     pub place: Option<String>,
+    /// Why, if said.
     pub reason: Option<String>,
+    /// Anything else (the print job's id, the recall's notice…).
     #[schema(value_type = Object)]
     pub detail: Option<serde_json::Value>,
 }
@@ -105,6 +151,7 @@ pub trait LifecycleStore {
     /// transaction. Voided stamps are refused (`Conflict`); printed and
     /// activated ones count as reprints.
     fn record_print_job(&self, job: &NewPrintJob) -> StoreResult<PrintJob>;
+    /// A batch's print jobs, oldest first.
     fn print_jobs(&self, batch: BatchId) -> StoreResult<Vec<PrintJob>>;
     /// Recalls a batch or a range of its stamps.
     fn recall(&self, recall: &NewRecall) -> StoreResult<RecallNotice>;

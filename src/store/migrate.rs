@@ -17,10 +17,12 @@ pub use super::schema::TABLES;
 /// What was copied: rows per table, in `TABLES` order.
 #[derive(Debug, Clone)]
 pub struct Copied {
+    /// Rows per table.
     pub tables: Vec<(&'static str, u64)>,
 }
 
 impl Copied {
+    /// Rows in all.
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|(_, n)| n).sum()
     }

@@ -51,11 +51,17 @@ pub use triage::{ConsumerReport, NewReport, Resolution, TriageItem, TriageStore}
 /// A failure's cause, kept so the log shows the whole chain.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A referenced row does not exist (`what` names it: "producer", "batch"…).
     #[error("{what} {id} does not exist")]
-    NotFound { what: &'static str, id: String },
+    NotFound {
+        /// What was looked for ("batch", "producer"…).
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
     /// A uniqueness rule was broken, e.g. a lot code already used for the product.
     #[error("{0}")]
     Conflict(String),
@@ -71,14 +77,18 @@ pub enum StoreError {
     /// `Retry-After`; nothing was changed.
     #[error("database unavailable: {what}")]
     Unavailable {
+        /// What was being done.
         what: String,
+        /// The error that caused it.
         #[source]
         source: Option<Cause>,
     },
     /// Anything else the database did that tem did not expect.
     #[error("database error: {what}")]
     Database {
+        /// What was being done.
         what: String,
+        /// Why the database cannot serve.
         #[source]
         source: Option<Cause>,
     },
@@ -115,6 +125,7 @@ impl StoreError {
     }
 }
 
+/// A store operation's result.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Declares `Store` as the sum of the aggregates' traits, and implements

@@ -35,6 +35,7 @@ const MIGRATE_LOCK: i64 = 0x74_65_6d_6d;
 /// Connections per node. PostgreSQL's default limit is 100 in all.
 const POOL_SIZE: u32 = 16;
 
+/// tem's registry in PostgreSQL: several stateless nodes share it.
 pub struct PgStore {
     pool: r2d2::Pool<Manager>,
     /// user@host:port/dbname, never the password.

@@ -18,17 +18,27 @@ use crate::domain::{
 /// Summary of a batch in listings.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct BatchSummary {
+    /// The batch.
     pub id: BatchId,
+    /// Its lot code.
     pub lot_code: String,
+    /// Its product.
     pub product_id: ProductId,
+    /// The product's name.
     pub product_name: String,
+    /// The producer.
     pub producer_id: ProducerId,
+    /// The producer's name.
     pub producer_name: String,
+    /// When it was made.
     #[schema(value_type = String, format = Date)]
     pub production_date: jiff::civil::Date,
+    /// Best before, if any.
     #[schema(value_type = Option<String>, format = Date)]
     pub expiry_date: Option<jiff::civil::Date>,
+    /// How many packages.
     pub quantity: u32,
+    /// Stamps issued for it.
     pub stamps_issued: u64,
 }
 
@@ -36,17 +46,26 @@ pub struct BatchSummary {
 pub trait RegistryStore {
     /// `actor` (who, for the audit log) here and in every change below.
     fn create_producer(&self, new: &NewProducer, actor: &str) -> StoreResult<Producer>;
+    /// A producer by id.
     fn producer(&self, id: ProducerId) -> StoreResult<Option<Producer>>;
+    /// Every producer.
     fn producers(&self) -> StoreResult<Vec<Producer>>;
+    /// Stores a product (and the photos that came with it).
     fn create_product(&self, new: &NewProduct, actor: &str) -> StoreResult<Product>;
+    /// A product by id.
     fn product(&self, id: ProductId) -> StoreResult<Option<Product>>;
     /// Replaces a product's details (same producer), with an audit entry
     /// holding it before and after.
     fn update_product(&self, id: ProductId, new: &NewProduct, actor: &str) -> StoreResult<Product>;
+    /// Products, of one producer or all.
     fn products(&self, producer: Option<ProducerId>) -> StoreResult<Vec<Product>>;
+    /// Stores a batch and its stages.
     fn create_batch(&self, new: &NewBatch, actor: &str) -> StoreResult<Batch>;
+    /// A batch by id.
     fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>>;
+    /// Batches, of one product or all, newest first.
     fn batches(&self, product: Option<ProductId>) -> StoreResult<Vec<BatchSummary>>;
+    /// Adds a stage to a batch.
     fn add_stage(&self, batch: BatchId, stage: &NewStage, actor: &str) -> StoreResult<Stage>;
 }
 

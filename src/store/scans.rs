@@ -18,6 +18,7 @@ pub struct NewScan {
     /// The scanned code and what its signature proved (checked against the
     /// key set before recording), or why it is not a stamp code.
     pub check: crate::codes::CodeCheck,
+    /// When it was scanned.
     pub at: jiff::Timestamp,
     /// Salted hash of the client's network (IPv4 /24, IPv6 /48).
     pub network: Option<String>,
@@ -30,35 +31,52 @@ pub struct NewScan {
 /// What recording a scan found and decided.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanOutcome {
+    /// The scan's row id (for sharing a location later).
     pub scan_id: i64,
+    /// The verdict.
     pub verdict: crate::domain::scan::Verdict,
     /// Repeat-scan warnings (only for stamps the registry knows).
     pub repeat: Vec<crate::domain::scan::RepeatReason>,
+    /// The stamp, when the code is a registered one.
     pub stamp: Option<ScannedStamp>,
 }
 
 /// A registered stamp as seen by a scan, this scan included.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScannedStamp {
+    /// Its serial.
     pub serial: Serial,
+    /// Its batch.
     pub batch: BatchId,
+    /// Its number in the batch.
     pub seq: u32,
+    /// Its state.
     pub state: StampState,
+    /// Scans so far, this one included.
     pub scan_count: u64,
+    /// Its first scan.
     pub first_scan_at: Option<jiff::Timestamp>,
+    /// The recall in force on it, if any.
     pub recall: Option<RecallNotice>,
 }
 
 /// One recorded scan, as a report shows it (the network only as its salted hash).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ScanRecord {
+    /// The stamp's serial.
     pub serial: String,
+    /// When.
     #[schema(value_type = String, format = DateTime)]
     pub at: jiff::Timestamp,
+    /// The verdict the scan got.
     pub verdict: crate::domain::scan::Verdict,
+    /// A hash of the network it came from.
     pub network: Option<String>,
+    /// A hash of the device.
     pub device: Option<String>,
+    /// The browser or app family.
     pub agent: Option<String>,
+    /// Whether a location was shared.
     pub shared_location: bool,
 }
 
@@ -69,8 +87,10 @@ pub struct BatchScanStats {
     pub scans: u64,
     /// Stamps scanned at least once.
     pub stamps_scanned: u64,
+    /// The first scan of the batch.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub first_scan_at: Option<jiff::Timestamp>,
+    /// The last scan of the batch.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_scan_at: Option<jiff::Timestamp>,
     /// Scans per day (Vietnam time), oldest first: ("2026-11-27", n).
@@ -90,9 +110,13 @@ pub struct BatchScanStats {
 /// A stamp that looks copied, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SuspiciousStamp {
+    /// Its number in the batch.
     pub seq: u32,
+    /// Its serial.
     pub serial: String,
+    /// Its scans.
     pub scan_count: u64,
+    /// The rules its scans broke.
     pub reasons: Vec<crate::domain::scan::RepeatReason>,
 }
 

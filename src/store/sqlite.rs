@@ -17,6 +17,7 @@ mod embedded {
     refinery::embed_migrations!("src/store/migrations/sqlite");
 }
 
+/// tem's registry in a SQLite file: the embedded default, one node.
 pub struct SqliteStore {
     pool: r2d2::Pool<SqliteConnectionManager>,
     /// The scan recorder's own connection. Scans arrive thousands a second;

@@ -28,29 +28,41 @@ pub trait StampFeed {
 /// What an issuance wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueReceipt {
+    /// The issuance's id.
     pub issuance: uuid::Uuid,
+    /// The batch.
     pub batch: BatchId,
+    /// Stamps issued.
     pub count: u32,
     /// Sequence numbers first..=last within the batch.
     pub first_seq: u32,
+    /// The last stamp's number.
     pub last_seq: u32,
+    /// Serials drawn again because they were taken (2⁻⁶⁴ odds each).
     pub replaced_duplicates: u32,
 }
 
 /// A stored stamp.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredStamp {
+    /// Its serial.
     pub serial: Serial,
+    /// Its batch.
     pub batch: BatchId,
+    /// Its number in the batch.
     pub seq: u32,
+    /// Its state.
     pub state: StampState,
+    /// The key that signed it.
     pub kid: Kid,
+    /// Its signature.
     pub signature: [u8; 64],
     /// When tem issued it (its issuance's time).
     pub issued_at: jiff::Timestamp,
 }
 
 impl StoredStamp {
+    /// The code printed on the stamp.
     pub fn code(&self) -> StampCode {
         StampCode {
             kid_hint: self.kid.hint(),
@@ -96,7 +108,9 @@ pub trait StampStore {
         from_seq: u32,
         limit: u32,
     ) -> StoreResult<Vec<(u32, u64, Option<jiff::Timestamp>)>>;
+    /// A stamp by serial.
     fn stamp(&self, serial: Serial) -> StoreResult<Option<StoredStamp>>;
+    /// A batch's stamps by state.
     fn stamp_counts(&self, batch: BatchId) -> StoreResult<StampCounts>;
     /// Stamps by state for several batches.
     fn stamp_counts_by_batch(

@@ -9,13 +9,20 @@ use super::stamps::serial_key;
 use super::{StoreError, StoreResult};
 use crate::domain::{BatchId, Outcome, ReportKind, Serial, TriageKind};
 
+/// A consumer report to record.
 #[derive(Debug, Clone)]
 pub struct NewReport {
+    /// The stamp's serial, if the code could be read.
     pub serial: Option<Serial>,
+    /// Its batch.
     pub batch: Option<BatchId>,
+    /// What kind of problem.
     pub kind: ReportKind,
+    /// What the consumer wrote.
     pub message: Option<String>,
+    /// Where they bought it.
     pub place: Option<String>,
+    /// A hash of their network (for rate limits, never shown).
     pub network: Option<String>,
 }
 
@@ -23,24 +30,37 @@ pub struct NewReport {
 /// started to look copied) or a consumer report, and how it was resolved.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TriageItem {
+    /// Alert or report.
     pub kind: TriageKind,
+    /// Its id.
     pub id: i64,
+    /// The batch.
     pub batch_id: BatchId,
+    /// The stamp's number, when known.
     pub seq: Option<u32>,
+    /// The stamp's serial, when known.
     pub serial: Option<String>,
+    /// When.
     #[schema(value_type = String, format = DateTime)]
     pub at: jiff::Timestamp,
     /// The rules broken (alerts) or the report's kind and message.
     pub summary: String,
+    /// Where, if said.
     pub place: Option<String>,
+    /// How an inspector resolved it, if one did.
     pub resolution: Option<Resolution>,
 }
 
+/// How a triage item was resolved.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Resolution {
+    /// The outcome.
     pub outcome: Outcome,
+    /// The inspector's note.
     pub note: String,
+    /// Who resolved it.
     pub actor: String,
+    /// When.
     #[schema(value_type = String, format = DateTime)]
     pub resolved_at: jiff::Timestamp,
 }
@@ -48,12 +68,18 @@ pub struct Resolution {
 /// What a consumer reported from the scan page.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ConsumerReport {
+    /// Its id.
     pub id: i64,
+    /// The stamp's serial, if the code could be read.
     pub serial: Option<String>,
+    /// When.
     #[schema(value_type = String, format = DateTime)]
     pub at: jiff::Timestamp,
+    /// What kind of problem.
     pub kind: ReportKind,
+    /// What the consumer wrote.
     pub message: Option<String>,
+    /// Where they bought it.
     pub place: Option<String>,
 }
 
@@ -76,6 +102,7 @@ pub trait TriageStore {
         note: &str,
         actor: &str,
     ) -> StoreResult<TriageItem>;
+    /// Records a consumer report.
     fn add_report(&self, report: &NewReport) -> StoreResult<i64>;
 }
 

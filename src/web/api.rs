@@ -26,10 +26,12 @@ pub use super::auth::RouteSpec;
 /// (`/batche%73/1` is `/batches/1` to the router, and so to the check).
 macro_rules! api {
     ($( $path:literal { $( $method:ident => $handler:path, [$($role:ident),*] );+ $(;)? } )*) => {
+        /// Every API route with the roles that may call it.
         pub const ROUTES: &[RouteSpec] = &[
             $( $( RouteSpec { method: stringify!($method), path: $path, roles: &[$(Role::$role),*] }, )+ )*
         ];
 
+        /// Registers every API route, each resource behind `auth::authorize`.
         pub fn routes(cfg: &mut web::ServiceConfig) {
             $( {
                 const SPECS: &[RouteSpec] = &[

@@ -24,6 +24,7 @@ pub struct Settings {
     pub listen: String,
     /// The configured (or demo) admin token; none: only stored tokens.
     pub admin_token: Option<String>,
+    /// The scan page's rules and limits.
     pub scan: ScanSettings,
     /// Printer profiles (`[printers.NAME]` in tem.toml).
     pub printers: BTreeMap<String, Calibration>,
@@ -54,13 +55,18 @@ impl Settings {
 /// Why the service did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The address cannot be listened on.
     #[error("cannot listen on {listen}: {source}")]
     Listen {
+        /// The address (host:port).
         listen: String,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// Building the service failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// Reading the listener's address failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

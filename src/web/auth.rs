@@ -81,8 +81,11 @@ impl FromRequest for Caller {
 /// may call it (none listed: anyone, no token needed).
 #[derive(Debug)]
 pub struct RouteSpec {
+    /// "GET", "POST"…
     pub method: &'static str,
+    /// Its path under /api/v1.
     pub path: &'static str,
+    /// Who may call it (none: anyone).
     pub roles: &'static [crate::domain::Role],
 }
 

@@ -10,32 +10,48 @@ use super::error_code::{self as code, ErrorCode};
 use crate::codes::KeyError;
 use crate::service::ServiceError;
 
+/// Why a request failed, as the API answers it.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// A use case failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("{message}")]
     /// A 400 with one of the request codes (`invalid_json`, `invalid_query`…).
-    BadRequest { code: ErrorCode, message: String },
+    BadRequest {
+        /// The stable code (`web::error_code`).
+        code: ErrorCode,
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// No token, or one not accepted (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// The role may not call the route (403).
     #[error("{0}")]
     Forbidden(String),
+    /// No such route or object (404).
     #[error("{0}")]
     NotFound(String),
+    /// The body is larger than this many bytes (413).
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    /// Something failed inside tem (500; the log says what).
     #[error("the server could not finish the request")]
     Internal(String),
+    /// Too many requests from the network (429).
     #[error("too many requests from your network; try again in a minute")]
     TooManyRequests,
 }
 
+/// The JSON body of every error.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    /// The error.
     pub error: ErrorDetail,
 }
 
+/// An error's code, message and field.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `invalid_input`, `batch_not_found`, `unauthorized`…

@@ -7,7 +7,9 @@ use actix_web::http::StatusCode;
 /// A stable, machine-readable error code and its HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorCode {
+    /// The code clients branch on ("batch_not_found").
     pub code: &'static str,
+    /// The status it is always sent with.
     pub status: StatusCode,
 }
 
@@ -28,22 +30,37 @@ codes! {
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", BAD_REQUEST;
     /// A query parameter is wrong.
     INVALID_QUERY = "invalid_query", BAD_REQUEST;
+    /// No token, or one tem does not accept (unknown, expired, revoked).
     UNAUTHORIZED = "unauthorized", UNAUTHORIZED;
+    /// The token's role may not call this route.
     FORBIDDEN = "forbidden", FORBIDDEN;
+    /// No such producer, or one the caller may not see.
     PRODUCER_NOT_FOUND = "producer_not_found", NOT_FOUND;
+    /// No such product, or one the caller may not see.
     PRODUCT_NOT_FOUND = "product_not_found", NOT_FOUND;
+    /// No such batch, or one the caller may not see.
     BATCH_NOT_FOUND = "batch_not_found", NOT_FOUND;
+    /// No such stamp.
     STAMP_NOT_FOUND = "stamp_not_found", NOT_FOUND;
+    /// No such API token.
     TOKEN_NOT_FOUND = "token_not_found", NOT_FOUND;
+    /// No such inspection, or one the caller may not see.
     INSPECTION_NOT_FOUND = "inspection_not_found", NOT_FOUND;
+    /// No such triage item.
     TRIAGE_ITEM_NOT_FOUND = "triage_item_not_found", NOT_FOUND;
+    /// No such scan alert.
     ALERT_NOT_FOUND = "alert_not_found", NOT_FOUND;
+    /// No such consumer report.
     REPORT_NOT_FOUND = "report_not_found", NOT_FOUND;
     /// No such route, or an object without a code of its own.
     NOT_FOUND = "not_found", NOT_FOUND;
+    /// The change clashes with what exists (a lot code used twice, a state that forbids it).
     CONFLICT = "conflict", CONFLICT;
+    /// The body is larger than the route accepts.
     PAYLOAD_TOO_LARGE = "payload_too_large", PAYLOAD_TOO_LARGE;
+    /// Too many requests from the network this minute.
     RATE_LIMITED = "rate_limited", TOO_MANY_REQUESTS;
+    /// Something failed inside tem (the log says what).
     INTERNAL_ERROR = "internal_error", INTERNAL_SERVER_ERROR;
     /// Issuance needs an active signing key and there is none.
     NO_SIGNING_KEY = "no_signing_key", SERVICE_UNAVAILABLE;

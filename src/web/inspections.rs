@@ -16,6 +16,7 @@ use crate::web::error::ErrorBody;
 /// Photos make this body large: up to 20 photos of a few megabytes each.
 pub const MAX_INSPECTION_BYTES: usize = 48 << 20;
 
+/// An inspection as the API takes it.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InspectionRequest {
@@ -23,10 +24,13 @@ pub struct InspectionRequest {
     pub place: String,
     /// Province (required for inspectors limited to provinces).
     pub province: Option<String>,
+    /// Latitude, if the inspector shares it.
     pub lat: Option<f64>,
+    /// Longitude.
     pub lon: Option<f64>,
     /// When the inspection took place (RFC 3339); now when absent.
     pub at: Option<String>,
+    /// The inspector's note.
     pub note: Option<String>,
     /// Stamp URLs or codes, as typed, pasted or scanned (one per entry or
     /// one per line).
@@ -39,11 +43,13 @@ pub struct InspectionRequest {
     pub offline: Option<OfflineUpload>,
 }
 
+/// Checks made offline with a bundle, uploaded later.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfflineUpload {
     /// When the bundle used for the checks was created.
     pub bundle_created_at: String,
+    /// The checks.
     pub checks: Vec<OfflineCheck>,
 }
 

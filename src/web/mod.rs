@@ -34,10 +34,13 @@ pub use error::ApiError;
 pub struct AppState {
     /// The registry, keys and base URL every service call runs against.
     pub ctx: Context,
+    /// The configured admin token (hashed).
     pub admin: auth::AdminToken,
     /// Printer profiles (`[printers.NAME]` in tem.toml).
     pub printers: std::collections::BTreeMap<String, crate::render::pdf::Calibration>,
+    /// The scan pipeline.
     pub scanner: Arc<Scanner>,
+    /// The per-network limit on verification.
     pub limiter: Arc<RateLimiter>,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` count (`client`).
     pub proxies: crate::domain::network::TrustedProxies,

@@ -34,6 +34,7 @@ use super::api;
         (name = "scan", description = "Verifying a stamp, as a phone or a program does"),
     )
 )]
+/// The OpenAPI document of the API.
 pub struct ApiDoc;
 
 struct BearerAuth;
@@ -97,6 +98,7 @@ impl Modify for Roles {
     }
 }
 
+/// `GET /api/openapi.json`.
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }

@@ -17,7 +17,7 @@ use crate::domain::scan::{RepeatReason, Verdict};
 use crate::service::scan::{Client, Details, ScanResult};
 
 mod strings;
-pub use strings::Strings;
+pub(crate) use strings::Strings;
 
 /// Vietnam's offset (no daylight saving), for dates shown to people.
 fn vietnam() -> jiff::tz::TimeZone {

@@ -48,23 +48,31 @@ const DETAILS_TTL: Duration = Duration::from_secs(30);
 /// Who scanned, reduced to what the rules need (no raw address is kept).
 #[derive(Debug, Clone)]
 pub struct Client {
+    /// The client's address (after trusted proxies), for the rate limit and the network hash.
     pub ip: Option<std::net::IpAddr>,
+    /// Its user agent, for the device hash.
     pub user_agent: String,
 }
 
 /// Everything the scan page and the JSON answer show.
 #[derive(Debug, Clone)]
 pub struct ScanResult {
+    /// The code's signature check.
     pub check: CodeCheck,
+    /// What was recorded and judged.
     pub outcome: ScanOutcome,
+    /// The batch's details, for the page.
     pub details: Option<Arc<Details>>,
 }
 
 /// The registry's data about a stamp's batch, product and producer.
 #[derive(Debug, Clone)]
 pub struct Details {
+    /// The batch.
     pub batch: Batch,
+    /// Its product.
     pub product: Product,
+    /// Its producer.
     pub producer: Producer,
 }
 
@@ -130,6 +138,7 @@ impl Scanner {
         self.keys.verifier()
     }
 
+    /// The repeat-scan rules in force.
     pub fn rules(&self) -> &RepeatRules {
         &self.rules
     }

@@ -46,8 +46,11 @@ pub enum Access {
 /// One dashboard route: method, path under `/app`, and who may open it.
 #[derive(Debug)]
 pub struct PageRoute {
+    /// "GET" or "POST".
     pub method: &'static str,
+    /// Its path under /app.
     pub path: &'static str,
+    /// Who may open it.
     pub access: Access,
 }
 
@@ -62,6 +65,7 @@ const ADMINS: &[Role] = &[Role::Admin];
 /// without its roles and the check runs on the route the router matched.
 macro_rules! pages {
     ($( $path:literal { $( $method:ident => $handler:path, $access:expr );+ $(;)? } )*) => {
+        /// Every dashboard page with who may open it: the routes are made from this table, and a test opens each page as each role.
         pub const PAGES: &[PageRoute] = &[
             $( $( PageRoute { method: stringify!($method), path: $path, access: $access }, )+ )*
         ];

@@ -3,7 +3,7 @@
 
 use crate::domain::scan::Verdict;
 
-pub struct Strings {
+pub(crate) struct Strings {
     pub recall_title: &'static str,
     pub recall_reason: &'static str,
     pub ocop: &'static str,
