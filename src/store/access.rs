@@ -9,6 +9,25 @@ use super::rows::{bad_value, not_found, timestamp, ts};
 use super::{StoreError, StoreResult};
 use crate::domain::ProducerId;
 
+// The SQL of this file, named, so that rustfmt formats the code around it.
+const INSERT_TOKEN: &str = "INSERT INTO api_tokens (lookup, hash, role, producer_id, provinces, label, created_at, expires_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const TOKEN_BY_LOOKUP: &str = "SELECT id, hash FROM api_tokens WHERE lookup = ?1";
+const REVOKE_TOKEN: &str =
+    "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
+const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at < ?1";
+const INSERT_SESSION: &str = "INSERT INTO sessions (hash, token_id, admin_hash, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const SESSION_BY_HASH: &str =
+    "SELECT token_id, admin_hash, csrf, expires_at FROM sessions WHERE hash = ?1";
+const DELETE_SESSION: &str = "DELETE FROM sessions WHERE hash = ?1";
+const COUNT_IN_WINDOW: &str = "INSERT INTO rate_windows (network, minute, n) VALUES (?1, ?2, 1)
+     ON CONFLICT (network, minute) DO UPDATE SET n = rate_windows.n + 1 RETURNING n";
+const DELETE_NETWORK_OLD_WINDOWS: &str =
+    "DELETE FROM rate_windows WHERE network = ?1 AND minute < ?2";
+const DELETE_OLD_WINDOWS: &str = "DELETE FROM rate_windows WHERE minute < ?1";
+const SELECT_TOKENS: &str = "SELECT id, role, producer_id, provinces, label, created_at, expires_at, revoked_at FROM api_tokens
+     WHERE CAST(?1 AS BIGINT) IS NULL OR id = ?1 ORDER BY id";
+
 /// An API token as stored: its grant and life, never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
@@ -95,10 +114,10 @@ impl<B: Backend> AccessStore for B {
             {
                 return Err(not_found("producer", p));
             }
-            let provinces = serde_json::to_string(&t.grant.provinces).map_err(|e| StoreError::database(e.to_string()))?;
+            let provinces = serde_json::to_string(&t.grant.provinces)
+                .map_err(|e| StoreError::database(e.to_string()))?;
             let id = tx.insert(
-                "INSERT INTO api_tokens (lookup, hash, role, producer_id, provinces, label, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                INSERT_TOKEN,
                 args![
                     token_lookup(&t.hash),
                     &t.hash[..],
@@ -110,8 +129,17 @@ impl<B: Backend> AccessStore for B {
                     t.expires_at.to_string()
                 ],
             )?;
-            let info = load_tokens(tx, Some(id))?.pop().ok_or_else(|| not_found("token", id))?;
-            audit_append(tx, actor, "token.create", &format!("token:{id}"), None, serde_json::to_value(&info).ok())?;
+            let info = load_tokens(tx, Some(id))?
+                .pop()
+                .ok_or_else(|| not_found("token", id))?;
+            audit_append(
+                tx,
+                actor,
+                "token.create",
+                &format!("token:{id}"),
+                None,
+                serde_json::to_value(&info).ok(),
+            )?;
             Ok(info)
         })
     }
@@ -119,11 +147,10 @@ impl<B: Backend> AccessStore for B {
     fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenInfo>> {
         use subtle::ConstantTimeEq;
         self.read(|c| {
-            let stored: Option<(i64, Vec<u8>)> = c.query_opt(
-                "SELECT id, hash FROM api_tokens WHERE lookup = ?1",
-                args![token_lookup(hash)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let stored: Option<(i64, Vec<u8>)> =
+                c.query_opt(TOKEN_BY_LOOKUP, args![token_lookup(hash)], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
             match stored {
                 Some((id, h)) if bool::from(h.as_slice().ct_eq(&hash[..])) => {
                     Ok(load_tokens(c, Some(id))?.pop())
@@ -139,10 +166,7 @@ impl<B: Backend> AccessStore for B {
 
     fn revoke_token(&self, id: i64, actor: &str) -> StoreResult<bool> {
         self.write(|tx| {
-            let revoked = tx.execute(
-                "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                args![id, now()],
-            )? == 1;
+            let revoked = tx.execute(REVOKE_TOKEN, args![id, now()])? == 1;
             if revoked {
                 audit_append(
                     tx,
@@ -167,10 +191,17 @@ impl<B: Backend> AccessStore for B {
     ) -> StoreResult<()> {
         self.write(|tx| {
             let now = now();
-            tx.execute("DELETE FROM sessions WHERE expires_at < ?1", args![now])?;
+            tx.execute(DELETE_EXPIRED_SESSIONS, args![now])?;
             tx.execute(
-                "INSERT INTO sessions (hash, token_id, admin_hash, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                args![&hash[..], token_id, admin_hash.map(|h| &h[..]), csrf, now, expires_at.to_string()],
+                INSERT_SESSION,
+                args![
+                    &hash[..],
+                    token_id,
+                    admin_hash.map(|h| &h[..]),
+                    csrf,
+                    now,
+                    expires_at.to_string()
+                ],
             )?;
             Ok(())
         })
@@ -179,11 +210,9 @@ impl<B: Backend> AccessStore for B {
     fn session(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>> {
         self.read(|c| {
             type Row = (Option<i64>, Option<Vec<u8>>, String, String);
-            let row: Option<Row> = c.query_opt(
-                "SELECT token_id, admin_hash, csrf, expires_at FROM sessions WHERE hash = ?1",
-                args![&hash[..]],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?;
+            let row: Option<Row> = c.query_opt(SESSION_BY_HASH, args![&hash[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
             let Some((token_id, admin_hash, csrf, expires_at)) = row else {
                 return Ok(None);
             };
@@ -206,31 +235,20 @@ impl<B: Backend> AccessStore for B {
 
     fn delete_session(&self, hash: &[u8; 32]) -> StoreResult<()> {
         self.write(|tx| {
-            tx.execute("DELETE FROM sessions WHERE hash = ?1", args![&hash[..]])?;
+            tx.execute(DELETE_SESSION, args![&hash[..]])?;
             Ok(())
         })
     }
 
     fn count_request(&self, network: &str, minute: i64) -> StoreResult<u64> {
         self.counter_write(|tx| {
-            let n: i64 = tx.query_row(
-                "INSERT INTO rate_windows (network, minute, n) VALUES (?1, ?2, 1)
-                 ON CONFLICT (network, minute) DO UPDATE SET n = rate_windows.n + 1 RETURNING n",
-                args![network, minute],
-                |r| r.get(0),
-            )?;
+            let n: i64 = tx.query_row(COUNT_IN_WINDOW, args![network, minute], |r| r.get(0))?;
             if n == 1 {
                 // A network's first request of a minute drops its old windows,
                 // and one in sixteen also drops every window over an hour old.
-                tx.execute(
-                    "DELETE FROM rate_windows WHERE network = ?1 AND minute < ?2",
-                    args![network, minute],
-                )?;
+                tx.execute(DELETE_NETWORK_OLD_WINDOWS, args![network, minute])?;
                 if network.ends_with('0') {
-                    tx.execute(
-                        "DELETE FROM rate_windows WHERE minute < ?1",
-                        args![minute - 60],
-                    )?;
+                    tx.execute(DELETE_OLD_WINDOWS, args![minute - 60])?;
                 }
             }
             Ok(n.max(0) as u64)
@@ -245,31 +263,25 @@ pub(super) fn token_lookup(hash: &[u8; 32]) -> String {
 
 /// Every token, or the one with id `id`.
 pub(super) fn load_tokens(c: &dyn Conn, id: Option<i64>) -> StoreResult<Vec<TokenInfo>> {
-    c.query_map(
-        "SELECT id, role, producer_id, provinces, label, created_at, expires_at, revoked_at FROM api_tokens
-         WHERE CAST(?1 AS BIGINT) IS NULL OR id = ?1 ORDER BY id",
-        args![id],
-        |r| {
-            let role: String = r.get(1)?;
-            let provinces: String = r.get(3)?;
-            Ok(TokenInfo {
-                id: r.get(0)?,
-                grant: crate::domain::Grant {
-                    role: crate::domain::Role::parse(&role)
-                        .ok_or_else(|| bad_value("role", &role))?,
-                    producer: r.get::<Option<i64>>(2)?.map(ProducerId),
-                    provinces: serde_json::from_str(&provinces)
-                        .map_err(|_| bad_value("provinces", &provinces))?,
-                },
-                label: r.get(4)?,
-                created_at: ts(r, 5)?,
-                expires_at: ts(r, 6)?,
-                revoked_at: r
-                    .get::<Option<String>>(7)?
-                    .as_deref()
-                    .map(timestamp)
-                    .transpose()?,
-            })
-        },
-    )
+    c.query_map(SELECT_TOKENS, args![id], |r| {
+        let role: String = r.get(1)?;
+        let provinces: String = r.get(3)?;
+        Ok(TokenInfo {
+            id: r.get(0)?,
+            grant: crate::domain::Grant {
+                role: crate::domain::Role::parse(&role).ok_or_else(|| bad_value("role", &role))?,
+                producer: r.get::<Option<i64>>(2)?.map(ProducerId),
+                provinces: serde_json::from_str(&provinces)
+                    .map_err(|_| bad_value("provinces", &provinces))?,
+            },
+            label: r.get(4)?,
+            created_at: ts(r, 5)?,
+            expires_at: ts(r, 6)?,
+            revoked_at: r
+                .get::<Option<String>>(7)?
+                .as_deref()
+                .map(timestamp)
+                .transpose()?,
+        })
+    })
 }

@@ -11,6 +11,22 @@ use super::{StoreError, StoreResult};
 use crate::audit::merkle;
 use crate::domain::BatchId;
 
+// The SQL of this file, named, so that rustfmt formats the code around it.
+const AUDIT_ENTRIES_FROM: &str =
+    "SELECT seq, at, actor, action, object, before, after, leaf FROM audit_log
+     WHERE seq >= ?1 ORDER BY seq LIMIT ?2";
+const AUDIT_ENTRIES_ABOUT: &str = "SELECT seq, at, actor, action, object, before, after FROM audit_log WHERE object = ?1 ORDER BY seq";
+const INSERT_VERIFICATION: &str = "INSERT INTO verifications (id, batch_id, at, actor, verdict, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const AUDIT_SIZE: &str = "SELECT COALESCE(MAX(seq), 0) FROM audit_log";
+const AUDIT_HEADS: &str = "SELECT size, root, at, kid, signature FROM audit_heads ORDER BY size";
+const INSERT_AUDIT_HEAD: &str =
+    "INSERT INTO audit_heads (size, root, at, kid, signature) VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (size) DO NOTHING";
+const AUDIT_NODES_MISSING: &str =
+    "SELECT EXISTS (SELECT 1 FROM audit_log WHERE seq = 2), EXISTS (SELECT 1 FROM audit_nodes)";
+const DELETE_AUDIT_NODES: &str = "DELETE FROM audit_nodes";
+const AUDIT_LEAVES: &str = "SELECT leaf FROM audit_log ORDER BY seq";
+
 /// The append-only audit log and the tree over it.
 pub trait AuditStore {
     /// Appends an audit entry for a change made outside the database (key
@@ -75,8 +91,7 @@ impl<B: Backend> AuditStore for B {
     ) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>> {
         self.read(|c| {
             c.query_map(
-                "SELECT seq, at, actor, action, object, before, after, leaf FROM audit_log
-                 WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+                AUDIT_ENTRIES_FROM,
                 args![
                     from_seq.min(i64::MAX as u64) as i64,
                     limit.min(i64::MAX as u64) as i64
@@ -87,13 +102,7 @@ impl<B: Backend> AuditStore for B {
     }
 
     fn audit_entries_about(&self, object: &str) -> StoreResult<Vec<crate::audit::Entry>> {
-        self.read(|c| {
-            c.query_map(
-                "SELECT seq, at, actor, action, object, before, after FROM audit_log WHERE object = ?1 ORDER BY seq",
-                args![object],
-                audit_entry,
-            )
-        })
+        self.read(|c| c.query_map(AUDIT_ENTRIES_ABOUT, args![object], audit_entry))
     }
 
     fn batch_stamps_and_entries(
@@ -102,12 +111,14 @@ impl<B: Backend> AuditStore for B {
     ) -> StoreResult<(Vec<StoredStamp>, Vec<crate::audit::Entry>)> {
         self.read(|c| {
             let stamps = c.query_map(
-                &format!("SELECT {STAMP_COLUMNS} {STAMP_FROM} WHERE s.batch_id = ?1 ORDER BY s.seq"),
+                &format!(
+                    "SELECT {STAMP_COLUMNS} {STAMP_FROM} WHERE s.batch_id = ?1 ORDER BY s.seq"
+                ),
                 args![batch.0],
                 stamp_row,
             )?;
             let entries = c.query_map(
-                "SELECT seq, at, actor, action, object, before, after FROM audit_log WHERE object = ?1 ORDER BY seq",
+                AUDIT_ENTRIES_ABOUT,
                 args![format!("batch:{batch}")],
                 audit_entry,
             )?;
@@ -125,7 +136,7 @@ impl<B: Backend> AuditStore for B {
     ) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO verifications (id, batch_id, at, actor, verdict, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                INSERT_VERIFICATION,
                 args![id, batch.0, now(), actor, verdict, report],
             )?;
             audit_append(
@@ -140,13 +151,7 @@ impl<B: Backend> AuditStore for B {
     }
 
     fn audit_size(&self) -> StoreResult<u64> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM audit_log",
-                args![],
-                |r| r.get::<i64>(0),
-            )? as u64)
-        })
+        self.read(|c| Ok(c.query_row(AUDIT_SIZE, args![], |r| r.get::<i64>(0))? as u64))
     }
 
     fn audit_perfect(&self, level: u32, idx: u64) -> StoreResult<merkle::Hash> {
@@ -155,19 +160,15 @@ impl<B: Backend> AuditStore for B {
 
     fn audit_heads(&self) -> StoreResult<Vec<crate::audit::TreeHead>> {
         self.read(|c| {
-            c.query_map(
-                "SELECT size, root, at, kid, signature FROM audit_heads ORDER BY size",
-                args![],
-                |r| {
-                    Ok(crate::audit::TreeHead {
-                        size: r.get::<i64>(0)? as u64,
-                        root: data_encoding::HEXLOWER.encode(&r.get::<Vec<u8>>(1)?),
-                        at: r.get(2)?,
-                        kid: r.get(3)?,
-                        signature: data_encoding::BASE64URL_NOPAD.encode(&r.get::<Vec<u8>>(4)?),
-                    })
-                },
-            )
+            c.query_map(AUDIT_HEADS, args![], |r| {
+                Ok(crate::audit::TreeHead {
+                    size: r.get::<i64>(0)? as u64,
+                    root: data_encoding::HEXLOWER.encode(&r.get::<Vec<u8>>(1)?),
+                    at: r.get(2)?,
+                    kid: r.get(3)?,
+                    signature: data_encoding::BASE64URL_NOPAD.encode(&r.get::<Vec<u8>>(4)?),
+                })
+            })
         })
     }
 
@@ -180,8 +181,7 @@ impl<B: Backend> AuditStore for B {
             .map_err(|_| bad_value("signature", &h.signature))?;
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO audit_heads (size, root, at, kid, signature) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (size) DO NOTHING",
+                INSERT_AUDIT_HEAD,
                 args![h.size as i64, root, h.at, h.kid, sig],
             )?;
             Ok(())
@@ -210,11 +210,8 @@ pub(super) fn audit_entry(r: &Row) -> StoreResult<crate::audit::Entry> {
 /// Whether the audit log has entries but no stored subtrees (a database
 /// from before V9). Two index probes, not counts: this runs at every open.
 pub(super) fn audit_nodes_missing(c: &dyn Conn) -> StoreResult<bool> {
-    let (two_entries, any_node): (bool, bool) = c.query_row(
-        "SELECT EXISTS (SELECT 1 FROM audit_log WHERE seq = 2), EXISTS (SELECT 1 FROM audit_nodes)",
-        args![],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (two_entries, any_node): (bool, bool) =
+        c.query_row(AUDIT_NODES_MISSING, args![], |r| Ok((r.get(0)?, r.get(1)?)))?;
     // Only a log that never had them: stored nodes that disagree with the
     // entries are left for `tem audit verify` (which recomputes from the
     // entries) and for proof checkers to notice, not repaired quietly.
@@ -227,11 +224,8 @@ pub(super) fn backfill_audit_nodes(tx: &dyn Conn) -> StoreResult<()> {
     if !audit_nodes_missing(tx)? {
         return Ok(());
     }
-    tx.execute("DELETE FROM audit_nodes", args![])?;
-    let leaves: Vec<Vec<u8>> =
-        tx.query_map("SELECT leaf FROM audit_log ORDER BY seq", args![], |r| {
-            r.get(0)
-        })?;
+    tx.execute(DELETE_AUDIT_NODES, args![])?;
+    let leaves: Vec<Vec<u8>> = tx.query_map(AUDIT_LEAVES, args![], |r| r.get(0))?;
     for (i, leaf) in leaves.iter().enumerate() {
         let leaf = merkle::Hash::try_from(leaf.as_slice())
             .map_err(|_| StoreError::database(format!("audit entry {} has a bad hash", i + 1)))?;

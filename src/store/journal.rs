@@ -9,6 +9,16 @@ use super::{StoreError, StoreResult};
 use crate::audit::merkle;
 use crate::domain::{BatchId, EventAction};
 
+// The SQL of this file, named, so that rustfmt formats the code around it.
+const NEXT_AUDIT_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log";
+const INSERT_AUDIT_ENTRY: &str = "INSERT INTO audit_log (seq, at, actor, action, object, before, after, leaf) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const INSERT_AUDIT_NODE: &str = "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)";
+const AUDIT_LEAF: &str = "SELECT leaf FROM audit_log WHERE seq = ?1";
+const AUDIT_NODE: &str = "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2";
+const INSERT_EVENT: &str =
+    "INSERT INTO events (at, action, batch_id, first_seq, last_seq, count, actor, reason, detail)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
 /// Appends an audit entry inside the caller's transaction.
 pub(super) fn audit_append(
     tx: &dyn Conn,
@@ -21,11 +31,7 @@ pub(super) fn audit_append(
     if cfg!(feature = "bench-without-audit") {
         return Ok(());
     }
-    let seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log",
-        args![],
-        |r| r.get(0),
-    )?;
+    let seq: i64 = tx.query_row(NEXT_AUDIT_SEQ, args![], |r| r.get(0))?;
     let entry = crate::audit::Entry {
         seq: seq as u64,
         at: now(),
@@ -36,7 +42,7 @@ pub(super) fn audit_append(
         after,
     };
     tx.execute(
-        "INSERT INTO audit_log (seq, at, actor, action, object, before, after, leaf) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        INSERT_AUDIT_ENTRY,
         args![
             seq,
             entry.at,
@@ -64,10 +70,7 @@ pub(super) fn store_completed_nodes(
         h = merkle::node_hash(&sibling, &h);
         level += 1;
         idx /= 2;
-        tx.execute(
-            "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-            args![level, idx as i64, &h[..]],
-        )?;
+        tx.execute(INSERT_AUDIT_NODE, args![level, idx as i64, &h[..]])?;
     }
     Ok(())
 }
@@ -75,17 +78,9 @@ pub(super) fn store_completed_nodes(
 /// A stored perfect subtree: level 0 is an entry's leaf hash.
 pub(super) fn perfect_on(c: &dyn Conn, level: u32, idx: u64) -> StoreResult<merkle::Hash> {
     let blob: Option<Vec<u8>> = if level == 0 {
-        c.query_opt(
-            "SELECT leaf FROM audit_log WHERE seq = ?1",
-            args![idx as i64 + 1],
-            |r| r.get(0),
-        )?
+        c.query_opt(AUDIT_LEAF, args![idx as i64 + 1], |r| r.get(0))?
     } else {
-        c.query_opt(
-            "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2",
-            args![level, idx as i64],
-            |r| r.get(0),
-        )?
+        c.query_opt(AUDIT_NODE, args![level, idx as i64], |r| r.get(0))?
     };
     blob.and_then(|b| merkle::Hash::try_from(b.as_slice()).ok())
         .ok_or_else(|| StoreError::database(format!("audit tree node {level}/{idx} is missing")))
@@ -109,8 +104,7 @@ pub(super) fn record_event(
     e: EventRow<'_>,
 ) -> StoreResult<()> {
     tx.execute(
-        "INSERT INTO events (at, action, batch_id, first_seq, last_seq, count, actor, reason, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        INSERT_EVENT,
         args![
             now(),
             action.as_str(),

@@ -9,6 +9,32 @@ use super::rows::{bad_value, not_found, timestamp, ts};
 use super::{StoreError, StoreResult};
 use crate::domain::{BatchId, EventAction, StampState};
 
+// The SQL of this file, named, so that rustfmt formats the code around it.
+const STAMP_STATE: &str = "SELECT state FROM stamps WHERE batch_id = ?1 AND seq = ?2";
+const MARK_PRINTED: &str =
+    "UPDATE stamps SET state = 1 WHERE batch_id = ?1 AND seq = ?2 AND state = 0";
+const INSERT_PRINT_JOB: &str = "INSERT INTO print_jobs (uuid, batch_id, actor, layout, format, first_seq, last_seq, seqs, stamps, reprinted, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+const PRINT_JOBS: &str =
+    "SELECT uuid, actor, layout, format, first_seq, last_seq, stamps, reprinted, created_at
+     FROM print_jobs WHERE batch_id = ?1 ORDER BY id";
+const INSERT_RECALL: &str = "INSERT INTO recalls (batch_id, first_seq, last_seq, reason, notice, actor, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const STAMPS_IN_RANGE: &str =
+    "SELECT COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3";
+const STAMPS_IN_BATCH: &str = "SELECT COUNT(*) FROM stamps WHERE batch_id = ?1";
+const LIFT_RECALLS: &str =
+    "UPDATE recalls SET lifted_at = ?2, lift_reason = ?3 WHERE batch_id = ?1 AND lifted_at IS NULL";
+const VOID_RANGE: &str = "UPDATE stamps SET state = 3, void_reason = ?4 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state != 3";
+const ACTIVATE_RANGE: &str =
+    "UPDATE stamps SET state = 2 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state = 1";
+const RECALLS: &str =
+    "SELECT id, first_seq, last_seq, reason, notice, actor, created_at, lifted_at, lift_reason
+     FROM recalls WHERE batch_id = ?1 ORDER BY id";
+const EVENTS: &str =
+    "SELECT id, at, action, first_seq, last_seq, count, actor, place, reason, detail
+     FROM events WHERE batch_id = ?1 ORDER BY id";
+const RANGE_STATES: &str = "SELECT state, COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 GROUP BY state";
+
 /// Which stamps a print job covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrintedStamps {
@@ -200,7 +226,7 @@ impl<B: Backend> LifecycleStore for B {
             let mut voided = Vec::new();
             for &seq in &seqs {
                 let state: Option<i64> = tx.query_opt(
-                    "SELECT state FROM stamps WHERE batch_id = ?1 AND seq = ?2",
+                    STAMP_STATE,
                     args![job.batch.0, seq],
                     |r| r.get(0),
                 )?;
@@ -209,7 +235,7 @@ impl<B: Backend> LifecycleStore for B {
                     Some(StampState::Voided) => voided.push(seq),
                     Some(StampState::Issued) => {
                         newly += tx.execute(
-                            "UPDATE stamps SET state = 1 WHERE batch_id = ?1 AND seq = ?2 AND state = 0",
+                            MARK_PRINTED,
                             args![job.batch.0, seq],
                         )? as u32;
                     }
@@ -234,8 +260,7 @@ impl<B: Backend> LifecycleStore for B {
             let created = jiff::Timestamp::now();
             let count = seqs.len() as u32;
             tx.execute(
-                "INSERT INTO print_jobs (uuid, batch_id, actor, layout, format, first_seq, last_seq, seqs, stamps, reprinted, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                INSERT_PRINT_JOB,
                 args![id.to_string(), job.batch.0, job.actor, job.layout, job.format, first, last, list, count, count - newly, created.to_string()],
             )?;
             record_event(
@@ -271,26 +296,21 @@ impl<B: Backend> LifecycleStore for B {
 
     fn print_jobs(&self, batch: BatchId) -> StoreResult<Vec<PrintJob>> {
         self.read(|c| {
-            c.query_map(
-                "SELECT uuid, actor, layout, format, first_seq, last_seq, stamps, reprinted, created_at
-                 FROM print_jobs WHERE batch_id = ?1 ORDER BY id",
-                args![batch.0],
-                |r| {
-                    let uuid = r.str(0)?;
-                    Ok(PrintJob {
-                        id: uuid.parse().map_err(|_| bad_value("uuid", uuid))?,
-                        batch_id: batch,
-                        actor: r.get(1)?,
-                        layout: r.get(2)?,
-                        format: r.get(3)?,
-                        first_seq: r.get(4)?,
-                        last_seq: r.get(5)?,
-                        stamps: r.get(6)?,
-                        reprinted: r.get(7)?,
-                        created_at: ts(r, 8)?,
-                    })
-                },
-            )
+            c.query_map(PRINT_JOBS, args![batch.0], |r| {
+                let uuid = r.str(0)?;
+                Ok(PrintJob {
+                    id: uuid.parse().map_err(|_| bad_value("uuid", uuid))?,
+                    batch_id: batch,
+                    actor: r.get(1)?,
+                    layout: r.get(2)?,
+                    format: r.get(3)?,
+                    first_seq: r.get(4)?,
+                    last_seq: r.get(5)?,
+                    stamps: r.get(6)?,
+                    reprinted: r.get(7)?,
+                    created_at: ts(r, 8)?,
+                })
+            })
         })
     }
 
@@ -301,16 +321,24 @@ impl<B: Backend> LifecycleStore for B {
             }
             let now = jiff::Timestamp::now();
             tx.execute(
-                "INSERT INTO recalls (batch_id, first_seq, last_seq, reason, notice, actor, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                args![r.batch.0, r.range.map(|x| x.0), r.range.map(|x| x.1), r.reason, r.notice, r.actor, now.to_string()],
+                INSERT_RECALL,
+                args![
+                    r.batch.0,
+                    r.range.map(|x| x.0),
+                    r.range.map(|x| x.1),
+                    r.reason,
+                    r.notice,
+                    r.actor,
+                    now.to_string()
+                ],
             )?;
             let count: i64 = match r.range {
-                Some((first, last)) => tx.query_row(
-                    "SELECT COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3",
-                    args![r.batch.0, first, last],
-                    |row| row.get(0),
-                )?,
-                None => tx.query_row("SELECT COUNT(*) FROM stamps WHERE batch_id = ?1", args![r.batch.0], |row| row.get(0))?,
+                Some((first, last)) => {
+                    tx.query_row(STAMPS_IN_RANGE, args![r.batch.0, first, last], |row| {
+                        row.get(0)
+                    })?
+                }
+                None => tx.query_row(STAMPS_IN_BATCH, args![r.batch.0], |row| row.get(0))?,
             };
             record_event(
                 tx,
@@ -325,7 +353,11 @@ impl<B: Backend> LifecycleStore for B {
                     detail: Some(serde_json::json!({ "notice": r.notice })),
                 },
             )?;
-            Ok(RecallNotice { reason: r.reason.clone(), notice: r.notice.clone(), since: now })
+            Ok(RecallNotice {
+                reason: r.reason.clone(),
+                notice: r.notice.clone(),
+                since: now,
+            })
         })
     }
 
@@ -335,11 +367,11 @@ impl<B: Backend> LifecycleStore for B {
                 return Err(not_found("batch", batch));
             }
             let lifted = tx.execute(
-                "UPDATE recalls SET lifted_at = ?2, lift_reason = ?3 WHERE batch_id = ?1 AND lifted_at IS NULL",
+                LIFT_RECALLS,
                 args![batch.0, jiff::Timestamp::now().to_string(), reason],
             )? as u32;
             if lifted > 0 {
-                let stamps: i64 = tx.query_row("SELECT COUNT(*) FROM stamps WHERE batch_id = ?1", args![batch.0], |r| r.get(0))?;
+                let stamps: i64 = tx.query_row(STAMPS_IN_BATCH, args![batch.0], |r| r.get(0))?;
                 record_event(
                     tx,
                     EventAction::Lift,
@@ -371,11 +403,12 @@ impl<B: Backend> LifecycleStore for B {
                 return Err(not_found("batch", batch));
             }
             let by_state = range_states(tx, batch, first, last)?;
-            let changed = tx.execute(
-                "UPDATE stamps SET state = 3, void_reason = ?4 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state != 3",
-                args![batch.0, first, last, reason],
-            )? as u32;
-            let live = [StampState::Issued, StampState::Printed, StampState::Activated];
+            let changed = tx.execute(VOID_RANGE, args![batch.0, first, last, reason])? as u32;
+            let live = [
+                StampState::Issued,
+                StampState::Printed,
+                StampState::Activated,
+            ];
             for (state, n) in live.into_iter().zip(by_state) {
                 count_out(tx, batch, state, n)?;
             }
@@ -385,7 +418,14 @@ impl<B: Backend> LifecycleStore for B {
                     tx,
                     EventAction::Void,
                     batch,
-                    EventRow { first_seq: Some(first), last_seq: Some(last), count: u64::from(changed), actor, reason: Some(reason), detail: None },
+                    EventRow {
+                        first_seq: Some(first),
+                        last_seq: Some(last),
+                        count: u64::from(changed),
+                        actor,
+                        reason: Some(reason),
+                        detail: None,
+                    },
                 )?;
             }
             Ok(changed)
@@ -422,7 +462,7 @@ impl<B: Backend> LifecycleStore for B {
                 )));
             }
             let changed = tx.execute(
-                "UPDATE stamps SET state = 2 WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 AND state = 1",
+                ACTIVATE_RANGE,
                 args![batch.0, first, last],
             )? as u32;
             move_counts(tx, batch, Some(StampState::Printed), StampState::Activated, u64::from(changed))?;
@@ -440,24 +480,22 @@ impl<B: Backend> LifecycleStore for B {
 
     fn recalls(&self, batch: BatchId) -> StoreResult<Vec<RecallRecord>> {
         self.read(|c| {
-            c.query_map(
-                "SELECT id, first_seq, last_seq, reason, notice, actor, created_at, lifted_at, lift_reason
-                 FROM recalls WHERE batch_id = ?1 ORDER BY id",
-                args![batch.0],
-                |r| {
-                    Ok(RecallRecord {
-                        id: r.get(0)?,
-                        first_seq: r.get(1)?,
-                        last_seq: r.get(2)?,
-                        reason: r.get(3)?,
-                        notice: r.get(4)?,
-                        actor: r.get(5)?,
-                        created_at: ts(r, 6)?,
-                        lifted_at: r.get::<Option<String>>(7)?.map(|l| timestamp(&l)).transpose()?,
-                        lift_reason: r.get(8)?,
-                    })
-                },
-            )
+            c.query_map(RECALLS, args![batch.0], |r| {
+                Ok(RecallRecord {
+                    id: r.get(0)?,
+                    first_seq: r.get(1)?,
+                    last_seq: r.get(2)?,
+                    reason: r.get(3)?,
+                    notice: r.get(4)?,
+                    actor: r.get(5)?,
+                    created_at: ts(r, 6)?,
+                    lifted_at: r
+                        .get::<Option<String>>(7)?
+                        .map(|l| timestamp(&l))
+                        .transpose()?,
+                    lift_reason: r.get(8)?,
+                })
+            })
         })
     }
 
@@ -466,33 +504,28 @@ impl<B: Backend> LifecycleStore for B {
             if !batch_exists(c, batch)? {
                 return Err(not_found("batch", batch));
             }
-            c.query_map(
-                "SELECT id, at, action, first_seq, last_seq, count, actor, place, reason, detail
-                 FROM events WHERE batch_id = ?1 ORDER BY id",
-                args![batch.0],
-                |r| {
-                    let action: String = r.get(2)?;
-                    Ok(crate::store::Event {
-                        id: r.get(0)?,
-                        at: ts(r, 1)?,
-                        action: EventAction::parse(&action)
-                            .ok_or_else(|| bad_value("event action", &action))?,
-                        batch_id: batch,
-                        first_seq: r.get(3)?,
-                        last_seq: r.get(4)?,
-                        count: r.get::<i64>(5)? as u64,
-                        actor: r.get(6)?,
-                        place: r.get(7)?,
-                        reason: r.get(8)?,
-                        detail: r
-                            .get::<Option<String>>(9)?
-                            .map(|d| {
-                                serde_json::from_str(&d).map_err(|_| bad_value("event detail", &d))
-                            })
-                            .transpose()?,
-                    })
-                },
-            )
+            c.query_map(EVENTS, args![batch.0], |r| {
+                let action: String = r.get(2)?;
+                Ok(crate::store::Event {
+                    id: r.get(0)?,
+                    at: ts(r, 1)?,
+                    action: EventAction::parse(&action)
+                        .ok_or_else(|| bad_value("event action", &action))?,
+                    batch_id: batch,
+                    first_seq: r.get(3)?,
+                    last_seq: r.get(4)?,
+                    count: r.get::<i64>(5)? as u64,
+                    actor: r.get(6)?,
+                    place: r.get(7)?,
+                    reason: r.get(8)?,
+                    detail: r
+                        .get::<Option<String>>(9)?
+                        .map(|d| {
+                            serde_json::from_str(&d).map_err(|_| bad_value("event detail", &d))
+                        })
+                        .transpose()?,
+                })
+            })
         })
     }
 }
@@ -506,14 +539,10 @@ pub(super) fn range_states(
     last: u32,
 ) -> StoreResult<[u64; 4]> {
     let mut by_state = [0u64; 4];
-    tx.each(
-        "SELECT state, COUNT(*) FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3 GROUP BY state",
-        args![batch.0, first, last],
-        &mut |row| {
-            let state: i64 = row.get(0)?;
-            by_state[state.clamp(0, 3) as usize] = row.get::<i64>(1)? as u64;
-            Ok(())
-        },
-    )?;
+    tx.each(RANGE_STATES, args![batch.0, first, last], &mut |row| {
+        let state: i64 = row.get(0)?;
+        by_state[state.clamp(0, 3) as usize] = row.get::<i64>(1)? as u64;
+        Ok(())
+    })?;
     Ok(by_state)
 }

@@ -5,22 +5,19 @@ use super::conn::{Conn, args};
 use super::rows::bad_value;
 use crate::domain::{BatchId, StampCounts, StampState};
 
+// The SQL of this file, named, so that rustfmt formats the code around it.
+const BATCH_EXISTS: &str = "SELECT 1 FROM batches WHERE id = ?1";
+const STAMP_COUNTS: &str = "SELECT state, n FROM batch_stamp_counts WHERE batch_id = ?1";
+
 pub(super) fn batch_exists(conn: &dyn Conn, batch: BatchId) -> StoreResult<bool> {
     Ok(conn
-        .query_opt(
-            "SELECT 1 FROM batches WHERE id = ?1",
-            args![batch.0],
-            |_| Ok(()),
-        )?
+        .query_opt(BATCH_EXISTS, args![batch.0], |_| Ok(()))?
         .is_some())
 }
 
 pub(super) fn counts(conn: &dyn Conn, batch: BatchId) -> StoreResult<StampCounts> {
     let mut c = StampCounts::default();
-    for row in conn.rows(
-        "SELECT state, n FROM batch_stamp_counts WHERE batch_id = ?1",
-        args![batch.0],
-    )? {
+    for row in conn.rows(STAMP_COUNTS, args![batch.0])? {
         let n =
             u64::try_from(row.get::<i64>(1)?).map_err(|_| bad_value("stamp count", "negative"))?;
         match StampState::from_code(row.get(0)?) {

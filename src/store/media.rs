@@ -5,6 +5,15 @@ use super::StoreResult;
 use super::backend::{Backend, now};
 use super::conn::{Conn, args};
 
+// The SQL of this file, named, so that rustfmt formats the code around it.
+const PING: &str = "SELECT 1";
+const INSERT_SETTING_ONCE: &str =
+    "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
+const MEDIA_BY_NAME: &str = "SELECT content_type, bytes FROM media WHERE name = ?1";
+const INSERT_MEDIA: &str =
+    "INSERT INTO media (name, content_type, bytes, created_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (name) DO NOTHING";
+
 /// Stored pictures, service-wide settings, and the database's own state.
 pub trait MediaStore {
     /// Checks that the database answers.
@@ -22,7 +31,7 @@ pub trait MediaStore {
 
 impl<B: Backend> MediaStore for B {
     fn ping(&self) -> StoreResult<()> {
-        self.read(|c| c.query_row("SELECT 1", args![], |_| Ok(())))
+        self.read(|c| c.query_row(PING, args![], |_| Ok(())))
     }
 
     fn shared(&self) -> bool {
@@ -35,10 +44,7 @@ impl<B: Backend> MediaStore for B {
             return Ok(v);
         }
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
-                args![key, make()],
-            )?;
+            tx.execute(INSERT_SETTING_ONCE, args![key, make()])?;
             tx.query_row(select, args![key], |r| r.get(0))
         })
     }
@@ -57,24 +63,14 @@ impl<B: Backend> MediaStore for B {
     }
 
     fn media(&self, name: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
-        self.read(|c| {
-            c.query_opt(
-                "SELECT content_type, bytes FROM media WHERE name = ?1",
-                args![name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-        })
+        self.read(|c| c.query_opt(MEDIA_BY_NAME, args![name], |r| Ok((r.get(0)?, r.get(1)?))))
     }
 }
 
 /// Stores pictures by their content-hash names (one already there stays).
 pub(super) fn insert_media(tx: &dyn Conn, media: &[crate::domain::Media]) -> StoreResult<()> {
     for m in media {
-        tx.execute(
-            "INSERT INTO media (name, content_type, bytes, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (name) DO NOTHING",
-            args![m.name, m.content_type, m.bytes, now()],
-        )?;
+        tx.execute(INSERT_MEDIA, args![m.name, m.content_type, m.bytes, now()])?;
     }
     Ok(())
 }

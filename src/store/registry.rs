@@ -15,6 +15,34 @@ use crate::domain::{
     StampCounts,
 };
 
+// The SQL of this file, named, so that rustfmt formats the code around it.
+const INSERT_PRODUCER: &str = "INSERT INTO producers (kind, name, registration_no, street, commune, district, province, phone, email, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+const INSERT_PRODUCT: &str = "INSERT INTO products (producer_id, name, ocop_group, ocop_stars, ocop_decision_no, ocop_decision_date, gtin, description, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const UPDATE_PRODUCT: &str = "UPDATE products SET name = ?2, ocop_group = ?3, ocop_stars = ?4, ocop_decision_no = ?5, ocop_decision_date = ?6,
+     gtin = ?7, description = ?8 WHERE id = ?1";
+const DELETE_PRODUCT_IMAGES: &str = "DELETE FROM product_images WHERE product_id = ?1";
+const DELETE_CERTIFICATIONS: &str = "DELETE FROM certifications WHERE product_id = ?1";
+const BATCH_BY_LOT: &str = "SELECT id FROM batches WHERE product_id = ?1 AND lot_code = ?2";
+const INSERT_BATCH: &str = "INSERT INTO batches (product_id, lot_code, production_date, expiry_date, shelf_life_days, quantity, unit, raw_material_area, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const BATCH_SUMMARIES: &str = "SELECT b.id, b.lot_code, b.product_id, p.name, p.producer_id, pr.name, b.production_date, b.expiry_date, b.quantity,
+     (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM batch_stamp_counts WHERE batch_id = b.id)
+     FROM batches b JOIN products p ON p.id = b.product_id JOIN producers pr ON pr.id = p.producer_id
+     WHERE CAST(?1 AS BIGINT) IS NULL OR b.product_id = ?1 ORDER BY b.id";
+const NEXT_STAGE_POSITION: &str =
+    "SELECT COALESCE(MAX(position), 0) + 1 FROM stages WHERE batch_id = ?1";
+const INSERT_PRODUCT_IMAGE: &str =
+    "INSERT INTO product_images (product_id, position, ref) VALUES (?1, ?2, ?3)";
+const INSERT_CERTIFICATION: &str = "INSERT INTO certifications (product_id, position, name, issuer, number, valid_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const PRODUCT_IMAGES: &str =
+    "SELECT ref FROM product_images WHERE product_id = ?1 ORDER BY position";
+const CERTIFICATIONS: &str = "SELECT name, issuer, number, valid_until FROM certifications WHERE product_id = ?1 ORDER BY position";
+const STAGES: &str =
+    "SELECT position, name, place, time, note FROM stages WHERE batch_id = ?1 ORDER BY position";
+const INSERT_STAGE: &str = "INSERT INTO stages (batch_id, position, name, place, time, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
 /// Summary of a batch in listings.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct BatchSummary {
@@ -73,12 +101,29 @@ impl<B: Backend> RegistryStore for B {
     fn create_producer(&self, p: &NewProducer, actor: &str) -> StoreResult<Producer> {
         self.write(|tx| {
             let id = ProducerId(tx.insert(
-                "INSERT INTO producers (kind, name, registration_no, street, commune, district, province, phone, email, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                args![p.kind.as_str(), p.name, p.registration_no, p.street, p.commune, p.district, p.province, p.phone, p.email, now()],
+                INSERT_PRODUCER,
+                args![
+                    p.kind.as_str(),
+                    p.name,
+                    p.registration_no,
+                    p.street,
+                    p.commune,
+                    p.district,
+                    p.province,
+                    p.phone,
+                    p.email,
+                    now()
+                ],
             )?);
             let p = load_producer(tx, id)?.ok_or_else(|| not_found("producer", id))?;
-            audit_append(tx, actor, "producer.create", &format!("producer:{id}"), None, serde_json::to_value(&p).ok())?;
+            audit_append(
+                tx,
+                actor,
+                "producer.create",
+                &format!("producer:{id}"),
+                None,
+                serde_json::to_value(&p).ok(),
+            )?;
             Ok(p)
         })
     }
@@ -103,8 +148,7 @@ impl<B: Backend> RegistryStore for B {
                 return Err(not_found("producer", p.producer_id));
             }
             let id = ProductId(tx.insert(
-                "INSERT INTO products (producer_id, name, ocop_group, ocop_stars, ocop_decision_no, ocop_decision_date, gtin, description, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                INSERT_PRODUCT,
                 args![
                     p.producer_id.0,
                     p.name,
@@ -120,7 +164,14 @@ impl<B: Backend> RegistryStore for B {
             insert_media(tx, &p.media)?;
             insert_product_parts(tx, id, p)?;
             let product = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
-            audit_append(tx, actor, "product.create", &format!("product:{id}"), None, serde_json::to_value(&product).ok())?;
+            audit_append(
+                tx,
+                actor,
+                "product.create",
+                &format!("product:{id}"),
+                None,
+                serde_json::to_value(&product).ok(),
+            )?;
             Ok(product)
         })
     }
@@ -133,11 +184,12 @@ impl<B: Backend> RegistryStore for B {
         self.write(|tx| {
             let before = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
             if before.producer_id != p.producer_id {
-                return Err(StoreError::Conflict("a product stays with its producer".into()));
+                return Err(StoreError::Conflict(
+                    "a product stays with its producer".into(),
+                ));
             }
             tx.execute(
-                "UPDATE products SET name = ?2, ocop_group = ?3, ocop_stars = ?4, ocop_decision_no = ?5, ocop_decision_date = ?6,
-                        gtin = ?7, description = ?8 WHERE id = ?1",
+                UPDATE_PRODUCT,
                 args![
                     id.0,
                     p.name,
@@ -149,8 +201,8 @@ impl<B: Backend> RegistryStore for B {
                     p.description,
                 ],
             )?;
-            tx.execute("DELETE FROM product_images WHERE product_id = ?1", args![id.0])?;
-            tx.execute("DELETE FROM certifications WHERE product_id = ?1", args![id.0])?;
+            tx.execute(DELETE_PRODUCT_IMAGES, args![id.0])?;
+            tx.execute(DELETE_CERTIFICATIONS, args![id.0])?;
             insert_media(tx, &p.media)?;
             insert_product_parts(tx, id, p)?;
             let after = load_product(tx, id)?.ok_or_else(|| not_found("product", id))?;
@@ -182,11 +234,9 @@ impl<B: Backend> RegistryStore for B {
             if load_product(tx, b.product_id)?.is_none() {
                 return Err(not_found("product", b.product_id));
             }
-            let taken = tx.query_opt(
-                "SELECT id FROM batches WHERE product_id = ?1 AND lot_code = ?2",
-                args![b.product_id.0, b.lot_code],
-                |r| r.get::<u32>(0),
-            )?;
+            let taken = tx.query_opt(BATCH_BY_LOT, args![b.product_id.0, b.lot_code], |r| {
+                r.get::<u32>(0)
+            })?;
             if let Some(other) = taken {
                 return Err(StoreError::Conflict(format!(
                     "lot code {:?} is already used by batch {other} of product {}",
@@ -194,8 +244,7 @@ impl<B: Backend> RegistryStore for B {
                 )));
             }
             let id = tx.insert(
-                "INSERT INTO batches (product_id, lot_code, production_date, expiry_date, shelf_life_days, quantity, unit, raw_material_area, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                INSERT_BATCH,
                 args![
                     b.product_id.0,
                     b.lot_code,
@@ -216,7 +265,14 @@ impl<B: Backend> RegistryStore for B {
                 insert_stage(tx, id, (i + 1) as u32, s)?;
             }
             let batch = load_batch(tx, id)?.ok_or_else(|| not_found("batch", id))?;
-            audit_append(tx, actor, "batch.create", &format!("batch:{id}"), None, serde_json::to_value(&batch).ok())?;
+            audit_append(
+                tx,
+                actor,
+                "batch.create",
+                &format!("batch:{id}"),
+                None,
+                serde_json::to_value(&batch).ok(),
+            )?;
             Ok(batch)
         })
     }
@@ -227,27 +283,20 @@ impl<B: Backend> RegistryStore for B {
 
     fn batches(&self, product: Option<ProductId>) -> StoreResult<Vec<BatchSummary>> {
         self.read(|c| {
-            c.query_map(
-                "SELECT b.id, b.lot_code, b.product_id, p.name, p.producer_id, pr.name, b.production_date, b.expiry_date, b.quantity,
-                        (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM batch_stamp_counts WHERE batch_id = b.id)
-                 FROM batches b JOIN products p ON p.id = b.product_id JOIN producers pr ON pr.id = p.producer_id
-                 WHERE CAST(?1 AS BIGINT) IS NULL OR b.product_id = ?1 ORDER BY b.id",
-                args![product.map(|p| p.0)],
-                |r| {
-                    Ok(BatchSummary {
-                        id: BatchId(r.get(0)?),
-                        lot_code: r.get(1)?,
-                        product_id: ProductId(r.get(2)?),
-                        product_name: r.get(3)?,
-                        producer_id: ProducerId(r.get(4)?),
-                        producer_name: r.get(5)?,
-                        production_date: day(r, 6)?,
-                        expiry_date: opt_day(r, 7)?,
-                        quantity: r.get(8)?,
-                        stamps_issued: r.get::<i64>(9)?.max(0) as u64,
-                    })
-                },
-            )
+            c.query_map(BATCH_SUMMARIES, args![product.map(|p| p.0)], |r| {
+                Ok(BatchSummary {
+                    id: BatchId(r.get(0)?),
+                    lot_code: r.get(1)?,
+                    product_id: ProductId(r.get(2)?),
+                    product_name: r.get(3)?,
+                    producer_id: ProducerId(r.get(4)?),
+                    producer_name: r.get(5)?,
+                    production_date: day(r, 6)?,
+                    expiry_date: opt_day(r, 7)?,
+                    quantity: r.get(8)?,
+                    stamps_issued: r.get::<i64>(9)?.max(0) as u64,
+                })
+            })
         })
     }
 
@@ -256,11 +305,7 @@ impl<B: Backend> RegistryStore for B {
             if !batch_exists(tx, batch)? {
                 return Err(not_found("batch", batch));
             }
-            let next: u32 = tx.query_row(
-                "SELECT COALESCE(MAX(position), 0) + 1 FROM stages WHERE batch_id = ?1",
-                args![batch.0],
-                |r| r.get(0),
-            )?;
+            let next: u32 = tx.query_row(NEXT_STAGE_POSITION, args![batch.0], |r| r.get(0))?;
             if next > 50 {
                 return Err(StoreError::Conflict(format!(
                     "batch {batch} already has 50 stages"
@@ -287,15 +332,19 @@ pub(super) fn insert_product_parts(
     p: &NewProduct,
 ) -> StoreResult<()> {
     for (i, img) in p.images.iter().enumerate() {
-        tx.execute(
-            "INSERT INTO product_images (product_id, position, ref) VALUES (?1, ?2, ?3)",
-            args![id.0, i as i64, img],
-        )?;
+        tx.execute(INSERT_PRODUCT_IMAGE, args![id.0, i as i64, img])?;
     }
     for (i, c) in p.certifications.iter().enumerate() {
         tx.execute(
-            "INSERT INTO certifications (product_id, position, name, issuer, number, valid_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            args![id.0, i as i64, c.name, c.issuer, c.number, c.valid_until.map(|d| d.to_string())],
+            INSERT_CERTIFICATION,
+            args![
+                id.0,
+                i as i64,
+                c.name,
+                c.issuer,
+                c.number,
+                c.valid_until.map(|d| d.to_string())
+            ],
         )?;
     }
     Ok(())
@@ -376,23 +425,15 @@ pub(super) fn finish_product(conn: &dyn Conn, r: ProductRow) -> StoreResult<Prod
         .as_deref()
         .map(|g| Gtin::parse("gtin", g).map_err(|_| bad_value("GTIN", g)))
         .transpose()?;
-    let images = conn.query_map(
-        "SELECT ref FROM product_images WHERE product_id = ?1 ORDER BY position",
-        args![r.id],
-        |row| row.get(0),
-    )?;
-    let certifications = conn.query_map(
-        "SELECT name, issuer, number, valid_until FROM certifications WHERE product_id = ?1 ORDER BY position",
-        args![r.id],
-        |row| {
-            Ok(Certification {
-                name: row.get(0)?,
-                issuer: row.get(1)?,
-                number: row.get(2)?,
-                valid_until: opt_day(row, 3)?,
-            })
-        },
-    )?;
+    let images = conn.query_map(PRODUCT_IMAGES, args![r.id], |row| row.get(0))?;
+    let certifications = conn.query_map(CERTIFICATIONS, args![r.id], |row| {
+        Ok(Certification {
+            name: row.get(0)?,
+            issuer: row.get(1)?,
+            number: row.get(2)?,
+            valid_until: opt_day(row, 3)?,
+        })
+    })?;
     Ok(Product {
         id: ProductId(r.id),
         producer_id: ProducerId(r.producer_id),
@@ -449,19 +490,15 @@ pub(super) fn load_batch(conn: &dyn Conn, id: BatchId) -> StoreResult<Option<Bat
 }
 
 pub(super) fn load_stages(conn: &dyn Conn, batch: BatchId) -> StoreResult<Vec<Stage>> {
-    conn.query_map(
-        "SELECT position, name, place, time, note FROM stages WHERE batch_id = ?1 ORDER BY position",
-        args![batch.0],
-        |r| {
-            Ok(Stage {
-                position: r.get(0)?,
-                name: r.get(1)?,
-                place: r.get(2)?,
-                time: StageTime::from_stored(r.get(3)?),
-                note: r.get(4)?,
-            })
-        },
-    )
+    conn.query_map(STAGES, args![batch.0], |r| {
+        Ok(Stage {
+            position: r.get(0)?,
+            name: r.get(1)?,
+            place: r.get(2)?,
+            time: StageTime::from_stored(r.get(3)?),
+            note: r.get(4)?,
+        })
+    })
 }
 
 pub(super) fn insert_stage(
@@ -471,7 +508,7 @@ pub(super) fn insert_stage(
     s: &NewStage,
 ) -> StoreResult<Stage> {
     tx.execute(
-        "INSERT INTO stages (batch_id, position, name, place, time, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        INSERT_STAGE,
         args![batch.0, position, s.name, s.place, s.time.as_str(), s.note],
     )?;
     Ok(Stage {

@@ -12,6 +12,21 @@ use crate::codes::{CodeCheck, CodeVerdict, StampCode};
 use crate::domain::scan::{self as scan_rules, RecentScan, Registered, RepeatRules};
 use crate::domain::{BatchId, Serial, StampState};
 
+// The SQL of this file, named, so that rustfmt formats the code around it.
+const SCAN_LOCATIONS: &str =
+    "SELECT lat, lon FROM scans WHERE batch_id = ?1 AND lat IS NOT NULL AND lon IS NOT NULL";
+const SCAN_SERIAL: &str = "SELECT serial FROM scans WHERE id = ?1";
+const SET_SCAN_LOCATION: &str = "UPDATE scans SET lat = ?2, lon = ?3 WHERE id = ?1";
+const RECENT_SCANS_BY_SERIAL: &str =
+    "SELECT batch_id, seq, recent_scans FROM stamps WHERE serial = ?1";
+const SET_RECENT_SCANS: &str =
+    "UPDATE stamps SET recent_scans = ?3 WHERE batch_id = ?1 AND seq = ?2";
+const STAMPS_SCANNED: &str = "SELECT COUNT(*) FROM stamps WHERE batch_id = ?1 AND scan_count > 0";
+const SCANNED_STAMPS: &str = "SELECT seq, serial, scan_count, recent_scans FROM stamps
+     WHERE batch_id = ?1 AND scan_count > 1 ORDER BY seq";
+const CONSUMER_REPORT_COUNT: &str = "SELECT COUNT(*) FROM consumer_reports WHERE batch_id = ?1";
+const BATCH_SCANS: &str = "SELECT at, verdict, serial, network, device, agent, lat IS NOT NULL FROM scans WHERE batch_id = ?1 ORDER BY at";
+
 /// One scan to record.
 #[derive(Debug, Clone)]
 pub struct NewScan {
@@ -182,34 +197,25 @@ impl<B: Backend> ScanStore for B {
 
     fn scan_locations(&self, batch: BatchId) -> StoreResult<Vec<(f64, f64)>> {
         self.read(|c| {
-            c.query_map(
-                "SELECT lat, lon FROM scans WHERE batch_id = ?1 AND lat IS NOT NULL AND lon IS NOT NULL",
-                args![batch.0],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            c.query_map(SCAN_LOCATIONS, args![batch.0], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
         })
     }
 
     fn set_scan_location(&self, scan_id: i64, lat: f64, lon: f64) -> StoreResult<bool> {
         self.write(|tx| {
-            let serial: Option<Option<i64>> = tx.query_opt(
-                "SELECT serial FROM scans WHERE id = ?1",
-                args![scan_id],
-                |r| r.get(0),
-            )?;
+            let serial: Option<Option<i64>> =
+                tx.query_opt(SCAN_SERIAL, args![scan_id], |r| r.get(0))?;
             let Some(serial) = serial else {
                 return Ok(false);
             };
-            tx.execute(
-                "UPDATE scans SET lat = ?2, lon = ?3 WHERE id = ?1",
-                args![scan_id, lat, lon],
-            )?;
+            tx.execute(SET_SCAN_LOCATION, args![scan_id, lat, lon])?;
             if let Some(serial) = serial {
-                let row: Option<(u32, u32, Option<String>)> = tx.query_opt(
-                    "SELECT batch_id, seq, recent_scans FROM stamps WHERE serial = ?1",
-                    args![serial],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )?;
+                let row: Option<(u32, u32, Option<String>)> =
+                    tx.query_opt(RECENT_SCANS_BY_SERIAL, args![serial], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?;
                 if let Some((batch, seq, Some(recent))) = row {
                     let mut recent: Vec<RecentScan> = serde_json::from_str(&recent)
                         .map_err(|e| StoreError::database(e.to_string()))?;
@@ -218,10 +224,7 @@ impl<B: Backend> ScanStore for B {
                         r.lon = Some(lon);
                         let json = serde_json::to_string(&recent)
                             .map_err(|e| StoreError::database(e.to_string()))?;
-                        tx.execute(
-                            "UPDATE stamps SET recent_scans = ?3 WHERE batch_id = ?1 AND seq = ?2",
-                            args![batch, seq, json],
-                        )?;
+                        tx.execute(SET_RECENT_SCANS, args![batch, seq, json])?;
                     }
                 }
             }
@@ -240,47 +243,36 @@ impl<B: Backend> ScanStore for B {
                 return Err(not_found("batch", batch));
             }
             let mut out = BatchScanStats {
-                stamps_scanned: c.query_row(
-                    "SELECT COUNT(*) FROM stamps WHERE batch_id = ?1 AND scan_count > 0",
-                    args![batch.0],
-                    |r| r.get::<i64>(0),
-                )? as u64,
+                stamps_scanned: c.query_row(STAMPS_SCANNED, args![batch.0], |r| r.get::<i64>(0))?
+                    as u64,
                 ..BatchScanStats::default()
             };
             // A stamp scanned once cannot break any repeat rule.
-            c.each(
-                "SELECT seq, serial, scan_count, recent_scans FROM stamps
-                 WHERE batch_id = ?1 AND scan_count > 1 ORDER BY seq",
-                args![batch.0],
-                &mut |r| {
-                    let recent: Option<String> = r.get(3)?;
-                    let recent: Vec<RecentScan> = recent
-                        .as_deref()
-                        .map(serde_json::from_str)
-                        .transpose()
-                        .map_err(|e| StoreError::database(format!("stored recent scans: {e}")))?
-                        .unwrap_or_default();
-                    let Some(last) = recent.iter().map(|s| s.at).max() else {
-                        return Ok(());
-                    };
-                    let reasons = scan_rules::repeat_reasons(&recent, last, rules);
-                    if !reasons.is_empty() {
-                        out.suspicious.push(SuspiciousStamp {
-                            seq: r.get(0)?,
-                            serial: Serial(r.get::<i64>(1)? as u64).to_string(),
-                            scan_count: r.get::<i64>(2)? as u64,
-                            reasons,
-                        });
-                    }
-                    Ok(())
-                },
-            )?;
+            c.each(SCANNED_STAMPS, args![batch.0], &mut |r| {
+                let recent: Option<String> = r.get(3)?;
+                let recent: Vec<RecentScan> = recent
+                    .as_deref()
+                    .map(serde_json::from_str)
+                    .transpose()
+                    .map_err(|e| StoreError::database(format!("stored recent scans: {e}")))?
+                    .unwrap_or_default();
+                let Some(last) = recent.iter().map(|s| s.at).max() else {
+                    return Ok(());
+                };
+                let reasons = scan_rules::repeat_reasons(&recent, last, rules);
+                if !reasons.is_empty() {
+                    out.suspicious.push(SuspiciousStamp {
+                        seq: r.get(0)?,
+                        serial: Serial(r.get::<i64>(1)? as u64).to_string(),
+                        scan_count: r.get::<i64>(2)? as u64,
+                        reasons,
+                    });
+                }
+                Ok(())
+            })?;
             scan_pass(c, batch, &mut out, with_history)?;
-            out.reports = c.query_row(
-                "SELECT COUNT(*) FROM consumer_reports WHERE batch_id = ?1",
-                args![batch.0],
-                |r| r.get::<i64>(0),
-            )? as u64;
+            out.reports =
+                c.query_row(CONSUMER_REPORT_COUNT, args![batch.0], |r| r.get::<i64>(0))? as u64;
             Ok(out)
         })
     }
@@ -327,53 +319,49 @@ pub(super) fn scan_pass(
     let (mut first, mut last) = (None::<String>, String::new());
     let mut scans = 0u64;
     let mut history = Vec::new();
-    c.each(
-        "SELECT at, verdict, serial, network, device, agent, lat IS NOT NULL FROM scans WHERE batch_id = ?1 ORDER BY at",
-        args![batch.0],
-        &mut |r| {
-            let at = r.str(0)?;
-            scans += 1;
-            if first.is_none() {
-                first = Some(at.to_string());
+    c.each(BATCH_SCANS, args![batch.0], &mut |r| {
+        let at = r.str(0)?;
+        scans += 1;
+        if first.is_none() {
+            first = Some(at.to_string());
+        }
+        let key = at.get(..13).unwrap_or(at);
+        if key != last_key {
+            last_key = key.to_string();
+            last_day = vietnam_day(at)
+                .ok_or_else(|| bad_value("time", at))?
+                .to_string();
+        }
+        match per_day.last_mut() {
+            Some((d, n)) if *d == last_day => *n += 1,
+            _ => per_day.push((last_day.clone(), 1)),
+        }
+        let verdict = r.str(1)?;
+        match by_verdict.get_mut(verdict) {
+            Some(n) => *n += 1,
+            None => {
+                by_verdict.insert(verdict.to_string(), 1);
             }
-            let key = at.get(..13).unwrap_or(at);
-            if key != last_key {
-                last_key = key.to_string();
-                last_day = vietnam_day(at)
-                    .ok_or_else(|| bad_value("time", at))?
-                    .to_string();
-            }
-            match per_day.last_mut() {
-                Some((d, n)) if *d == last_day => *n += 1,
-                _ => per_day.push((last_day.clone(), 1)),
-            }
-            let verdict = r.str(1)?;
-            match by_verdict.get_mut(verdict) {
-                Some(n) => *n += 1,
-                None => {
-                    by_verdict.insert(verdict.to_string(), 1);
-                }
-            }
-            if with_history
-                && let Some(serial) = r.get::<Option<i64>>(2)?
-                && wanted.contains(&serial)
-            {
-                history.push(ScanRecord {
-                    serial: Serial(serial as u64).to_string(),
-                    at: timestamp(at)?,
-                    verdict: scan_rules::Verdict::parse(verdict)
-                        .ok_or_else(|| bad_value("scan verdict", verdict))?,
-                    network: r.get(3)?,
-                    device: r.get(4)?,
-                    agent: r.get(5)?,
-                    shared_location: r.get(6)?,
-                });
-            }
-            last.clear();
-            last.push_str(at);
-            Ok(())
-        },
-    )?;
+        }
+        if with_history
+            && let Some(serial) = r.get::<Option<i64>>(2)?
+            && wanted.contains(&serial)
+        {
+            history.push(ScanRecord {
+                serial: Serial(serial as u64).to_string(),
+                at: timestamp(at)?,
+                verdict: scan_rules::Verdict::parse(verdict)
+                    .ok_or_else(|| bad_value("scan verdict", verdict))?,
+                network: r.get(3)?,
+                device: r.get(4)?,
+                agent: r.get(5)?,
+                shared_location: r.get(6)?,
+            });
+        }
+        last.clear();
+        last.push_str(at);
+        Ok(())
+    })?;
     out.scans += scans;
     out.history.append(&mut history);
     out.first_scan_at = first.as_deref().map(timestamp).transpose()?;

@@ -11,6 +11,15 @@ use super::{StoreError, StoreResult};
 use crate::codes::{Kid, StampCode};
 use crate::domain::{BatchId, EventAction, Serial, StampCounts, StampState};
 
+// The SQL of this file, named, so that rustfmt formats the code around it.
+const INSERT_SIGNING_KEY: &str =
+    "INSERT INTO signing_keys (kid, public_key) VALUES (?1, ?2) ON CONFLICT (kid) DO NOTHING";
+const SIGNING_KEY_ID: &str = "SELECT id FROM signing_keys WHERE kid = ?1";
+const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM stamps WHERE batch_id = ?1";
+const INSERT_ISSUANCE: &str = "INSERT INTO issuances (uuid, batch_id, key_id, first_seq, count, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const STAMP_SCANS: &str = "SELECT seq, scan_count, first_scan_at FROM stamps WHERE batch_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3";
+const SEQS_IN_RANGE: &str = "SELECT seq FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3";
+
 /// Where issuance gets its stamps from and reports progress to. The store
 /// pulls chunks inside its transaction, so signing (on other threads) and
 /// writing overlap, and memory stays bounded by the chunk queue.
@@ -139,16 +148,16 @@ impl<B: Backend> StampStore for B {
                 return Err(not_found("batch", batch));
             }
             tx.execute(
-                "INSERT INTO signing_keys (kid, public_key) VALUES (?1, ?2) ON CONFLICT (kid) DO NOTHING",
+                INSERT_SIGNING_KEY,
                 args![kid.to_string(), &public_key[..]],
             )?;
             let key_id: i64 = tx.query_row(
-                "SELECT id FROM signing_keys WHERE kid = ?1",
+                SIGNING_KEY_ID,
                 args![kid.to_string()],
                 |r| r.get(0),
             )?;
             let last_seq: u32 = tx.query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM stamps WHERE batch_id = ?1",
+                LAST_SEQ,
                 args![batch.0],
                 |r| r.get(0),
             )?;
@@ -160,7 +169,7 @@ impl<B: Backend> StampStore for B {
                 })?;
             let issuance = uuid::Uuid::now_v7();
             let issuance_id = tx.insert(
-                "INSERT INTO issuances (uuid, batch_id, key_id, first_seq, count, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                INSERT_ISSUANCE,
                 args![issuance.to_string(), batch.0, key_id, first_seq, count, now()],
             )?;
             let mut writer = StampWriter::new(tx, batch, issuance_id);
@@ -243,18 +252,14 @@ impl<B: Backend> StampStore for B {
         limit: u32,
     ) -> StoreResult<Vec<(u32, u64, Option<jiff::Timestamp>)>> {
         self.read(|c| {
-            c.query_map(
-                "SELECT seq, scan_count, first_scan_at FROM stamps WHERE batch_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
-                args![batch.0, from_seq, limit],
-                |r| {
-                    let first: Option<String> = r.get(2)?;
-                    Ok((
-                        r.get(0)?,
-                        r.get::<i64>(1)? as u64,
-                        first.map(|f| timestamp(&f)).transpose()?,
-                    ))
-                },
-            )
+            c.query_map(STAMP_SCANS, args![batch.0, from_seq, limit], |r| {
+                let first: Option<String> = r.get(2)?;
+                Ok((
+                    r.get(0)?,
+                    r.get::<i64>(1)? as u64,
+                    first.map(|f| timestamp(&f)).transpose()?,
+                ))
+            })
         })
     }
 
@@ -356,7 +361,7 @@ impl<'t> StampWriter<'t> {
         } else {
             self.tx
                 .query_map(
-                    "SELECT seq FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3",
+                    SEQS_IN_RANGE,
                     args![self.batch.0, first_seq, first_seq + chunk.len() as u32 - 1],
                     |r| r.get(0),
                 )?

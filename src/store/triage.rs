@@ -9,6 +9,11 @@ use super::stamps::serial_key;
 use super::{StoreError, StoreResult};
 use crate::domain::{BatchId, Outcome, ReportKind, Serial, TriageKind};
 
+// The SQL of this file, named, so that rustfmt formats the code around it.
+const CONSUMER_REPORTS: &str = "SELECT id, serial, at, kind, message, place FROM consumer_reports WHERE batch_id = ?1 ORDER BY id DESC";
+const INSERT_RESOLUTION: &str = "INSERT INTO triage_resolutions (kind, item_id, outcome, note, actor, resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_CONSUMER_REPORT: &str = "INSERT INTO consumer_reports (serial, batch_id, at, kind, message, place, network) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
 /// A consumer report to record.
 #[derive(Debug, Clone)]
 pub struct NewReport {
@@ -109,23 +114,21 @@ pub trait TriageStore {
 impl<B: Backend> TriageStore for B {
     fn consumer_reports(&self, batch: BatchId) -> StoreResult<Vec<ConsumerReport>> {
         self.read(|c| {
-            c.query_map(
-                "SELECT id, serial, at, kind, message, place FROM consumer_reports WHERE batch_id = ?1 ORDER BY id DESC",
-                args![batch.0],
-                |r| {
-                    Ok(ConsumerReport {
-                        id: r.get(0)?,
-                        serial: r.get::<Option<i64>>(1)?.map(|s| Serial(s as u64).to_string()),
-                        at: ts(r, 2)?,
-                        kind: {
-                            let kind: String = r.get(3)?;
-                            kind.parse().map_err(|_| bad_value("report kind", &kind))?
-                        },
-                        message: r.get(4)?,
-                        place: r.get(5)?,
-                    })
-                },
-            )
+            c.query_map(CONSUMER_REPORTS, args![batch.0], |r| {
+                Ok(ConsumerReport {
+                    id: r.get(0)?,
+                    serial: r
+                        .get::<Option<i64>>(1)?
+                        .map(|s| Serial(s as u64).to_string()),
+                    at: ts(r, 2)?,
+                    kind: {
+                        let kind: String = r.get(3)?;
+                        kind.parse().map_err(|_| bad_value("report kind", &kind))?
+                    },
+                    message: r.get(4)?,
+                    place: r.get(5)?,
+                })
+            })
         })
     }
 
@@ -150,10 +153,12 @@ impl<B: Backend> TriageStore for B {
                 return Err(not_found(kind.as_str(), id));
             };
             if item.resolution.is_some() {
-                return Err(StoreError::Conflict(format!("{kind} {id} was resolved already")));
+                return Err(StoreError::Conflict(format!(
+                    "{kind} {id} was resolved already"
+                )));
             }
             tx.execute(
-                "INSERT INTO triage_resolutions (kind, item_id, outcome, note, actor, resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                INSERT_RESOLUTION,
                 args![kind.as_str(), id, outcome.as_str(), note, actor, now()],
             )?;
             // In the same transaction: a resolution that closed an alert is
@@ -172,15 +177,25 @@ impl<B: Backend> TriageStore for B {
                     "note": note,
                 })),
             )?;
-            load_triage(tx, false, None, Some((kind, id)))?.pop().ok_or_else(|| not_found("triage item", id))
+            load_triage(tx, false, None, Some((kind, id)))?
+                .pop()
+                .ok_or_else(|| not_found("triage item", id))
         })
     }
 
     fn add_report(&self, r: &NewReport) -> StoreResult<i64> {
         self.write(|tx| {
             tx.insert(
-                "INSERT INTO consumer_reports (serial, batch_id, at, kind, message, place, network) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                args![r.serial.map(serial_key), r.batch.map(|b| b.0), jiff::Timestamp::now().to_string(), r.kind.as_str(), r.message, r.place, r.network],
+                INSERT_CONSUMER_REPORT,
+                args![
+                    r.serial.map(serial_key),
+                    r.batch.map(|b| b.0),
+                    jiff::Timestamp::now().to_string(),
+                    r.kind.as_str(),
+                    r.message,
+                    r.place,
+                    r.network
+                ],
             )
         })
     }
