@@ -666,6 +666,15 @@ fn audit_verify(env: &Env) -> (i32, String) {
 #[test]
 fn audit_verify_detects_rows_changed_deleted_inserted_or_swapped() {
     let env = Env::new();
+    a_history_of_changes(&env);
+    let entries = every_change_is_an_entry_naming_who_made_it(&env);
+    each_tampering_with_a_copy_is_detected(&env);
+    a_kept_head_catches_a_log_rewritten_with_its_hashes(&env);
+    stored_subtrees_dropped_are_rebuilt_on_open(&env, entries);
+}
+
+/// Demo data, a print job, a void, a token and a signed head.
+fn a_history_of_changes(env: &Env) {
     env.ok(&["demo"]);
     env.ok(&[
         "sheet",
@@ -691,7 +700,11 @@ fn audit_verify_detects_rows_changed_deleted_inserted_or_swapped() {
     ]);
     env.ok(&["token", "create", "--role", "inspector"]);
     env.ok(&["audit", "sign"]);
-    let (code, out) = audit_verify(&env);
+}
+
+/// Returns how many entries the log holds.
+fn every_change_is_an_entry_naming_who_made_it(env: &Env) -> i64 {
+    let (code, out) = audit_verify(env);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("intact"), "{out}");
     let entries: i64 = {
@@ -730,8 +743,10 @@ fn audit_verify_detects_rows_changed_deleted_inserted_or_swapped() {
     assert_eq!(actor("producer.create"), "tem demo");
     assert!(actor("token.create").starts_with("cli:"));
     assert!(actor("stamps.void").starts_with("cli:"));
+    entries
+}
 
-    // Each tampering, on a fresh copy of the database.
+fn each_tampering_with_a_copy_is_detected(env: &Env) {
     let tamper = |sql: &str, why: &str| {
         let copy = Env::new();
         std::fs::copy(env.path("tem.db"), copy.path("tem.db")).unwrap();
@@ -770,10 +785,12 @@ fn audit_verify_detects_rows_changed_deleted_inserted_or_swapped() {
         "UPDATE audit_log SET seq = -1 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = -1",
         "swapped rows",
     );
+}
 
-    // Someone with the database rewrites an entry, its stored hash and
-    // drops every signed head: the log alone looks intact, but a head an
-    // inspector kept from before catches it.
+/// Someone with the database rewrites an entry, its stored hash and drops
+/// every signed head: the log alone looks intact, but a head an inspector
+/// kept from before catches it.
+fn a_kept_head_catches_a_log_rewritten_with_its_hashes(env: &Env) {
     let kept = env.path("kept-head.json");
     std::fs::write(&kept, env.ok(&["audit", "sign", "--json"])).unwrap();
     {
@@ -814,9 +831,11 @@ fn audit_verify_detects_rows_changed_deleted_inserted_or_swapped() {
             "{stdout}"
         );
     }
+}
 
-    // A database from before the stored subtrees (V9): they are rebuilt on
-    // open, the log grows on them and its new head is the recomputed one.
+/// A database from before the stored subtrees (V9): they are rebuilt on
+/// open, the log grows on them and its new head is the recomputed one.
+fn stored_subtrees_dropped_are_rebuilt_on_open(env: &Env, entries: i64) {
     {
         let db = rusqlite::Connection::open(env.path("tem.db")).unwrap();
         db.execute("DELETE FROM audit_nodes", []).unwrap();
@@ -825,7 +844,7 @@ fn audit_verify_detects_rows_changed_deleted_inserted_or_swapped() {
         "void", "--batch", "1", "--from", "4", "--count", "1", "--reason", "rách",
     ]);
     env.ok(&["audit", "sign"]);
-    let (code, out) = audit_verify(&env);
+    let (code, out) = audit_verify(env);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("2 signed heads checked"), "{out}");
     let nodes: i64 = rusqlite::Connection::open(env.path("tem.db"))
@@ -1034,67 +1053,134 @@ fn printed_urls(env: &Env, n: u32) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
-    use tem::service::bundle::{BUNDLE_DOMAIN, Bundle};
-    let service = Env::new();
-    service.ok(&["demo"]);
-    let urls = printed_urls(&service, 5);
-    service.ok(&[
-        "void",
-        "--batch",
-        "1",
-        "--from",
-        "5",
-        "--count",
-        "1",
-        "--reason",
-        "in hỏng",
-    ]);
-    service.ok(&[
-        "recall",
-        "--batch",
-        "1",
-        "--from",
-        "4",
-        "--count",
-        "1",
-        "--reason",
-        "nhiễm khuẩn",
-        "--notice",
-        "Ngừng sử dụng tem số 4",
-    ]);
-    let bundle_path = service.path("bundle.json");
-    let out = service.ok(&["bundle", "export", "-o", &bundle_path.display().to_string()]);
-    assert!(out.contains("1 recalled"), "{out}");
-    let keyset = service.path("tem-keys.json");
-    service.ok(&["keys", "export", "-o", &keyset.display().to_string()]);
-    let mut forged = urls[1].clone();
-    let last = forged.pop().unwrap();
-    forged.push(if last == '1' { '2' } else { '1' });
+/// The offline kit's world: a service whose batch 1 has stamp 4 recalled
+/// and stamp 5 voided, and an inspector's laptop (no database, no keys, no
+/// server) holding the service's bundle and the key set it pins.
+struct Kit {
+    service: Env,
+    field: Env,
+    /// Printed stamps 1–5 of batch 1.
+    urls: Vec<String>,
+    /// Stamp 2's URL with its last digit changed.
+    forged: String,
+    bundle: std::path::PathBuf,
+    trust: std::path::PathBuf,
+}
 
-    // The inspector's laptop: no database, no keys, no server.
-    let field = Env::new();
-    let bundle = field.path("bundle.json");
-    std::fs::copy(&bundle_path, &bundle).unwrap();
-    let trust = field.path("tem-keys.json");
-    std::fs::copy(&keyset, &trust).unwrap();
-    let verify = |bundle: &Path, extra: &[&str]| {
+impl Kit {
+    fn new() -> Kit {
+        let service = Env::new();
+        service.ok(&["demo"]);
+        let urls = printed_urls(&service, 5);
+        service.ok(&[
+            "void",
+            "--batch",
+            "1",
+            "--from",
+            "5",
+            "--count",
+            "1",
+            "--reason",
+            "in hỏng",
+        ]);
+        service.ok(&[
+            "recall",
+            "--batch",
+            "1",
+            "--from",
+            "4",
+            "--count",
+            "1",
+            "--reason",
+            "nhiễm khuẩn",
+            "--notice",
+            "Ngừng sử dụng tem số 4",
+        ]);
+        let bundle_path = service.path("bundle.json");
+        let out = service.ok(&["bundle", "export", "-o", &bundle_path.display().to_string()]);
+        assert!(out.contains("1 recalled"), "{out}");
+        let keyset = service.path("tem-keys.json");
+        service.ok(&["keys", "export", "-o", &keyset.display().to_string()]);
+        let mut forged = urls[1].clone();
+        let last = forged.pop().unwrap();
+        forged.push(if last == '1' { '2' } else { '1' });
+        let field = Env::new();
+        let (bundle, trust) = (field.path("bundle.json"), field.path("tem-keys.json"));
+        std::fs::copy(&bundle_path, &bundle).unwrap();
+        std::fs::copy(&keyset, &trust).unwrap();
+        Kit {
+            service,
+            field,
+            urls,
+            forged,
+            bundle,
+            trust,
+        }
+    }
+
+    /// `tem verify --bundle` on the laptop, at a market in Trà Vinh.
+    fn verify(&self, bundle: &Path, extra: &[&str]) -> std::process::Output {
         let mut args = vec![
             "verify",
             "--bundle",
             bundle.to_str().unwrap(),
             "--trust",
-            trust.to_str().unwrap(),
+            self.trust.to_str().unwrap(),
             "--place",
             "Chợ Trà Vinh",
             "--province",
             "Trà Vinh",
         ];
         args.extend_from_slice(extra);
-        field.run(&args)
-    };
-    let out = verify(&bundle, &[&urls[0], &urls[3], &urls[4], &forged]);
+        self.field.run(&args)
+    }
+
+    /// Where `tem verify --bundle` keeps the checks it made.
+    fn checks(&self) -> std::path::PathBuf {
+        self.field.path("bundle.json.checks.jsonl")
+    }
+
+    fn checks_kept(&self) -> usize {
+        std::fs::read_to_string(self.checks())
+            .unwrap()
+            .lines()
+            .count()
+    }
+
+    /// The bundle as the service signed it.
+    fn read_bundle(&self) -> tem::service::bundle::Bundle {
+        serde_json::from_str(&std::fs::read_to_string(&self.bundle).unwrap()).unwrap()
+    }
+
+    /// Writes `b` signed by `signer` to the laptop as `name`.
+    fn write_signed(
+        &self,
+        name: &str,
+        mut b: tem::service::bundle::Bundle,
+        signer: &tem::codes::Signer,
+    ) -> std::path::PathBuf {
+        use tem::service::bundle::BUNDLE_DOMAIN;
+        let sig = signer.sign_document(BUNDLE_DOMAIN, &serde_json::to_vec(&b.payload).unwrap());
+        b.signature = data_encoding::BASE64URL_NOPAD.encode(&sig);
+        b.kid = signer.kid().to_string();
+        let path = self.field.path(name);
+        std::fs::write(&path, serde_json::to_string(&b).unwrap()).unwrap();
+        path
+    }
+}
+
+#[test]
+fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
+    let kit = Kit::new();
+    the_kit_judges_stamps_offline(&kit);
+    a_stale_bundle_is_a_warning_not_a_failure(&kit);
+    edited_and_impostor_bundles_are_refused_and_record_nothing(&kit);
+    back_online_the_checks_become_an_inspection_and_scans(&kit);
+}
+
+fn the_kit_judges_stamps_offline(kit: &Kit) {
+    let u = &kit.urls;
+    let out = kit.verify(&kit.bundle, &[&u[0], &u[3], &u[4], &kit.forged]);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -1116,27 +1202,20 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
     );
     assert!(!stderr.contains("warning"), "a fresh bundle: {stderr}");
     assert!(
-        !field.path("tem.db").exists(),
+        !kit.field.path("tem.db").exists(),
         "offline checks touch no database"
     );
-    let checks = field.path("bundle.json.checks.jsonl");
-    assert_eq!(std::fs::read_to_string(&checks).unwrap().lines().count(), 4);
+    assert_eq!(kit.checks_kept(), 4);
+}
 
-    // A stale bundle (signed by the service ten days ago): a warning, not a failure.
-    let ring = tem::codes::KeyRing::open(&service.path("keys")).unwrap();
-    let signer = ring.signer().unwrap();
-    let mut old: Bundle = serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+/// Signed by the service ten days ago.
+fn a_stale_bundle_is_a_warning_not_a_failure(kit: &Kit) {
+    let ring = tem::codes::KeyRing::open(&kit.service.path("keys")).unwrap();
+    let mut old = kit.read_bundle();
     old.payload.created_at =
         (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(240)).to_string();
-    let resign = |b: &mut Bundle, signer: &tem::codes::Signer| {
-        let sig = signer.sign_document(BUNDLE_DOMAIN, &serde_json::to_vec(&b.payload).unwrap());
-        b.signature = data_encoding::BASE64URL_NOPAD.encode(&sig);
-        b.kid = signer.kid().to_string();
-    };
-    resign(&mut old, &signer);
-    let stale = field.path("stale.json");
-    std::fs::write(&stale, serde_json::to_string(&old).unwrap()).unwrap();
-    let out = verify(&stale, &[&urls[0]]);
+    let stale = kit.write_signed("stale.json", old, &ring.signer().unwrap());
+    let out = kit.verify(&stale, &[&kit.urls[0]]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("10 days ago"), "{stderr}");
@@ -1144,24 +1223,27 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
         stderr.contains("warning: the bundle is older than 7 days"),
         "{stderr}"
     );
-    let out = verify(&stale, &["--max-age", "30", &urls[0]]);
+    let out = kit.verify(&stale, &["--max-age", "30", &kit.urls[0]]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+}
 
-    // Edited by hand: the recall removed. Refused.
-    let text = std::fs::read_to_string(&bundle).unwrap();
-    let edited = field.path("edited.json");
+fn edited_and_impostor_bundles_are_refused_and_record_nothing(kit: &Kit) {
+    let checks_before = kit.checks_kept();
+    // Edited by hand: the recall removed.
+    let text = std::fs::read_to_string(&kit.bundle).unwrap();
+    let edited = kit.field.path("edited.json");
     std::fs::write(
         &edited,
         text.replace("Ngừng sử dụng tem số 4", "Bình thường"),
     )
     .unwrap();
-    let out = verify(&edited, &[&urls[3]]);
+    let out = kit.verify(&edited, &[&kit.urls[3]]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("changed after tem signed it"), "{stderr}");
     assert!(out.stdout.is_empty());
-    // Re-signed by someone else's key, with that key put in the bundle: not trusted.
-    let mut forged_bundle: Bundle = serde_json::from_str(&text).unwrap();
+    // Re-signed by someone else's key, with that key put in the bundle.
+    let mut forged_bundle = kit.read_bundle();
     forged_bundle
         .payload
         .batches
@@ -1176,23 +1258,26 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
             mallory.public_key(),
             tem::codes::KeyStatus::Active,
         ));
-    resign(&mut forged_bundle, &mallory);
-    let impostor = field.path("impostor.json");
-    std::fs::write(&impostor, serde_json::to_string(&forged_bundle).unwrap()).unwrap();
-    let out = verify(&impostor, &[&urls[3]]);
+    let impostor = kit.write_signed("impostor.json", forged_bundle, &mallory);
+    let out = kit.verify(&impostor, &[&kit.urls[3]]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not in the key set you trust"), "{stderr}");
-    // The refused bundles recorded nothing.
-    assert_eq!(std::fs::read_to_string(&checks).unwrap().lines().count(), 4);
+    assert_eq!(
+        kit.checks_kept(),
+        checks_before,
+        "refused bundles record nothing"
+    );
+}
 
-    // Back online: the checks become an inspection and scans.
+fn back_online_the_checks_become_an_inspection_and_scans(kit: &Kit) {
     let token = "sync-admin-token-0123456789abcdef";
-    let mut cmd = service.cmd();
+    let mut cmd = kit.service.cmd();
     cmd.env("TEM_ADMIN_TOKEN", token);
     let (mut serve, url) = crate::common::serve(cmd);
+    let checks = kit.checks();
     let sync = |token: &str| {
-        field.run(&[
+        kit.field.run(&[
             "bundle",
             "sync",
             "--checks",
@@ -1206,11 +1291,7 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
     let out = sync("wrong-token");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
-    assert_eq!(
-        std::fs::read_to_string(&checks).unwrap().lines().count(),
-        4,
-        "kept after a failure"
-    );
+    assert_eq!(kit.checks_kept(), 4, "kept after a failure");
     let out = sync(token);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -1228,7 +1309,7 @@ fn offline_bundle_checks_stamps_with_no_network_and_syncs_later() {
     let _ = serve.kill();
     let _ = serve.wait();
 
-    let db = rusqlite::Connection::open(service.path("tem.db")).unwrap();
+    let db = rusqlite::Connection::open(kit.service.path("tem.db")).unwrap();
     let (source, province, items): (String, String, i64) = db
         .query_row(
             "SELECT source, province, (SELECT COUNT(*) FROM inspection_items WHERE inspection_id = i.id) FROM inspections i",
