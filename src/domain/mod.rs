@@ -13,6 +13,7 @@ pub mod inspection;
 pub mod network;
 mod producer;
 mod product;
+pub mod robots;
 pub mod scan;
 mod stamp;
 pub mod text;

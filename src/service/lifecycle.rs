@@ -87,6 +87,18 @@ pub struct BatchStats {
     pub scans_by_province: Vec<ProvinceScans>,
     /// Scans with a shared location (the rest have no known province).
     pub located_scans: u64,
+    /// Fetches of the batch's stamp URLs by link-preview robots, crawlers
+    /// and HEAD requests, per robot family, most first: never scans.
+    pub previews: Vec<PreviewFetches>,
+}
+
+/// How often one family of robots fetched a batch's stamp URLs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PreviewFetches {
+    /// "facebook", "zalo", "google", "head"…
+    pub family: String,
+    /// Fetches.
+    pub fetches: u64,
 }
 
 /// Scans located in one province.
@@ -146,6 +158,11 @@ pub(crate) fn batch_stats(
         scans: store.batch_scan_stats(batch, rules, false)?,
         scans_by_province: by_province(&locations),
         located_scans: locations.len() as u64,
+        previews: store
+            .previews(batch)?
+            .into_iter()
+            .map(|(family, fetches)| PreviewFetches { family, fetches })
+            .collect(),
     })
 }
 

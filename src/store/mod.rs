@@ -23,6 +23,7 @@ mod media;
 pub mod migrate;
 mod pg_tls;
 mod postgres;
+mod previews;
 mod registry;
 mod rows;
 mod scans;
@@ -40,6 +41,7 @@ pub use lifecycle::{
 };
 pub use media::MediaStore;
 pub use postgres::PgStore;
+pub use previews::PreviewStore;
 pub use registry::{BatchSummary, RegistryStore};
 pub use scans::{
     BatchScanStats, NewScan, ScanOutcome, ScanRecord, ScanStore, ScannedStamp, SuspiciousStamp,
@@ -152,13 +154,14 @@ store_sum!(
     AuditStore,
     InspectionStore,
     AccessStore,
-    MediaStore
+    MediaStore,
+    PreviewStore
 );
 
 /// The aggregates' traits, for calling a `Store`'s methods.
 pub mod prelude {
     pub use super::{
-        AccessStore, AuditStore, InspectionStore, LifecycleStore, MediaStore, RegistryStore,
-        ScanStore, StampStore, Store, TriageStore,
+        AccessStore, AuditStore, InspectionStore, LifecycleStore, MediaStore, PreviewStore,
+        RegistryStore, ScanStore, StampStore, Store, TriageStore,
     };
 }

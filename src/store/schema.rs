@@ -34,6 +34,7 @@ pub const TABLES: &[&str] = &[
     "media",
     "verifications",
     "rate_windows",
+    "previews",
 ];
 
 /// Rows in each table of `TABLES` (empty tables included), in its order.

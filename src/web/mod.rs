@@ -162,6 +162,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
         web::get().to(scan::scan_page),
     )
     .route(
+        &format!("{scan_prefix}/{{code}}"),
+        web::head().to(scan::preview::head),
+    )
+    .route(
         &format!("{scan_prefix}/{{code}}/report"),
         web::post().to(scan::report),
     );

@@ -16,6 +16,7 @@ use crate::domain::BatchId;
 use crate::domain::scan::{RepeatReason, Verdict};
 use crate::service::scan::{Client, Details, ScanResult};
 
+pub(crate) mod preview;
 mod strings;
 pub(crate) use strings::Strings;
 
@@ -443,6 +444,9 @@ pub(crate) async fn scan_page(
 ) -> Result<HttpResponse, ApiError> {
     if !could_be_a_code(&code) {
         return Err(ApiError::NotFound(format!("no page {}", req.path())));
+    }
+    if let Some(family) = crate::domain::robots::robot_family(&client(&req, &state).user_agent) {
+        return preview::respond(&req, &state, &code, family).await;
     }
     let lang = language(&req);
     let result = run_scan(&req, &state, &code).await?;

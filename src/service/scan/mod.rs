@@ -16,6 +16,7 @@
 //! "unavailable" (503) and the next group is recorded as usual.
 
 mod job;
+mod preview;
 mod recorder;
 mod verify;
 
@@ -32,6 +33,7 @@ use crate::domain::scan::{RepeatRules, Verdict};
 use crate::domain::{Batch, BatchId, Producer, Product};
 use crate::store::{NewReport, ScanOutcome, Store, StoreError};
 use job::{Failure, Job, Pending};
+pub use preview::Preview;
 pub(crate) use recorder::Recorder;
 use recorder::Recorders;
 use verify::Keys;

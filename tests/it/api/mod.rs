@@ -10,6 +10,7 @@ mod dashboard_roles;
 mod helpers;
 mod inspections;
 mod lifecycle;
+mod previews;
 mod registry;
 mod roles;
 mod scan;
