@@ -32,6 +32,8 @@ pub(super) struct BatchPage {
     /// Scans by province (shared locations), as SVG; empty when none.
     province_chart: String,
     located: u64,
+    /// Fetches by link-preview robots and crawlers, per family: not scans.
+    previews: Vec<crate::service::lifecycle::PreviewFetches>,
     recall: Option<RecallRecord>,
     reports: Vec<ConsumerReport>,
     layouts: Vec<(String, String)>,
@@ -105,6 +107,7 @@ pub(super) async fn batch_page(
         .collect();
     let province_chart = charts::scans_by_province(&by_province, t.by_province);
     let located = stats.located_scans;
+    let previews = stats.previews;
     let page = BatchPage {
         f: signed.frame,
         counts: stats.stamps,
@@ -112,6 +115,7 @@ pub(super) async fn batch_page(
         chart,
         province_chart,
         located,
+        previews,
         b,
         product,
         producer,

@@ -73,6 +73,15 @@ fn shared_links_are_previewed_not_scanned() {
         );
     }
     assert_eq!(stats["scans"]["scans"], 2, "{stats}");
+    // And on the batch's dashboard page, apart from the scans.
+    let mut v = crate::api::dashboard::Visitor::new(&app);
+    v.sign_in(crate::api::helpers::TOKEN);
+    let page = v.get(&format!("/app/batches/{batch}"));
+    assert!(
+        page.body.contains("id=\"previews\"") && page.body.contains("facebook: 2"),
+        "{}",
+        page.body
+    );
 }
 
 #[test]
