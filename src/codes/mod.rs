@@ -3,6 +3,7 @@
 //! photos. Nothing here touches the registry.
 
 pub mod batch;
+pub mod claim;
 pub mod format;
 pub mod keyring;
 pub mod list;
