@@ -22,6 +22,10 @@ pub struct IssueArgs {
     /// How many stamps, 1 to 1,000,000.
     #[arg(long)]
     count: u64,
+    /// Give each stamp a claim code for a scratch-off panel: the buyer's
+    /// secret that catches copied stamps for certain.
+    #[arg(long)]
+    claim_codes: bool,
     /// Also write the new stamps to this CSV file (serial, short_code, url…).
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
@@ -121,8 +125,11 @@ pub fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<ExitCode> {
         store,
         &keys,
         &config.base_url,
-        batch.id,
-        u64::from(count),
+        issue::Order {
+            batch: batch.id,
+            count: u64::from(count),
+            claim_codes: args.claim_codes,
+        },
         &super::cli_as(),
         &mut on_written,
     );

@@ -129,8 +129,7 @@ pub fn load_and_issue(
                 store,
                 &ring,
                 ctx.base_url(),
-                id,
-                DEMO_STAMPS_PER_BATCH,
+                super::issue::Order::plain(id, DEMO_STAMPS_PER_BATCH),
                 &Actor::admin("demo"),
                 &mut |_| Ok(()),
             )?;

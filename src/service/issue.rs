@@ -16,7 +16,7 @@ use super::ServiceResult;
 use crate::codes::format::{qr_for, qr_version};
 use crate::codes::{KeyRing, Kid, Signer, StampCode};
 use crate::domain::{Actor, BatchId, DomainError, Serial};
-use crate::store::{IssueReceipt, StampFeed, Store};
+use crate::store::{IssueReceipt, NewIssuance, StampFeed, Store};
 
 /// The most stamps one issuance may create. A province's yearly need is in
 /// the tens of thousands; a million keeps one transaction under ~20 s here.
@@ -42,25 +42,37 @@ pub struct IssueSummary {
 /// aborts (and rolls back) the issuance.
 pub type OnWritten<'a> = &'a mut dyn FnMut(&[(u32, StampCode)]) -> Result<(), String>;
 
-/// Issues `count` stamps with the active key of the context's key
-/// directory (the API and the dashboard; the CLI calls `issue` with the ring
-/// it reads the signing key from, to print it and write it in its CSV).
-pub fn issue_for(
-    ctx: &super::Context,
-    batch: BatchId,
-    count: u64,
-    by: &Actor,
-) -> ServiceResult<IssueSummary> {
+/// What to issue.
+#[derive(Debug, Clone, Copy)]
+pub struct Order {
+    /// The batch.
+    pub batch: BatchId,
+    /// How many stamps (1 to `MAX_PER_ISSUANCE`).
+    pub count: u64,
+    /// Whether each stamp gets a claim code (`codes::claim`) for a
+    /// scratch-off panel.
+    pub claim_codes: bool,
+}
+
+impl Order {
+    /// `count` stamps of `batch`, without claim codes.
+    pub fn plain(batch: BatchId, count: u64) -> Order {
+        Order {
+            batch,
+            count,
+            claim_codes: false,
+        }
+    }
+}
+
+/// Issues with the active key of the context's key directory (the API and
+/// the dashboard; the CLI calls `issue` with the ring it reads the signing
+/// key from, to print it and write it in its CSV).
+pub fn issue_for(ctx: &super::Context, order: Order, by: &Actor) -> ServiceResult<IssueSummary> {
     let keys = ctx.keys()?;
-    issue(
-        ctx.store(),
-        &keys,
-        ctx.base_url(),
-        batch,
-        count,
-        by,
-        &mut |_| Ok(()),
-    )
+    issue(ctx.store(), &keys, ctx.base_url(), order, by, &mut |_| {
+        Ok(())
+    })
 }
 
 /// Checks a requested stamp count.
@@ -74,22 +86,31 @@ pub fn validate_count(count: u64) -> Result<u32, DomainError> {
     }
 }
 
-/// Issues `count` stamps for `batch`. `on_written` sees every stored stamp
-/// with its sequence number, chunk by chunk, while the transaction is open:
-/// an error from it rolls the whole issuance back.
-#[instrument(skip(store, keys, base_url, on_written), fields(batch.id = %batch))]
+/// Issues `order`. `on_written` sees every stored stamp with its sequence
+/// number, chunk by chunk, while the transaction is open: an error from it
+/// rolls the whole issuance back. Stamps with claim codes make the key
+/// directory's claim key first, if it has none.
+#[instrument(skip(store, keys, base_url, on_written), fields(batch.id = %order.batch))]
 pub fn issue(
     store: &dyn Store,
     keys: &KeyRing,
     base_url: &str,
-    batch: BatchId,
-    count: u64,
+    order: Order,
     by: &Actor,
     on_written: OnWritten<'_>,
 ) -> ServiceResult<IssueSummary> {
+    let Order {
+        batch,
+        count,
+        claim_codes,
+    } = order;
     let count = validate_count(count)?;
     super::access::batch(store, &by.grant, batch)?;
     let signer = keys.signer()?;
+    if claim_codes {
+        let _lock = KeyRing::lock(keys.dir())?;
+        crate::codes::claim::ClaimKey::open_or_create(keys.dir())?;
+    }
     let started = Instant::now();
     let threads = crate::parallel::cores();
     let claimed = AtomicU32::new(0);
@@ -109,14 +130,14 @@ pub fn issue(
             batch,
             on_written,
         };
-        let result = store.issue_stamps(
+        let new = NewIssuance {
             batch,
-            signer.kid(),
-            &signer.public_key(),
+            kid: signer.kid(),
+            public_key: &signer.public_key(),
             count,
-            &by.name,
-            &mut feed,
-        );
+            claim_codes,
+        };
+        let result = store.issue_stamps(&new, &by.name, &mut feed);
         // Unblock and stop the signers whatever happened.
         stop.store(true, Ordering::Relaxed);
         drop(feed);

@@ -133,6 +133,25 @@ pub fn by_province(locations: &[(f64, f64)]) -> Vec<ProvinceScans> {
     out
 }
 
+/// Lets stamp `seq` of `batch`, locked by five wrong claim codes, take
+/// codes again (its producer, when the buyer asks); false if it was not
+/// locked.
+#[tracing::instrument(skip_all)]
+pub fn unlock_claim(
+    store: &dyn Store,
+    batch: BatchId,
+    seq: u32,
+    by: &Actor,
+) -> ServiceResult<bool> {
+    access::batch(store, &by.grant, batch)?;
+    let stamp = store
+        .stamps(batch, seq, 1)?
+        .into_iter()
+        .find(|s| s.seq == seq)
+        .ok_or_else(|| super::not_found("stamp", format!("number {seq} of batch {batch}")))?;
+    Ok(store.unlock_claim(stamp.serial, &by.name)?)
+}
+
 /// The figures of a batch the grant may see.
 #[tracing::instrument(skip_all)]
 pub fn stats(

@@ -14,6 +14,7 @@ mod access;
 mod audit;
 mod backend;
 pub mod backup;
+pub mod claims;
 mod conn;
 mod inspections;
 mod journal;
@@ -34,6 +35,7 @@ mod triage;
 
 pub use access::{AccessStore, NewToken, SessionRecord, TokenInfo};
 pub use audit::AuditStore;
+pub use claims::{ClaimAttempt, ClaimOutcome, ClaimStore};
 pub use inspections::{InspectionScan, InspectionStore, NewInspection};
 pub use lifecycle::{
     Event, LifecycleStore, NewPrintJob, NewRecall, PrintJob, PrintedStamps, RecallNotice,
@@ -47,7 +49,7 @@ pub use scans::{
     BatchScanStats, NewScan, ScanOutcome, ScanRecord, ScanStore, ScannedStamp, SuspiciousStamp,
 };
 pub use sqlite::SqliteStore;
-pub use stamps::{IssueReceipt, StampFeed, StampStore, StoredStamp};
+pub use stamps::{IssueReceipt, NewIssuance, StampFeed, StampStore, StoredStamp};
 pub use triage::{ConsumerReport, NewReport, Resolution, TriageItem, TriageStore};
 
 /// A failure's cause, kept so the log shows the whole chain.
@@ -155,13 +157,14 @@ store_sum!(
     InspectionStore,
     AccessStore,
     MediaStore,
-    PreviewStore
+    PreviewStore,
+    ClaimStore
 );
 
 /// The aggregates' traits, for calling a `Store`'s methods.
 pub mod prelude {
     pub use super::{
-        AccessStore, AuditStore, InspectionStore, LifecycleStore, MediaStore, PreviewStore,
-        RegistryStore, ScanStore, StampStore, Store, TriageStore,
+        AccessStore, AuditStore, ClaimStore, InspectionStore, LifecycleStore, MediaStore,
+        PreviewStore, RegistryStore, ScanStore, StampStore, Store, TriageStore,
     };
 }

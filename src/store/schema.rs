@@ -35,6 +35,8 @@ pub const TABLES: &[&str] = &[
     "verifications",
     "rate_windows",
     "previews",
+    "claims",
+    "claim_windows",
 ];
 
 /// Rows in each table of `TABLES` (empty tables included), in its order.

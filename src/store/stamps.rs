@@ -16,7 +16,9 @@ const INSERT_SIGNING_KEY: &str =
     "INSERT INTO signing_keys (kid, public_key) VALUES (?1, ?2) ON CONFLICT (kid) DO NOTHING";
 const SIGNING_KEY_ID: &str = "SELECT id FROM signing_keys WHERE kid = ?1";
 const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM stamps WHERE batch_id = ?1";
-const INSERT_ISSUANCE: &str = "INSERT INTO issuances (uuid, batch_id, key_id, first_seq, count, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_ISSUANCE: &str =
+    "INSERT INTO issuances (uuid, batch_id, key_id, first_seq, count, created_at, claim_codes)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const STAMP_SCANS: &str = "SELECT seq, scan_count, first_scan_at FROM stamps WHERE batch_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3";
 const SEQS_IN_RANGE: &str = "SELECT seq FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3";
 
@@ -93,16 +95,28 @@ impl StoredStamp {
     }
 }
 
+/// An issuance to store: how many stamps of which batch, under which key.
+#[derive(Debug, Clone, Copy)]
+pub struct NewIssuance<'a> {
+    /// The batch.
+    pub batch: BatchId,
+    /// The key that signs them.
+    pub kid: Kid,
+    /// Its public key (recorded with the key's id).
+    pub public_key: &'a [u8; 32],
+    /// How many stamps.
+    pub count: u32,
+    /// Whether the stamps carry claim codes (`codes::claim`).
+    pub claim_codes: bool,
+}
+
 /// Issued stamps: one transaction per issuance, then reads by batch, serial and state.
 pub trait StampStore {
     /// Stores `count` stamps from `feed` for `batch`, signed by `kid`, in one
     /// transaction. Serials are unique across the registry.
     fn issue_stamps(
         &self,
-        batch: BatchId,
-        kid: Kid,
-        public_key: &[u8; 32],
-        count: u32,
+        new: &NewIssuance<'_>,
         actor: &str,
         feed: &mut dyn StampFeed,
     ) -> StoreResult<IssueReceipt>;
@@ -136,13 +150,17 @@ pub trait StampStore {
 impl<B: Backend> StampStore for B {
     fn issue_stamps(
         &self,
-        batch: BatchId,
-        kid: Kid,
-        public_key: &[u8; 32],
-        count: u32,
+        new: &NewIssuance<'_>,
         actor: &str,
         feed: &mut dyn StampFeed,
     ) -> StoreResult<IssueReceipt> {
+        let NewIssuance {
+            batch,
+            kid,
+            public_key,
+            count,
+            claim_codes,
+        } = *new;
         self.issue_write(count, |tx| {
             if !batch_exists(tx, batch)? {
                 return Err(not_found("batch", batch));
@@ -170,7 +188,15 @@ impl<B: Backend> StampStore for B {
             let issuance = uuid::Uuid::now_v7();
             let issuance_id = tx.insert(
                 INSERT_ISSUANCE,
-                args![issuance.to_string(), batch.0, key_id, first_seq, count, now()],
+                args![
+                    issuance.to_string(),
+                    batch.0,
+                    key_id,
+                    first_seq,
+                    count,
+                    now(),
+                    i64::from(claim_codes)
+                ],
             )?;
             let mut writer = StampWriter::new(tx, batch, issuance_id);
             let mut seq = first_seq;

@@ -52,6 +52,7 @@ macro_rules! api {
 api! {
     "/verify/{code}" { GET => super::scan::verify_json, [] }
     "/scans/location" { POST => super::scan::share_location, [] }
+    "/claims" { POST => super::scan::claim::claim, [] }
     "/producers" {
         GET => list_producers, [Admin, Producer, Inspector];
         POST => create_producer, [Admin];
@@ -82,6 +83,7 @@ api! {
     "/batches/{id}/recall/lift" { POST => lift_recall, [Admin, Inspector] }
     "/batches/{id}/void" { POST => void_stamps, [Admin, Producer] }
     "/batches/{id}/activate" { POST => activate_stamps, [Admin, Producer] }
+    "/batches/{id}/claims/unlock" { POST => unlock_claim, [Admin, Producer] }
     "/batches/{id}/stats" { GET => batch_stats, [Admin, Producer, Inspector] }
     "/batches/{id}/report" { GET => batch_report, [Admin, Producer, Inspector] }
     "/batches/{id}/verification" { POST => verify_batch, [Admin, Inspector] }
@@ -285,6 +287,9 @@ pub(crate) async fn add_stage(
 pub(crate) struct IssueRequest {
     /// How many stamps to issue: 1 to 1,000,000.
     pub count: u64,
+    /// Give each stamp a claim code for a scratch-off panel (default no).
+    #[serde(default)]
+    pub claim_codes: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -313,7 +318,15 @@ pub(crate) async fn issue_stamps(
 ) -> Result<HttpResponse, ApiError> {
     let id = BatchId(id.into_inner());
     let summary = call(&state, move |ctx| {
-        issue::issue_for(ctx, id, body.count, &caller)
+        issue::issue_for(
+            ctx,
+            issue::Order {
+                batch: id,
+                count: body.count,
+                claim_codes: body.claim_codes,
+            },
+            &caller,
+        )
     })
     .await?;
     Ok(HttpResponse::Created().json(IssueResponse {
@@ -474,6 +487,31 @@ pub(crate) async fn void_stamps(
 pub(crate) struct RangeRequest {
     pub from: u32,
     pub count: u32,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UnlockRequest {
+    /// The stamp's number in the batch.
+    pub seq: u32,
+}
+
+#[utoipa::path(post, path = "/api/v1/batches/{id}/claims/unlock", tag = "lifecycle", security(("bearer" = [])),
+    params(("id" = u32, Path)), request_body = UnlockRequest,
+    responses((status = 200, description = "{\"unlocked\": true|false}"), (status = 404, body = ErrorBody)))]
+/// Lets a stamp locked by five wrong claim codes take codes again.
+pub(crate) async fn unlock_claim(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<u32>,
+    body: web::Json<UnlockRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, seq) = (BatchId(id.into_inner()), body.seq);
+    ok_json(&state, move |ctx| {
+        crate::service::lifecycle::unlock_claim(ctx.store(), id, seq, &caller)
+            .map(|unlocked| serde_json::json!({ "unlocked": unlocked }))
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/batches/{id}/activate", tag = "lifecycle", security(("bearer" = [])),

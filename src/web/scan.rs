@@ -16,6 +16,7 @@ use crate::domain::BatchId;
 use crate::domain::scan::{RepeatReason, Verdict};
 use crate::service::scan::{Client, Details, ScanResult};
 
+pub(crate) mod claim;
 pub(crate) mod preview;
 mod strings;
 pub(crate) use strings::Strings;

@@ -1810,3 +1810,29 @@ fn the_field_kit_refuses_bundles_it_has_no_pinned_key_for() {
     let out = fresh.run(&["verify", "--bundle", fake_path.to_str().unwrap(), &forged]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn issuing_with_claim_codes_makes_the_claim_key_once_for_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let key = env.path("keys/claim.key");
+    assert!(!key.exists(), "no claim key before a claim issuance");
+    env.ok(&["issue", "--batch", "1", "--count", "3", "--claim-codes"]);
+    let first = std::fs::read(&key).unwrap();
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    env.ok(&["issue", "--batch", "1", "--count", "2", "--claim-codes"]);
+    assert_eq!(std::fs::read(&key).unwrap(), first, "made once, then kept");
+    let db = rusqlite::Connection::open(env.path("tem.db")).unwrap();
+    let claim_issuances: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM issuances WHERE claim_codes = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(claim_issuances, 2);
+}

@@ -404,8 +404,7 @@ fn batch_verification_during_an_issuance_never_reports_tampering() {
                     &*store,
                     &ring,
                     "https://tem.example.vn",
-                    batch,
-                    300,
+                    tem::service::issue::Order::plain(batch, 300),
                     &tem::domain::Actor::admin("test"),
                     &mut |_| Ok(()),
                 )
@@ -458,6 +457,7 @@ fn batch_verification_during_an_issuance_never_reports_tampering() {
 #[test]
 fn every_batch_use_case_refuses_another_producers_actor() {
     use tem::domain::{Actor, BatchId, Grant, Role, StageInput};
+    use tem::service::issue::Order;
     use tem::service::{ServiceError, registry};
     let env = Env::new();
     env.ok(&["demo"]);
@@ -490,7 +490,7 @@ fn every_batch_use_case_refuses_another_producers_actor() {
     let refused: Vec<(&str, Result<(), ServiceError>)> = vec![
         (
             "issue",
-            tem::service::issue::issue_for(&ctx, id, 5, &intruder).map(drop),
+            tem::service::issue::issue_for(&ctx, Order::plain(id, 5), &intruder).map(drop),
         ),
         (
             "activate",
@@ -588,5 +588,5 @@ fn every_batch_use_case_refuses_another_producers_actor() {
         name: "token 8 (producer)".into(),
     };
     tem::service::lifecycle::stats(&*store, &owner_actor.grant, id, &rules).unwrap();
-    tem::service::issue::issue_for(&ctx, id, 1, &owner_actor).unwrap();
+    tem::service::issue::issue_for(&ctx, Order::plain(id, 1), &owner_actor).unwrap();
 }

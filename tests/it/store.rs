@@ -91,6 +91,17 @@ store_suite!(
 
 const KID: Kid = Kid([1, 2, 3, 4, 5, 6, 7, 8]);
 
+/// An issuance of `count` stamps of `batch` under `KID`, without claim codes.
+fn issuance(batch: BatchId, public_key: &[u8; 32], count: u32) -> tem::store::NewIssuance<'_> {
+    tem::store::NewIssuance {
+        batch,
+        kid: KID,
+        public_key,
+        count,
+        claim_codes: false,
+    }
+}
+
 fn producer(store: &dyn Store, name: &str) -> tem::domain::Producer {
     store
         .create_producer(
@@ -210,10 +221,7 @@ fn issue(store: &dyn Store, batch: BatchId, serials: std::ops::RangeInclusive<u6
     let n = serials.len() as u32;
     store
         .issue_stamps(
-            batch,
-            KID,
-            &[7; 32],
-            n,
+            &issuance(batch, &[7; 32], n),
             "test",
             &mut ScriptedFeed::new(batch, vec![serials]),
         )
@@ -473,10 +481,7 @@ fn a_serial_that_exists_is_replaced_never_reused(s: &Subject) {
     let first: Vec<u64> = (1..=40).collect();
     let r = store
         .issue_stamps(
-            batch,
-            KID,
-            &[0; 32],
-            40,
+            &issuance(batch, &[0; 32], 40),
             "test",
             &mut ScriptedFeed::new(batch, vec![first]),
         )
@@ -491,10 +496,7 @@ fn a_serial_that_exists_is_replaced_never_reused(s: &Subject) {
     second[36] = 101;
     let r = store
         .issue_stamps(
-            batch,
-            KID,
-            &[0; 32],
-            40,
+            &issuance(batch, &[0; 32], 40),
             "test",
             &mut ScriptedFeed::new(batch, vec![second]),
         )
@@ -506,10 +508,7 @@ fn a_serial_that_exists_is_replaced_never_reused(s: &Subject) {
     // A big issuance crosses several multi-row groups on both stores.
     let r = store
         .issue_stamps(
-            batch,
-            KID,
-            &[0; 32],
-            1200,
+            &issuance(batch, &[0; 32], 1200),
             "test",
             &mut ScriptedFeed::new(batch, vec![(2000..2600).collect(), (2590..3190).collect()]),
         )
@@ -551,7 +550,7 @@ fn a_failing_feed_rolls_the_whole_issuance_back(s: &Subject) {
     let mut feed = ScriptedFeed::new(batch, vec![(1..=64).collect(), (65..=128).collect()]);
     feed.fail_after_first_chunk = true;
     let err = store
-        .issue_stamps(batch, KID, &[0; 32], 128, "test", &mut feed)
+        .issue_stamps(&issuance(batch, &[0; 32], 128), "test", &mut feed)
         .unwrap_err();
     assert!(
         matches!(err, StoreError::Aborted(ref m) if m.contains("disk full")),
@@ -563,7 +562,7 @@ fn a_failing_feed_rolls_the_whole_issuance_back(s: &Subject) {
     // A feed that runs dry is refused the same way.
     let mut short = ScriptedFeed::new(batch, vec![(1..=10).collect()]);
     assert!(matches!(
-        store.issue_stamps(batch, KID, &[0; 32], 20, "test", &mut short),
+        store.issue_stamps(&issuance(batch, &[0; 32], 20), "test", &mut short),
         Err(StoreError::Aborted(_))
     ));
     assert!(store.stamps(batch, 1, 1000).unwrap().is_empty());
@@ -577,13 +576,13 @@ fn stamps_for_another_batch_are_refused(s: &Subject) {
     let (store, batch) = store_with_batch(s);
     let mut feed = ScriptedFeed::new(BatchId(batch.0 + 1), vec![(1..=5).collect()]);
     assert!(matches!(
-        store.issue_stamps(batch, KID, &[0; 32], 5, "test", &mut feed),
+        store.issue_stamps(&issuance(batch, &[0; 32], 5), "test", &mut feed),
         Err(StoreError::Aborted(_))
     ));
     let mut feed = ScriptedFeed::new(batch, vec![(1..=5).collect()]);
     let missing = BatchId(batch.0 + 1);
     assert!(matches!(
-        store.issue_stamps(missing, KID, &[0; 32], 5, "test", &mut feed),
+        store.issue_stamps(&issuance(missing, &[0; 32], 5), "test", &mut feed),
         Err(StoreError::NotFound { what: "batch", .. })
     ));
 }

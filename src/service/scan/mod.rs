@@ -15,6 +15,7 @@
 //! The recorder survives a panic: the scans of the failed group are answered
 //! "unavailable" (503) and the next group is recorded as usual.
 
+mod claim;
 mod job;
 mod preview;
 mod recorder;
@@ -32,6 +33,7 @@ use crate::codes::{CodeCheck, CodeError, StampCode, Verifier};
 use crate::domain::scan::{RepeatRules, Verdict};
 use crate::domain::{Batch, BatchId, Producer, Product};
 use crate::store::{NewReport, ScanOutcome, Store, StoreError};
+pub use claim::ClaimAnswer;
 use job::{Failure, Job, Pending};
 pub use preview::Preview;
 pub(crate) use recorder::Recorder;

@@ -22,6 +22,8 @@ pub(crate) struct IssueForm {
     #[serde(default)]
     csrf: String,
     count: String,
+    /// "on" when the claim-code box is ticked.
+    claim_codes: Option<String>,
 }
 
 /// Runs a batch form's action; errors go back to the batch page next to
@@ -66,6 +68,7 @@ pub(crate) async fn issue(
 ) -> Result<HttpResponse, DashError> {
     signed.check_csrf(&form.csrf)?;
     let (id, t, count) = (id.into_inner(), signed.frame.t, form.count.clone());
+    let claim_codes = form.claim_codes.is_some();
     batch_action(
         signed,
         state,
@@ -75,7 +78,12 @@ pub(crate) async fn issue(
         &["count"],
         move |ctx, who| {
             let n = parse_number("count", &count, t)?;
-            let summary = issue::issue_for(ctx, BatchId(id), u64::from(n), who)?;
+            let order = issue::Order {
+                batch: BatchId(id),
+                count: u64::from(n),
+                claim_codes,
+            };
+            let summary = issue::issue_for(ctx, order, who)?;
             Ok(u64::from(summary.receipt.count))
         },
     )

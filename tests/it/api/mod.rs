@@ -5,6 +5,7 @@
 mod audit;
 mod browser;
 mod browser_dashboard;
+mod claims;
 mod dashboard;
 mod dashboard_roles;
 mod helpers;

@@ -193,6 +193,8 @@ fn every_route_answers_each_caller_as_its_roles_say() {
             ("POST", "/batches/{id}/recall/lift") => json!({"reason": "xong"}),
             ("POST", "/batches/{id}/void") => json!({"from": 4, "count": 1, "reason": "in hỏng"}),
             ("POST", "/batches/{id}/activate") => json!({"from": 1, "count": 2}),
+            ("POST", "/batches/{id}/claims/unlock") => json!({"seq": 1}),
+            ("POST", "/claims") => json!({"code": "123", "claim_code": "1"}),
             ("POST", "/audit/heads") => json!({}),
             ("POST", "/triage/{kind}/{id}/resolve") => {
                 json!({"outcome": "no-action", "note": "đã kiểm tra"})

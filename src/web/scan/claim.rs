@@ -1,0 +1,57 @@
+//! `POST /api/v1/claims`: a buyer claims a stamp with the code under its
+//! scratch-off panel (`Scanner::claim`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::client;
+use crate::service::scan::ClaimAnswer;
+use crate::web::{ApiError, AppState};
+
+/// A claim as the API takes it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClaimRequest {
+    /// The stamp's URL or code, as scanned.
+    code: String,
+    /// The code under the scratch-off panel (spaces and dashes allowed).
+    claim_code: String,
+    /// The buyer's province, if they choose to say.
+    province: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/claims", tag = "scan", request_body = ClaimRequest,
+    responses((status = 200, body = ClaimAnswer,
+        description = "result: claimed, already-claimed (with when and where), wrong-code (with tries_left) or locked"),
+        (status = 400, body = crate::web::error::ErrorBody),
+        (status = 404, body = crate::web::error::ErrorBody, description = "the code is not a genuine stamp of this service"),
+        (status = 409, body = crate::web::error::ErrorBody, description = "the stamp was issued without a claim code"),
+        (status = 429, body = crate::web::error::ErrorBody, description = "too many requests from this network")))]
+/// Claims a stamp: the first right code claims it; five wrong codes lock it,
+/// and a network that sends twenty wrong codes in an hour is locked out.
+pub(crate) async fn claim(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ClaimRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let client = client(&req, &state);
+    if !state.limiter.allow(client.ip).await {
+        return Err(ApiError::TooManyRequests);
+    }
+    let b = body.into_inner();
+    let province = crate::domain::text::optional(
+        "province",
+        b.province.as_deref(),
+        100,
+        crate::domain::text::Lines::One,
+    )
+    .map_err(crate::service::ServiceError::from)?;
+    let answer = state
+        .scanner
+        .claim(&b.code, &b.claim_code, province, &client)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(answer))
+}

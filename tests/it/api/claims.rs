@@ -1,0 +1,226 @@
+//! Claim codes through the server (issue 17, part 1): the first right code
+//! claims a stamp; wrong codes lock a stamp at five and a network at twenty
+//! an hour; a database copy holds no claim code.
+
+use serde_json::{Value, json};
+use tem::codes::StampCode;
+use tem::codes::claim::ClaimKey;
+use tem::config::ScanSettings;
+
+use crate::api::helpers::{TestApp, spawn_app_full};
+
+/// An app with one batch of `count` stamps issued with claim codes, and one
+/// stamp issued without; returns it and the stamps' URLs (the plain one last).
+fn app_with_claim_stamps(count: u64) -> (TestApp, Vec<String>) {
+    let app = spawn_app_full(
+        true,
+        &ScanSettings {
+            rate_per_minute: 0,
+            ..ScanSettings::default()
+        },
+        |_| {},
+    );
+    let producer = app.create_producer();
+    let product = app.create_product(producer);
+    let r = app.post(
+        &format!("/api/v1/products/{product}/batches"),
+        &json!({"lot_code": "C-1", "production_date": "2026-11-01", "quantity": 100}),
+    );
+    let batch = r.body["id"].as_u64().unwrap();
+    let issued = app.post(
+        &format!("/api/v1/batches/{batch}/stamps"),
+        &json!({"count": count, "claim_codes": true}),
+    );
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let plain = app.post(
+        &format!("/api/v1/batches/{batch}/stamps"),
+        &json!({"count": 1}),
+    );
+    assert_eq!(plain.status, 201);
+    let urls = app
+        .get(&format!("/api/v1/batches/{batch}/stamps?limit=1000"))
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["url"].as_str().unwrap().to_string())
+        .collect();
+    (app, urls)
+}
+
+/// The claim code printed under the panel of the stamp at `url`.
+fn claim_code(app: &TestApp, url: &str) -> String {
+    let code = StampCode::parse(url).unwrap();
+    let key = ClaimKey::open(&app.dir.path().join("keys"))
+        .unwrap()
+        .unwrap();
+    key.code(code.serial, code.batch).grouped()
+}
+
+fn claim(app: &TestApp, url: &str, typed: &str) -> (u16, Value) {
+    let r = app.post_with_token(
+        "/api/v1/claims",
+        &json!({"code": url, "claim_code": typed}),
+        None,
+    );
+    (r.status, r.body)
+}
+
+/// A code of the right shape (its check digit holds) that is not the stamp's.
+fn wrong_code(right: &str) -> String {
+    let digits: String = right.chars().filter(char::is_ascii_digit).collect();
+    (0..10u8)
+        .map(|d| {
+            let mut c: Vec<u8> = digits.bytes().collect();
+            c[0] = b'0' + (c[0] - b'0' + 1 + d) % 10;
+            String::from_utf8(c).unwrap()
+        })
+        .find_map(|candidate| {
+            // Fix the check digit by trying each last digit.
+            (0..10u8).find_map(|last| {
+                let mut c = candidate.clone().into_bytes();
+                *c.last_mut().unwrap() = b'0' + last;
+                let c = String::from_utf8(c).unwrap();
+                (tem::codes::claim::ClaimCode::parse(&c).is_some() && c != digits).then_some(c)
+            })
+        })
+        .unwrap()
+}
+
+#[test]
+fn the_first_right_code_claims_the_stamp_and_only_once() {
+    let (app, urls) = app_with_claim_stamps(3);
+    let right = claim_code(&app, &urls[0]);
+    let (status, body) = claim(&app, &urls[0], &wrong_code(&right));
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("wrong-code")),
+        "{body}"
+    );
+    assert_eq!(body["tries_left"], 4);
+    let (status, body) = claim(&app, &urls[0], &right);
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("claimed")),
+        "{body}"
+    );
+    let claimed_at = body["claimed_at"].as_str().unwrap().to_string();
+    // Again, with the right code or any other: claimed before, and when.
+    for typed in [right.clone(), wrong_code(&right)] {
+        let (_, body) = claim(&app, &urls[0], &typed);
+        assert_eq!(body["result"], "already-claimed", "{body}");
+        assert_eq!(body["claimed_at"], claimed_at.as_str());
+    }
+    // Another stamp's code does not claim this one.
+    let (_, body) = claim(&app, &urls[1], &claim_code(&app, &urls[2]));
+    assert_eq!(body["result"], "wrong-code", "{body}");
+    // The claim is in the audit log.
+    let entries = app.get("/api/v1/audit/entries?limit=1000").body;
+    assert!(
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "stamp.claim"),
+        "{entries}"
+    );
+}
+
+#[test]
+fn five_wrong_codes_lock_a_stamp_and_twenty_lock_a_network() {
+    let (app, urls) = app_with_claim_stamps(6);
+    let right = claim_code(&app, &urls[0]);
+    for left in (1..=4).rev() {
+        let (_, body) = claim(&app, &urls[0], &wrong_code(&right));
+        assert_eq!(body["tries_left"], left, "{body}");
+    }
+    let (_, body) = claim(&app, &urls[0], &wrong_code(&right));
+    assert_eq!(
+        body["result"], "locked",
+        "the fifth wrong code locks: {body}"
+    );
+    let (_, body) = claim(&app, &urls[0], &right);
+    assert_eq!(body["result"], "locked", "even the right code now: {body}");
+    // The producer lifts the lock (the buyer asked): the right code claims.
+    let batch = tem::codes::StampCode::parse(&urls[0]).unwrap().batch.0;
+    let r = app.post(
+        &format!("/api/v1/batches/{batch}/claims/unlock"),
+        &json!({"seq": 1}),
+    );
+    assert_eq!((r.status, &r.body), (200, &json!({"unlocked": true})));
+    let (_, body) = claim(&app, &urls[0], &right);
+    assert_eq!(body["result"], "claimed", "{body}");
+    // Fifteen more wrong codes over three other stamps: twenty from this
+    // network this hour; then even a right code for a fresh stamp waits.
+    for url in &urls[1..4] {
+        let right = claim_code(&app, url);
+        for _ in 0..4 {
+            assert_eq!(
+                claim(&app, url, &wrong_code(&right)).1["result"],
+                "wrong-code"
+            );
+        }
+    }
+    let right4 = claim_code(&app, &urls[4]);
+    for _ in 0..3 {
+        assert_eq!(
+            claim(&app, &urls[4], &wrong_code(&right4)).1["result"],
+            "wrong-code"
+        );
+    }
+    let right5 = claim_code(&app, &urls[5]);
+    let (_, body) = claim(&app, &urls[5], &right5);
+    assert_eq!(
+        body["result"], "locked",
+        "the network is out of tries: {body}"
+    );
+}
+
+#[test]
+fn only_genuine_claim_stamps_can_be_claimed() {
+    let (app, urls) = app_with_claim_stamps(1);
+    let right = claim_code(&app, &urls[0]);
+    // A forged code (its signature broken): no such stamp.
+    let mut forged = urls[0].clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '1' { '2' } else { '1' });
+    let (status, body) = claim(&app, &forged, &right);
+    assert_eq!(status, 404, "{body}");
+    // A stamp issued without a claim code.
+    let (status, body) = claim(&app, urls.last().unwrap(), &right);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    // Malformed input is a wrong code, not an error.
+    let (status, body) = claim(&app, &urls[0], "not a code");
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("wrong-code")),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_copy_of_the_database_holds_no_claim_code() {
+    let (app, urls) = app_with_claim_stamps(5);
+    let db = std::fs::read(app.dir.path().join("tem.db")).unwrap_or_default();
+    let wal = std::fs::read(app.dir.path().join("tem.db-wal")).unwrap_or_default();
+    for url in &urls[..5] {
+        let code = claim_code(&app, url);
+        let digits: String = code.chars().filter(char::is_ascii_digit).collect();
+        for bytes in [&db, &wal] {
+            assert!(
+                !bytes.windows(digits.len()).any(|w| w == digits.as_bytes()),
+                "claim code {code} found in the database files"
+            );
+        }
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(app.dir.path().join("keys/claim.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
