@@ -24,6 +24,10 @@ pub enum Verdict {
     Voided,
     /// The product is past its expiry date.
     Expired,
+    /// A buyer claimed this stamp with the code under its scratch-off
+    /// panel: whoever scans it now, if they just bought the pack, probably
+    /// holds a copy.
+    Claimed,
     /// Issued but never printed: a stamp nobody should hold. Suspicious.
     NotPrinted,
     /// The signature is valid but the registry does not know the serial.
@@ -47,6 +51,7 @@ impl Verdict {
             Verdict::Recalled => "recalled",
             Verdict::Voided => "voided",
             Verdict::Expired => "expired",
+            Verdict::Claimed => "claimed",
             Verdict::NotPrinted => "not-printed",
             Verdict::UnknownSerial => "unknown-serial",
             Verdict::Forged => "forged",
@@ -57,11 +62,12 @@ impl Verdict {
     }
 
     /// Every verdict, the good one first.
-    pub const ALL: [Verdict; 10] = [
+    pub const ALL: [Verdict; 11] = [
         Verdict::Genuine,
         Verdict::Recalled,
         Verdict::Voided,
         Verdict::Expired,
+        Verdict::Claimed,
         Verdict::NotPrinted,
         Verdict::UnknownSerial,
         Verdict::Forged,
@@ -95,6 +101,8 @@ pub struct Registered {
     pub expiry: Option<jiff::civil::Date>,
     /// When tem issued the stamp.
     pub issued_at: jiff::Timestamp,
+    /// Whether a buyer has claimed it (claim codes).
+    pub claimed: bool,
 }
 
 /// What the signature check of a scanned code found, as the judge needs it
@@ -159,6 +167,8 @@ pub fn judge(
         Verdict::NotPrinted
     } else if r.expiry.is_some_and(|e| e < today) {
         Verdict::Expired
+    } else if r.claimed {
+        Verdict::Claimed
     } else {
         Verdict::Genuine
     }
@@ -304,6 +314,7 @@ mod tests {
             recalled: false,
             expiry: None,
             issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
+            claimed: false,
         };
         assert_eq!(judge(genuine, Some(&printed), today), Verdict::Genuine);
         assert_eq!(judge(genuine, None, today), Verdict::UnknownSerial);
@@ -316,6 +327,20 @@ mod tests {
             ..printed.clone()
         };
         assert_eq!(judge(genuine, Some(&issued), today), Verdict::NotPrinted);
+        let claimed = Registered {
+            claimed: true,
+            ..printed.clone()
+        };
+        assert_eq!(judge(genuine, Some(&claimed), today), Verdict::Claimed);
+        let claimed_then_recalled = Registered {
+            recalled: true,
+            ..claimed.clone()
+        };
+        assert_eq!(
+            judge(genuine, Some(&claimed_then_recalled), today),
+            Verdict::Recalled,
+            "a recall outranks a claim"
+        );
         let voided = Registered {
             state: StampState::Voided,
             ..printed.clone()
@@ -341,6 +366,7 @@ mod tests {
             recalled: false,
             expiry: None,
             issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
+            claimed: false,
         };
         // Issued at 1,000, the key stopped signing at 2,000: still genuine.
         let revoked = revoked_until(Some(2_000));

@@ -321,6 +321,7 @@ impl<'a> Judge<'a> {
                 recalled,
                 expiry,
                 issued_at: stamp.issued_at,
+                claimed: self.store.claimed_at(stamp.serial)?.is_some(),
             });
         }
         let verdict = judge(check.signature(), registered.as_ref(), today);

@@ -33,6 +33,7 @@ const SET_CLAIMED: &str = "UPDATE claims SET claimed_at = ?2, province = ?3 WHER
 const ADD_FAILURE: &str =
     "UPDATE claims SET failures = failures + 1, locked_at = CASE WHEN failures + 1 >= ?2 THEN ?3 ELSE locked_at END
      WHERE serial = ?1";
+const CLAIMED_AT: &str = "SELECT claimed_at FROM claims WHERE serial = ?1";
 const UNLOCK: &str =
     "UPDATE claims SET failures = 0, locked_at = NULL WHERE serial = ?1 AND locked_at IS NOT NULL";
 
@@ -84,6 +85,8 @@ pub enum ClaimOutcome {
 pub trait ClaimStore {
     /// Records a claim attempt in one transaction and says what it came to.
     fn claim(&self, attempt: &ClaimAttempt) -> StoreResult<ClaimOutcome>;
+    /// When a stamp was claimed, if it was.
+    fn claimed_at(&self, serial: Serial) -> StoreResult<Option<jiff::Timestamp>>;
     /// Lets a stamp locked by wrong codes take codes again; false if it was
     /// not locked.
     fn unlock_claim(&self, serial: Serial, actor: &str) -> StoreResult<bool>;
@@ -143,6 +146,14 @@ impl<B: Backend> ClaimStore for B {
             } else {
                 ClaimOutcome::WrongCode { left }
             })
+        })
+    }
+
+    fn claimed_at(&self, serial: Serial) -> StoreResult<Option<jiff::Timestamp>> {
+        self.read(|c| {
+            let at: Option<Option<String>> =
+                c.query_opt(CLAIMED_AT, args![serial_key(serial)], |r| r.get(0))?;
+            at.flatten().map(|t| timestamp(&t)).transpose()
         })
     }
 

@@ -73,6 +73,8 @@ pub struct ScannedStamp {
     pub first_scan_at: Option<jiff::Timestamp>,
     /// The recall in force on it, if any.
     pub recall: Option<RecallNotice>,
+    /// When a buyer claimed it with its claim code, if one did.
+    pub claimed_at: Option<jiff::Timestamp>,
 }
 
 /// One recorded scan, as a report shows it (the network only as its salted hash).
@@ -391,6 +393,7 @@ struct Looked {
     kid: String,
     issued_at: String,
     recall: Option<RecallNotice>,
+    claimed_at: Option<String>,
 }
 
 /// What the registry says about a scanned code.
@@ -400,6 +403,8 @@ struct Matched {
     found: Option<Found>,
     recall: Option<RecallNotice>,
     issued_at: Option<jiff::Timestamp>,
+    /// When a buyer claimed it (claim codes), if one did.
+    claimed_at: Option<jiff::Timestamp>,
     /// (batch, seq) of a row the code's serial names but whose bytes differ
     /// although the signature holds.
     mismatch: Option<(u32, u32)>,
@@ -410,8 +415,9 @@ struct Matched {
 /// `FOR UPDATE OF s` on PostgreSQL, so scans of one stamp through several
 /// nodes count one after the other.
 const SCAN_LOOKUP: &str = "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
-        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at
+        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at, c.claimed_at
  FROM stamps s JOIN batches b ON b.id = s.batch_id
+      LEFT JOIN claims c ON c.serial = s.serial
       JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
       LEFT JOIN recalls r ON r.id = (
           SELECT id FROM recalls
@@ -460,6 +466,7 @@ fn look_up(tx: &dyn Conn, sql: &str, code: Option<&StampCode>) -> StoreResult<Op
             kid: r.get(8)?,
             issued_at: r.get(9)?,
             recall,
+            claimed_at: r.get(13)?,
         })
     })
 }
@@ -487,6 +494,7 @@ fn match_registry(check: &CodeCheck, looked: Option<Looked>) -> StoreResult<Matc
             issued_at: Some(timestamp(&l.issued_at)?),
             found: Some(l.found),
             recall: l.recall,
+            claimed_at: l.claimed_at.map(|c| timestamp(&c)).transpose()?,
             mismatch: None,
         }
     } else {
@@ -510,6 +518,7 @@ fn registered(m: &Matched) -> StoreResult<Option<Registered>> {
             .map(|e| e.parse().map_err(|_| bad_value("date", e)))
             .transpose()?,
         issued_at,
+        claimed: m.claimed_at.is_some(),
     }))
 }
 
@@ -555,7 +564,8 @@ fn record_one(
     }
     let (mut repeat, mut stamp) = (Vec::new(), None);
     if let (Some(found), Some((serial, _))) = (matched.found, code) {
-        let counted = count_scan(tx, scan, scan_id, serial, found, matched.recall, rules)?;
+        let flags = (matched.recall, matched.claimed_at);
+        let counted = count_scan(tx, scan, scan_id, serial, found, flags, rules)?;
         (repeat, stamp) = (counted.0, Some(counted.1));
     }
     Ok(ScanOutcome {
@@ -595,7 +605,7 @@ fn count_scan(
     scan_id: i64,
     serial: Serial,
     (batch, seq, state, count, first, recent, _): Found,
-    recall: Option<RecallNotice>,
+    (recall, claimed_at): (Option<RecallNotice>, Option<jiff::Timestamp>),
     rules: &RepeatRules,
 ) -> StoreResult<(Vec<scan_rules::RepeatReason>, ScannedStamp)> {
     let mut recent: Vec<RecentScan> = recent
@@ -644,6 +654,7 @@ fn count_scan(
         scan_count: count as u64,
         first_scan_at: Some(first),
         recall,
+        claimed_at,
     };
     Ok((repeat, stamp))
 }

@@ -154,50 +154,9 @@ impl<B: Backend> StampStore for B {
         actor: &str,
         feed: &mut dyn StampFeed,
     ) -> StoreResult<IssueReceipt> {
-        let NewIssuance {
-            batch,
-            kid,
-            public_key,
-            count,
-            claim_codes,
-        } = *new;
+        let (batch, count) = (new.batch, new.count);
         self.issue_write(count, |tx| {
-            if !batch_exists(tx, batch)? {
-                return Err(not_found("batch", batch));
-            }
-            tx.execute(
-                INSERT_SIGNING_KEY,
-                args![kid.to_string(), &public_key[..]],
-            )?;
-            let key_id: i64 = tx.query_row(
-                SIGNING_KEY_ID,
-                args![kid.to_string()],
-                |r| r.get(0),
-            )?;
-            let last_seq: u32 = tx.query_row(
-                LAST_SEQ,
-                args![batch.0],
-                |r| r.get(0),
-            )?;
-            let first_seq = last_seq
-                .checked_add(1)
-                .filter(|f| f.checked_add(count - 1).is_some())
-                .ok_or_else(|| {
-                    StoreError::Conflict(format!("batch {batch} cannot hold more stamps"))
-                })?;
-            let issuance = uuid::Uuid::now_v7();
-            let issuance_id = tx.insert(
-                INSERT_ISSUANCE,
-                args![
-                    issuance.to_string(),
-                    batch.0,
-                    key_id,
-                    first_seq,
-                    count,
-                    now(),
-                    i64::from(claim_codes)
-                ],
-            )?;
+            let (issuance, issuance_id, first_seq) = open_issuance(tx, new)?;
             let mut writer = StampWriter::new(tx, batch, issuance_id);
             let mut seq = first_seq;
             let mut written = 0u32;
@@ -236,7 +195,7 @@ impl<B: Backend> StampStore for B {
                     actor,
                     reason: None,
                     detail: Some(
-                        serde_json::json!({ "issuance": issuance.to_string(), "kid": kid.to_string() }),
+                        serde_json::json!({ "issuance": issuance.to_string(), "kid": new.kid.to_string() }),
                     ),
                 },
             )?;
@@ -337,6 +296,36 @@ pub(super) fn stamp_row(r: &Row) -> StoreResult<StoredStamp> {
 }
 
 /// Serials are stored as signed 64-bit integers, bit for bit.
+/// Records an issuance (its key first, if new) and numbers it after the
+/// batch's last stamp: its uuid, row id and first number.
+fn open_issuance(tx: &dyn Conn, new: &NewIssuance<'_>) -> StoreResult<(uuid::Uuid, i64, u32)> {
+    let (batch, count) = (new.batch, new.count);
+    if !batch_exists(tx, batch)? {
+        return Err(not_found("batch", batch));
+    }
+    let kid = new.kid.to_string();
+    tx.execute(INSERT_SIGNING_KEY, args![kid, &new.public_key[..]])?;
+    let key_id: i64 = tx.query_row(SIGNING_KEY_ID, args![kid], |r| r.get(0))?;
+    let last_seq: u32 = tx.query_row(LAST_SEQ, args![batch.0], |r| r.get(0))?;
+    let first_seq = last_seq
+        .checked_add(1)
+        .filter(|f| f.checked_add(count - 1).is_some())
+        .ok_or_else(|| StoreError::Conflict(format!("batch {batch} cannot hold more stamps")))?;
+    let issuance = uuid::Uuid::now_v7();
+    let claim_codes = i64::from(new.claim_codes);
+    let row = args![
+        issuance.to_string(),
+        batch.0,
+        key_id,
+        first_seq,
+        count,
+        now(),
+        claim_codes
+    ];
+    let issuance_id = tx.insert(INSERT_ISSUANCE, row)?;
+    Ok((issuance, issuance_id, first_seq))
+}
+
 pub(super) fn serial_key(serial: Serial) -> i64 {
     serial.0 as i64
 }

@@ -117,7 +117,7 @@ fn client(req: &HttpRequest, state: &AppState) -> Client {
 /// The JSON answer (also documented in the OpenAPI file).
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ScanJson {
-    /// genuine, recalled, voided, expired, not-printed, unknown-serial, forged, unknown-key, revoked-key, malformed
+    /// genuine, recalled, voided, expired, claimed, not-printed, unknown-serial, forged, unknown-key, revoked-key, malformed
     pub verdict: Verdict,
     /// Set when a genuine stamp looks copied: code "repeat-scan" and the reasons.
     pub warning: Option<WarningJson>,
@@ -131,6 +131,9 @@ pub(crate) struct ScanJson {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub first_scan_at: Option<jiff::Timestamp>,
     pub recall: Option<crate::service::lifecycle::RecallNotice>,
+    /// When a buyer claimed the stamp with its claim code (verdict claimed).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub claimed_at: Option<jiff::Timestamp>,
     pub batch: Option<serde_json::Value>,
     pub product: Option<serde_json::Value>,
     pub producer: Option<serde_json::Value>,
@@ -173,6 +176,7 @@ fn to_json(result: &ScanResult, lang: Lang) -> ScanJson {
         scan_count: o.stamp.as_ref().map_or(0, |s| s.scan_count),
         first_scan_at: o.stamp.as_ref().and_then(|s| s.first_scan_at),
         recall: o.stamp.as_ref().and_then(|s| s.recall.clone()),
+        claimed_at: o.stamp.as_ref().and_then(|s| s.claimed_at),
         batch: d.and_then(|d| serde_json::to_value(&d.batch).ok()),
         product: d.and_then(|d| serde_json::to_value(&d.product).ok()),
         producer: d.and_then(|d| serde_json::to_value(&d.producer).ok()),
@@ -271,6 +275,9 @@ fn page(
     let mut warnings = Vec::new();
     if !o.repeat.is_empty() {
         warnings.push(t.repeat_warning(o.stamp.as_ref().map_or(0, |s| s.scan_count)));
+    }
+    if let Some(at) = o.stamp.as_ref().and_then(|s| s.claimed_at) {
+        warnings.push(t.claimed_on(&lang.time(at)));
     }
     let details = match &result.details {
         Some(d) => Some(state.page_parts.details(d, lang, &state.scan_prefix)?),

@@ -286,6 +286,7 @@ pub fn verdict_vi(v: &str) -> &'static str {
         "recalled" => "Đã thu hồi",
         "voided" => "Đã hủy",
         "expired" => "Hết hạn",
+        "claimed" => "Đã được người mua xác nhận",
         "not-printed" => "Chưa in",
         "unknown-serial" => "Không có trong hệ thống",
         "forged" => "Giả (sai chữ ký)",

@@ -147,6 +147,10 @@ impl Strings {
                     "Sản phẩm đã hết hạn",
                     "Tem thật, nhưng sản phẩm đã quá hạn sử dụng.",
                 ),
+                Verdict::Claimed => (
+                    "Tem đã được người mua xác nhận",
+                    "Một người mua đã nhập mã cào của tem này. Nếu bạn vừa mua gói hàng này, tem của nó nhiều khả năng là bản sao.",
+                ),
                 Verdict::NotPrinted => (
                     "Tem đáng ngờ",
                     "Tem này chưa từng được in ra. Hãy báo cho cơ quan quản lý.",
@@ -187,6 +191,10 @@ impl Strings {
                     "Product expired",
                     "The stamp is genuine, but the product is past its date.",
                 ),
+                Verdict::Claimed => (
+                    "Stamp already claimed",
+                    "A buyer claimed this stamp with the code under its panel. If you have just bought this pack, its stamp is probably a copy.",
+                ),
                 Verdict::NotPrinted => (
                     "Suspicious stamp",
                     "This stamp was never printed. Please tell the inspectors.",
@@ -218,6 +226,15 @@ impl Strings {
             format!(
                 "Warning: this stamp has been scanned {count} times, from several devices or in a short time. It may have been copied; check the package and the seller."
             )
+        }
+    }
+
+    /// When the stamp was claimed, for the person now holding the pack.
+    pub fn claimed_on(&self, when: &str) -> String {
+        if self.vi {
+            format!("Tem này đã được một người mua xác nhận lúc {when}.")
+        } else {
+            format!("This stamp was claimed by a buyer on {when}.")
         }
     }
 

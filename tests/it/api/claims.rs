@@ -224,3 +224,37 @@ fn a_copy_of_the_database_holds_no_claim_code() {
     );
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn later_scans_of_a_claimed_stamp_say_so() {
+    use crate::api::scan::{PHONE, path_of, scan_json};
+    let (app, urls) = app_with_claim_stamps(2);
+    // Sheets are printed and the stamps scanned before the sale: genuine.
+    let batch = StampCode::parse(&urls[0]).unwrap().batch.0;
+    let sheet = app.get(&format!("/api/v1/batches/{batch}/sheet.csv"));
+    assert_eq!(sheet.status, 200);
+    assert_eq!(
+        scan_json(&app, &path_of(&urls[0]), PHONE)["verdict"],
+        "genuine"
+    );
+    let (_, body) = claim(&app, &urls[0], &claim_code(&app, &urls[0]));
+    assert_eq!(body["result"], "claimed");
+    // Whoever scans it now learns it was claimed, and when.
+    let j = scan_json(&app, &path_of(&urls[0]), "another-phone");
+    assert_eq!(j["verdict"], "claimed", "{j}");
+    assert_eq!(j["claimed_at"], body["claimed_at"], "{j}");
+    let mut r = ureq::get(app.url(&path_of(&urls[0])))
+        .header("User-Agent", "another-phone")
+        .call()
+        .unwrap();
+    let html = r.body_mut().read_to_string().unwrap();
+    assert!(
+        html.contains("data-verdict=\"claimed\"") && html.contains("bản sao"),
+        "{html}"
+    );
+    // The other stamp of the batch is untouched.
+    assert_eq!(
+        scan_json(&app, &path_of(&urls[1]), PHONE)["verdict"],
+        "genuine"
+    );
+}
