@@ -75,6 +75,8 @@ pub struct ScannedStamp {
     pub recall: Option<RecallNotice>,
     /// When a buyer claimed it with its claim code, if one did.
     pub claimed_at: Option<jiff::Timestamp>,
+    /// Whether it was issued with a claim code (the page offers to claim it).
+    pub claimable: bool,
 }
 
 /// One recorded scan, as a report shows it (the network only as its salted hash).
@@ -394,6 +396,7 @@ struct Looked {
     issued_at: String,
     recall: Option<RecallNotice>,
     claimed_at: Option<String>,
+    claimable: i64,
 }
 
 /// What the registry says about a scanned code.
@@ -405,6 +408,8 @@ struct Matched {
     issued_at: Option<jiff::Timestamp>,
     /// When a buyer claimed it (claim codes), if one did.
     claimed_at: Option<jiff::Timestamp>,
+    /// Whether it was issued with a claim code.
+    claimable: bool,
     /// (batch, seq) of a row the code's serial names but whose bytes differ
     /// although the signature holds.
     mismatch: Option<(u32, u32)>,
@@ -415,7 +420,7 @@ struct Matched {
 /// `FOR UPDATE OF s` on PostgreSQL, so scans of one stamp through several
 /// nodes count one after the other.
 const SCAN_LOOKUP: &str = "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
-        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at, c.claimed_at
+        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at, c.claimed_at, i.claim_codes
  FROM stamps s JOIN batches b ON b.id = s.batch_id
       LEFT JOIN claims c ON c.serial = s.serial
       JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
@@ -467,6 +472,7 @@ fn look_up(tx: &dyn Conn, sql: &str, code: Option<&StampCode>) -> StoreResult<Op
             issued_at: r.get(9)?,
             recall,
             claimed_at: r.get(13)?,
+            claimable: r.get(14)?,
         })
     })
 }
@@ -495,6 +501,7 @@ fn match_registry(check: &CodeCheck, looked: Option<Looked>) -> StoreResult<Matc
             found: Some(l.found),
             recall: l.recall,
             claimed_at: l.claimed_at.map(|c| timestamp(&c)).transpose()?,
+            claimable: l.claimable != 0,
             mismatch: None,
         }
     } else {
@@ -564,7 +571,7 @@ fn record_one(
     }
     let (mut repeat, mut stamp) = (Vec::new(), None);
     if let (Some(found), Some((serial, _))) = (matched.found, code) {
-        let flags = (matched.recall, matched.claimed_at);
+        let flags = (matched.recall, matched.claimed_at, matched.claimable);
         let counted = count_scan(tx, scan, scan_id, serial, found, flags, rules)?;
         (repeat, stamp) = (counted.0, Some(counted.1));
     }
@@ -605,7 +612,7 @@ fn count_scan(
     scan_id: i64,
     serial: Serial,
     (batch, seq, state, count, first, recent, _): Found,
-    (recall, claimed_at): (Option<RecallNotice>, Option<jiff::Timestamp>),
+    (recall, claimed_at, claimable): (Option<RecallNotice>, Option<jiff::Timestamp>, bool),
     rules: &RepeatRules,
 ) -> StoreResult<(Vec<scan_rules::RepeatReason>, ScannedStamp)> {
     let mut recent: Vec<RecentScan> = recent
@@ -655,6 +662,7 @@ fn count_scan(
         first_scan_at: Some(first),
         recall,
         claimed_at,
+        claimable,
     };
     Ok((repeat, stamp))
 }

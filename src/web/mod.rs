@@ -166,6 +166,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
         web::head().to(scan::preview::head),
     )
     .route(
+        &format!("{scan_prefix}/{{code}}/claim"),
+        web::post().to(scan::claim::claim_form),
+    )
+    .route(
         &format!("{scan_prefix}/{{code}}/report"),
         web::post().to(scan::report),
     );

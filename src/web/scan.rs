@@ -260,6 +260,8 @@ struct ScanPage<'a> {
     /// Rendered (and escaped) by `DetailsView`, shared by every scan of the batch.
     details: Option<Arc<str>>,
     stamp: Option<StampView>,
+    /// Where the claim form posts, when the stamp can be claimed now.
+    claim_action: Option<String>,
     report_action: String,
 }
 
@@ -315,6 +317,11 @@ fn page(
         recall,
         details,
         stamp,
+        claim_action: o
+            .stamp
+            .as_ref()
+            .filter(|s| o.verdict == Verdict::Genuine && s.claimable && s.claimed_at.is_none())
+            .map(|_| format!("{}/{}/claim", state.scan_prefix, code_path)),
         report_action: format!("{}/{}/report", state.scan_prefix, code_path),
     };
     view.render()

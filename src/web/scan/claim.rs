@@ -2,10 +2,11 @@
 //! scratch-off panel (`Scanner::claim`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::client;
+use super::{client, could_be_a_code, language};
 use crate::service::scan::ClaimAnswer;
 use crate::web::{ApiError, AppState};
 
@@ -54,4 +55,80 @@ pub(crate) async fn claim(
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(answer))
+}
+
+/// The scan page's claim form.
+#[derive(Deserialize)]
+pub(crate) struct ClaimForm {
+    claim_code: String,
+}
+
+/// `POST {base}/{code}/claim`: the scan page's claim form; answers a page.
+pub(crate) async fn claim_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+    form: web::Form<ClaimForm>,
+) -> Result<HttpResponse, ApiError> {
+    if !could_be_a_code(&code) {
+        return Err(ApiError::NotFound(format!("no page {}", req.path())));
+    }
+    let client = client(&req, &state);
+    if !state.limiter.allow(client.ip).await {
+        return Err(ApiError::TooManyRequests);
+    }
+    let lang = language(&req);
+    let t = lang.strings();
+    let answer = state
+        .scanner
+        .claim(&code, &form.claim_code, None, &client)
+        .await?;
+    let (class, headline, detail) = match answer.result {
+        "claimed" => ("ok", t.claim_done, t.claim_done_detail.to_string()),
+        "already-claimed" => (
+            "warn",
+            t.claim_before,
+            answer
+                .claimed_at
+                .map(|at| t.claimed_on(&lang.time(at)))
+                .unwrap_or_default(),
+        ),
+        "wrong-code" => (
+            "warn",
+            t.claim_wrong,
+            format!(
+                "{} {}",
+                t.claim_wrong_detail,
+                answer.tries_left.unwrap_or_default()
+            ),
+        ),
+        _ => ("bad", t.claim_locked, t.claim_locked_detail.to_string()),
+    };
+    let page = ClaimPage {
+        lang: lang.code(),
+        base: &state.scan_prefix,
+        class,
+        result: answer.result,
+        headline,
+        detail,
+        back: format!("{}/{}", state.scan_prefix, code.as_str()),
+    }
+    .render()
+    .map_err(|e| ApiError::Internal(format!("rendering the claim page: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(page))
+}
+
+#[derive(askama::Template)]
+#[template(path = "claim.html")]
+struct ClaimPage<'a> {
+    lang: &'static str,
+    base: &'a str,
+    class: &'static str,
+    result: &'static str,
+    headline: &'static str,
+    detail: String,
+    back: String,
 }

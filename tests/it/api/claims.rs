@@ -258,3 +258,52 @@ fn later_scans_of_a_claimed_stamp_say_so() {
         "genuine"
     );
 }
+
+#[test]
+fn the_scan_page_offers_the_claim_form_until_the_stamp_is_claimed() {
+    let (app, urls) = app_with_claim_stamps(1);
+    let batch = StampCode::parse(&urls[0]).unwrap().batch.0;
+    assert_eq!(
+        app.get(&format!("/api/v1/batches/{batch}/sheet.csv"))
+            .status,
+        200
+    );
+    let path = crate::api::scan::path_of(&urls[0]);
+    let page = |p: &str| {
+        ureq::get(app.url(p))
+            .header("User-Agent", "buyer-phone")
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    };
+    let html = page(&path);
+    assert!(
+        html.contains("id=\"claim\"") && html.contains(&format!("{path}/claim")),
+        "{html}"
+    );
+    // A stamp issued without a claim code: no form.
+    let plain = crate::api::scan::path_of(urls.last().unwrap());
+    assert!(!page(&plain).contains("id=\"claim\""));
+    // The buyer types the code as printed, spaces and all.
+    let post = |typed: &str| {
+        ureq::post(app.url(&format!("{path}/claim")))
+            .header("User-Agent", "buyer-phone")
+            .content_type("application/x-www-form-urlencoded")
+            .send(format!("claim_code={}", typed.replace(' ', "+")))
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    };
+    let wrong = post(&wrong_code(&claim_code(&app, &urls[0])));
+    assert!(wrong.contains("data-result=\"wrong-code\""), "{wrong}");
+    let done = post(&claim_code(&app, &urls[0]));
+    assert!(done.contains("data-result=\"claimed\""), "{done}");
+    let html = page(&path);
+    assert!(
+        !html.contains("id=\"claim\"") && html.contains("data-verdict=\"claimed\""),
+        "{html}"
+    );
+}
