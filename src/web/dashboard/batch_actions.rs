@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use super::batch::{BatchQuery, batch_page};
 use super::form::{FormState, parse_number};
-use super::home::caller;
 use super::strings::Strings;
 use super::{DashError, Signed, see_other};
 use crate::domain::Actor;
@@ -264,7 +263,7 @@ pub(crate) async fn sheet_pdf(
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
     crate::web::sheets::respond(
-        caller(&signed),
+        crate::web::auth::Caller(signed.actor()),
         state,
         id.into_inner(),
         "pdf",

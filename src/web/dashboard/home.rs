@@ -9,14 +9,6 @@ use super::{DashError, Frame, Signed, render};
 use crate::service::access::{self, BatchRow};
 use crate::service::search::{self, StoredStamp};
 use crate::web::AppState;
-use crate::web::auth::Caller;
-
-pub(super) fn caller(s: &Signed) -> Caller {
-    Caller(crate::domain::Actor {
-        grant: s.session.grant.clone(),
-        name: s.session.actor.clone(),
-    })
-}
 
 // ---------------------------------------------------------------- home
 
