@@ -69,6 +69,10 @@ pub struct SheetArgs {
     /// Draw cut marks in the page margins.
     #[arg(long)]
     crop_marks: bool,
+    /// Print stamps with claim codes that were printed before (refused
+    /// otherwise: a reprint is a second copy of each secret). Recorded.
+    #[arg(long)]
+    reprint_claim_codes: bool,
     /// Printer profile from tem.toml ([printers.NAME] offset_x, offset_y, scale_x, scale_y).
     #[arg(long, value_name = "NAME")]
     printer: Option<String>,
@@ -221,10 +225,11 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
         dpi: args.dpi,
         page: None,
         actor: super::cli_actor(),
+        reprint_claim_codes: args.reprint_claim_codes,
     };
     let ctx = super::context(config)?;
     let store = ctx.store();
-    let prepared = sheet::prepare(store, &config.base_url, request)?;
+    let prepared = sheet::prepare(&ctx, request)?;
 
     let bar = ProgressBar::new(prepared.stamps.len() as u64);
     bar.set_style(
@@ -335,6 +340,14 @@ fn print_summary(job: &sheet::PrintJob, prepared: &sheet::Prepared, format: Form
             job.reprinted
         );
     }
+    if prepared.claim_codes() > 0 {
+        eprintln!(
+            "warning: the file(s) written ({}) hold {} claim codes, the secrets under the scratch panels: readable by you only (mode 0600), and recorded as printed by {}. Send them to the print shop over a private channel, and delete every copy once the stamps are printed.",
+            output.display(),
+            prepared.claim_codes(),
+            job.actor
+        );
+    }
 }
 
 fn write_files(
@@ -343,9 +356,22 @@ fn write_files(
     bar: &ProgressBar,
     files: &mut Vec<(PathBuf, PathBuf)>,
 ) -> anyhow::Result<()> {
+    // A file with claim codes holds secrets: only its owner may read it.
+    let mode = if prepared.claim_codes() > 0 {
+        0o600
+    } else {
+        0o666
+    };
     let create = |target: &Path, files: &mut Vec<(PathBuf, PathBuf)>| -> anyhow::Result<File> {
+        use std::os::unix::fs::OpenOptionsExt;
         let tmp = super::temp_path(target)?;
-        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
         files.push((tmp, target.to_path_buf()));
         Ok(file)
     };

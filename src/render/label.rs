@@ -57,6 +57,9 @@ pub struct Content {
     pub lang: Lang,
     /// The widest short code that will be printed (sizes the code line); `None`: the widest possible.
     pub widest_code: Option<String>,
+    /// Height kept free at the bottom of a rectangular label's text column
+    /// (mm): where a claim stamp's scratch panel goes; 0 for other labels.
+    pub reserve_bottom: f32,
 }
 
 /// One line of text on a label.
@@ -139,6 +142,18 @@ pub enum DesignError {
         /// Layouts that would work.
         advice: String,
     },
+    /// Claim stamps need a scratch panel the layout has no room for.
+    #[error(
+        "layout {layout} has no room for the scratch panel of claim stamps (claim code digits of at least {min_pt} pt beside QR modules of at least {MIN_MODULE_MM} mm); {advice}"
+    )]
+    NoRoomForClaimPanel {
+        /// The layout's name.
+        layout: String,
+        /// The smallest size of the code's digits (pt).
+        min_pt: f32,
+        /// Layouts that would work.
+        advice: String,
+    },
 }
 
 /// Width of the short code line at `size` (mm at 1 mm type): the job's widest
@@ -167,16 +182,18 @@ pub fn design(layout: &Layout, content: &Content, modules: u32) -> Result<Design
         return Err(DesignError::ModulesTooSmall {
             layout: layout.name.clone(),
             module: d.module,
-            advice: advice(modules),
+            advice: advice(modules, |_| true),
         });
     }
     Ok(d)
 }
 
-/// Which built-in layouts would work for this symbol size.
-fn advice(modules: u32) -> String {
+/// Which built-in layouts (of those `usable` allows) would work for this
+/// symbol size.
+pub fn advice(modules: u32, usable: impl Fn(&Layout) -> bool) -> String {
     let ok: Vec<String> = super::layout::builtins()
         .iter()
+        .filter(|l| usable(l))
         .filter_map(|l| {
             let m = module_for(l, modules);
             (m >= MIN_MODULE_MM).then(|| format!("{} gives {m:.2} mm", l.name))
@@ -217,20 +234,27 @@ fn round_qr_side(layout: &Layout) -> f32 {
     layout.label_width as f32 * 0.6
 }
 
-fn rectangle(layout: &Layout, content: &Content, modules: u32) -> Design {
+/// The text column of a rectangular label: left edge, top, width and
+/// height (mm).
+pub fn text_column(layout: &Layout) -> (f32, f32, f32, f32) {
     let (w, h) = (layout.label_width as f32, layout.label_height as f32);
     let p = pad(layout);
+    // The quiet zone already keeps the text clear of the code.
+    let x = p + rect_qr_side(layout);
+    (x, p, (w - x - p).max(1.0), h - 2.0 * p)
+}
+
+/// A rectangular label: the symbol on the left, the text column on its
+/// right, above what `content.reserve_bottom` keeps free.
+fn rectangle(layout: &Layout, content: &Content, modules: u32) -> Design {
     let side = rect_qr_side(layout);
     let module = side / (modules + 2 * QUIET_ZONE) as f32;
-    let qr_y = (h - side) / 2.0;
-    // The quiet zone already keeps the text clear of the code.
-    let text_x = p + side;
-    let text_w = (w - text_x - p).max(1.0);
-    let text_h = h - 2.0 * p;
-    let (lines, stars, code) = fit_text(content, text_x, p, text_w, text_h);
+    let (text_x, top, text_w, text_h) = text_column(layout);
+    let text_h = (text_h - content.reserve_bottom).max(1.0);
+    let (lines, stars, code) = fit_text(content, text_x, top, text_w, text_h);
     Design {
-        qr_x: p,
-        qr_y,
+        qr_x: pad(layout),
+        qr_y: (layout.label_height as f32 - side) / 2.0,
         module,
         qr_modules: modules,
         lines,
@@ -438,12 +462,12 @@ fn star_row(n: u8, after: f32, right: f32, baseline: f32, size: f32) -> Vec<Star
 fn fit_code_size(content: &Content, width: f32, max: f32, min: f32) -> f32 {
     let at_one_pt = short_code_width(content, PT);
     // 1 % below the exact fit, so rounding never pushes the text over the edge.
-    (width * 0.99 / at_one_pt).clamp(min, max)
+    (width * 0.99 / at_one_pt).clamp(min.min(max), max)
 }
 
 fn fit_one_line(weight: Weight, text: &str, width: f32, max: f32, min: f32) -> f32 {
     let at_one_pt = font(weight).width(text, PT).max(1e-3);
-    (width * 0.99 / at_one_pt).clamp(min, max)
+    (width * 0.99 / at_one_pt).clamp(min.min(max), max)
 }
 
 /// Common abbreviations of producer kinds, used when the full name does not fit.
@@ -554,6 +578,7 @@ mod tests {
             stars: Some(4),
             lang: Lang::Vi,
             widest_code: None,
+            reserve_bottom: 0.0,
         }
     }
 

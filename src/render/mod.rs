@@ -3,6 +3,7 @@
 
 pub mod calibration;
 pub mod charts;
+pub mod claim_panel;
 pub mod font;
 pub mod label;
 pub mod layout;

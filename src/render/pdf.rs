@@ -90,6 +90,9 @@ pub struct Placed {
     pub matrix: Matrix,
     /// The short code printed on it.
     pub short_code: String,
+    /// Its claim code in groups ("1234 5678 9012 34"), printed in the
+    /// scratch panel; or the preview's mask; `None` for stamps without one.
+    pub claim_code: Option<String>,
 }
 
 /// Everything about a sheet that is not a stamp.
@@ -99,6 +102,8 @@ pub struct Sheet {
     pub layout: Layout,
     /// The label design.
     pub design: Design,
+    /// Where claim stamps' scratch panel goes, when the sheet has claim stamps.
+    pub claim: Option<super::claim_panel::ClaimPanel>,
     /// 0-based label slot of the first stamp on the first page (`--start-at K` gives K − 1).
     pub first_slot: u32,
     /// Whether to print crop marks.
@@ -274,9 +279,13 @@ impl<W: Write> PdfSheetWriter<W> {
         // Register every glyph pages will need, so that building pages needs
         // only read access to the fonts: the short-code alphabet (bold) and
         // the footer's words and digits (regular).
-        w.fonts[1].encode("0123456789ABCDEFGHJKMNPQRSTVWXYZ-");
+        w.fonts[1].encode("0123456789ABCDEFGHJKMNPQRSTVWXYZ- ");
+        w.fonts[1].encode(super::claim_panel::MASK);
         let sample = w.sheet.footer_line(1, 1, Some((1, 1)));
         w.fonts[0].encode(&format!("{sample} 0123456789"));
+        if let Some(panel) = w.sheet.claim {
+            w.fonts[0].encode(&panel.marker().text);
+        }
         w.out.write_all(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n")?;
         w.write_label_form()?;
         Ok(w)
@@ -405,6 +414,9 @@ impl<W: Write> PdfSheetWriter<W> {
                 ly + code.baseline,
                 &glyphs,
             );
+            if let (Some(panel), Some(claim)) = (sheet.claim, &stamp.claim_code) {
+                self.claim_panel(&mut c, &panel, claim, (lx, ly))?;
+            }
         }
         let numbers = stamps.first().map(|s| s.1).zip(stamps.last().map(|s| s.1));
         let footer = sheet.footer_line(index + 1, self.total_pages, numbers);
@@ -422,6 +434,30 @@ impl<W: Write> PdfSheetWriter<W> {
         Ok(PageContent {
             compressed: compress(&c.finish()),
         })
+    }
+
+    /// One stamp's scratch panel: frame, marker and code, at the label's origin.
+    fn claim_panel(
+        &self,
+        c: &mut Content,
+        panel: &super::claim_panel::ClaimPanel,
+        claim: &str,
+        (lx, ly): (f32, f32),
+    ) -> io::Result<()> {
+        for (x, y, w, h) in panel.frame() {
+            c.rect(lx + x, ly + y, w, h);
+        }
+        c.fill_nonzero();
+        let marker = panel.marker();
+        let glyphs = self.fonts[0].encode_known(&marker.text)?;
+        let (x, y) = (lx + marker.x, ly + marker.baseline);
+        show_text(c, Name(b"F1"), marker.size * PT, x, y, &glyphs);
+        for line in panel.code_lines(claim) {
+            let glyphs = self.fonts[1].encode_known(&line.text)?;
+            let (x, y) = (lx + line.x, ly + line.baseline);
+            show_text(c, Name(b"F2"), line.size * PT, x, y, &glyphs);
+        }
+        Ok(())
     }
 
     /// Writes a built page; pages must come in order.

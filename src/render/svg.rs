@@ -86,6 +86,24 @@ fn stamp_part(sheet: &Sheet, stamp: &Placed) -> String {
             code.baseline,
         );
     });
+    let mut text = text;
+    if let (Some(panel), Some(claim)) = (sheet.claim, &stamp.claim_code) {
+        let marker = panel.marker();
+        text.push_str(&path(|s| {
+            panel.frame_path(s, 0.0, 0.0);
+            outline::text(
+                s,
+                marker.weight,
+                &marker.text,
+                marker.size,
+                marker.x,
+                marker.baseline,
+            );
+            for l in panel.code_lines(claim) {
+                outline::text(s, l.weight, &l.text, l.size, l.x, l.baseline);
+            }
+        }));
+    }
     let quiet = d.module * QUIET_ZONE as f32;
     let mut qr = String::new();
     for (y, x, len) in stamp.matrix.dark_runs() {

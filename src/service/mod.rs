@@ -25,6 +25,7 @@ pub mod scan;
 pub mod search;
 pub mod sessions;
 pub mod sheet;
+mod sheet_claims;
 pub mod sheet_preview;
 pub mod stamp_export;
 pub mod tokens;

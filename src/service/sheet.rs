@@ -9,11 +9,13 @@ use std::io::Write;
 
 use qrcode::EcLevel;
 
+use super::sheet_claims::{self, ClaimCodes};
 use super::{ServiceError, ServiceResult, not_found};
 use crate::codes::StampCode;
 use crate::domain::{
     Batch, BatchId, DomainError, Producer, Product, Serial, ShortCode, StampState,
 };
+use crate::render::claim_panel::{self, ClaimPanel};
 use crate::render::label::{self, Content, Design, Lang};
 use crate::render::layout::Layout;
 use crate::render::pdf::{Calibration, PdfSheetWriter, Placed, Sheet, Written};
@@ -143,6 +145,9 @@ pub struct SheetRequest {
     pub page: Option<u32>,
     /// Who prints, for the records.
     pub actor: String,
+    /// Print stamps with claim codes that were printed before: a second
+    /// copy of a secret, so only when asked for (and recorded).
+    pub reprint_claim_codes: bool,
 }
 
 /// A checked request with its stamps, ready to write.
@@ -161,9 +166,44 @@ pub struct Prepared {
     /// The sheet, as the PDF writer takes it.
     pub sheet: Sheet,
     base_url: String,
+    claim_codes: ClaimCodes,
 }
 
 impl Prepared {
+    /// How many stamps of the job carry a real claim code (the file then
+    /// holds secrets: written 0600, downloads recorded).
+    pub fn claim_codes(&self) -> usize {
+        match self.claim_codes {
+            ClaimCodes::Real(_) => self.stamps.iter().filter(|s| s.claimable).count(),
+            _ => 0,
+        }
+    }
+
+    /// The same job with every claim code masked: a preview shows where the
+    /// scratch panel goes, never the secret under it.
+    pub fn masked(mut self) -> Prepared {
+        if !matches!(self.claim_codes, ClaimCodes::None) {
+            self.claim_codes = ClaimCodes::Masked;
+        }
+        self
+    }
+
+    /// What stamp `s`'s scratch panel shows.
+    fn claim_code(&self, s: &StoredStamp) -> Option<String> {
+        self.claim_codes.shown(s)
+    }
+
+    /// One stamp's label contents.
+    fn placed(&self, s: &StoredStamp) -> Result<Placed, String> {
+        let matrix =
+            qr::encode(&self.base_url, &s.code(), self.request.ec).map_err(|e| e.to_string())?;
+        Ok(Placed {
+            matrix,
+            short_code: s.serial.short_code().to_string(),
+            claim_code: self.claim_code(s),
+        })
+    }
+
     /// Pages the sheet has.
     pub fn pages(&self) -> u32 {
         let per = self.request.layout.per_sheet();
@@ -185,7 +225,13 @@ pub fn prepare_for(
 ) -> ServiceResult<Prepared> {
     super::access::batch(ctx.store(), grant, request.batch)?;
     let format = request.format;
-    let prepared = prepare(ctx.store(), ctx.base_url(), request)?;
+    let prepared = prepare(ctx, request)?;
+    // Over HTTP a PNG or SVG page is a preview, not a print: no secrets in it.
+    let prepared = if matches!(format, Format::Png | Format::Svg) {
+        prepared.masked()
+    } else {
+        prepared
+    };
     if let Some(max) = max_zip
         && format == Format::Zip
         && prepared.stamps.len() > max
@@ -202,11 +248,8 @@ pub fn prepare_for(
 }
 
 /// Loads and checks everything a print job needs before anything is written.
-pub fn prepare(
-    store: &dyn Store,
-    base_url: &str,
-    request: SheetRequest,
-) -> ServiceResult<Prepared> {
+pub fn prepare(ctx: &super::Context, request: SheetRequest) -> ServiceResult<Prepared> {
+    let (store, base_url) = (ctx.store(), ctx.base_url());
     check_request(&request)?;
     let batch = store
         .batch(request.batch)?
@@ -220,6 +263,8 @@ pub fn prepare(
     let stamps = select(store, &batch, &request.selection)?;
     let stamps = on_page(&request, stamps)?;
     check_stamps(&request, &batch, &stamps)?;
+    sheet_claims::check_reprints(request.reprint_claim_codes, &stamps)?;
+    let claim_codes = ClaimCodes::load(ctx, &stamps)?;
     let design = design_for(&request, base_url, &product, &producer, &stamps)?;
     let sheet = sheet_for(&request, &batch, &product, &design);
     Ok(Prepared {
@@ -227,9 +272,10 @@ pub fn prepare(
         batch,
         product_name: product.name,
         stamps,
-        design,
+        design: design.0,
         sheet,
         base_url: base_url.to_string(),
+        claim_codes,
     })
 }
 
@@ -327,7 +373,7 @@ fn design_for(
     product: &Product,
     producer: &Producer,
     stamps: &[StoredStamp],
-) -> ServiceResult<Design> {
+) -> ServiceResult<(Design, Option<ClaimPanel>)> {
     // Every code of a batch has the same length, so one symbol gives the size.
     let sample = qr::encode(base_url, &stamps[0].code(), request.ec)
         .map_err(|e| DomainError::new("base_url", format!("does not fit a QR code: {e}")))?;
@@ -337,9 +383,15 @@ fn design_for(
         stars: product.ocop.as_ref().map(|o| o.stars),
         lang: request.lang,
         widest_code: widest_short_code(stamps),
+        reserve_bottom: 0.0,
     };
-    let design = label::design(&request.layout, &content, sample.width as u32)
-        .map_err(|e| DomainError::new("layout", e.to_string()))?;
+    let modules = sample.width as u32;
+    let (design, panel) = if stamps.iter().any(|s| s.claimable) {
+        claim_panel::design(&request.layout, &content, modules).map(|(d, p)| (d, Some(p)))
+    } else {
+        label::design(&request.layout, &content, modules).map(|d| (d, None))
+    }
+    .map_err(|e| DomainError::new("layout", e.to_string()))?;
     if matches!(request.format, Format::Png | Format::Zip) {
         // Whole dots per module can only round down; check what is left.
         let dots = crate::render::raster::module_dots(design.module, request.dpi);
@@ -357,12 +409,17 @@ fn design_for(
             .into());
         }
     }
-    Ok(design)
+    Ok((design, panel))
 }
 
 /// The sheet: layout, design, first label, marks, profile and the footer
 /// in the request's language.
-fn sheet_for(request: &SheetRequest, batch: &Batch, product: &Product, design: &Design) -> Sheet {
+fn sheet_for(
+    request: &SheetRequest,
+    batch: &Batch,
+    product: &Product,
+    (design, claim): &(Design, Option<ClaimPanel>),
+) -> Sheet {
     let (footer, title) = match request.lang {
         Lang::Vi => (
             format!(
@@ -382,6 +439,7 @@ fn sheet_for(request: &SheetRequest, batch: &Batch, product: &Product, design: &
     Sheet {
         layout: request.layout.clone(),
         design: design.clone(),
+        claim: *claim,
         first_slot: request.start_at - 1,
         crop_marks: request.crop_marks,
         calibration: request.calibration,
@@ -490,14 +548,8 @@ pub fn parse_serial(text: &str) -> Option<Serial> {
 }
 
 /// Encodes the QR symbols of `stamps` on every core, keeping order.
-fn encode_all(base_url: &str, ec: EcLevel, stamps: &[StoredStamp]) -> Vec<Result<Placed, String>> {
-    crate::parallel::par_map(stamps, |s| {
-        let matrix = qr::encode(base_url, &s.code(), ec).map_err(|e| e.to_string())?;
-        Ok(Placed {
-            matrix,
-            short_code: s.serial.short_code().to_string(),
-        })
-    })
+fn encode_all(p: &Prepared, stamps: &[StoredStamp]) -> Vec<Result<Placed, String>> {
+    crate::parallel::par_map(stamps, |s| p.placed(s))
 }
 
 /// Writes the PDF, reporting progress (stamps done) as it goes. Pages are
@@ -523,12 +575,7 @@ pub fn write_pdf<W: Write + Sync>(
         let built = crate::parallel::par_map(&numbered, |&(index, first_slot, stamps)| {
             let placed = stamps
                 .iter()
-                .map(|s| {
-                    let matrix = qr::encode(&p.base_url, &s.code(), p.request.ec)
-                        .map_err(std::io::Error::other)?;
-                    let short_code = s.serial.short_code().to_string();
-                    Ok((Placed { matrix, short_code }, s.seq))
-                })
+                .map(|s| Ok((p.placed(s).map_err(std::io::Error::other)?, s.seq)))
                 .collect::<std::io::Result<Vec<_>>>()?;
             let content = shared.page_content(index, first_slot, &placed)?;
             Ok::<_, std::io::Error>((content, stamps.len() as u64))
@@ -574,7 +621,7 @@ pub fn write_pages(
     let page_offset = p.request.page.map_or(0, |n| n.saturating_sub(1));
     let all_pages = p.pages().max(total + page_offset);
     for (i, (first_slot, stamps)) in pages.into_iter().enumerate() {
-        let placed: Vec<Placed> = encode_all(&p.base_url, p.request.ec, stamps)
+        let placed: Vec<Placed> = encode_all(p, stamps)
             .into_iter()
             .collect::<Result<_, _>>()
             .map_err(std::io::Error::other)?;
@@ -615,7 +662,7 @@ pub fn write_zip<W: Write + std::io::Seek>(
     let manifest = write_csv(p, Vec::new())?;
     zip.write_all(&manifest)?;
     for chunk in p.stamps.chunks(256) {
-        let placed = encode_all(&p.base_url, p.request.ec, chunk);
+        let placed = encode_all(p, chunk);
         for (stamp, placed) in chunk.iter().zip(placed) {
             let placed = placed.map_err(std::io::Error::other)?;
             let name = format!("{:06}-{}", stamp.seq, stamp.serial);
@@ -635,19 +682,29 @@ pub fn write_zip<W: Write + std::io::Seek>(
 }
 
 /// Writes serial, short code and URL per stamp, for print shops with their
-/// own variable-data software.
+/// own variable-data software; and the claim code (grouped as printed),
+/// when the job has claim stamps.
 #[tracing::instrument(skip_all)]
 pub fn write_csv<W: Write>(p: &Prepared, out: W) -> std::io::Result<W> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["batch_id", "seq", "serial", "short_code", "url"])?;
+    let claims = !matches!(p.claim_codes, ClaimCodes::None);
+    let mut header = vec!["batch_id", "seq", "serial", "short_code", "url"];
+    if claims {
+        header.push("claim_code");
+    }
+    w.write_record(&header)?;
     for s in &p.stamps {
-        w.write_record([
+        let mut row = vec![
             s.batch.to_string(),
             s.seq.to_string(),
             s.serial.to_string(),
             s.serial.short_code().to_string(),
             s.code().url(&p.base_url),
-        ])?;
+        ];
+        if claims {
+            row.push(p.claim_code(s).unwrap_or_default());
+        }
+        w.write_record(&row)?;
     }
     w.into_inner()
         .map_err(|e| std::io::Error::other(e.to_string()))
@@ -669,6 +726,8 @@ pub fn record(store: &dyn Store, p: &Prepared) -> ServiceResult<PrintJob> {
         layout: p.request.layout.name.clone(),
         format: p.request.format.as_str().to_string(),
         stamps,
+        claim_codes: p.claim_codes() as u32,
+        claim_reprint: p.request.reprint_claim_codes && p.claim_codes() > 0,
     })?;
     tracing::info!(batch.id = %p.batch.id, stamps = job.stamps, reprinted = job.reprinted, format = %job.format, "print job recorded");
     Ok(job)

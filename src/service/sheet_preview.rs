@@ -19,8 +19,7 @@ pub fn jpeg(
 ) -> ServiceResult<Vec<u8>> {
     access::batch(ctx.store(), &by.grant, batch)?;
     let prepared = sheet::prepare(
-        ctx.store(),
-        ctx.base_url(),
+        ctx,
         SheetRequest {
             batch,
             layout,
@@ -34,8 +33,10 @@ pub fn jpeg(
             dpi: 300,
             page: Some(1),
             actor: by.name.clone(),
+            reprint_claim_codes: false,
         },
-    )?;
+    )?
+    .masked();
     let mut page = Vec::new();
     sheet::write_pages(
         &prepared,

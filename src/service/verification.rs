@@ -497,6 +497,7 @@ mod tests {
                     kid: signer.kid(),
                     signature: code.signature,
                     issued_at: jiff::Timestamp::UNIX_EPOCH,
+                    claimable: false,
                 }
             })
             .collect();

@@ -62,6 +62,10 @@ pub struct NewPrintJob {
     pub format: String,
     /// The stamps printed.
     pub stamps: PrintedStamps,
+    /// How many claim codes the file holds (it then holds secrets).
+    pub claim_codes: u32,
+    /// Claim stamps printed before were printed again, as asked for.
+    pub claim_reprint: bool,
 }
 
 /// A recorded print job.
@@ -220,48 +224,41 @@ impl<B: Backend> LifecycleStore for B {
                 PrintedStamps::List(list) => list.clone(),
             };
             let (Some(&first), Some(&last)) = (seqs.iter().min(), seqs.iter().max()) else {
-                return Err(StoreError::Conflict("a print job needs at least one stamp".into()));
+                return Err(StoreError::Conflict(
+                    "a print job needs at least one stamp".into(),
+                ));
             };
-            let mut newly = 0u32;
-            let mut voided = Vec::new();
-            for &seq in &seqs {
-                let state: Option<i64> = tx.query_opt(
-                    STAMP_STATE,
-                    args![job.batch.0, seq],
-                    |r| r.get(0),
-                )?;
-                match state.and_then(StampState::from_code) {
-                    None => return Err(not_found("stamp", format!("number {seq} of batch {}", job.batch))),
-                    Some(StampState::Voided) => voided.push(seq),
-                    Some(StampState::Issued) => {
-                        newly += tx.execute(
-                            MARK_PRINTED,
-                            args![job.batch.0, seq],
-                        )? as u32;
-                    }
-                    Some(_) => {}
-                }
-            }
-            if !voided.is_empty() {
-                let shown: Vec<String> = voided.iter().take(10).map(u32::to_string).collect();
-                return Err(StoreError::Conflict(format!(
-                    "{} stamp(s) of batch {} are voided and cannot be printed: number {}{}",
-                    voided.len(),
-                    job.batch,
-                    shown.join(", "),
-                    if voided.len() > 10 { ", …" } else { "" }
-                )));
-            }
-            move_counts(tx, job.batch, Some(StampState::Issued), StampState::Printed, newly as u64)?;
+            let newly = mark_printed(tx, job.batch, &seqs)?;
+            move_counts(
+                tx,
+                job.batch,
+                Some(StampState::Issued),
+                StampState::Printed,
+                newly as u64,
+            )?;
             let contiguous = last - first + 1 == seqs.len() as u32;
-            let list = (!contiguous).then(|| serde_json::to_string(&seqs)).transpose()
+            let list = (!contiguous)
+                .then(|| serde_json::to_string(&seqs))
+                .transpose()
                 .map_err(|e| StoreError::database(e.to_string()))?;
             let id = uuid::Uuid::now_v7();
             let created = jiff::Timestamp::now();
             let count = seqs.len() as u32;
             tx.execute(
                 INSERT_PRINT_JOB,
-                args![id.to_string(), job.batch.0, job.actor, job.layout, job.format, first, last, list, count, count - newly, created.to_string()],
+                args![
+                    id.to_string(),
+                    job.batch.0,
+                    job.actor,
+                    job.layout,
+                    job.format,
+                    first,
+                    last,
+                    list,
+                    count,
+                    count - newly,
+                    created.to_string()
+                ],
             )?;
             record_event(
                 tx,
@@ -273,10 +270,12 @@ impl<B: Backend> LifecycleStore for B {
                     count: u64::from(count),
                     actor: &job.actor,
                     reason: None,
-                    detail: Some(serde_json::json!({
-                        "print_job": id.to_string(), "layout": job.layout, "format": job.format,
-                        "reprinted": count - newly, "seqs": if contiguous { serde_json::Value::Null } else { serde_json::json!(seqs) },
-                    })),
+                    detail: Some(print_detail(
+                        job,
+                        id,
+                        count - newly,
+                        (!contiguous).then_some(&seqs),
+                    )),
                 },
             )?;
             Ok(PrintJob {
@@ -545,4 +544,53 @@ pub(super) fn range_states(
         Ok(())
     })?;
     Ok(by_state)
+}
+
+/// The print event's detail; a file with claim codes says how many (it
+/// holds secrets) and whether they were reprinted on request.
+fn print_detail(
+    job: &NewPrintJob,
+    id: uuid::Uuid,
+    reprinted: u32,
+    seqs: Option<&Vec<u32>>,
+) -> serde_json::Value {
+    let mut detail = serde_json::json!({
+        "print_job": id.to_string(), "layout": job.layout, "format": job.format,
+        "reprinted": reprinted, "seqs": seqs,
+    });
+    if job.claim_codes > 0 {
+        detail["claim_codes"] = job.claim_codes.into();
+        detail["claim_reprint"] = job.claim_reprint.into();
+    }
+    detail
+}
+
+/// Moves the issued stamps among `seqs` to printed; returns how many. A
+/// missing stamp, or any voided one, refuses the whole job.
+fn mark_printed(tx: &dyn Conn, batch: BatchId, seqs: &[u32]) -> StoreResult<u32> {
+    let mut newly = 0u32;
+    let mut voided = Vec::new();
+    for &seq in seqs {
+        let state: Option<i64> = tx.query_opt(STAMP_STATE, args![batch.0, seq], |r| r.get(0))?;
+        match state.and_then(StampState::from_code) {
+            None => {
+                return Err(not_found("stamp", format!("number {seq} of batch {batch}")));
+            }
+            Some(StampState::Voided) => voided.push(seq),
+            Some(StampState::Issued) => {
+                newly += tx.execute(MARK_PRINTED, args![batch.0, seq])? as u32;
+            }
+            Some(_) => {}
+        }
+    }
+    if !voided.is_empty() {
+        let shown: Vec<String> = voided.iter().take(10).map(u32::to_string).collect();
+        return Err(StoreError::Conflict(format!(
+            "{} stamp(s) of batch {batch} are voided and cannot be printed: number {}{}",
+            voided.len(),
+            shown.join(", "),
+            if voided.len() > 10 { ", …" } else { "" }
+        )));
+    }
+    Ok(newly)
 }

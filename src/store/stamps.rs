@@ -70,6 +70,8 @@ pub struct StoredStamp {
     pub signature: [u8; 64],
     /// When tem issued it (its issuance's time).
     pub issued_at: jiff::Timestamp,
+    /// Whether its issuance gave it a claim code (printed under a scratch panel).
+    pub claimable: bool,
 }
 
 impl StoredStamp {
@@ -272,7 +274,7 @@ impl<B: Backend> StampStore for B {
 }
 
 pub(super) const STAMP_COLUMNS: &str =
-    "s.serial, s.batch_id, s.seq, s.state, k.kid, s.signature, i.created_at";
+    "s.serial, s.batch_id, s.seq, s.state, k.kid, s.signature, i.created_at, i.claim_codes";
 
 pub(super) const STAMP_FROM: &str =
     "FROM stamps s JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id";
@@ -292,6 +294,7 @@ pub(super) fn stamp_row(r: &Row) -> StoreResult<StoredStamp> {
             .try_into()
             .map_err(|_| bad_value("signature", "(wrong length)"))?,
         issued_at: ts(r, 6)?,
+        claimable: r.get::<i64>(7)? != 0,
     })
 }
 

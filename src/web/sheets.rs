@@ -50,6 +50,8 @@ pub(crate) struct SheetQuery {
     page: Option<u32>,
     /// A printer profile from the server's tem.toml.
     printer: Option<String>,
+    /// Print claim stamps that were printed before (recorded; default false).
+    reprint_claim_codes: Option<bool>,
 }
 
 #[utoipa::path(get, path = "/api/v1/batches/{id}/sheet.{format}", tag = "stamps", security(("bearer" = [])),
@@ -101,6 +103,12 @@ pub(crate) async fn respond(
             format!("attachment; filename=\"{filename}\""),
         ))
         .insert_header(("X-Tem-Stamps", prepared.stamps.len().to_string()));
+    if prepared.claim_codes() > 0 {
+        // The file holds claim codes: no cache may keep a copy.
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header(("X-Tem-Claim-Codes", prepared.claim_codes().to_string()));
+    }
     match format {
         Format::Pdf => Ok(response.streaming(stream_pdf(ctx, prepared))),
         _ => {
@@ -161,6 +169,7 @@ fn sheet_request(
         dpi: q.dpi.unwrap_or(300),
         page: matches!(format, Format::Png | Format::Svg).then(|| q.page.unwrap_or(1)),
         actor,
+        reprint_claim_codes: q.reprint_claim_codes.unwrap_or(false),
     })
 }
 

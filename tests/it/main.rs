@@ -4,7 +4,8 @@
 //! - `cli`: the `tem` command as people run it;
 //! - `store`: every store operation on SQLite and on PostgreSQL;
 //! - `codes`: stamp codes, keys and QR symbols against independent tools;
-//! - `sheets`: printed sheets rasterised and decoded by zbar;
+//! - `sheets`: printed sheets rasterised and decoded by zbar (`claim_sheets`:
+//!   the scratch panels of claim stamps);
 //! - `nodes`: several `tem serve` nodes on one PostgreSQL database;
 //! - `security`: what an adversary tries, each attack in its own process.
 //!
@@ -14,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod claim_sheets;
 mod cli;
 mod codes;
 mod common;

@@ -207,6 +207,7 @@ fn codes_sit_where_the_layout_puts_them_and_start_at_skips_used_labels() {
         stars: None,
         lang: Lang::Vi,
         widest_code: None,
+        reserve_bottom: 0.0,
     };
     let design = label::design(&layout, &content, 41).unwrap();
     for slot in 0..6 {
@@ -501,6 +502,7 @@ fn png_pages_have_whole_dots_per_module_and_decode() {
         stars: None,
         lang: Lang::Vi,
         widest_code: None,
+        reserve_bottom: 0.0,
     };
     let design = label::design(&layout, &content, 41).unwrap();
     let dots = tem::render::raster::module_dots(design.module, 600);

@@ -239,6 +239,8 @@ fn released(store: &dyn Store, batch: BatchId, n: u32) {
             layout: "a4-3x8".into(),
             format: "pdf".into(),
             stamps: PrintedStamps::Range { first: 1, last: n },
+            claim_codes: 0,
+            claim_reprint: false,
         })
         .unwrap();
     store.activate_stamps(batch, 1, n, "test").unwrap();
@@ -596,6 +598,8 @@ fn lifecycle_print_activate_void(s: &Subject) {
         layout: "a4-3x8".into(),
         format: "pdf".into(),
         stamps,
+        claim_codes: 0,
+        claim_reprint: false,
     };
     // Activating what was never printed is refused, all or nothing.
     assert!(matches!(

@@ -307,3 +307,74 @@ fn the_scan_page_offers_the_claim_form_until_the_stamp_is_claimed() {
         "{html}"
     );
 }
+
+/// GET with the admin token: status, the named headers, body.
+fn download(app: &TestApp, path: &str, names: &[&str]) -> (u16, Vec<Option<String>>, Vec<u8>) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut resp = agent
+        .get(app.url(path))
+        .header(
+            "Authorization",
+            format!("Bearer {}", crate::api::helpers::TOKEN),
+        )
+        .call()
+        .unwrap();
+    let headers = names
+        .iter()
+        .map(|n| {
+            resp.headers()
+                .get(*n)
+                .map(|v| v.to_str().unwrap().to_string())
+        })
+        .collect();
+    let body = resp.body_mut().read_to_vec().unwrap();
+    (resp.status().as_u16(), headers, body)
+}
+
+#[test]
+fn sheets_over_http_hold_claim_codes_only_in_print_files_kept_from_caches() {
+    let (app, urls) = app_with_claim_stamps(3);
+    let batch = StampCode::parse(&urls[0]).unwrap().batch;
+    let names = ["x-tem-claim-codes", "cache-control"];
+    // A PNG page is a preview: the panel is drawn, the secret masked.
+    let (status, headers, _) = download(
+        &app,
+        &format!("/api/v1/batches/{batch}/sheet.png?from=1&count=4"),
+        &names,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(headers[0], None, "a preview holds no claim code");
+    // The print-shop CSV holds them, and no cache may keep it.
+    let (status, headers, body) = download(
+        &app,
+        &format!("/api/v1/batches/{batch}/sheet.csv?from=1&count=4"),
+        &names,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(headers[0].as_deref(), Some("3"));
+    assert_eq!(headers[1].as_deref(), Some("no-store"));
+    let csv = String::from_utf8(body).unwrap();
+    assert!(
+        csv.lines().next().unwrap().ends_with(",claim_code"),
+        "{csv}"
+    );
+    for url in &urls[..3] {
+        assert!(csv.contains(&claim_code(&app, url)), "{csv}");
+    }
+    // Printed now: the same stamps again only when asked for.
+    let (status, _, body) = download(
+        &app,
+        &format!("/api/v1/batches/{batch}/sheet.csv?from=1&count=3"),
+        &names,
+    );
+    assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
+    let (status, headers, _) = download(
+        &app,
+        &format!("/api/v1/batches/{batch}/sheet.csv?from=1&count=3&reprint_claim_codes=true"),
+        &names,
+    );
+    assert_eq!((status, headers[0].as_deref()), (200, Some("3")));
+}
