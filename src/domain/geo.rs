@@ -67,6 +67,33 @@ pub fn province_of(lat: f64, lon: f64) -> Option<&'static str> {
     (d <= MAX_KM).then(|| c.provinces[best as usize])
 }
 
+/// The province a person named ("Vĩnh Long", "tỉnh vĩnh long", "TP Hồ Chí
+/// Minh"), by its 2025 name; `None` for anything else, so that free text
+/// never stands in for a province on a page.
+pub fn province_named(name: &str) -> Option<&'static str> {
+    use unicode_normalization::UnicodeNormalization;
+    let bare = |s: &str| -> String {
+        let s: String = s.nfc().collect::<String>().trim().to_lowercase();
+        ["thành phố ", "tỉnh ", "tp. ", "tp "]
+            .iter()
+            .find_map(|p| s.strip_prefix(p))
+            .unwrap_or(&s)
+            .trim()
+            .to_string()
+    };
+    let wanted = bare(name);
+    COMMUNES
+        .provinces
+        .iter()
+        .copied()
+        .find(|p| bare(p) == wanted)
+}
+
+/// The provinces, by their 2025 names, in the map's order.
+pub fn provinces() -> &'static [&'static str] {
+    &COMMUNES.provinces
+}
+
 /// How many provinces the map has (34 since July 2025).
 pub fn province_count() -> usize {
     COMMUNES.provinces.len()
@@ -94,6 +121,26 @@ mod tests {
             (10.2899, 103.9840, "Tỉnh An Giang"), // Phú Quốc, an island
         ] {
             assert_eq!(province_of(lat, lon), Some(province), "{lat},{lon}");
+        }
+    }
+
+    #[test]
+    fn provinces_are_known_by_their_names_and_nothing_else_is() {
+        assert_eq!(province_named("Vĩnh Long"), Some("Tỉnh Vĩnh Long"));
+        assert_eq!(province_named(" tỉnh VĨNH LONG "), Some("Tỉnh Vĩnh Long"));
+        assert_eq!(
+            province_named("TP Hồ Chí Minh"),
+            Some("Thành phố Hồ Chí Minh")
+        );
+        // Decomposed input (NFD) is the same name.
+        assert_eq!(province_named("Ha\u{300} Nội"), Some("Thành phố Hà Nội"));
+        for junk in [
+            "",
+            "Gọi 0900 123 456 để được hoàn tiền",
+            "<b>Hà Nội</b>",
+            "Bangkok",
+        ] {
+            assert_eq!(province_named(junk), None, "{junk}");
         }
     }
 

@@ -29,7 +29,8 @@ const COUNT_WRONG_CODE: &str = "INSERT INTO claim_windows (network, hour, n) VAL
 const DELETE_OLD_WINDOWS: &str = "DELETE FROM claim_windows WHERE hour < ?1";
 const INSERT_CLAIM: &str = "INSERT INTO claims (serial, batch_id, failures) VALUES (?1, ?2, 0)
      ON CONFLICT (serial) DO NOTHING";
-const SET_CLAIMED: &str = "UPDATE claims SET claimed_at = ?2, province = ?3 WHERE serial = ?1";
+const SET_CLAIMED: &str =
+    "UPDATE claims SET claimed_at = ?2, province = ?3, device = ?4 WHERE serial = ?1";
 const ADD_FAILURE: &str =
     "UPDATE claims SET failures = failures + 1, locked_at = CASE WHEN failures + 1 >= ?2 THEN ?3 ELSE locked_at END
      WHERE serial = ?1";
@@ -50,6 +51,8 @@ pub struct ClaimAttempt {
     pub network: Option<String>,
     /// The province the buyer shared, if any.
     pub province: Option<String>,
+    /// The claiming device (salted hash, as scans record it).
+    pub device: String,
 }
 
 /// What a claim came to.
@@ -121,7 +124,10 @@ impl<B: Backend> ClaimStore for B {
             }
             let at = jiff::Timestamp::now();
             if a.right {
-                tx.execute(SET_CLAIMED, args![serial, at.to_string(), a.province])?;
+                tx.execute(
+                    SET_CLAIMED,
+                    args![serial, at.to_string(), a.province, a.device],
+                )?;
                 audit_append(
                     tx,
                     "buyer",

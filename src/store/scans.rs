@@ -75,6 +75,8 @@ pub struct ScannedStamp {
     pub recall: Option<RecallNotice>,
     /// When a buyer claimed it with its claim code, if one did.
     pub claimed_at: Option<jiff::Timestamp>,
+    /// The province the buyer shared when claiming it, if any.
+    pub claimed_in: Option<String>,
     /// Whether it was issued with a claim code (the page offers to claim it).
     pub claimable: bool,
 }
@@ -397,6 +399,8 @@ struct Looked {
     recall: Option<RecallNotice>,
     claimed_at: Option<String>,
     claimable: i64,
+    claim_device: Option<String>,
+    claim_province: Option<String>,
 }
 
 /// What the registry says about a scanned code.
@@ -410,6 +414,10 @@ struct Matched {
     claimed_at: Option<jiff::Timestamp>,
     /// Whether it was issued with a claim code.
     claimable: bool,
+    /// The device that claimed it.
+    claim_device: Option<String>,
+    /// The province its buyer shared.
+    claim_province: Option<String>,
     /// (batch, seq) of a row the code's serial names but whose bytes differ
     /// although the signature holds.
     mismatch: Option<(u32, u32)>,
@@ -420,7 +428,7 @@ struct Matched {
 /// `FOR UPDATE OF s` on PostgreSQL, so scans of one stamp through several
 /// nodes count one after the other.
 const SCAN_LOOKUP: &str = "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
-        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at, c.claimed_at, i.claim_codes
+        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at, c.claimed_at, i.claim_codes, c.device, c.province
  FROM stamps s JOIN batches b ON b.id = s.batch_id
       LEFT JOIN claims c ON c.serial = s.serial
       JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
@@ -473,6 +481,8 @@ fn look_up(tx: &dyn Conn, sql: &str, code: Option<&StampCode>) -> StoreResult<Op
             recall,
             claimed_at: r.get(13)?,
             claimable: r.get(14)?,
+            claim_device: r.get(15)?,
+            claim_province: r.get(16)?,
         })
     })
 }
@@ -502,6 +512,8 @@ fn match_registry(check: &CodeCheck, looked: Option<Looked>) -> StoreResult<Matc
             recall: l.recall,
             claimed_at: l.claimed_at.map(|c| timestamp(&c)).transpose()?,
             claimable: l.claimable != 0,
+            claim_device: l.claim_device,
+            claim_province: l.claim_province,
             mismatch: None,
         }
     } else {
@@ -571,7 +583,13 @@ fn record_one(
     }
     let (mut repeat, mut stamp) = (Vec::new(), None);
     if let (Some(found), Some((serial, _))) = (matched.found, code) {
-        let flags = (matched.recall, matched.claimed_at, matched.claimable);
+        let flags = ClaimFlags {
+            recall: matched.recall,
+            claimed_at: matched.claimed_at,
+            claimable: matched.claimable,
+            claim_device: matched.claim_device,
+            claim_province: matched.claim_province,
+        };
         let counted = count_scan(tx, scan, scan_id, serial, found, flags, rules)?;
         (repeat, stamp) = (counted.0, Some(counted.1));
     }
@@ -581,6 +599,30 @@ fn record_one(
         repeat,
         stamp,
     })
+}
+
+/// What the scan lookup knows of a registered stamp besides its row.
+struct ClaimFlags {
+    recall: Option<RecallNotice>,
+    claimed_at: Option<jiff::Timestamp>,
+    claimable: bool,
+    claim_device: Option<String>,
+    claim_province: Option<String>,
+}
+
+/// A claimed stamp scanned from a device other than the one that claimed
+/// it, the first time that device scans it since the claim: someone holds a
+/// pack whose stamp a buyer already claimed (a copy, or a resold pack).
+/// `recent` ends with this scan.
+fn claimed_rescan(flags: &ClaimFlags, scan: &NewScan, recent: &[RecentScan]) -> bool {
+    let (Some(at), Some(device)) = (flags.claimed_at, &flags.claim_device) else {
+        return false;
+    };
+    let since = at.as_second();
+    scan.device != *device
+        && !recent[..recent.len().saturating_sub(1)]
+            .iter()
+            .any(|r| r.at >= since && r.device == scan.device)
 }
 
 /// Appends a scan alert: (batch, seq, reason, detail).
@@ -612,7 +654,7 @@ fn count_scan(
     scan_id: i64,
     serial: Serial,
     (batch, seq, state, count, first, recent, _): Found,
-    (recall, claimed_at, claimable): (Option<RecallNotice>, Option<jiff::Timestamp>, bool),
+    flags: ClaimFlags,
     rules: &RepeatRules,
 ) -> StoreResult<(Vec<scan_rules::RepeatReason>, ScannedStamp)> {
     let mut recent: Vec<RecentScan> = recent
@@ -642,6 +684,20 @@ fn count_scan(
         });
         insert_alert(tx, scan, (batch, seq, reasons.join(", "), detail))?;
     }
+    if claimed_rescan(&flags, scan, &recent) {
+        let detail = serde_json::json!({
+            "serial": serial.to_string(), "scan_id": scan_id,
+            "claimed_at": flags.claimed_at.map(|t| t.to_string()),
+        });
+        insert_alert(tx, scan, (batch, seq, "claimed-rescan".into(), detail))?;
+    }
+    let ClaimFlags {
+        recall,
+        claimed_at,
+        claimable,
+        claim_province,
+        ..
+    } = flags;
     let count = count + 1;
     let recent_json =
         serde_json::to_string(&recent).map_err(|e| StoreError::caused("recent scans", e))?;
@@ -662,6 +718,7 @@ fn count_scan(
         first_scan_at: Some(first),
         recall,
         claimed_at,
+        claimed_in: claim_province,
         claimable,
     };
     Ok((repeat, stamp))

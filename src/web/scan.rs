@@ -134,6 +134,8 @@ pub(crate) struct ScanJson {
     /// When a buyer claimed the stamp with its claim code (verdict claimed).
     #[schema(value_type = Option<String>, format = DateTime)]
     pub claimed_at: Option<jiff::Timestamp>,
+    /// The province its buyer shared when claiming it, if any.
+    pub claimed_in: Option<String>,
     pub batch: Option<serde_json::Value>,
     pub product: Option<serde_json::Value>,
     pub producer: Option<serde_json::Value>,
@@ -177,6 +179,7 @@ fn to_json(result: &ScanResult, lang: Lang) -> ScanJson {
         first_scan_at: o.stamp.as_ref().and_then(|s| s.first_scan_at),
         recall: o.stamp.as_ref().and_then(|s| s.recall.clone()),
         claimed_at: o.stamp.as_ref().and_then(|s| s.claimed_at),
+        claimed_in: o.stamp.as_ref().and_then(|s| s.claimed_in.clone()),
         batch: d.and_then(|d| serde_json::to_value(&d.batch).ok()),
         product: d.and_then(|d| serde_json::to_value(&d.product).ok()),
         producer: d.and_then(|d| serde_json::to_value(&d.producer).ok()),
@@ -262,6 +265,8 @@ struct ScanPage<'a> {
     stamp: Option<StampView>,
     /// Where the claim form posts, when the stamp can be claimed now.
     claim_action: Option<String>,
+    /// The provinces the claim form offers.
+    provinces: &'static [&'static str],
     report_action: String,
 }
 
@@ -278,8 +283,10 @@ fn page(
     if !o.repeat.is_empty() {
         warnings.push(t.repeat_warning(o.stamp.as_ref().map_or(0, |s| s.scan_count)));
     }
-    if let Some(at) = o.stamp.as_ref().and_then(|s| s.claimed_at) {
-        warnings.push(t.claimed_on(&lang.time(at)));
+    if let Some(s) = o.stamp.as_ref()
+        && let Some(at) = s.claimed_at
+    {
+        warnings.push(t.claimed_on(&lang.time(at), s.claimed_in.as_deref()));
     }
     let details = match &result.details {
         Some(d) => Some(state.page_parts.details(d, lang, &state.scan_prefix)?),
@@ -322,6 +329,7 @@ fn page(
             .as_ref()
             .filter(|s| o.verdict == Verdict::Genuine && s.claimable && s.claimed_at.is_none())
             .map(|_| format!("{}/{}/claim", state.scan_prefix, code_path)),
+        provinces: crate::domain::geo::provinces(),
         report_action: format!("{}/{}/report", state.scan_prefix, code_path),
     };
     view.render()

@@ -27,15 +27,59 @@ pub struct ClaimAnswer {
     pub tries_left: Option<u32>,
 }
 
+/// Where a buyer says they are, if they choose to: a province by name, or a
+/// shared location. Only one of the 34 provinces is ever recorded (later
+/// scans show it), never free text.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimPlace {
+    /// A province as typed ("Vĩnh Long", "TP Hồ Chí Minh").
+    pub province: Option<String>,
+    /// A shared location: latitude and longitude in degrees.
+    pub location: Option<(f64, f64)>,
+}
+
+impl ClaimPlace {
+    /// The province to record: the one the location falls in (none abroad
+    /// or at sea), or the one named; a name that is no province is refused.
+    fn province(&self) -> ServiceResult<Option<String>> {
+        use crate::domain::{DomainError, geo};
+        if let Some((lat, lon)) = self.location {
+            if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                return Err(
+                    DomainError::new("lat", "must be a latitude and longitude in degrees").into(),
+                );
+            }
+            return Ok(geo::province_of(lat, lon).map(String::from));
+        }
+        match self.province.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(name) if name.len() > 100 => {
+                Err(DomainError::new("province", "at most 100 bytes").into())
+            }
+            Some(name) => geo::province_named(name)
+                .map(|p| Some(p.to_string()))
+                .ok_or_else(|| {
+                    DomainError::new(
+                        "province",
+                        "must be one of Vietnam's 34 provinces (for example \"Vĩnh Long\"), or left out",
+                    )
+                    .into()
+                }),
+        }
+    }
+}
+
 impl Scanner {
     /// Claims the stamp of the scanned `text` with the code `typed`.
     pub async fn claim(
         &self,
         text: &str,
         typed: &str,
-        province: Option<String>,
+        place: &ClaimPlace,
         client: &Client,
     ) -> ServiceResult<ClaimAnswer> {
+        let province = place.province()?;
+        let device = self.device_hash(client);
         let check = self.check(text);
         let Some(code) = check.code.filter(|_| check.verdict == CodeVerdict::Genuine) else {
             return Err(not_found("stamp", "with this code"));
@@ -56,6 +100,7 @@ impl Scanner {
                 right,
                 network: attempt_network,
                 province,
+                device,
             })?)
         })
         .await

@@ -33,7 +33,7 @@ use crate::codes::{CodeCheck, CodeError, StampCode, Verifier};
 use crate::domain::scan::{RepeatRules, Verdict};
 use crate::domain::{Batch, BatchId, Producer, Product};
 use crate::store::{NewReport, ScanOutcome, Store, StoreError};
-pub use claim::ClaimAnswer;
+pub use claim::{ClaimAnswer, ClaimPlace};
 use job::{Failure, Job, Pending};
 pub use preview::Preview;
 pub(crate) use recorder::Recorder;
@@ -179,16 +179,23 @@ impl Scanner {
         data_encoding::HEXLOWER.encode(&h.finalize()[..8])
     }
 
+    /// A salted hash of the client's network and user agent: the same
+    /// phone on the same network hashes the same, and nothing more is kept.
+    pub fn device_hash(&self, client: &Client) -> String {
+        let network = self.network_hash(client.ip);
+        self.hash(&format!(
+            "{}|{}",
+            network.as_deref().unwrap_or("-"),
+            client.user_agent
+        ))
+    }
+
     /// Verifies and records a scan of `text` and returns what to show.
     /// Waits for the scan's group commit, so the count shown includes this
     /// scan.
     pub async fn scan(&self, text: &str, client: &Client) -> ServiceResult<ScanResult> {
         let network = self.network_hash(client.ip);
-        let device = self.hash(&format!(
-            "{}|{}",
-            network.as_deref().unwrap_or("-"),
-            client.user_agent
-        ));
+        let device = self.device_hash(client);
         let pending = Pending {
             parsed: parse(text),
             at: jiff::Timestamp::now(),

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{client, could_be_a_code, language};
-use crate::service::scan::ClaimAnswer;
+use crate::service::scan::{ClaimAnswer, ClaimPlace};
 use crate::web::{ApiError, AppState};
 
 /// A claim as the API takes it.
@@ -18,8 +18,13 @@ pub(crate) struct ClaimRequest {
     code: String,
     /// The code under the scratch-off panel (spaces and dashes allowed).
     claim_code: String,
-    /// The buyer's province, if they choose to say.
+    /// The buyer's province, if they choose to say: one of the 34 (e.g.
+    /// "Vĩnh Long"); anything else is refused.
     province: Option<String>,
+    /// Or a location the buyer shares: latitude, with `lon`.
+    lat: Option<f64>,
+    /// Longitude, with `lat`.
+    lon: Option<f64>,
 }
 
 #[utoipa::path(post, path = "/api/v1/claims", tag = "scan", request_body = ClaimRequest,
@@ -41,16 +46,13 @@ pub(crate) async fn claim(
         return Err(ApiError::TooManyRequests);
     }
     let b = body.into_inner();
-    let province = crate::domain::text::optional(
-        "province",
-        b.province.as_deref(),
-        100,
-        crate::domain::text::Lines::One,
-    )
-    .map_err(crate::service::ServiceError::from)?;
+    let place = ClaimPlace {
+        province: b.province,
+        location: b.lat.zip(b.lon),
+    };
     let answer = state
         .scanner
-        .claim(&b.code, &b.claim_code, province, &client)
+        .claim(&b.code, &b.claim_code, &place, &client)
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
@@ -61,6 +63,7 @@ pub(crate) async fn claim(
 #[derive(Deserialize)]
 pub(crate) struct ClaimForm {
     claim_code: String,
+    province: Option<String>,
 }
 
 /// `POST {base}/{code}/claim`: the scan page's claim form; answers a page.
@@ -79,9 +82,14 @@ pub(crate) async fn claim_form(
     }
     let lang = language(&req);
     let t = lang.strings();
+    let form = form.into_inner();
+    let place = ClaimPlace {
+        province: form.province,
+        location: None,
+    };
     let answer = state
         .scanner
-        .claim(&code, &form.claim_code, None, &client)
+        .claim(&code, &form.claim_code, &place, &client)
         .await?;
     let (class, headline, detail) = match answer.result {
         "claimed" => ("ok", t.claim_done, t.claim_done_detail.to_string()),
@@ -90,7 +98,7 @@ pub(crate) async fn claim_form(
             t.claim_before,
             answer
                 .claimed_at
-                .map(|at| t.claimed_on(&lang.time(at)))
+                .map(|at| t.claimed_on(&lang.time(at), answer.province.as_deref()))
                 .unwrap_or_default(),
         ),
         "wrong-code" => (

@@ -43,6 +43,8 @@ pub(crate) struct Strings {
     pub claim_title: &'static str,
     pub claim_help: &'static str,
     pub claim_code: &'static str,
+    pub claim_province: &'static str,
+    pub claim_no_province: &'static str,
     pub claim_send: &'static str,
     pub claim_done: &'static str,
     pub claim_done_detail: &'static str,
@@ -95,6 +97,8 @@ pub static VI: Strings = Strings {
     claim_title: "Bạn đã mua sản phẩm này?",
     claim_help: "Cào lớp phủ trên tem và nhập mã bên dưới. Sau đó, ai quét lại tem này sẽ biết nó đã có người mua: tem sao chép bị phát hiện chắc chắn.",
     claim_code: "Mã dưới lớp cào",
+    claim_province: "Tỉnh, thành nơi bạn mua (không bắt buộc)",
+    claim_no_province: "— không nói —",
     claim_send: "Xác nhận đã mua",
     claim_done: "Đã xác nhận: bạn là người mua",
     claim_done_detail: "Tem này giờ thuộc về gói hàng của bạn. Ai quét lại sẽ được báo tem đã có người mua.",
@@ -147,6 +151,8 @@ pub static EN: Strings = Strings {
     claim_title: "Bought this product?",
     claim_help: "Scratch the panel on the stamp and enter the code below. Anyone who scans this stamp afterwards will learn it has a buyer: a copied stamp is caught for certain.",
     claim_code: "Code under the panel",
+    claim_province: "Province where you bought it (optional)",
+    claim_no_province: "— rather not say —",
     claim_send: "Claim my purchase",
     claim_done: "Claimed: you are the buyer",
     claim_done_detail: "This stamp now belongs to your pack. Anyone who scans it again will be told it has a buyer.",
@@ -263,11 +269,14 @@ impl Strings {
     }
 
     /// When the stamp was claimed, for the person now holding the pack.
-    pub fn claimed_on(&self, when: &str) -> String {
-        if self.vi {
-            format!("Tem này đã được một người mua xác nhận lúc {when}.")
-        } else {
-            format!("This stamp was claimed by a buyer on {when}.")
+    pub fn claimed_on(&self, when: &str, province: Option<&str>) -> String {
+        match (self.vi, province) {
+            (true, Some(p)) => {
+                format!("Tem này đã được một người mua xác nhận lúc {when} (ở {p}).")
+            }
+            (true, None) => format!("Tem này đã được một người mua xác nhận lúc {when}."),
+            (false, Some(p)) => format!("This stamp was claimed by a buyer on {when} (in {p})."),
+            (false, None) => format!("This stamp was claimed by a buyer on {when}."),
         }
     }
 

@@ -378,3 +378,110 @@ fn sheets_over_http_hold_claim_codes_only_in_print_files_kept_from_caches() {
     );
     assert_eq!((status, headers[0].as_deref()), (200, Some("3")));
 }
+
+/// Claims `url` from a phone with this user agent; the answer's body.
+fn claim_as(app: &TestApp, url: &str, agent: &str, extra: Value) -> (u16, Value) {
+    let mut body = json!({"code": url, "claim_code": claim_code(app, url)});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let r = ureq::post(app.url("/api/v1/claims"))
+        .header("User-Agent", agent)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_json(&body)
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.into_body().read_json().unwrap())
+}
+
+fn claimed_rescans(app: &TestApp) -> usize {
+    app.get("/api/v1/triage")
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["summary"] == "claimed-rescan")
+        .count()
+}
+
+#[test]
+fn a_claimed_stamp_scanned_from_another_device_raises_one_alert_per_device() {
+    use crate::api::scan::{path_of, scan_json};
+    let (app, urls) = app_with_claim_stamps(1);
+    let batch = StampCode::parse(&urls[0]).unwrap().batch.0;
+    assert_eq!(
+        app.get(&format!("/api/v1/batches/{batch}/sheet.csv"))
+            .status,
+        200
+    );
+    let path = path_of(&urls[0]);
+    let (status, body) = claim_as(
+        &app,
+        &urls[0],
+        "buyer-phone",
+        json!({"province": "vĩnh long"}),
+    );
+    assert_eq!(
+        (status, &body["result"]),
+        (200, &json!("claimed")),
+        "{body}"
+    );
+    // The buyer scanning their own pack again is no alarm.
+    let j = scan_json(&app, &path, "buyer-phone");
+    assert_eq!(j["verdict"], "claimed");
+    assert_eq!(
+        j["claimed_in"], "Tỉnh Vĩnh Long",
+        "the province, by its name"
+    );
+    assert_eq!(claimed_rescans(&app), 0);
+    // Another phone holding a pack with this stamp: one alert, however often it scans.
+    scan_json(&app, &path, "copier-phone");
+    scan_json(&app, &path, "copier-phone");
+    assert_eq!(claimed_rescans(&app), 1);
+    scan_json(&app, &path, "second-copier");
+    assert_eq!(claimed_rescans(&app), 2);
+    // The page words it for the person holding the pack, with the province.
+    let mut r = ureq::get(app.url(&path))
+        .header("User-Agent", "x")
+        .call()
+        .unwrap();
+    let html = r.body_mut().read_to_string().unwrap();
+    assert!(html.contains("(ở Tỉnh Vĩnh Long)"), "{html}");
+}
+
+#[test]
+fn a_claim_records_a_province_never_free_text() {
+    let (app, urls) = app_with_claim_stamps(2);
+    // Free text that would show on every later scan page is refused, and
+    // the refusal claims nothing.
+    let (status, body) = claim_as(
+        &app,
+        &urls[0],
+        "p",
+        json!({"province": "Gọi 0900 123 456 để được hoàn tiền"}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_input", "{body}");
+    assert_eq!(body["error"]["field"], "province", "{body}");
+    // A shared location gives the province it falls in.
+    let (status, body) = claim_as(&app, &urls[0], "p", json!({"lat": 9.9347, "lon": 106.3453}));
+    assert_eq!(
+        (status, &body["result"]),
+        (200, &json!("claimed")),
+        "{body}"
+    );
+    let (_, again) = claim_as(&app, &urls[0], "p", json!({}));
+    assert_eq!(again["province"], "Tỉnh Vĩnh Long", "{again}");
+    // Abroad: claimed, no province.
+    let (_, body) = claim_as(
+        &app,
+        &urls[1],
+        "p",
+        json!({"lat": 13.7563, "lon": 100.5018}),
+    );
+    assert_eq!(body["result"], "claimed");
+    let (_, again) = claim_as(&app, &urls[1], "p", json!({}));
+    assert_eq!(again["province"], Value::Null);
+}
