@@ -12,13 +12,18 @@ use crate::service::tokens;
 pub enum TokenCommand {
     /// Create a token and print it once (only its hash is stored).
     Create {
-        /// admin (everything), producer (one producer's data) or inspector
-        /// (reads, reports, recalls).
+        /// admin (everything), producer (one producer's data), inspector
+        /// (reads, reports, recalls) or seller (a shop: marks stamps sold at
+        /// the till).
         #[arg(long, value_parser = parse_role)]
         role: Role,
-        /// The producer a producer token is bound to.
+        /// The producer a producer token is bound to; for a seller, the
+        /// producers it sells for (repeat for several; none: all).
         #[arg(long, value_name = "ID")]
-        producer: Option<i64>,
+        producer: Vec<i64>,
+        /// A seller's shop, as later scans name it ("sold by …").
+        #[arg(long, value_name = "NAME")]
+        shop: Option<String>,
         /// Limit an inspector to the producers of a province (repeat for several).
         #[arg(long, value_name = "NAME")]
         province: Vec<String>,
@@ -46,7 +51,7 @@ pub enum TokenCommand {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| "must be admin, producer or inspector".into())
+    Role::parse(s).ok_or_else(|| "must be admin, producer, inspector or seller".into())
 }
 
 pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
@@ -57,11 +62,12 @@ pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             role,
             producer,
             province,
+            shop,
             expires,
             label,
             json,
         } => {
-            let grant = Grant::new(role, producer.map(ProducerId), &province)?;
+            let grant = grant(role, &producer, &province, shop.as_deref())?;
             let (token, info) = tokens::create(
                 store,
                 grant,
@@ -126,4 +132,35 @@ pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The grant the options describe: a seller names its shop (and may list
+/// producers); the others take at most one producer and no shop.
+fn grant(
+    role: Role,
+    producers: &[i64],
+    provinces: &[String],
+    shop: Option<&str>,
+) -> anyhow::Result<Grant> {
+    if role == Role::Seller {
+        let shop = shop.ok_or_else(|| anyhow::anyhow!("--shop: a seller token names its shop"))?;
+        if !provinces.is_empty() {
+            anyhow::bail!("--province: only inspector tokens are limited to provinces");
+        }
+        return Ok(Grant::seller(
+            shop,
+            producers.iter().map(|p| ProducerId(*p)).collect(),
+        )?);
+    }
+    if shop.is_some() {
+        anyhow::bail!("--shop: only seller tokens name a shop");
+    }
+    if producers.len() > 1 {
+        anyhow::bail!("--producer: a producer token is bound to one producer");
+    }
+    Ok(Grant::new(
+        role,
+        producers.first().map(|p| ProducerId(*p)),
+        provinces,
+    )?)
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::text::{self, DomainError, Lines};
 use super::{Producer, ProducerId};
 
-/// The three kinds of API token.
+/// The four kinds of API token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -15,6 +15,9 @@ pub enum Role {
     Producer,
     /// Reads everything (or the producers of some provinces), reports, recalls.
     Inspector,
+    /// A shop or distributor: marks the stamps of the producers it sells
+    /// for (or all) sold at the till, and nothing else.
+    Seller,
 }
 
 impl Role {
@@ -24,6 +27,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Producer => "producer",
             Role::Inspector => "inspector",
+            Role::Seller => "seller",
         }
     }
 
@@ -33,6 +37,7 @@ impl Role {
             "admin" => Some(Role::Admin),
             "producer" => Some(Role::Producer),
             "inspector" => Some(Role::Inspector),
+            "seller" => Some(Role::Seller),
             _ => None,
         }
     }
@@ -70,6 +75,10 @@ pub struct Grant {
     pub producer: Option<ProducerId>,
     /// The provinces an inspector is limited to (empty: all).
     pub provinces: Vec<String>,
+    /// The producers a seller sells for (empty: all).
+    pub sells_for: Vec<ProducerId>,
+    /// A seller's shop, as later scans name it ("sold by …").
+    pub shop: Option<String>,
 }
 
 impl Grant {
@@ -105,11 +114,43 @@ impl Grant {
             .iter()
             .map(|p| text::required("province", p, 100, Lines::One))
             .collect::<Result<Vec<_>, _>>()?;
+        if role == Role::Seller {
+            return Err(DomainError::new(
+                "role",
+                "a seller token names its shop: use Grant::seller",
+            ));
+        }
         Ok(Grant {
             role,
             producer,
             provinces,
+            sells_for: Vec::new(),
+            shop: None,
         })
+    }
+
+    /// A seller: its shop's name (shown on later scans: "sold by …") and
+    /// the producers it sells for (empty: all). NFC, one line, ≤ 100 bytes.
+    pub fn seller(shop: &str, sells_for: Vec<ProducerId>) -> Result<Grant, DomainError> {
+        let mut sells_for = sells_for;
+        sells_for.sort_by_key(|p| p.0);
+        sells_for.dedup();
+        Ok(Grant {
+            role: Role::Seller,
+            producer: None,
+            provinces: Vec::new(),
+            sells_for,
+            shop: Some(text::required("shop", shop, 100, Lines::One)?),
+        })
+    }
+
+    /// Whether a seller may mark this producer's stamps sold.
+    pub fn sells_for(&self, producer: ProducerId) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Seller => self.sells_for.is_empty() || self.sells_for.contains(&producer),
+            Role::Producer | Role::Inspector => false,
+        }
     }
 
     /// Everything (the admin token, the command line).
@@ -118,14 +159,18 @@ impl Grant {
             role: Role::Admin,
             producer: None,
             provinces: Vec::new(),
+            sells_for: Vec::new(),
+            shop: None,
         }
     }
 
     /// Whether this grant may see a producer's data at all. A producer sees
-    /// only itself; an inspector limited to provinces sees producers there.
+    /// only itself; an inspector limited to provinces sees producers there;
+    /// a seller sees no producer's data (it only marks stamps sold).
     pub fn sees(&self, producer: &Producer) -> bool {
         match self.role {
             Role::Admin => true,
+            Role::Seller => false,
             Role::Producer => self.producer == Some(producer.id),
             Role::Inspector => {
                 self.provinces.is_empty()

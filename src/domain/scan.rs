@@ -28,6 +28,9 @@ pub enum Verdict {
     /// panel: whoever scans it now, if they just bought the pack, probably
     /// holds a copy.
     Claimed,
+    /// Sold at a shop's till (seller role): genuine, and the pack left the
+    /// shop on that day; scans from many devices after it raise an alert.
+    Sold,
     /// Issued but never printed: a stamp nobody should hold. Suspicious.
     NotPrinted,
     /// The signature is valid but the registry does not know the serial.
@@ -52,6 +55,7 @@ impl Verdict {
             Verdict::Voided => "voided",
             Verdict::Expired => "expired",
             Verdict::Claimed => "claimed",
+            Verdict::Sold => "sold",
             Verdict::NotPrinted => "not-printed",
             Verdict::UnknownSerial => "unknown-serial",
             Verdict::Forged => "forged",
@@ -62,12 +66,13 @@ impl Verdict {
     }
 
     /// Every verdict, the good one first.
-    pub const ALL: [Verdict; 11] = [
+    pub const ALL: [Verdict; 12] = [
         Verdict::Genuine,
         Verdict::Recalled,
         Verdict::Voided,
         Verdict::Expired,
         Verdict::Claimed,
+        Verdict::Sold,
         Verdict::NotPrinted,
         Verdict::UnknownSerial,
         Verdict::Forged,
@@ -103,6 +108,8 @@ pub struct Registered {
     pub issued_at: jiff::Timestamp,
     /// Whether a buyer has claimed it (claim codes).
     pub claimed: bool,
+    /// Whether a shop marked it sold at the till.
+    pub sold: bool,
 }
 
 /// What the signature check of a scanned code found, as the judge needs it
@@ -169,6 +176,8 @@ pub fn judge(
         Verdict::Expired
     } else if r.claimed {
         Verdict::Claimed
+    } else if r.sold {
+        Verdict::Sold
     } else {
         Verdict::Genuine
     }
@@ -315,6 +324,7 @@ mod tests {
             expiry: None,
             issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
             claimed: false,
+            sold: false,
         };
         assert_eq!(judge(genuine, Some(&printed), today), Verdict::Genuine);
         assert_eq!(judge(genuine, None, today), Verdict::UnknownSerial);
@@ -332,6 +342,20 @@ mod tests {
             ..printed.clone()
         };
         assert_eq!(judge(genuine, Some(&claimed), today), Verdict::Claimed);
+        let sold = Registered {
+            sold: true,
+            ..printed.clone()
+        };
+        assert_eq!(judge(genuine, Some(&sold), today), Verdict::Sold);
+        // A claim comes after the sale and says more.
+        let sold_and_claimed = Registered {
+            sold: true,
+            ..claimed.clone()
+        };
+        assert_eq!(
+            judge(genuine, Some(&sold_and_claimed), today),
+            Verdict::Claimed
+        );
         let claimed_then_recalled = Registered {
             recalled: true,
             ..claimed.clone()
@@ -367,6 +391,7 @@ mod tests {
             expiry: None,
             issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
             claimed: false,
+            sold: false,
         };
         // Issued at 1,000, the key stopped signing at 2,000: still genuine.
         let revoked = revoked_until(Some(2_000));

@@ -322,6 +322,7 @@ impl<'a> Judge<'a> {
                 expiry,
                 issued_at: stamp.issued_at,
                 claimed: self.store.claimed_at(stamp.serial)?.is_some(),
+                sold: self.store.sale(stamp.serial)?.is_some(),
             });
         }
         let verdict = judge(check.signature(), registered.as_ref(), today);
@@ -340,7 +341,7 @@ impl<'a> Judge<'a> {
 pub fn visible(grant: &Grant, inspection: &Inspection) -> bool {
     match grant.role {
         Role::Admin => true,
-        Role::Producer => false,
+        Role::Producer | Role::Seller => false,
         Role::Inspector => {
             grant.provinces.is_empty()
                 || inspection.province.as_ref().is_some_and(|p| {
@@ -365,7 +366,7 @@ pub fn get(store: &dyn Store, grant: &Grant, id: i64) -> ServiceResult<Inspectio
 pub fn list(store: &dyn Store, grant: &Grant, limit: u32) -> ServiceResult<Vec<Inspection>> {
     let provinces = match grant.role {
         Role::Admin => None,
-        Role::Producer => return Ok(Vec::new()),
+        Role::Producer | Role::Seller => return Ok(Vec::new()),
         Role::Inspector if grant.provinces.is_empty() => None,
         Role::Inspector => Some(grant.provinces.clone()),
     };

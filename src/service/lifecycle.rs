@@ -90,6 +90,10 @@ pub struct BatchStats {
     /// Fetches of the batch's stamp URLs by link-preview robots, crawlers
     /// and HEAD requests, per robot family, most first: never scans.
     pub previews: Vec<PreviewFetches>,
+    /// Stamps a shop marked sold at the till.
+    pub sold: u64,
+    /// Stamps a buyer claimed with the code under the scratch panel.
+    pub claimed: u64,
 }
 
 /// How often one family of robots fetched a batch's stamp URLs.
@@ -171,6 +175,7 @@ pub(crate) fn batch_stats(
     rules: &crate::domain::scan::RepeatRules,
 ) -> ServiceResult<BatchStats> {
     let locations = store.scan_locations(batch)?;
+    let (sold, claimed) = store.sold_and_claimed(batch)?;
     Ok(BatchStats {
         batch_id: batch,
         stamps: store.stamp_counts(batch)?,
@@ -182,6 +187,8 @@ pub(crate) fn batch_stats(
             .into_iter()
             .map(|(family, fetches)| PreviewFetches { family, fetches })
             .collect(),
+        sold,
+        claimed,
     })
 }
 

@@ -21,6 +21,7 @@ pub mod photos;
 pub mod rate_limit;
 pub mod registry;
 pub mod report;
+pub mod sales;
 pub mod scan;
 pub mod search;
 pub mod sessions;

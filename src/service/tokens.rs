@@ -105,6 +105,8 @@ pub struct TokenForm {
     pub expires: Option<String>,
     /// A label, to recognise it.
     pub label: Option<String>,
+    /// A seller's shop.
+    pub shop: Option<String>,
 }
 
 /// Creates a token from the dashboard's form; a mistake names its field.
@@ -116,7 +118,7 @@ pub fn create_from_form(
     use crate::domain::{DomainError, ProducerId, Role};
     let nonempty = |o: Option<String>| o.filter(|s| !s.trim().is_empty());
     let role = Role::parse(&f.role)
-        .ok_or_else(|| DomainError::new("role", "choose admin, producer or inspector"))?;
+        .ok_or_else(|| DomainError::new("role", "choose admin, producer, inspector or seller"))?;
     let choose = || DomainError::new("producer", "choose a producer");
     let producer = nonempty(f.producer)
         .map(|p| {
@@ -127,8 +129,15 @@ pub fn create_from_form(
         })
         .transpose()?;
     let provinces: Vec<String> = nonempty(f.province).into_iter().collect();
-    let grant = Grant::new(role, producer, &provinces)?;
-    if let Some(p) = grant.producer
+    let grant = match role {
+        // A seller sells for the producer chosen, or for all.
+        Role::Seller => Grant::seller(
+            nonempty(f.shop).as_deref().unwrap_or_default(),
+            producer.into_iter().collect(),
+        )?,
+        _ => Grant::new(role, producer, &provinces)?,
+    };
+    if let Some(p) = grant.producer.or(grant.sells_for.first().copied())
         && store.producer(p)?.is_none()
     {
         return Err(choose().into());

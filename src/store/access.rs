@@ -10,8 +10,8 @@ use super::{StoreError, StoreResult};
 use crate::domain::ProducerId;
 
 // The SQL of this file, named, so that rustfmt formats the code around it.
-const INSERT_TOKEN: &str = "INSERT INTO api_tokens (lookup, hash, role, producer_id, provinces, label, created_at, expires_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const INSERT_TOKEN: &str = "INSERT INTO api_tokens (lookup, hash, role, producer_id, provinces, label, created_at, expires_at, sells_for, shop)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 const TOKEN_BY_LOOKUP: &str = "SELECT id, hash FROM api_tokens WHERE lookup = ?1";
 const REVOKE_TOKEN: &str =
     "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
@@ -25,7 +25,7 @@ const COUNT_IN_WINDOW: &str = "INSERT INTO rate_windows (network, minute, n) VAL
 const DELETE_NETWORK_OLD_WINDOWS: &str =
     "DELETE FROM rate_windows WHERE network = ?1 AND minute < ?2";
 const DELETE_OLD_WINDOWS: &str = "DELETE FROM rate_windows WHERE minute < ?1";
-const SELECT_TOKENS: &str = "SELECT id, role, producer_id, provinces, label, created_at, expires_at, revoked_at FROM api_tokens
+const SELECT_TOKENS: &str = "SELECT id, role, producer_id, provinces, label, created_at, expires_at, revoked_at, sells_for, shop FROM api_tokens
      WHERE CAST(?1 AS BIGINT) IS NULL OR id = ?1 ORDER BY id";
 
 /// An API token as stored: its grant and life, never the token itself.
@@ -116,6 +116,14 @@ impl<B: Backend> AccessStore for B {
             }
             let provinces = serde_json::to_string(&t.grant.provinces)
                 .map_err(|e| StoreError::database(e.to_string()))?;
+            let sells_for: Vec<i64> = t.grant.sells_for.iter().map(|p| p.0).collect();
+            for p in &t.grant.sells_for {
+                if load_producer(tx, *p)?.is_none() {
+                    return Err(not_found("producer", p));
+                }
+            }
+            let sells_for = serde_json::to_string(&sells_for)
+                .map_err(|e| StoreError::database(e.to_string()))?;
             let id = tx.insert(
                 INSERT_TOKEN,
                 args![
@@ -126,7 +134,9 @@ impl<B: Backend> AccessStore for B {
                     provinces,
                     t.label,
                     now(),
-                    t.expires_at.to_string()
+                    t.expires_at.to_string(),
+                    sells_for,
+                    t.grant.shop
                 ],
             )?;
             let info = load_tokens(tx, Some(id))?
@@ -266,6 +276,9 @@ pub(super) fn load_tokens(c: &dyn Conn, id: Option<i64>) -> StoreResult<Vec<Toke
     c.query_map(SELECT_TOKENS, args![id], |r| {
         let role: String = r.get(1)?;
         let provinces: String = r.get(3)?;
+        let sells_for: String = r.get(8)?;
+        let sells_for: Vec<i64> =
+            serde_json::from_str(&sells_for).map_err(|_| bad_value("sells_for", &sells_for))?;
         Ok(TokenInfo {
             id: r.get(0)?,
             grant: crate::domain::Grant {
@@ -273,6 +286,8 @@ pub(super) fn load_tokens(c: &dyn Conn, id: Option<i64>) -> StoreResult<Vec<Toke
                 producer: r.get::<Option<i64>>(2)?.map(ProducerId),
                 provinces: serde_json::from_str(&provinces)
                     .map_err(|_| bad_value("provinces", &provinces))?,
+                sells_for: sells_for.into_iter().map(ProducerId).collect(),
+                shop: r.get(9)?,
             },
             label: r.get(4)?,
             created_at: ts(r, 5)?,

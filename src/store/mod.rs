@@ -27,6 +27,8 @@ mod postgres;
 mod previews;
 mod registry;
 mod rows;
+pub mod sales;
+mod scan_alerts;
 mod scans;
 mod schema;
 mod sqlite;
@@ -45,6 +47,7 @@ pub use media::MediaStore;
 pub use postgres::PgStore;
 pub use previews::PreviewStore;
 pub use registry::{BatchSummary, RegistryStore};
+pub use sales::{Sale, SaleStore, Seller, SoldStamp, Undo};
 pub use scans::{
     BatchScanStats, NewScan, ScanOutcome, ScanRecord, ScanStore, ScannedStamp, SuspiciousStamp,
 };
@@ -158,13 +161,14 @@ store_sum!(
     AccessStore,
     MediaStore,
     PreviewStore,
-    ClaimStore
+    ClaimStore,
+    SaleStore
 );
 
 /// The aggregates' traits, for calling a `Store`'s methods.
 pub mod prelude {
     pub use super::{
         AccessStore, AuditStore, ClaimStore, InspectionStore, LifecycleStore, MediaStore,
-        PreviewStore, RegistryStore, ScanStore, StampStore, Store, TriageStore,
+        PreviewStore, RegistryStore, SaleStore, ScanStore, StampStore, Store, TriageStore,
     };
 }

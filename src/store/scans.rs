@@ -6,6 +6,7 @@ use super::conn::{Conn, Dialect, args};
 use super::lifecycle::RecallNotice;
 use super::lookups::batch_exists;
 use super::rows::{bad_value, not_found, timestamp, ts};
+use super::scan_alerts::{ClaimFlags, claimed_rescan, sold_many_devices};
 use super::stamps::serial_key;
 use super::{StoreError, StoreResult};
 use crate::codes::{CodeCheck, CodeVerdict, StampCode};
@@ -77,6 +78,8 @@ pub struct ScannedStamp {
     pub claimed_at: Option<jiff::Timestamp>,
     /// The province the buyer shared when claiming it, if any.
     pub claimed_in: Option<String>,
+    /// When a shop sold it at the till, and which shop.
+    pub sold: Option<(jiff::Timestamp, String)>,
     /// Whether it was issued with a claim code (the page offers to claim it).
     pub claimable: bool,
 }
@@ -401,6 +404,8 @@ struct Looked {
     claimable: i64,
     claim_device: Option<String>,
     claim_province: Option<String>,
+    sold_at: Option<String>,
+    sold_shop: Option<String>,
 }
 
 /// What the registry says about a scanned code.
@@ -418,6 +423,8 @@ struct Matched {
     claim_device: Option<String>,
     /// The province its buyer shared.
     claim_province: Option<String>,
+    /// When and by which shop it was sold.
+    sold: Option<(jiff::Timestamp, String)>,
     /// (batch, seq) of a row the code's serial names but whose bytes differ
     /// although the signature holds.
     mismatch: Option<(u32, u32)>,
@@ -428,9 +435,9 @@ struct Matched {
 /// `FOR UPDATE OF s` on PostgreSQL, so scans of one stamp through several
 /// nodes count one after the other.
 const SCAN_LOOKUP: &str = "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
-        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at, c.claimed_at, i.claim_codes, c.device, c.province
+        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at, c.claimed_at, i.claim_codes, c.device, c.province, sa.sold_at, sa.shop
  FROM stamps s JOIN batches b ON b.id = s.batch_id
-      LEFT JOIN claims c ON c.serial = s.serial
+      LEFT JOIN claims c ON c.serial = s.serial LEFT JOIN sales sa ON sa.serial = s.serial
       JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
       LEFT JOIN recalls r ON r.id = (
           SELECT id FROM recalls
@@ -483,6 +490,8 @@ fn look_up(tx: &dyn Conn, sql: &str, code: Option<&StampCode>) -> StoreResult<Op
             claimable: r.get(14)?,
             claim_device: r.get(15)?,
             claim_province: r.get(16)?,
+            sold_at: r.get(17)?,
+            sold_shop: r.get(18)?,
         })
     })
 }
@@ -514,6 +523,10 @@ fn match_registry(check: &CodeCheck, looked: Option<Looked>) -> StoreResult<Matc
             claimable: l.claimable != 0,
             claim_device: l.claim_device,
             claim_province: l.claim_province,
+            sold: match (l.sold_at, l.sold_shop) {
+                (Some(at), Some(shop)) => Some((timestamp(&at)?, shop)),
+                _ => None,
+            },
             mismatch: None,
         }
     } else {
@@ -538,6 +551,7 @@ fn registered(m: &Matched) -> StoreResult<Option<Registered>> {
             .transpose()?,
         issued_at,
         claimed: m.claimed_at.is_some(),
+        sold: m.sold.is_some(),
     }))
 }
 
@@ -589,6 +603,7 @@ fn record_one(
             claimable: matched.claimable,
             claim_device: matched.claim_device,
             claim_province: matched.claim_province,
+            sold: matched.sold,
         };
         let counted = count_scan(tx, scan, scan_id, serial, found, flags, rules)?;
         (repeat, stamp) = (counted.0, Some(counted.1));
@@ -599,30 +614,6 @@ fn record_one(
         repeat,
         stamp,
     })
-}
-
-/// What the scan lookup knows of a registered stamp besides its row.
-struct ClaimFlags {
-    recall: Option<RecallNotice>,
-    claimed_at: Option<jiff::Timestamp>,
-    claimable: bool,
-    claim_device: Option<String>,
-    claim_province: Option<String>,
-}
-
-/// A claimed stamp scanned from a device other than the one that claimed
-/// it, the first time that device scans it since the claim: someone holds a
-/// pack whose stamp a buyer already claimed (a copy, or a resold pack).
-/// `recent` ends with this scan.
-fn claimed_rescan(flags: &ClaimFlags, scan: &NewScan, recent: &[RecentScan]) -> bool {
-    let (Some(at), Some(device)) = (flags.claimed_at, &flags.claim_device) else {
-        return false;
-    };
-    let since = at.as_second();
-    scan.device != *device
-        && !recent[..recent.len().saturating_sub(1)]
-            .iter()
-            .any(|r| r.at >= since && r.device == scan.device)
 }
 
 /// Appends a scan alert: (batch, seq, reason, detail).
@@ -684,18 +675,27 @@ fn count_scan(
         });
         insert_alert(tx, scan, (batch, seq, reasons.join(", "), detail))?;
     }
-    if claimed_rescan(&flags, scan, &recent) {
+    if claimed_rescan(&flags, &scan.device, &recent) {
         let detail = serde_json::json!({
             "serial": serial.to_string(), "scan_id": scan_id,
             "claimed_at": flags.claimed_at.map(|t| t.to_string()),
         });
         insert_alert(tx, scan, (batch, seq, "claimed-rescan".into(), detail))?;
     }
+    if let Some((sold_at, _)) = &flags.sold
+        && sold_many_devices(*sold_at, &recent, rules)
+    {
+        let detail = serde_json::json!({
+            "serial": serial.to_string(), "scan_id": scan_id, "sold_at": sold_at.to_string(),
+        });
+        insert_alert(tx, scan, (batch, seq, "sold-many-devices".into(), detail))?;
+    }
     let ClaimFlags {
         recall,
         claimed_at,
         claimable,
         claim_province,
+        sold,
         ..
     } = flags;
     let count = count + 1;
@@ -719,6 +719,7 @@ fn count_scan(
         recall,
         claimed_at,
         claimed_in: claim_province,
+        sold,
         claimable,
     };
     Ok((repeat, stamp))

@@ -37,6 +37,7 @@ pub const TABLES: &[&str] = &[
     "previews",
     "claims",
     "claim_windows",
+    "sales",
 ];
 
 /// Rows in each table of `TABLES` (empty tables included), in its order.

@@ -85,6 +85,8 @@ api! {
     "/batches/{id}/activate" { POST => activate_stamps, [Admin, Producer] }
     "/batches/{id}/claims/unlock" { POST => unlock_claim, [Admin, Producer] }
     "/batches/{id}/stats" { GET => batch_stats, [Admin, Producer, Inspector] }
+    "/stamps/sold" { POST => super::sales::mark_sold, [Admin, Seller] }
+    "/stamps/sold/undo" { POST => super::sales::undo_sold, [Admin, Seller] }
     "/batches/{id}/report" { GET => batch_report, [Admin, Producer, Inspector] }
     "/batches/{id}/verification" { POST => verify_batch, [Admin, Inspector] }
     "/triage" { GET => list_triage, [Admin, Producer, Inspector] }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod error_code;
 pub mod inspections;
 pub mod openapi;
+mod sales;
 pub mod scan;
 mod sheets;
 

@@ -24,6 +24,7 @@ use super::api;
         super::audit::entries, super::audit::heads, super::audit::sign_head, super::audit::inclusion, super::audit::consistency,
         super::inspections::create, super::inspections::list, super::inspections::get, api::verify_batch,
         super::scan::verify_json, super::scan::share_location, super::scan::claim::claim,
+        super::sales::mark_sold, super::sales::undo_sold,
     ),
     components(schemas(crate::codes::KeySet, crate::web::error::ErrorBody)),
     modifiers(&BearerAuth, &Roles),
@@ -48,9 +49,9 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A token from `tem token create --role admin|producer|inspector` (or the \
+                        "A token from `tem token create --role admin|producer|inspector|seller` (or the \
                          admin token TEM_ADMIN_TOKEN). Each operation lists the roles that may call it \
-                         in `x-roles`; producers see only their own data, inspectors only their provinces.",
+                         in `x-roles`; producers see only their own data, inspectors only their provinces; sellers only mark the stamps of the producers they sell for sold.",
                     ))
                     .build(),
             ),

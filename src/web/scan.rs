@@ -136,6 +136,11 @@ pub(crate) struct ScanJson {
     pub claimed_at: Option<jiff::Timestamp>,
     /// The province its buyer shared when claiming it, if any.
     pub claimed_in: Option<String>,
+    /// When a shop sold it at the till (verdict sold).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub sold_at: Option<jiff::Timestamp>,
+    /// Which shop sold it.
+    pub sold_by: Option<String>,
     pub batch: Option<serde_json::Value>,
     pub product: Option<serde_json::Value>,
     pub producer: Option<serde_json::Value>,
@@ -152,8 +157,8 @@ pub(crate) struct WarningJson {
 
 fn class(result: &ScanResult) -> &'static str {
     match result.outcome.verdict {
-        Verdict::Genuine if result.outcome.repeat.is_empty() => "ok",
-        Verdict::Genuine | Verdict::Expired => "warn",
+        Verdict::Genuine | Verdict::Sold if result.outcome.repeat.is_empty() => "ok",
+        Verdict::Genuine | Verdict::Sold | Verdict::Expired => "warn",
         _ => "bad",
     }
 }
@@ -180,6 +185,11 @@ fn to_json(result: &ScanResult, lang: Lang) -> ScanJson {
         recall: o.stamp.as_ref().and_then(|s| s.recall.clone()),
         claimed_at: o.stamp.as_ref().and_then(|s| s.claimed_at),
         claimed_in: o.stamp.as_ref().and_then(|s| s.claimed_in.clone()),
+        sold_at: o.stamp.as_ref().and_then(|s| s.sold.as_ref().map(|x| x.0)),
+        sold_by: o
+            .stamp
+            .as_ref()
+            .and_then(|s| s.sold.as_ref().map(|x| x.1.clone())),
         batch: d.and_then(|d| serde_json::to_value(&d.batch).ok()),
         product: d.and_then(|d| serde_json::to_value(&d.product).ok()),
         producer: d.and_then(|d| serde_json::to_value(&d.producer).ok()),
@@ -287,6 +297,11 @@ fn page(
         && let Some(at) = s.claimed_at
     {
         warnings.push(t.claimed_on(&lang.time(at), s.claimed_in.as_deref()));
+    }
+    if let Some(s) = o.stamp.as_ref()
+        && let Some((at, shop)) = &s.sold
+    {
+        warnings.push(t.sold_on(&lang.time(*at), shop));
     }
     let details = match &result.details {
         Some(d) => Some(state.page_parts.details(d, lang, &state.scan_prefix)?),

@@ -506,8 +506,35 @@ fn tokens_are_shown_once_stored_hashed_and_revocable() {
     );
     assert!(
         env.fails(&["token", "create", "--role", "chief"], 2)
-            .contains("admin, producer or inspector")
+            .contains("admin, producer, inspector or seller")
     );
+    // A seller names its shop; only a seller does.
+    assert!(
+        env.fails(&["token", "create", "--role", "seller"], 2)
+            .contains("--shop")
+    );
+    assert!(
+        env.fails(
+            &["token", "create", "--role", "inspector", "--shop", "X"],
+            2
+        )
+        .contains("only seller tokens")
+    );
+    let seller: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "token",
+        "create",
+        "--role",
+        "seller",
+        "--shop",
+        "Quầy Chợ Trà Vinh",
+        "--producer",
+        "1",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(seller["record"]["role"], "seller");
+    assert_eq!(seller["record"]["shop"], "Quầy Chợ Trà Vinh");
+    assert_eq!(seller["record"]["sells_for"], serde_json::json!([1]));
     assert!(
         env.fails(
             &[

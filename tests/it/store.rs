@@ -912,6 +912,7 @@ fn tokens_and_sessions(s: &Subject) {
                     role: Role::Producer,
                     producer: Some(p.id),
                     provinces: vec![],
+                    ..Grant::admin()
                 },
                 label: Some("máy tính HTX".into()),
                 expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
@@ -930,6 +931,7 @@ fn tokens_and_sessions(s: &Subject) {
             role: Role::Producer,
             producer: Some(tem::domain::ProducerId(999)),
             provinces: vec![],
+            ..Grant::admin()
         },
         label: None,
         expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
@@ -946,6 +948,7 @@ fn tokens_and_sessions(s: &Subject) {
                     role: Role::Inspector,
                     producer: None,
                     provinces: vec!["Trà Vinh".into()],
+                    ..Grant::admin()
                 },
                 label: None,
                 expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
@@ -954,7 +957,23 @@ fn tokens_and_sessions(s: &Subject) {
         )
         .unwrap();
     assert_eq!(inspector.grant.provinces, ["Trà Vinh"]);
-    assert_eq!(store.tokens().unwrap().len(), 2);
+    // A seller names its shop and the producers it sells for.
+    let seller = store
+        .create_token(
+            &NewToken {
+                hash: [9; 32],
+                grant: Grant::seller("Cửa hàng OCOP Trà Vinh", vec![p.id]).unwrap(),
+                label: None,
+                expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
+            },
+            "admin",
+        )
+        .unwrap();
+    assert_eq!(store.token_by_hash(&[9; 32]).unwrap().unwrap(), seller);
+    assert_eq!(seller.grant.role, Role::Seller);
+    assert_eq!(seller.grant.sells_for, [p.id]);
+    assert_eq!(seller.grant.shop.as_deref(), Some("Cửa hàng OCOP Trà Vinh"));
+    assert_eq!(store.tokens().unwrap().len(), 3);
 
     let session = [1u8; 32];
     let later: jiff::Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();

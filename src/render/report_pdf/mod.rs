@@ -287,6 +287,7 @@ pub fn verdict_vi(v: &str) -> &'static str {
         "voided" => "Đã hủy",
         "expired" => "Hết hạn",
         "claimed" => "Đã được người mua xác nhận",
+        "sold" => "Đã bán",
         "not-printed" => "Chưa in",
         "unknown-serial" => "Không có trong hệ thống",
         "forged" => "Giả (sai chữ ký)",

@@ -196,6 +196,7 @@ pub(crate) struct TokenForm {
     province: Option<String>,
     expires: Option<String>,
     label: Option<String>,
+    shop: Option<String>,
 }
 
 pub(crate) async fn create_token(
@@ -213,6 +214,7 @@ pub(crate) async fn create_token(
             ("province", f.province.clone()),
             ("expires", f.expires.clone()),
             ("label", f.label.clone()),
+            ("shop", f.shop.clone()),
         ]
         .map(|(k, v)| (k, v.unwrap_or_default())),
     );
@@ -222,6 +224,7 @@ pub(crate) async fn create_token(
         province: f.province,
         expires: f.expires,
         label: f.label,
+        shop: f.shop,
     };
     let created = signed
         .attempt(&state, move |ctx, who| {
@@ -231,7 +234,11 @@ pub(crate) async fn create_token(
     match created {
         Ok((token, _)) => admin_page(signed, &state, Some(token), None).await,
         Err(e @ ServiceError::Invalid(_)) => {
-            let fs = fs.failed(t, e, &["role", "producer", "province", "expires", "label"]);
+            let fs = fs.failed(
+                t,
+                e,
+                &["role", "producer", "province", "expires", "label", "shop"],
+            );
             admin_page(signed, &state, None, Some(("token", fs))).await
         }
         Err(e) => Err(DashError::Service(t, e)),

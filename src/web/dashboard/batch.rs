@@ -34,6 +34,9 @@ pub(super) struct BatchPage {
     located: u64,
     /// Fetches by link-preview robots and crawlers, per family: not scans.
     previews: Vec<crate::service::lifecycle::PreviewFetches>,
+    /// Stamps sold at a till, and claimed by their buyers.
+    sold: u64,
+    claimed: u64,
     recall: Option<RecallRecord>,
     reports: Vec<ConsumerReport>,
     layouts: Vec<(String, String)>,
@@ -116,6 +119,8 @@ pub(super) async fn batch_page(
         province_chart,
         located,
         previews,
+        sold: stats.sold,
+        claimed: stats.claimed,
         b,
         product,
         producer,

@@ -28,6 +28,10 @@ pub(crate) async fn home(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, DashError> {
     let t = signed.frame.t;
+    // A shop's phone opens at the till.
+    if signed.frame.role == crate::domain::Role::Seller {
+        return Ok(super::see_other("/app/sell"));
+    }
     let (products, batches) = signed
         .call(&state, move |ctx, who| {
             access::start_page(ctx.store(), &who.grant, LATEST)

@@ -10,6 +10,7 @@ mod form;
 mod home;
 mod inspect;
 mod products;
+mod sell;
 mod signin;
 pub mod strings;
 
@@ -58,6 +59,8 @@ const ALL: &[Role] = &[Role::Admin, Role::Producer, Role::Inspector];
 const MAKERS: &[Role] = &[Role::Admin, Role::Producer];
 const CHECKERS: &[Role] = &[Role::Admin, Role::Inspector];
 const ADMINS: &[Role] = &[Role::Admin];
+const SELLERS: &[Role] = &[Role::Admin, Role::Seller];
+const EVERYONE: &[Role] = &[Role::Admin, Role::Producer, Role::Inspector, Role::Seller];
 
 /// Declares the dashboard once: `PAGES` (read by the role-matrix test) and
 /// the actix registration come from the same list, and each resource is
@@ -86,8 +89,12 @@ macro_rules! pages {
 }
 
 pages! {
-    "" { GET => home::home, Access::Roles(ALL) }
-    "/" { GET => home::home, Access::Roles(ALL) }
+    "" { GET => home::home, Access::Roles(EVERYONE) }
+    "/" { GET => home::home, Access::Roles(EVERYONE) }
+    "/sell" {
+        GET => sell::form, Access::Roles(SELLERS);
+        POST => sell::submit, Access::Roles(SELLERS);
+    }
     "/sign-in" {
         GET => signin::form, Access::Anyone;
         POST => signin::sign_in, Access::Anyone;
@@ -403,6 +410,8 @@ impl Signed {
             (Role::Inspector, "vi") => "Cán bộ kiểm tra",
             (Role::Admin, _) => "Administrator",
             (Role::Inspector, _) => "Inspector",
+            (Role::Seller, "vi") => "Cửa hàng",
+            (Role::Seller, _) => "Shop",
             (Role::Producer, _) => t.producer,
         };
         let who = match (producer, &session.label) {

@@ -190,6 +190,10 @@ impl Strings {
                     "Tem đã được người mua xác nhận",
                     "Một người mua đã nhập mã cào của tem này. Nếu bạn vừa mua gói hàng này, tem của nó nhiều khả năng là bản sao.",
                 ),
+                Verdict::Sold => (
+                    "Tem chính hãng, đã bán",
+                    "Cửa hàng đã ghi nhận bán gói hàng mang tem này. Nếu bạn mua ở nơi khác, tem có thể là bản sao.",
+                ),
                 Verdict::NotPrinted => (
                     "Tem đáng ngờ",
                     "Tem này chưa từng được in ra. Hãy báo cho cơ quan quản lý.",
@@ -234,6 +238,10 @@ impl Strings {
                     "Stamp already claimed",
                     "A buyer claimed this stamp with the code under its panel. If you have just bought this pack, its stamp is probably a copy.",
                 ),
+                Verdict::Sold => (
+                    "Genuine stamp, sold",
+                    "A shop recorded selling the pack that carries this stamp. If you bought it somewhere else, its stamp may be a copy.",
+                ),
                 Verdict::NotPrinted => (
                     "Suspicious stamp",
                     "This stamp was never printed. Please tell the inspectors.",
@@ -277,6 +285,15 @@ impl Strings {
             (true, None) => format!("Tem này đã được một người mua xác nhận lúc {when}."),
             (false, Some(p)) => format!("This stamp was claimed by a buyer on {when} (in {p})."),
             (false, None) => format!("This stamp was claimed by a buyer on {when}."),
+        }
+    }
+
+    /// When and where the pack was sold at the till.
+    pub fn sold_on(&self, when: &str, shop: &str) -> String {
+        if self.vi {
+            format!("Đã bán lúc {when} tại {shop}.")
+        } else {
+            format!("Sold on {when} by {shop}.")
         }
     }
 

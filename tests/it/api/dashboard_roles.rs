@@ -21,6 +21,8 @@ enum Who {
     Inspector,
     OwnProducer,
     Admin,
+    /// A shop selling A's products.
+    Seller,
 }
 
 impl Who {
@@ -29,6 +31,7 @@ impl Who {
             Who::Admin => Some(Role::Admin),
             Who::OwnProducer | Who::OtherProducer => Some(Role::Producer),
             Who::Inspector | Who::OtherProvinceInspector => Some(Role::Inspector),
+            Who::Seller => Some(Role::Seller),
             Who::SignedOut => None,
         }
     }
@@ -39,13 +42,14 @@ impl Who {
 }
 
 /// Refusals first, so that the allowed visitors' changes come after.
-const ALL: [Who; 6] = [
+const ALL: [Who; 7] = [
     Who::SignedOut,
     Who::OtherProducer,
     Who::OtherProvinceInspector,
     Who::Inspector,
     Who::OwnProducer,
     Who::Admin,
+    Who::Seller,
 ];
 
 fn producer(app: &TestApp, name: &str, province: &str) -> i64 {
@@ -112,6 +116,7 @@ fn every_dashboard_page_answers_each_visitor_as_its_roles_say() {
             Who::OtherProvinceInspector => {
                 Some(Some(Grant::new(Role::Inspector, None, &["Bến Tre".into()])))
             }
+            Who::Seller => Some(Some(Grant::seller("Quầy A", vec![ProducerId(a)]))),
         };
         let csrf = match grant {
             None => String::new(),
@@ -121,7 +126,13 @@ fn every_dashboard_page_answers_each_visitor_as_its_roles_say() {
                     Some(g) => token(&app, g.unwrap()),
                 };
                 assert_eq!(v.sign_in(&t).status, 303, "{who:?} signs in");
-                hidden(&v.get("/app").body, "csrf")
+                // A shop's phone opens at the till (the start page sends it there).
+                let start = if who == Who::Seller {
+                    "/app/sell"
+                } else {
+                    "/app"
+                };
+                hidden(&v.get(start).body, "csrf")
             }
         };
         visitors.push((who, v, csrf));
@@ -188,6 +199,11 @@ fn every_dashboard_page_answers_each_visitor_as_its_roles_say() {
                         ("name", "Gạo thơm Dân Tiến"),
                         ("ocop_group", "food"),
                     ],
+                    &[],
+                ),
+                ("POST", "/sell") => v.post_multipart(
+                    &path,
+                    &[("csrf", csrf), ("codes", &url), ("action", "sell")],
                     &[],
                 ),
                 ("POST", "/inspections") => v.post_multipart(
@@ -282,6 +298,7 @@ fn every_dashboard_page_answers_each_visitor_as_its_roles_say() {
 fn dashboard_forms_allow_no_role_their_api_route_refuses() {
     let same = [
         ("POST", "/products", "POST", "/products"),
+        ("POST", "/sell", "POST", "/stamps/sold"),
         (
             "POST",
             "/products/{id}/batches",

@@ -241,6 +241,23 @@ impl TestApp {
         }
     }
 
+    /// Moves every recorded sale `days` days into the past.
+    pub fn backdate_sales(&self, days: i64) {
+        let at = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days)).to_string();
+        match &self._db {
+            Some(db) => {
+                db.client()
+                    .execute("UPDATE sales SET sold_at = $1", &[&at])
+                    .unwrap();
+            }
+            None => {
+                let c = rusqlite::Connection::open(self.dir.path().join("tem.db")).unwrap();
+                c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                c.execute("UPDATE sales SET sold_at = ?1", [&at]).unwrap();
+            }
+        }
+    }
+
     /// A digest of every row of every table but `sessions` (signing in
     /// writes there): equal before and after a request that changed nothing.
     pub fn db_fingerprint(&self) -> String {

@@ -14,6 +14,7 @@ mod lifecycle;
 mod previews;
 mod registry;
 mod roles;
+mod sales;
 mod scan;
 mod sheets;
 mod stamps;

@@ -19,6 +19,10 @@ enum Who {
     OtherProducer,
     Inspector,
     OtherProvinceInspector,
+    /// A shop selling A's products: marks stamps sold, reads nothing.
+    Seller,
+    /// A shop selling only B's products.
+    OtherSeller,
     NoToken,
     Expired,
     Revoked,
@@ -30,6 +34,7 @@ impl Who {
             Who::Admin => Some(Role::Admin),
             Who::OwnProducer | Who::OtherProducer => Some(Role::Producer),
             Who::Inspector | Who::OtherProvinceInspector => Some(Role::Inspector),
+            Who::Seller | Who::OtherSeller => Some(Role::Seller),
             _ => None,
         }
     }
@@ -40,12 +45,14 @@ impl Who {
     }
 }
 
-const ALL: [Who; 8] = [
+const ALL: [Who; 10] = [
     Who::Admin,
     Who::OwnProducer,
     Who::OtherProducer,
     Who::Inspector,
     Who::OtherProvinceInspector,
+    Who::Seller,
+    Who::OtherSeller,
     Who::NoToken,
     Who::Expired,
     Who::Revoked,
@@ -138,6 +145,20 @@ fn every_route_answers_each_caller_as_its_roles_say() {
             Grant::new(Role::Inspector, None, &["Bến Tre".into()]).unwrap(),
         )),
     );
+    tokens_by_who.insert(
+        Who::Seller,
+        Some(token(
+            &app,
+            Grant::seller("Quầy A", vec![ProducerId(a)]).unwrap(),
+        )),
+    );
+    tokens_by_who.insert(
+        Who::OtherSeller,
+        Some(token(
+            &app,
+            Grant::seller("Quầy B", vec![ProducerId(b)]).unwrap(),
+        )),
+    );
     tokens_by_who.insert(Who::NoToken, None);
     // Expired an hour ago.
     let expired = tokens::random_token();
@@ -201,6 +222,9 @@ fn every_route_answers_each_caller_as_its_roles_say() {
             }
             ("POST", "/scans/location") => Value::Null,
             ("POST", "/inspections") => inspection_body.clone(),
+            ("POST", "/stamps/sold" | "/stamps/sold/undo") => {
+                json!({"codes": [stamps.body[0]["url"].as_str().unwrap()]})
+            }
             ("POST", "/batches/{id}/verification") => json!({}),
             (m, p) => {
                 panic!("route {m} {p} has no sample request in the role-matrix test: add one")

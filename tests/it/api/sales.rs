@@ -1,0 +1,170 @@
+//! Sold at the till (issue 17, part 2): a seller token marks the stamps of
+//! the producers it sells for sold; later scans say so; only the same seller
+//! undoes a sale, within ten days; many devices scanning a sold stamp raise
+//! an alert.
+
+use serde_json::{Value, json};
+use tem::domain::{Grant, ProducerId};
+use tem::service::tokens;
+
+use crate::api::helpers::TestApp;
+use crate::api::scan::{app_with_printed_stamps, path_of, scan_json};
+
+/// A seller token for this shop, selling for these producers (none: all).
+fn seller(app: &TestApp, shop: &str, producers: &[i64]) -> String {
+    let grant = Grant::seller(shop, producers.iter().map(|p| ProducerId(*p)).collect()).unwrap();
+    tokens::create(&*app.store, grant, None, None, "test")
+        .unwrap()
+        .0
+}
+
+fn sell(app: &TestApp, token: &str, path: &str, codes: &[&str]) -> (u16, Value) {
+    let r = app.post_with_token(path, &json!({ "codes": codes }), Some(token));
+    (r.status, r.body)
+}
+
+fn results(body: &Value) -> Vec<&str> {
+    body.as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect()
+}
+
+/// The producer of the app's one batch.
+fn producer_of(app: &TestApp, batch: u32) -> i64 {
+    let b = app.get(&format!("/api/v1/batches/{batch}"));
+    let product = b.body["product_id"].as_i64().unwrap();
+    app.get(&format!("/api/v1/products/{product}")).body["producer_id"]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn a_seller_marks_its_producers_stamps_sold_and_later_scans_say_where() {
+    let (app, batch, urls) = app_with_printed_stamps(3);
+    let producer = producer_of(&app, batch);
+    let shop = seller(&app, "Cửa hàng OCOP Trà Vinh", &[producer]);
+    let other_producer = app.create_producer();
+    let elsewhere = seller(&app, "Siêu thị khác", &[other_producer]);
+    // Issued but not printed, and a forged code.
+    app.post(
+        &format!("/api/v1/batches/{batch}/stamps"),
+        &json!({"count": 1}),
+    );
+    let unprinted = app.get(&format!("/api/v1/batches/{batch}/stamps")).body[3]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut forged = urls[1].clone();
+    forged.pop();
+    forged.push(if urls[1].ends_with('A') { 'B' } else { 'A' });
+    let (status, body) = sell(
+        &app,
+        &shop,
+        "/api/v1/stamps/sold",
+        &[&urls[0], &unprinted, &forged],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(results(&body), ["sold", "not-printed", "not-genuine"]);
+    assert_eq!(body[0]["shop"], "Cửa hàng OCOP Trà Vinh");
+    // A seller for other producers cannot touch these stamps.
+    let (_, body) = sell(&app, &elsewhere, "/api/v1/stamps/sold", &[&urls[1]]);
+    assert_eq!(results(&body), ["not-yours"]);
+    // Selling again changes nothing.
+    let (_, again) = sell(&app, &shop, "/api/v1/stamps/sold", &[&urls[0]]);
+    assert_eq!(results(&again), ["already-sold"]);
+
+    let j = scan_json(&app, &path_of(&urls[0]), "buyer-phone");
+    assert_eq!(j["verdict"], "sold", "{j}");
+    assert_eq!(j["sold_by"], "Cửa hàng OCOP Trà Vinh");
+    assert!(j["sold_at"].is_string());
+    let html = ureq::get(app.url(&path_of(&urls[0])))
+        .header("User-Agent", "buyer-phone")
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(html.contains("tại Cửa hàng OCOP Trà Vinh"), "{html}");
+    assert_eq!(
+        scan_json(&app, &path_of(&urls[2]), "p")["verdict"],
+        "genuine"
+    );
+    let stats = app.get(&format!("/api/v1/batches/{batch}/stats")).body;
+    assert_eq!(stats["sold"], 1, "{stats}");
+    // Only sellers (and admins) mark stamps sold.
+    let producer_token = tokens::create(
+        &*app.store,
+        Grant::new(tem::domain::Role::Producer, Some(ProducerId(producer)), &[]).unwrap(),
+        None,
+        None,
+        "test",
+    )
+    .unwrap()
+    .0;
+    let (status, _) = sell(&app, &producer_token, "/api/v1/stamps/sold", &[&urls[2]]);
+    assert_eq!(status, 403);
+    // At most 500 codes at once.
+    let many: Vec<&str> = std::iter::repeat_n(urls[2].as_str(), 501).collect();
+    let (status, body) = sell(&app, &shop, "/api/v1/stamps/sold", &many);
+    assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn only_the_same_seller_undoes_a_sale_and_only_within_ten_days() {
+    let (app, _, urls) = app_with_printed_stamps(2);
+    let shop = seller(&app, "Quầy A", &[]);
+    let other = seller(&app, "Quầy B", &[]);
+    let (_, body) = sell(&app, &shop, "/api/v1/stamps/sold", &[&urls[0], &urls[1]]);
+    assert_eq!(results(&body), ["sold", "sold"]);
+    let (_, body) = sell(&app, &other, "/api/v1/stamps/sold/undo", &[&urls[0]]);
+    assert_eq!(results(&body), ["other-seller"]);
+    let (_, body) = sell(&app, &shop, "/api/v1/stamps/sold/undo", &[&urls[0]]);
+    assert_eq!(results(&body), ["undone"]);
+    assert_eq!(
+        scan_json(&app, &path_of(&urls[0]), "p")["verdict"],
+        "genuine"
+    );
+    let (_, body) = sell(&app, &shop, "/api/v1/stamps/sold/undo", &[&urls[0]]);
+    assert_eq!(results(&body), ["not-sold"]);
+    // Eleven days later the sale stands.
+    app.backdate_sales(11);
+    let (_, body) = sell(&app, &shop, "/api/v1/stamps/sold/undo", &[&urls[1]]);
+    assert_eq!(results(&body), ["too-late"]);
+    assert_eq!(scan_json(&app, &path_of(&urls[1]), "p")["verdict"], "sold");
+    // Both changes are in the audit log, with the shop.
+    let entries = app.get("/api/v1/audit/entries").body.to_string();
+    assert!(
+        entries.contains("stamp.sold") && entries.contains("stamp.unsold"),
+        "{entries}"
+    );
+    assert!(entries.contains("Quầy A"), "{entries}");
+}
+
+#[test]
+fn a_sold_stamp_scanned_from_many_devices_raises_one_alert() {
+    let (app, _, urls) = app_with_printed_stamps(1);
+    let shop = seller(&app, "Quầy A", &[]);
+    let path = path_of(&urls[0]);
+    // Scans before the sale (shelf checks) do not count.
+    scan_json(&app, &path, "shop-phone");
+    // Scan times are kept to the second: the sale comes in a later one.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    sell(&app, &shop, "/api/v1/stamps/sold", &[&urls[0]]);
+    let alerts = |app: &TestApp| {
+        app.get("/api/v1/triage")
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["summary"] == "sold-many-devices")
+            .count()
+    };
+    scan_json(&app, &path, "buyer-phone");
+    scan_json(&app, &path, "buyer-tablet");
+    assert_eq!(alerts(&app), 0, "one household");
+    scan_json(&app, &path, "stranger-1");
+    scan_json(&app, &path, "stranger-2");
+    assert_eq!(alerts(&app), 1);
+}
