@@ -53,3 +53,8 @@ pub(super) fn sold_many_devices(
         && devices(recent) >= rules.devices
         && devices(&recent[..recent.len().saturating_sub(1)]) < rules.devices
 }
+
+/// Whether the stamp was claimed from `device`.
+pub(super) fn claimed_at_is(flags: &ClaimFlags, device: &str) -> bool {
+    flags.claimed_at.is_some() && flags.claim_device.as_deref() == Some(device)
+}

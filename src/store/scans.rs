@@ -6,7 +6,7 @@ use super::conn::{Conn, Dialect, args};
 use super::lifecycle::RecallNotice;
 use super::lookups::batch_exists;
 use super::rows::{bad_value, not_found, timestamp, ts};
-use super::scan_alerts::{ClaimFlags, claimed_rescan, sold_many_devices};
+use super::scan_alerts::{ClaimFlags, claimed_at_is, claimed_rescan, sold_many_devices};
 use super::stamps::serial_key;
 use super::{StoreError, StoreResult};
 use crate::codes::{CodeCheck, CodeVerdict, StampCode};
@@ -78,6 +78,8 @@ pub struct ScannedStamp {
     pub claimed_at: Option<jiff::Timestamp>,
     /// The province the buyer shared when claiming it, if any.
     pub claimed_in: Option<String>,
+    /// This scan comes from the device that claimed it.
+    pub claimed_here: bool,
     /// When a shop sold it at the till, and which shop.
     pub sold: Option<(jiff::Timestamp, String)>,
     /// Whether it was issued with a claim code (the page offers to claim it).
@@ -690,6 +692,7 @@ fn count_scan(
         });
         insert_alert(tx, scan, (batch, seq, "sold-many-devices".into(), detail))?;
     }
+    let claimed_here = claimed_at_is(&flags, &scan.device);
     let ClaimFlags {
         recall,
         claimed_at,
@@ -719,6 +722,7 @@ fn count_scan(
         recall,
         claimed_at,
         claimed_in: claim_province,
+        claimed_here,
         sold,
         claimable,
     };

@@ -19,6 +19,7 @@ use crate::service::scan::{Client, Details, ScanResult};
 pub(crate) mod claim;
 pub(crate) mod preview;
 mod strings;
+mod told;
 pub(crate) use strings::Strings;
 
 /// Vietnam's offset (no daylight saving), for dates shown to people.
@@ -141,6 +142,8 @@ pub(crate) struct ScanJson {
     pub sold_at: Option<jiff::Timestamp>,
     /// Which shop sold it.
     pub sold_by: Option<String>,
+    /// The stamp was claimed from this very device (the buyer's own scan).
+    pub claimed_here: bool,
     pub batch: Option<serde_json::Value>,
     pub product: Option<serde_json::Value>,
     pub producer: Option<serde_json::Value>,
@@ -149,15 +152,17 @@ pub(crate) struct ScanJson {
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct WarningJson {
-    /// Always "repeat-scan".
+    /// "repeat-scan"; or "claim-to-check" for a claim stamp not claimed yet
+    /// (its claim code settles the question).
     pub code: String,
     pub reasons: Vec<RepeatReason>,
     pub message: String,
 }
 
-fn class(result: &ScanResult) -> &'static str {
+fn class(result: &ScanResult, told: &told::Told) -> &'static str {
     match result.outcome.verdict {
-        Verdict::Genuine | Verdict::Sold if result.outcome.repeat.is_empty() => "ok",
+        _ if told.claimed_here => "ok",
+        Verdict::Genuine | Verdict::Sold if told.warning.is_none() => "ok",
         Verdict::Genuine | Verdict::Sold | Verdict::Expired => "warn",
         _ => "bad",
     }
@@ -166,17 +171,18 @@ fn class(result: &ScanResult) -> &'static str {
 fn to_json(result: &ScanResult, lang: Lang) -> ScanJson {
     let t = lang.strings();
     let o = &result.outcome;
-    let (headline, detail) = t.verdict(o.verdict);
-    let warning = (!o.repeat.is_empty()).then(|| WarningJson {
-        code: "repeat-scan".into(),
+    let told = told::told(result, t);
+    let warning = told.warning.map(|(code, message)| WarningJson {
+        code: code.into(),
         reasons: o.repeat.clone(),
-        message: t.repeat_warning(o.stamp.as_ref().map_or(0, |s| s.scan_count)),
+        message,
     });
     let d = result.details.as_deref();
     ScanJson {
         verdict: o.verdict,
         warning,
-        message: format!("{headline}. {detail}"),
+        message: format!("{}. {}", told.headline, told.detail),
+        claimed_here: told.claimed_here,
         serial: result.check.code.map(|c| c.serial.to_string()),
         short_code: result.check.code.map(|c| c.serial.short_code().to_string()),
         kid: result.check.kid.map(|k| k.to_string()),
@@ -288,10 +294,11 @@ fn page(
 ) -> Result<String, ApiError> {
     let t = lang.strings();
     let o = &result.outcome;
-    let (headline, detail) = t.verdict(o.verdict);
+    let told = told::told(result, t);
+    let (headline, detail) = (told.headline, told.detail);
     let mut warnings = Vec::new();
-    if !o.repeat.is_empty() {
-        warnings.push(t.repeat_warning(o.stamp.as_ref().map_or(0, |s| s.scan_count)));
+    if let Some((_, message)) = &told.warning {
+        warnings.push(message.clone());
     }
     if let Some(s) = o.stamp.as_ref()
         && let Some(at) = s.claimed_at
@@ -331,7 +338,7 @@ fn page(
         lang: lang.code(),
         other_lang: if lang == Lang::Vi { "en" } else { "vi" },
         base: &state.scan_prefix,
-        class: class(result),
+        class: class(result, &told),
         verdict: o.verdict.as_str(),
         headline: headline.to_string(),
         detail: detail.to_string(),

@@ -276,6 +276,35 @@ impl Strings {
         }
     }
 
+    /// A claim stamp scanned often but not claimed yet: the claim code
+    /// settles it.
+    pub fn claim_to_check(&self, count: u64) -> String {
+        if self.vi {
+            format!(
+                "Tem này đã được quét {count} lần. Nếu bạn vừa mua, hãy cào lớp phủ và nhập mã bên dưới: mã đúng xác nhận gói hàng của bạn là hàng thật."
+            )
+        } else {
+            format!(
+                "This stamp has been scanned {count} times. If you have just bought this pack, scratch the panel and enter the code below: a right code proves your pack genuine."
+            )
+        }
+    }
+
+    /// The buyer scanning the pack they claimed, from the same phone.
+    pub fn claimed_here(&self) -> (&'static str, &'static str) {
+        if self.vi {
+            (
+                "Bạn đã xác nhận mua gói hàng này",
+                "Mã cào bạn nhập đã xác nhận tem này: gói hàng của bạn là hàng thật.",
+            )
+        } else {
+            (
+                "You claimed this pack",
+                "The code you entered claimed this stamp: your pack is genuine.",
+            )
+        }
+    }
+
     /// When the stamp was claimed, for the person now holding the pack.
     pub fn claimed_on(&self, when: &str, province: Option<&str>) -> String {
         match (self.vi, province) {

@@ -435,9 +435,20 @@ fn a_claimed_stamp_scanned_from_another_device_raises_one_alert_per_device() {
         j["claimed_in"], "Tỉnh Vĩnh Long",
         "the province, by its name"
     );
+    // Their own phone is told it is their pack, not a copy.
+    assert_eq!(j["claimed_here"], true, "{j}");
+    assert!(
+        j["message"].as_str().unwrap().contains("Bạn đã xác nhận"),
+        "{j}"
+    );
     assert_eq!(claimed_rescans(&app), 0);
     // Another phone holding a pack with this stamp: one alert, however often it scans.
-    scan_json(&app, &path, "copier-phone");
+    let copy = scan_json(&app, &path, "copier-phone");
+    assert_eq!(copy["claimed_here"], false);
+    assert!(
+        copy["message"].as_str().unwrap().contains("bản sao"),
+        "{copy}"
+    );
     scan_json(&app, &path, "copier-phone");
     assert_eq!(claimed_rescans(&app), 1);
     scan_json(&app, &path, "second-copier");
@@ -484,4 +495,28 @@ fn a_claim_records_a_province_never_free_text() {
     assert_eq!(body["result"], "claimed");
     let (_, again) = claim_as(&app, &urls[1], "p", json!({}));
     assert_eq!(again["province"], Value::Null);
+}
+
+#[test]
+fn an_unclaimed_claim_stamp_scanned_often_points_to_the_claim_not_to_a_copy() {
+    use crate::api::scan::{path_of, scan_json};
+    let (app, urls) = app_with_claim_stamps(1);
+    let batch = StampCode::parse(&urls[0]).unwrap().batch.0;
+    assert_eq!(
+        app.get(&format!("/api/v1/batches/{batch}/sheet.csv"))
+            .status,
+        200
+    );
+    let path = path_of(&urls[0]);
+    for phone in ["a", "b"] {
+        assert!(scan_json(&app, &path, phone)["warning"].is_null());
+    }
+    // The third device breaks the repeat rule: the answer is the certain check.
+    let j = scan_json(&app, &path, "c");
+    assert_eq!(j["verdict"], "genuine");
+    assert_eq!(j["warning"]["code"], "claim-to-check", "{j}");
+    assert_eq!(j["warning"]["reasons"][0], "many-devices", "{j}");
+    // The rule still files its alert for inspectors.
+    let alerts = app.get("/api/v1/triage").body;
+    assert!(alerts.to_string().contains("many-devices"), "{alerts}");
 }
