@@ -96,7 +96,7 @@ pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             } else {
                 let now = jiff::Timestamp::now();
                 println!(
-                    "ID    ROLE       PRODUCER  PROVINCES             EXPIRES           STATUS   LABEL"
+                    "ID    ROLE       PRODUCER  PROVINCES / SHOP      EXPIRES           STATUS   LABEL"
                 );
                 for t in list {
                     let status = if t.revoked_at.is_some() {
@@ -110,14 +110,19 @@ pub fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                         "{:<5} {:<10} {:<9} {:<21} {:<17} {:<8} {}",
                         t.id,
                         t.grant.role.as_str(),
-                        t.grant
-                            .producer
-                            .map(|p| p.to_string())
-                            .unwrap_or_else(|| "-".into()),
-                        if t.grant.provinces.is_empty() {
-                            "-".into()
-                        } else {
-                            t.grant.provinces.join(", ")
+                        match (t.grant.producer, t.grant.sells_for.as_slice()) {
+                            (Some(p), _) => p.to_string(),
+                            (None, []) => "-".into(),
+                            (None, ids) => ids
+                                .iter()
+                                .map(|p| p.to_string())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        },
+                        match &t.grant.shop {
+                            Some(shop) => shop.clone(),
+                            None if t.grant.provinces.is_empty() => "-".into(),
+                            None => t.grant.provinces.join(", "),
                         },
                         t.expires_at.strftime("%Y-%m-%d %H:%M"),
                         status,

@@ -87,6 +87,10 @@ pub struct LogChecks {
     pub missing_rows: u64,
     /// Stamps whose state differs from the log's.
     pub altered_states: u64,
+    /// Sold or claimed stamps the log does not explain, or explains but the
+    /// database lacks (absent from reports made before sales existed).
+    #[serde(default)]
+    pub altered_sales: u64,
 }
 
 /// What checking the data consumers see showed.
@@ -191,6 +195,9 @@ named! {
         AlteredState = "altered-state",
         /// A commissioned stamp without a row.
         MissingRow = "missing-row",
+        /// A sale or claim the log does not explain, or one it records that
+        /// the database lacks.
+        AlteredSale = "altered-sale",
         /// An item Circular 02 requires is missing.
         MissingData = "missing-data",
         /// A rating, certificate or expiry date no longer holds.

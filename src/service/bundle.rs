@@ -82,6 +82,24 @@ pub struct BatchEntry {
     pub recalls: Vec<RecallEntry>,
     /// Serials of voided stamps.
     pub voided: Vec<String>,
+    /// Stamps sold at a till when the bundle was made (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sold: Vec<SoldEntry>,
+    /// Serials of stamps their buyers had claimed (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claimed: Vec<String>,
+}
+
+/// A sale a bundle carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoldEntry {
+    /// The stamp's serial.
+    pub serial: String,
+    /// When (RFC 3339).
+    pub sold_at: String,
+    /// By which shop.
+    pub shop: String,
 }
 
 /// A recall a bundle carries.
@@ -137,27 +155,8 @@ pub fn export(
         let Some(batch) = store.batch(summary.id)? else {
             continue;
         };
-        let mut recalls = Vec::new();
-        for r in store.recalls(batch.id)? {
-            if r.lifted_at.is_some() {
-                continue;
-            }
-            let serials = match (r.first_seq, r.last_seq) {
-                (Some(first), Some(last)) => Some(
-                    store
-                        .stamps(batch.id, first, last - first + 1)?
-                        .iter()
-                        .map(|s| s.serial.to_string())
-                        .collect(),
-                ),
-                _ => None,
-            };
-            recalls.push(RecallEntry {
-                serials,
-                notice: r.notice,
-                since: r.created_at.to_string(),
-            });
-        }
+        let recalls = recall_entries(store, batch.id)?;
+        let (sales, claims) = store.sales_and_claims(batch.id)?;
         let origin = producer.address();
         batches.push(BatchEntry {
             id: batch.id.0,
@@ -177,6 +176,15 @@ pub fn export(
                 .iter()
                 .map(|s| s.serial.to_string())
                 .collect(),
+            sold: sales
+                .into_iter()
+                .map(|s| SoldEntry {
+                    serial: s.serial.to_string(),
+                    sold_at: s.sale.at.to_string(),
+                    shop: s.sale.shop,
+                })
+                .collect(),
+            claimed: claims.iter().map(|c| c.serial.to_string()).collect(),
         });
     }
     let payload = Payload {
@@ -194,6 +202,35 @@ pub fn export(
         kid: signer.kid().to_string(),
         signature: data_encoding::BASE64URL_NOPAD.encode(&signature),
     })
+}
+
+/// The recalls in force over a batch, with the serials of partial ones.
+fn recall_entries(
+    store: &dyn Store,
+    batch: crate::domain::BatchId,
+) -> ServiceResult<Vec<RecallEntry>> {
+    let mut recalls = Vec::new();
+    for r in store.recalls(batch)? {
+        if r.lifted_at.is_some() {
+            continue;
+        }
+        let serials = match (r.first_seq, r.last_seq) {
+            (Some(first), Some(last)) => Some(
+                store
+                    .stamps(batch, first, last - first + 1)?
+                    .iter()
+                    .map(|s| s.serial.to_string())
+                    .collect(),
+            ),
+            _ => None,
+        };
+        recalls.push(RecallEntry {
+            serials,
+            notice: r.notice,
+            since: r.created_at.to_string(),
+        });
+    }
+    Ok(recalls)
 }
 
 /// Why a bundle is refused.
@@ -273,7 +310,8 @@ pub struct OfflineVerdict<'a> {
     pub serial: Option<String>,
     /// Its batch, if the bundle has it.
     pub batch: Option<&'a BatchEntry>,
-    /// A recall notice, if the batch is recalled.
+    /// A recall notice, if the batch is recalled; the shop, if the stamp
+    /// was sold at a till.
     pub notice: Option<&'a str>,
     /// What the kit could not know offline.
     pub caveat: Option<&'static str>,
@@ -343,6 +381,12 @@ impl<'a> OfflineChecker<'a> {
             .is_some_and(|d| d < self.today)
         {
             v.verdict = Verdict::Expired;
+        } else if batch.claimed.contains(&serial) {
+            // As of the bundle's day: a buyer claimed this stamp.
+            v.verdict = Verdict::Claimed;
+        } else if let Some(sale) = batch.sold.iter().find(|s| s.serial == serial) {
+            v.verdict = Verdict::Sold;
+            v.notice = Some(&sale.shop);
         } else if check.verdict == CodeVerdict::Genuine {
             v.caveat = Some("whether this serial was issued and printed is checked online only");
         }

@@ -6,6 +6,12 @@
 //! not GS1 SGTINs). What, when and why map to EPCIS fields and the Core
 //! Business Vocabulary; who, the reason and tem's own details go into
 //! extension fields in the `tem:` namespace.
+//!
+//! After the lifecycle events come the sales and claims: each sale at a
+//! till (the stamps one shop sold in one request) is a `retail_selling`
+//! event with disposition `retail_sold`; each buyer's claim decommissions
+//! its stamp (`DELETE`, `decommissioning`), as a medicine pack is
+//! decommissioned when dispensed.
 
 use std::io::Write;
 
@@ -74,8 +80,57 @@ pub fn write(
         }
         write_event(store, e, base, &producer.province, out)?;
     }
+    let (sales, claims) = store.sales_and_claims(batch)?;
+    let mut written = events.len();
+    for (i, group) in sales
+        .chunk_by(|a, b| (a.sale.at, &a.sale.seller) == (b.sale.at, &b.sale.seller))
+        .enumerate()
+    {
+        let sale = &group[0].sale;
+        let serials: Vec<String> = group.iter().map(|s| s.serial.to_string()).collect();
+        let fields = json!({
+            "eventTime": sale.at.to_string(), "eventID": format!("{base}/sale/{}/{}", batch.0, i + 1),
+            "action": "OBSERVE", "bizStep": "retail_selling", "disposition": "retail_sold",
+            "tem:action": "sold", "tem:actor": sale.seller, "tem:place": sale.shop, "tem:count": group.len(),
+        });
+        write_extra(out, written, fields, base, &serials)?;
+        written += 1;
+    }
+    for c in &claims {
+        let fields = json!({
+            "eventTime": c.at.to_string(), "eventID": format!("{base}/claim/{}", c.serial),
+            "action": "DELETE", "bizStep": "decommissioning",
+            "tem:action": "claimed", "tem:actor": "buyer",
+            "tem:place": c.province.as_deref().unwrap_or(&producer.province), "tem:count": 1,
+        });
+        write_extra(out, written, fields, base, &[c.serial.to_string()])?;
+        written += 1;
+    }
     out.write_all(b"]}}\n").map_err(io)?;
-    Ok(events.len())
+    Ok(written)
+}
+
+/// Writes one sale or claim event: `fields` (an object) as an
+/// `ObjectEvent` naming these stamps.
+fn write_extra(
+    out: &mut dyn Write,
+    index: usize,
+    mut fields: Value,
+    base: &str,
+    serials: &[String],
+) -> ServiceResult<()> {
+    let map = fields.as_object_mut().expect("an object");
+    map.insert("type".into(), json!("ObjectEvent"));
+    map.insert("eventTimeZoneOffset".into(), json!("+07:00"));
+    let list: Vec<String> = serials
+        .iter()
+        .map(|s| format!("{base}/stamp/{s}"))
+        .collect();
+    map.insert("epcList".into(), json!(list));
+    if index > 0 {
+        out.write_all(b",").map_err(io)?;
+    }
+    serde_json::to_writer(&mut *out, &fields).map_err(|e| io(e.into()))
 }
 
 fn write_event(

@@ -32,6 +32,7 @@ pub mod stamp_export;
 pub mod tokens;
 pub mod triage;
 pub mod verification;
+mod verification_sales;
 
 use crate::codes::KeyError;
 use crate::domain::DomainError;

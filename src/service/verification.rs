@@ -11,6 +11,8 @@
 //!    rows: a row the log never commissioned (inserted), a commissioned
 //!    stamp without a row (deleted), a state the log does not explain
 //!    (altered). The whole log is checked against its signed heads.
+//!    Sold and claimed stamps are replayed the same way and compared with
+//!    their rows (`verification_sales`).
 //! 3. What a consumer is shown is checked against Circular 02/2024/TT-BKHCN
 //!    and the OCOP rules: missing items, lapsed ratings and certificates.
 //! 4. Scans are summarised.
@@ -74,9 +76,11 @@ pub fn verify_batch(
     // The stamps and the audit entries the replay compares them with, from
     // one snapshot: an issuance committed between two reads would look like
     // stamps the log never commissioned.
-    let (stamps, entries) = store.batch_stamps_and_entries(batch)?;
-    let stamp_checks = check_signatures(keys, &stamps, batch, &mut findings);
-    let log = check_log(store, keys, &stamps, &entries, &mut findings)?;
+    let snapshot = store.batch_snapshot(batch)?;
+    let (stamps, entries) = (&snapshot.stamps, &snapshot.entries);
+    let stamp_checks = check_signatures(keys, stamps, batch, &mut findings);
+    let mut log = check_log(store, keys, stamps, entries, &mut findings)?;
+    super::verification_sales::check(&snapshot, &mut log, &mut findings);
     let data = check_data(&b, &product, stamps.is_empty(), &mut findings);
     let scans = summarise_scans(store, batch, rules)?;
 

@@ -15,6 +15,19 @@ use crate::domain::BatchId;
 const AUDIT_ENTRIES_FROM: &str =
     "SELECT seq, at, actor, action, object, before, after, leaf FROM audit_log
      WHERE seq >= ?1 ORDER BY seq LIMIT ?2";
+/// A batch as batch verification reads it: one snapshot.
+#[derive(Debug, Clone)]
+pub struct BatchSnapshot {
+    /// Its stamps, in number order.
+    pub stamps: Vec<StoredStamp>,
+    /// Its sold stamps.
+    pub sales: Vec<super::sales::SaleRecord>,
+    /// Its claimed stamps.
+    pub claims: Vec<super::sales::ClaimRecord>,
+    /// The audit entries about it, in order.
+    pub entries: Vec<crate::audit::Entry>,
+}
+
 const AUDIT_ENTRIES_ABOUT: &str = "SELECT seq, at, actor, action, object, before, after FROM audit_log WHERE object = ?1 ORDER BY seq";
 const INSERT_VERIFICATION: &str = "INSERT INTO verifications (id, batch_id, at, actor, verdict, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 const AUDIT_SIZE: &str = "SELECT COALESCE(MAX(seq), 0) FROM audit_log";
@@ -47,13 +60,10 @@ pub trait AuditStore {
     ) -> StoreResult<Vec<(crate::audit::Entry, Vec<u8>)>>;
     /// The entries whose object is `object` (e.g. "batch:8"), in order.
     fn audit_entries_about(&self, object: &str) -> StoreResult<Vec<crate::audit::Entry>>;
-    /// Every stamp of a batch (in number order) and the audit entries about
-    /// it, read in one snapshot: an issuance or print job committed meanwhile
-    /// is in both or in neither.
-    fn batch_stamps_and_entries(
-        &self,
-        batch: BatchId,
-    ) -> StoreResult<(Vec<StoredStamp>, Vec<crate::audit::Entry>)>;
+    /// Every stamp of a batch (in number order), its sales and claims, and
+    /// the audit entries about it, read in one snapshot: an issuance, print
+    /// job or sale committed meanwhile is in both or in neither.
+    fn batch_snapshot(&self, batch: BatchId) -> StoreResult<BatchSnapshot>;
     /// Stores a batch verification's signed report, with its audit entry.
     fn record_verification(
         &self,
@@ -105,10 +115,7 @@ impl<B: Backend> AuditStore for B {
         self.read(|c| c.query_map(AUDIT_ENTRIES_ABOUT, args![object], audit_entry))
     }
 
-    fn batch_stamps_and_entries(
-        &self,
-        batch: BatchId,
-    ) -> StoreResult<(Vec<StoredStamp>, Vec<crate::audit::Entry>)> {
+    fn batch_snapshot(&self, batch: BatchId) -> StoreResult<BatchSnapshot> {
         self.read(|c| {
             let stamps = c.query_map(
                 &format!(
@@ -122,7 +129,13 @@ impl<B: Backend> AuditStore for B {
                 args![format!("batch:{batch}")],
                 audit_entry,
             )?;
-            Ok((stamps, entries))
+            let (sales, claims) = super::sales::sales_and_claims(c, batch)?;
+            Ok(BatchSnapshot {
+                stamps,
+                sales,
+                claims,
+                entries,
+            })
         })
     }
 

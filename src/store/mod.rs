@@ -36,7 +36,7 @@ mod stamps;
 mod triage;
 
 pub use access::{AccessStore, NewToken, SessionRecord, TokenInfo};
-pub use audit::AuditStore;
+pub use audit::{AuditStore, BatchSnapshot};
 pub use claims::{ClaimAttempt, ClaimOutcome, ClaimStore};
 pub use inspections::{InspectionScan, InspectionStore, NewInspection};
 pub use lifecycle::{
@@ -47,7 +47,7 @@ pub use media::MediaStore;
 pub use postgres::PgStore;
 pub use previews::PreviewStore;
 pub use registry::{BatchSummary, RegistryStore};
-pub use sales::{Sale, SaleStore, Seller, SoldStamp, Undo};
+pub use sales::{ClaimRecord, Sale, SaleRecord, SaleStore, Seller, SoldStamp, Undo};
 pub use scans::{
     BatchScanStats, NewScan, ScanOutcome, ScanRecord, ScanStore, ScannedStamp, SuspiciousStamp,
 };

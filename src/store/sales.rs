@@ -20,9 +20,12 @@ const DELETE_SALE: &str = "DELETE FROM sales WHERE serial = ?1";
 const SOLD_IN_BATCH: &str = "SELECT COUNT(*) FROM sales WHERE batch_id = ?1";
 const CLAIMED_IN_BATCH: &str =
     "SELECT COUNT(*) FROM claims WHERE batch_id = ?1 AND claimed_at IS NOT NULL";
-const SOLD_SEQS: &str = "SELECT seq FROM sales WHERE batch_id = ?1 ORDER BY seq";
-const CLAIMED_SEQS: &str = "SELECT s.seq FROM claims c JOIN stamps s ON s.serial = c.serial
-     WHERE c.batch_id = ?1 AND c.claimed_at IS NOT NULL ORDER BY s.seq";
+const SALES_OF_BATCH: &str =
+    "SELECT seq, serial, sold_at, seller, shop FROM sales WHERE batch_id = ?1
+     ORDER BY sold_at, seq";
+const CLAIMS_OF_BATCH: &str = "SELECT s.seq, c.serial, c.claimed_at, c.province FROM claims c
+     JOIN stamps s ON s.serial = c.serial
+     WHERE c.batch_id = ?1 AND c.claimed_at IS NOT NULL ORDER BY c.claimed_at, s.seq";
 
 /// A stamp to mark sold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +58,30 @@ pub struct Sale {
     pub shop: String,
 }
 
+/// A sold stamp of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleRecord {
+    /// Its number in the batch.
+    pub seq: u32,
+    /// Its serial.
+    pub serial: Serial,
+    /// The sale.
+    pub sale: Sale,
+}
+
+/// A claimed stamp of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRecord {
+    /// Its number in the batch.
+    pub seq: u32,
+    /// Its serial.
+    pub serial: Serial,
+    /// When its buyer claimed it.
+    pub at: jiff::Timestamp,
+    /// Where, if the buyer said.
+    pub province: Option<String>,
+}
+
 /// What undoing a sale came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Undo {
@@ -80,8 +107,8 @@ pub trait SaleStore {
     fn sale(&self, serial: Serial) -> StoreResult<Option<Sale>>;
     /// How many stamps of a batch were sold and claimed.
     fn sold_and_claimed(&self, batch: BatchId) -> StoreResult<(u64, u64)>;
-    /// The numbers of a batch's sold and of its claimed stamps, in order.
-    fn sold_and_claimed_seqs(&self, batch: BatchId) -> StoreResult<(Vec<u32>, Vec<u32>)>;
+    /// A batch's sold and claimed stamps, oldest first.
+    fn sales_and_claims(&self, batch: BatchId) -> StoreResult<(Vec<SaleRecord>, Vec<ClaimRecord>)>;
 }
 
 fn sale_row(c: &dyn Conn, serial: i64) -> StoreResult<Option<Sale>> {
@@ -165,13 +192,36 @@ impl<B: Backend> SaleStore for B {
         })
     }
 
-    fn sold_and_claimed_seqs(&self, batch: BatchId) -> StoreResult<(Vec<u32>, Vec<u32>)> {
-        self.read(|c| {
-            let sold = c.query_map(SOLD_SEQS, args![batch.0], |r| r.get(0))?;
-            let claimed = c.query_map(CLAIMED_SEQS, args![batch.0], |r| r.get(0))?;
-            Ok((sold, claimed))
-        })
+    fn sales_and_claims(&self, batch: BatchId) -> StoreResult<(Vec<SaleRecord>, Vec<ClaimRecord>)> {
+        self.read(|c| sales_and_claims(c, batch))
     }
+}
+
+/// A batch's sold and claimed stamps, oldest first, on `c`'s snapshot.
+pub(super) fn sales_and_claims(
+    c: &dyn Conn,
+    batch: BatchId,
+) -> StoreResult<(Vec<SaleRecord>, Vec<ClaimRecord>)> {
+    let sales = c.query_map(SALES_OF_BATCH, args![batch.0], |r| {
+        Ok(SaleRecord {
+            seq: r.get(0)?,
+            serial: Serial(r.get::<i64>(1)? as u64),
+            sale: Sale {
+                at: timestamp(&r.get::<String>(2)?)?,
+                seller: r.get(3)?,
+                shop: r.get(4)?,
+            },
+        })
+    })?;
+    let claims = c.query_map(CLAIMS_OF_BATCH, args![batch.0], |r| {
+        Ok(ClaimRecord {
+            seq: r.get(0)?,
+            serial: Serial(r.get::<i64>(1)? as u64),
+            at: timestamp(&r.get::<String>(2)?)?,
+            province: r.get(3)?,
+        })
+    })?;
+    Ok((sales, claims))
 }
 
 /// One audit entry per batch for the stamps changed in it: the log says

@@ -22,4 +22,5 @@ mod common;
 mod nodes;
 mod security;
 mod sheets;
+mod sim_market;
 mod store;

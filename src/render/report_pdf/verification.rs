@@ -94,14 +94,16 @@ fn checks(d: &mut Doc, r: &Report) {
             "Không có trong nhật ký",
             "Thiếu dòng",
             "Sai trạng thái",
+            "Sai bán / xác nhận",
         ],
-        &[0.2; 5],
+        &[1.0 / 6.0; 6],
         &[vec![
             l.entries.to_string(),
             if l.audit_log_intact { "có" } else { "KHÔNG" }.into(),
             l.not_in_log.to_string(),
             l.missing_rows.to_string(),
             l.altered_states.to_string(),
+            l.altered_sales.to_string(),
         ]],
     );
     d.heading("Lượt quét / Scans");

@@ -5,7 +5,8 @@
 //! not claimed yet turns the repeat-scan warning into the certain check
 //! ("scratch and claim it": a right code proves the pack genuine), and a
 //! scan of a claimed stamp from the device that claimed it is the buyer's
-//! own, not a copy.
+//! own, not a copy (and a claimed stamp carries no repeat-scan warning:
+//! the claim says more).
 
 use super::strings::Strings;
 use crate::domain::scan::Verdict;
@@ -33,7 +34,10 @@ pub(crate) fn told(result: &ScanResult, t: &Strings) -> Told {
     };
     let count = stamp.map_or(0, |s| s.scan_count);
     let claim_can_tell = stamp.is_some_and(|s| s.claimable && s.claimed_at.is_none());
+    // Once claimed, the claim says more than any count: the buyer's own
+    // phone is told it is theirs, any other that it is probably a copy.
     let warning = match (o.repeat.is_empty(), claim_can_tell) {
+        _ if o.verdict == Verdict::Claimed => None,
         (true, _) => None,
         (false, true) => Some(("claim-to-check", t.claim_to_check(count))),
         (false, false) => Some(("repeat-scan", t.repeat_warning(count))),

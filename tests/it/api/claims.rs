@@ -520,3 +520,53 @@ fn an_unclaimed_claim_stamp_scanned_often_points_to_the_claim_not_to_a_copy() {
     let alerts = app.get("/api/v1/triage").body;
     assert!(alerts.to_string().contains("many-devices"), "{alerts}");
 }
+
+#[test]
+fn claims_reach_the_epcis_export_and_batch_verification() {
+    let (app, urls) = app_with_claim_stamps(2);
+    let batch = StampCode::parse(&urls[0]).unwrap().batch.0;
+    assert_eq!(
+        app.get(&format!("/api/v1/batches/{batch}/sheet.csv"))
+            .status,
+        200
+    );
+    let (_, body) = claim(&app, &urls[0], &claim_code(&app, &urls[0]));
+    assert_eq!(body["result"], "claimed");
+    let mut doc = Vec::new();
+    tem::service::epcis::write(
+        &*app.store,
+        tem::domain::BatchId(batch),
+        "https://tem.example.vn",
+        &mut doc,
+    )
+    .unwrap();
+    let doc: Value = serde_json::from_slice(&doc).unwrap();
+    let claimed: Vec<&Value> = doc["epcisBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["tem:action"] == "claimed")
+        .collect();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (&claimed[0]["action"], &claimed[0]["bizStep"]),
+        (&json!("DELETE"), &json!("decommissioning"))
+    );
+    let serial = StampCode::parse(&urls[0]).unwrap().serial.to_string();
+    assert!(
+        claimed[0]["epcList"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(&serial)
+    );
+    let verify = || {
+        app.post(&format!("/api/v1/batches/{batch}/verification"), &json!({}))
+            .body
+    };
+    assert_eq!(verify()["report"]["log"]["altered_sales"], 0);
+    // A claim erased from the database (to resell the pack as unclaimed) shows.
+    app.execute_sql("UPDATE claims SET claimed_at = NULL");
+    let r = verify();
+    assert_eq!(r["report"]["verdict"], "compromised", "{r}");
+    assert_eq!(r["report"]["log"]["altered_sales"], 1, "{r}");
+}

@@ -241,6 +241,21 @@ impl TestApp {
         }
     }
 
+    /// Runs one SQL statement straight on the database, as a leaked
+    /// database account could (the same text on SQLite and PostgreSQL).
+    pub fn execute_sql(&self, sql: &str) {
+        match &self._db {
+            Some(db) => {
+                db.client().batch_execute(sql).unwrap();
+            }
+            None => {
+                let c = rusqlite::Connection::open(self.dir.path().join("tem.db")).unwrap();
+                c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                c.execute_batch(sql).unwrap();
+            }
+        }
+    }
+
     /// Moves every recorded sale `days` days into the past.
     pub fn backdate_sales(&self, days: i64) {
         let at = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days)).to_string();

@@ -8,7 +8,7 @@ mod browser_dashboard;
 mod claims;
 mod dashboard;
 mod dashboard_roles;
-mod helpers;
+pub(crate) mod helpers;
 mod inspections;
 mod lifecycle;
 mod previews;

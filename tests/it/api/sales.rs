@@ -168,3 +168,95 @@ fn a_sold_stamp_scanned_from_many_devices_raises_one_alert() {
     scan_json(&app, &path, "stranger-2");
     assert_eq!(alerts(&app), 1);
 }
+
+#[test]
+fn sales_reach_the_epcis_export_the_offline_bundle_and_batch_verification() {
+    use tem::codes::StampCode;
+    let (app, batch, urls) = app_with_printed_stamps(3);
+    let shop = seller(&app, "Quầy A", &[]);
+    let (_, body) = sell(&app, &shop, "/api/v1/stamps/sold", &[&urls[0], &urls[1]]);
+    assert_eq!(results(&body), ["sold", "sold"]);
+    let sold: Vec<String> = urls[..2]
+        .iter()
+        .map(|u| StampCode::parse(u).unwrap().serial.to_string())
+        .collect();
+
+    // EPCIS: one retail_selling event naming the two stamps.
+    let mut doc = Vec::new();
+    tem::service::epcis::write(
+        &*app.store,
+        tem::domain::BatchId(batch),
+        "https://tem.example.vn",
+        &mut doc,
+    )
+    .unwrap();
+    let doc: Value = serde_json::from_slice(&doc).unwrap();
+    let events = doc["epcisBody"]["eventList"].as_array().unwrap();
+    let sale = events
+        .iter()
+        .find(|e| e["tem:action"] == "sold")
+        .expect("a sale event");
+    assert_eq!(
+        (&sale["action"], &sale["bizStep"], &sale["disposition"]),
+        (
+            &json!("OBSERVE"),
+            &json!("retail_selling"),
+            &json!("retail_sold")
+        )
+    );
+    assert_eq!(sale["tem:place"], "Quầy A");
+    let epcs: Vec<&str> = sale["epcList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(epcs.len(), 2);
+    assert!(
+        sold.iter()
+            .all(|s| epcs.iter().any(|e| e.ends_with(s.as_str()))),
+        "{epcs:?}"
+    );
+
+    // The offline kit knows the sale, and its signature holds.
+    let keys = tem::codes::KeyRing::open(&app.dir.path().join("keys")).unwrap();
+    let bundle = tem::service::bundle::export(
+        &*app.store,
+        &keys.signer().unwrap(),
+        keys.key_set(),
+        "https://tem.example.vn",
+        &[],
+    )
+    .unwrap();
+    let text = serde_json::to_string(&bundle).unwrap();
+    let opened = tem::service::bundle::Bundle::open(&text, &keys.key_set()).unwrap();
+    let today = jiff::Zoned::now().date();
+    let checker = tem::service::bundle::OfflineChecker::new(&opened, today);
+    let v = checker.check(&urls[0]);
+    assert_eq!((v.verdict.as_str(), v.notice), ("sold", Some("Quầy A")));
+    assert_eq!(checker.check(&urls[2]).verdict.as_str(), "genuine");
+
+    // Verification agrees with the log; a sale written behind tem's back,
+    // or one deleted, is tampering.
+    let verify = |app: &TestApp| {
+        app.post(&format!("/api/v1/batches/{batch}/verification"), &json!({}))
+            .body
+    };
+    let r = verify(&app);
+    assert_eq!(r["report"]["log"]["altered_sales"], 0, "{r}");
+    let forged = StampCode::parse(&urls[2]).unwrap().serial.0 as i64;
+    app.execute_sql(&format!(
+        "INSERT INTO sales (serial, batch_id, seq, sold_at, seller, shop) VALUES ({forged}, {batch}, 3, '2026-12-01T00:00:00Z', 'x', 'x');
+         DELETE FROM sales WHERE seq = 1;"
+    ));
+    let r = verify(&app);
+    assert_eq!(r["report"]["verdict"], "compromised", "{r}");
+    assert_eq!(r["report"]["log"]["altered_sales"], 2, "{r}");
+    let text = r["report"]["findings"].to_string();
+    assert!(
+        text.contains("altered-sale")
+            && text.contains("behind tem's back")
+            && text.contains("removed"),
+        "{text}"
+    );
+}
