@@ -18,6 +18,10 @@ pub struct BatchReport {
     pub batch: ReportBatch,
     /// Its stamps by state.
     pub stamps: StampCounts,
+    /// Stamps a shop marked sold at the till.
+    pub sold: u64,
+    /// Stamps their buyers claimed with the code under the scratch panel.
+    pub claimed: u64,
     /// Its scans.
     pub scans: BatchScanStats,
     /// The suspicious stamps again, each with every scan recorded for it.

@@ -22,6 +22,7 @@ pub fn batch(
     let product = registry::product(store, b.product_id)?;
     let producer = registry::producer(store, product.producer_id)?;
     let stamps = store.stamp_counts(id)?;
+    let (sold, claimed) = store.sold_and_claimed(id)?;
     let mut scans = store.batch_scan_stats(id, rules, true)?;
     let history = std::mem::take(&mut scans.history);
     let suspicious = scans
@@ -48,6 +49,8 @@ pub fn batch(
             expiry_date: b.expiry_date,
         },
         stamps,
+        sold,
+        claimed,
         scans,
         suspicious,
         recalls: store.recalls(id)?,

@@ -62,12 +62,28 @@ fn batch_section(d: &mut Doc, r: &BatchReport) {
     d.heading("Tem theo trạng thái / Stamps by state");
     let s = &r.stamps;
     d.table(
-        &["Tổng", "Đã phát hành", "Đã in", "Đã kích hoạt", "Đã hủy"],
-        &[0.2; 5],
-        &[[s.total, s.issued, s.printed, s.activated, s.voided]
-            .iter()
-            .map(u64::to_string)
-            .collect()],
+        &[
+            "Tổng",
+            "Đã phát hành",
+            "Đã in",
+            "Đã kích hoạt",
+            "Đã hủy",
+            "Đã bán",
+            "Đã xác nhận",
+        ],
+        &[1.0 / 7.0; 7],
+        &[[
+            s.total,
+            s.issued,
+            s.printed,
+            s.activated,
+            s.voided,
+            r.sold,
+            r.claimed,
+        ]
+        .iter()
+        .map(u64::to_string)
+        .collect()],
     );
 }
 

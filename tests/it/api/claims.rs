@@ -564,6 +564,10 @@ fn claims_reach_the_epcis_export_and_batch_verification() {
             .body
     };
     assert_eq!(verify()["report"]["log"]["altered_sales"], 0);
+    let report = app.get(&format!("/api/v1/batches/{batch}/report")).body;
+    assert_eq!(report["claimed"], 1, "{report}");
+    let stats = app.get(&format!("/api/v1/batches/{batch}/stats")).body;
+    assert_eq!(stats["claimed"], 1, "{stats}");
     // A claim erased from the database (to resell the pack as unclaimed) shows.
     app.execute_sql("UPDATE claims SET claimed_at = NULL");
     let r = verify();

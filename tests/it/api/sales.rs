@@ -93,6 +93,12 @@ fn a_seller_marks_its_producers_stamps_sold_and_later_scans_say_where() {
     );
     let stats = app.get(&format!("/api/v1/batches/{batch}/stats")).body;
     assert_eq!(stats["sold"], 1, "{stats}");
+    let report = app.get(&format!("/api/v1/batches/{batch}/report")).body;
+    assert_eq!(
+        (&report["sold"], &report["claimed"]),
+        (&json!(1), &json!(0)),
+        "{report}"
+    );
     // Only sellers (and admins) mark stamps sold.
     let producer_token = tokens::create(
         &*app.store,
