@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::{ServiceResult, not_found};
 use crate::codes::{CodeVerdict, Verifier};
-use crate::domain::{Actor, BatchId, DomainError, ProducerId, Role, StampState};
+use crate::domain::{Actor, BatchId, DomainError, ProducerId, Role, ShortCode, StampState};
 use crate::store::{Seller, SoldStamp, Store, StoredStamp, Undo};
 
 /// The most codes one request may carry (a carton at the till).
@@ -81,15 +81,31 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     fn stamp(&mut self, by: &Actor, code: &str) -> ServiceResult<Result<StoredStamp, SaleLine>> {
-        let check = self.verifier.check(code);
-        let serial = check.code.map(|c| c.serial.to_string());
-        let Some(parsed) = check.code.filter(|_| check.verdict == CodeVerdict::Genuine) else {
-            return Ok(Err(SaleLine::refused(code, serial, "not-genuine")));
+        let stamp = match ShortCode::parse(code.trim()) {
+            // Typed from the label: the seller holds the pack; the stamp is
+            // the registry's, whose own code must still verify.
+            Some(short) => match self.store.stamp(short.serial())? {
+                Some(s) if self.verifier.check_code(&s.code()).verdict == CodeVerdict::Genuine => s,
+                Some(s) => {
+                    let serial = Some(s.serial.to_string());
+                    return Ok(Err(SaleLine::refused(code, serial, "not-genuine")));
+                }
+                None => return Ok(Err(SaleLine::refused(code, None, "not-registered"))),
+            },
+            None => {
+                let check = self.verifier.check(code);
+                let serial = check.code.map(|c| c.serial.to_string());
+                let Some(parsed) = check.code.filter(|_| check.verdict == CodeVerdict::Genuine)
+                else {
+                    return Ok(Err(SaleLine::refused(code, serial, "not-genuine")));
+                };
+                match self.store.stamp(parsed.serial)? {
+                    Some(s) if s.is(&parsed, check.kid) => s,
+                    _ => return Ok(Err(SaleLine::refused(code, serial, "not-registered"))),
+                }
+            }
         };
-        let stamp = match self.store.stamp(parsed.serial)? {
-            Some(s) if s.is(&parsed, check.kid) => s,
-            _ => return Ok(Err(SaleLine::refused(code, serial, "not-registered"))),
-        };
+        let serial = Some(stamp.serial.to_string());
         let producer = match self.producers.get(&stamp.batch) {
             Some(p) => *p,
             None => {

@@ -15,7 +15,8 @@ use crate::service::sales::{self, SaleLine};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SaleRequest {
-    /// Stamp URLs or codes, as scanned (1 to 500).
+    /// Stamp URLs or codes as scanned, or short codes as typed from the
+    /// label (1 to 500).
     codes: Vec<String>,
 }
 

@@ -266,3 +266,93 @@ fn sales_reach_the_epcis_export_the_offline_bundle_and_batch_verification() {
         "{text}"
     );
 }
+
+#[test]
+fn the_till_page_sells_a_typed_short_code_and_the_stamps_in_a_photo() {
+    use crate::api::dashboard::{Visitor, hidden};
+    let (app, batch, urls) = app_with_printed_stamps(4);
+    let token = seller(&app, "Quầy A", &[]);
+    let mut v = Visitor::new(&app);
+    assert_eq!(v.sign_in(&token).status, 303);
+    // A shop's phone opens at the till, and sees nothing else.
+    let start = v.get("/app");
+    assert_eq!(
+        (start.status, start.location.as_deref()),
+        (303, Some("/app/sell"))
+    );
+    assert_eq!(v.get(&format!("/app/batches/{batch}")).status, 403);
+    let csrf = hidden(&v.get("/app/sell").body, "csrf");
+    // The short code typed from the label.
+    let short = app.get(&format!("/api/v1/batches/{batch}/stamps")).body[3]["short_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p = v.post_multipart(
+        "/app/sell",
+        &[("csrf", &csrf), ("codes", &short), ("action", "sell")],
+        &[],
+    );
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(
+        p.body.matches("data-result=\"sold\"").count(),
+        1,
+        "{}",
+        p.body
+    );
+    // A photo of three stamps (a sheet page, as a phone's camera sees a carton).
+    let (status, _, png) = crate::api::sheets::get_bytes(
+        &app,
+        &format!("/api/v1/batches/{batch}/sheet.png?from=1&count=3&dpi=300"),
+    );
+    assert_eq!(status, 200);
+    let p = v.post_multipart(
+        "/app/sell",
+        &[("csrf", &csrf), ("action", "sell")],
+        &[("photos", "quay.png", &png)],
+    );
+    assert_eq!(
+        p.body.matches("data-result=\"sold\"").count(),
+        3,
+        "{}",
+        p.body
+    );
+    for url in &urls {
+        assert_eq!(scan_json(&app, &path_of(url), "p")["verdict"], "sold");
+    }
+    // Undone by mistake, from the same page.
+    let p = v.post_multipart(
+        "/app/sell",
+        &[("csrf", &csrf), ("codes", &urls[0]), ("action", "undo")],
+        &[],
+    );
+    assert!(p.body.contains("data-result=\"undone\""), "{}", p.body);
+    assert_eq!(
+        scan_json(&app, &path_of(&urls[0]), "p")["verdict"],
+        "genuine"
+    );
+    // A photo with no stamp in it is refused, naming it; nothing changes.
+    let before = app.db_fingerprint();
+    let p = v.post_multipart(
+        "/app/sell",
+        &[("csrf", &csrf), ("action", "sell")],
+        &[("photos", "blank.png", &blank_png())],
+    );
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(p.body.contains("blank.png"), "{}", p.body);
+    assert_eq!(app.db_fingerprint(), before);
+    // Without the page's CSRF token, nothing is sold.
+    let p = v.post_multipart(
+        "/app/sell",
+        &[("csrf", "x"), ("codes", &urls[0]), ("action", "sell")],
+        &[],
+    );
+    assert_eq!(p.status, 403);
+}
+
+fn blank_png() -> Vec<u8> {
+    let img = image::GrayImage::from_pixel(200, 200, image::Luma([255]));
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
+}
