@@ -11,6 +11,7 @@ pub mod error;
 pub mod error_code;
 pub mod inspections;
 pub mod openapi;
+pub mod public;
 mod sales;
 pub mod scan;
 mod sheets;
@@ -146,34 +147,13 @@ pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
         }
         .into()
     }))
-    .route("/healthz", web::get().to(healthz))
-    .route("/.well-known/tem-keys.json", web::get().to(key_set))
-    .route("/api/openapi.json", web::get().to(openapi::document))
-    .route("/favicon.ico", web::get().to(scan::favicon))
-    .route("/static/tem.css", web::get().to(scan::css))
-    .route("/static/scan.js", web::get().to(scan::js))
-    .route("/static/report.css", web::get().to(scan::report_css))
+    .configure(|cfg| public::register_first(cfg, scan_prefix))
     .configure(dashboard::routes)
     // Routes with a path parameter are matched by regex, so all of /api/v1
     // (the route table in api.rs) sits inside its scope: a stamp URL then
     // costs one prefix test there, not a regex per API route.
     .service(web::scope("/api/v1").configure(api::routes))
-    .route(
-        &format!("{scan_prefix}/{{code}}"),
-        web::get().to(scan::scan_page),
-    )
-    .route(
-        &format!("{scan_prefix}/{{code}}"),
-        web::head().to(scan::preview::head),
-    )
-    .route(
-        &format!("{scan_prefix}/{{code}}/claim"),
-        web::post().to(scan::claim::claim_form),
-    )
-    .route(
-        &format!("{scan_prefix}/{{code}}/report"),
-        web::post().to(scan::report),
-    );
+    .configure(|cfg| public::register_last(cfg, scan_prefix));
 }
 
 fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {

@@ -334,3 +334,43 @@ fn the_openapi_document_lists_each_routes_roles() {
         );
     }
 }
+
+/// The routes outside both role tables are open by design: each answers a
+/// caller with no credentials (and none is left out of the table).
+#[test]
+fn every_public_route_answers_anyone() {
+    use tem::web::public::{PUBLIC_ROUTES, STAMP_ROUTES};
+    let (app, _, urls) = crate::api::scan::app_with_printed_stamps(1);
+    let code = urls[0].rsplit('/').next().unwrap().to_string();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    for route in PUBLIC_ROUTES.iter().chain(STAMP_ROUTES) {
+        assert!(!route.why.is_empty());
+        let path = route.path.replace("{base}", "").replace("{code}", &code);
+        let url = app.url(&path);
+        let status = match (route.method, route.path) {
+            ("GET", _) => agent.get(&url).call(),
+            ("HEAD", _) => agent.head(&url).call(),
+            ("POST", "{base}/{code}/claim") => agent
+                .post(&url)
+                .content_type("application/x-www-form-urlencoded")
+                .send("claim_code=1234"),
+            ("POST", "{base}/{code}/report") => agent
+                .post(&url)
+                .content_type("application/x-www-form-urlencoded")
+                .send("kind=other"),
+            (m, p) => panic!("public route {m} {p} has no sample request: add one"),
+        }
+        .unwrap()
+        .status()
+        .as_u16();
+        assert!(
+            status < 500 && ![401, 403, 404].contains(&status),
+            "{} {} answered {status}",
+            route.method,
+            route.path
+        );
+    }
+}
