@@ -69,6 +69,10 @@ pub struct SheetArgs {
     /// Draw cut marks in the page margins.
     #[arg(long)]
     crop_marks: bool,
+    /// White modules around each QR symbol, on the label: 2 to 4 (ISO/IEC
+    /// 18004 asks for 4; a smaller one leaves room for larger modules).
+    #[arg(long, default_value_t = label::QUIET_ZONE, value_name = "MODULES")]
+    quiet_zone: u32,
     /// Print stamps with claim codes that were printed before (refused
     /// otherwise: a reprint is a second copy of each secret). Recorded.
     #[arg(long)]
@@ -97,7 +101,7 @@ pub fn layouts(args: LayoutsArgs) -> anyhow::Result<ExitCode> {
     let rows: Vec<serde_json::Value> = layout::builtins()
         .into_iter()
         .map(|l| {
-            let module = label::module_for(&l, DEFAULT_MODULES);
+            let module = label::module_for(&l, DEFAULT_MODULES, label::QUIET_ZONE);
             serde_json::json!({
                 "name": l.name, "description": l.description, "per_sheet": l.per_sheet(),
                 "label_width_mm": l.label_width, "label_height_mm": l.label_height,
@@ -226,6 +230,7 @@ pub fn sheet(config: &Config, args: SheetArgs) -> anyhow::Result<ExitCode> {
         page: None,
         actor: super::cli_actor(),
         reprint_claim_codes: args.reprint_claim_codes,
+        quiet_zone: args.quiet_zone,
     };
     let ctx = super::context(config)?;
     let store = ctx.store();

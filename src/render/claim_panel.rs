@@ -207,6 +207,7 @@ mod tests {
             stars: Some(4),
             lang: Lang::Vi,
             widest_code: None,
+            quiet_zone: label::QUIET_ZONE,
             reserve_bottom: 0.0,
         };
         for l in builtins() {

@@ -13,8 +13,10 @@ pub const PT: f32 = 25.4 / 72.0;
 /// The smallest module a cheap office laser printer and a phone camera
 /// handle reliably (GS1 allows 0.396 mm for retail; below 0.33 mm scans fail).
 pub const MIN_MODULE_MM: f32 = 0.33;
-/// The quiet zone the QR standard asks for, in modules.
+/// The quiet zone the QR standard asks for, in modules: the default.
 pub const QUIET_ZONE: u32 = 4;
+/// The quiet zones a sheet may be printed with (modules on the label).
+pub const QUIET_ZONES: std::ops::RangeInclusive<u32> = 2..=4;
 
 /// The language of a label's caption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub struct Content {
     pub lang: Lang,
     /// The widest short code that will be printed (sizes the code line); `None`: the widest possible.
     pub widest_code: Option<String>,
+    /// White modules around the symbol, on the label (`QUIET_ZONES`).
+    pub quiet_zone: u32,
     /// Height kept free at the bottom of a rectangular label's text column
     /// (mm): where a claim stamp's scratch panel goes; 0 for other labels.
     pub reserve_bottom: f32,
@@ -112,6 +116,8 @@ pub struct Design {
     pub module: f32,
     /// Modules per side of the symbol, without the quiet zone.
     pub qr_modules: u32,
+    /// White modules around the symbol.
+    pub quiet_zone: u32,
     /// The lines of text.
     pub lines: Vec<TextLine>,
     /// The OCOP stars.
@@ -123,7 +129,7 @@ pub struct Design {
 impl Design {
     /// Side of the symbol with its quiet zone, in mm.
     pub fn qr_side(&self) -> f32 {
-        self.module * (self.qr_modules + 2 * QUIET_ZONE) as f32
+        self.module * (self.qr_modules + 2 * self.quiet_zone) as f32
     }
 }
 
@@ -195,7 +201,7 @@ pub fn advice(modules: u32, usable: impl Fn(&Layout) -> bool) -> String {
         .iter()
         .filter(|l| usable(l))
         .filter_map(|l| {
-            let m = module_for(l, modules);
+            let m = module_for(l, modules, QUIET_ZONE);
             (m >= MIN_MODULE_MM).then(|| format!("{} gives {m:.2} mm", l.name))
         })
         .collect();
@@ -210,12 +216,12 @@ pub fn advice(modules: u32, usable: impl Fn(&Layout) -> bool) -> String {
 }
 
 /// The module size a layout gives a symbol of `modules` modules.
-pub fn module_for(layout: &Layout, modules: u32) -> f32 {
+pub fn module_for(layout: &Layout, modules: u32, quiet_zone: u32) -> f32 {
     let side = match layout.shape {
         Shape::Rectangle => rect_qr_side(layout),
         Shape::Round => round_qr_side(layout),
     };
-    side / (modules + 2 * QUIET_ZONE) as f32
+    side / (modules + 2 * quiet_zone) as f32
 }
 
 fn pad(layout: &Layout) -> f32 {
@@ -248,7 +254,7 @@ pub fn text_column(layout: &Layout) -> (f32, f32, f32, f32) {
 /// right, above what `content.reserve_bottom` keeps free.
 fn rectangle(layout: &Layout, content: &Content, modules: u32) -> Design {
     let side = rect_qr_side(layout);
-    let module = side / (modules + 2 * QUIET_ZONE) as f32;
+    let module = side / (modules + 2 * content.quiet_zone) as f32;
     let (text_x, top, text_w, text_h) = text_column(layout);
     let text_h = (text_h - content.reserve_bottom).max(1.0);
     let (lines, stars, code) = fit_text(content, text_x, top, text_w, text_h);
@@ -257,6 +263,7 @@ fn rectangle(layout: &Layout, content: &Content, modules: u32) -> Design {
         qr_y: (layout.label_height as f32 - side) / 2.0,
         module,
         qr_modules: modules,
+        quiet_zone: content.quiet_zone,
         lines,
         stars,
         code,
@@ -267,7 +274,7 @@ fn round(layout: &Layout, content: &Content, modules: u32) -> Design {
     let d = layout.label_width as f32;
     let k = d / 30.0; // the numbers below are for a 30 mm circle
     let side = round_qr_side(layout);
-    let module = side / (modules + 2 * QUIET_ZONE) as f32;
+    let module = side / (modules + 2 * content.quiet_zone) as f32;
     let (qr_x, qr_y) = ((d - side) / 2.0, 5.6 * k);
     let r = d / 2.0;
     // Usable width of the circle at `y` mm from its top, 0.8 mm in from the edge.
@@ -333,6 +340,7 @@ fn round(layout: &Layout, content: &Content, modules: u32) -> Design {
         qr_y,
         module,
         qr_modules: modules,
+        quiet_zone: content.quiet_zone,
         lines,
         stars,
         code: CodeSlot {
@@ -578,6 +586,7 @@ mod tests {
             stars: Some(4),
             lang: Lang::Vi,
             widest_code: None,
+            quiet_zone: QUIET_ZONE,
             reserve_bottom: 0.0,
         }
     }

@@ -371,7 +371,7 @@ impl<W: Write> PdfSheetWriter<W> {
             crop_marks(&mut c, &sheet.layout);
         }
         let m = design.module;
-        let quiet = m * super::label::QUIET_ZONE as f32;
+        let quiet = m * design.quiet_zone as f32;
         let code = design.code;
         let bold = font(Weight::Bold);
         for (i, (stamp, _)) in stamps.iter().enumerate() {

@@ -10,7 +10,7 @@
 use tiny_skia::{FillRule, Mask, PathBuilder, Transform};
 
 use super::font::Weight;
-use super::label::{PT, QUIET_ZONE};
+use super::label::PT;
 use super::outline::{self, PathSink};
 use super::pdf::{Placed, Sheet};
 
@@ -190,7 +190,7 @@ fn paint_label(r: &mut Raster, sheet: &Sheet, origin: (f32, f32), stamp: &Placed
     let n = stamp.matrix.width as i64;
     let designed = d.module * n as f32 * s;
     let slack = (designed - (dots * n) as f32) / 2.0;
-    let quiet = d.module * QUIET_ZONE as f32;
+    let quiet = d.module * d.quiet_zone as f32;
     let ox = ((origin.0 + d.qr_x + quiet) * s + slack).round() as i64;
     let oy = ((origin.1 + d.qr_y + quiet) * s + slack).round() as i64;
     for (y, x, len) in stamp.matrix.dark_runs() {

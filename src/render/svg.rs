@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::font::{Weight, font};
-use super::label::{PT, QUIET_ZONE};
+use super::label::PT;
 use super::outline::{self, PathSink};
 use super::pdf::{Placed, Sheet};
 
@@ -104,7 +104,7 @@ fn stamp_part(sheet: &Sheet, stamp: &Placed) -> String {
             }
         }));
     }
-    let quiet = d.module * QUIET_ZONE as f32;
+    let quiet = d.module * d.quiet_zone as f32;
     let mut qr = String::new();
     for (y, x, len) in stamp.matrix.dark_runs() {
         let _ = write!(qr, "M{x} {y}h{len}v1h-{len}z");

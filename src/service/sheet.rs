@@ -148,6 +148,8 @@ pub struct SheetRequest {
     /// Print stamps with claim codes that were printed before: a second
     /// copy of a secret, so only when asked for (and recorded).
     pub reprint_claim_codes: bool,
+    /// White modules around each symbol, on the label (`label::QUIET_ZONES`).
+    pub quiet_zone: u32,
 }
 
 /// A checked request with its stamps, ready to write.
@@ -294,6 +296,13 @@ fn check_request(request: &SheetRequest) -> ServiceResult<()> {
             DomainError::new("dpi", format!("must be 300 or 600 (got {})", request.dpi)).into(),
         );
     }
+    if !label::QUIET_ZONES.contains(&request.quiet_zone) {
+        return Err(DomainError::new(
+            "quiet_zone",
+            format!("must be 2, 3 or 4 modules (got {})", request.quiet_zone),
+        )
+        .into());
+    }
     let per = request.layout.per_sheet();
     if request.start_at == 0 || request.start_at > per {
         return Err(DomainError::new(
@@ -383,6 +392,7 @@ fn design_for(
         stars: product.ocop.as_ref().map(|o| o.stars),
         lang: request.lang,
         widest_code: widest_short_code(stamps),
+        quiet_zone: request.quiet_zone,
         reserve_bottom: 0.0,
     };
     let modules = sample.width as u32;

@@ -34,6 +34,7 @@ pub fn jpeg(
             page: Some(1),
             actor: by.name.clone(),
             reprint_claim_codes: false,
+            quiet_zone: crate::render::label::QUIET_ZONE,
         },
     )?
     .masked();

@@ -52,6 +52,8 @@ pub(crate) struct SheetQuery {
     printer: Option<String>,
     /// Print claim stamps that were printed before (recorded; default false).
     reprint_claim_codes: Option<bool>,
+    /// White modules around each QR symbol on the label: 2, 3 or 4 (default 4).
+    quiet_zone: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/api/v1/batches/{id}/sheet.{format}", tag = "stamps", security(("bearer" = [])),
@@ -170,6 +172,7 @@ fn sheet_request(
         page: matches!(format, Format::Png | Format::Svg).then(|| q.page.unwrap_or(1)),
         actor,
         reprint_claim_codes: q.reprint_claim_codes.unwrap_or(false),
+        quiet_zone: q.quiet_zone.unwrap_or(crate::render::label::QUIET_ZONE),
     })
 }
 

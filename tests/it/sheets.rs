@@ -207,6 +207,7 @@ fn codes_sit_where_the_layout_puts_them_and_start_at_skips_used_labels() {
         stars: None,
         lang: Lang::Vi,
         widest_code: None,
+        quiet_zone: QUIET_ZONE,
         reserve_bottom: 0.0,
     };
     let design = label::design(&layout, &content, 41).unwrap();
@@ -502,6 +503,7 @@ fn png_pages_have_whole_dots_per_module_and_decode() {
         stars: None,
         lang: Lang::Vi,
         widest_code: None,
+        quiet_zone: QUIET_ZONE,
         reserve_bottom: 0.0,
     };
     let design = label::design(&layout, &content, 41).unwrap();
@@ -648,4 +650,62 @@ fn svg_pages_and_zip_labels_decode_to_the_requested_stamps() {
         assert_eq!(text, &expected[i / 2].2, "zip image {i}");
         assert_eq!(verifier.check(text).verdict, CodeVerdict::Genuine);
     }
+}
+
+#[test]
+fn a_smaller_quiet_zone_gives_larger_modules_that_still_decode() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    env.ok(&["issue", "--batch", "2", "--count", "6"]);
+    let args = |qz: &str, out: &str| {
+        let out = env.path(out);
+        env.ok(&[
+            "sheet",
+            "--batch",
+            "2",
+            "--from",
+            "1",
+            "--count",
+            "6",
+            "--quiet-zone",
+            qz,
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
+    let module = |summary: &str| -> f64 {
+        let at = summary.find("QR modules ").unwrap() + "QR modules ".len();
+        summary[at..].split(' ').next().unwrap().parse().unwrap()
+    };
+    let (four, two) = (module(&args("4", "qz4.pdf")), module(&args("2", "qz2.pdf")));
+    // a4-65, version 6: 19.6 mm for 41 modules and the white around them.
+    assert!(
+        (four - 0.40).abs() < 0.006 && (two - 0.44).abs() < 0.006,
+        "{four} {two}"
+    );
+    let layout = Layout::builtin("a4-65").unwrap();
+    let page = &rasterise(&env.path("qz2.pdf"), 300)[0];
+    let crops: Vec<_> = (0..6).map(|i| label_crop(page, &layout, i, 300)).collect();
+    let expected: Vec<String> = stamps_csv(&env, 2, 1, 6).into_iter().map(|s| s.2).collect();
+    assert_eq!(zbar_each(&crops, env.dir.path()), expected);
+    let err = env.fails(
+        &[
+            "sheet",
+            "--batch",
+            "2",
+            "--from",
+            "1",
+            "--count",
+            "1",
+            "--quiet-zone",
+            "1",
+            "-o",
+            "x.pdf",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("quiet_zone") && err.contains("2, 3 or 4"),
+        "{err}"
+    );
 }
