@@ -109,6 +109,7 @@ pub fn layouts(args: LayoutsArgs) -> anyhow::Result<ExitCode> {
                 "columns": l.columns, "rows": l.rows, "left_mm": l.left, "top_mm": l.top,
                 "pitch_x_mm": l.pitch_x, "pitch_y_mm": l.pitch_y,
                 "module_mm": (f64::from(module) * 1000.0).round() / 1000.0,
+                "module_dots_300dpi": (module / crate::render::symbol::DOT_MM).round() as u32,
                 "ok": module >= label::MIN_MODULE_MM,
             })
         })
@@ -117,7 +118,7 @@ pub fn layouts(args: LayoutsArgs) -> anyhow::Result<ExitCode> {
         super::print_json(&rows)?;
     } else {
         println!(
-            "{:<11}  {:>5}  {:<44}  QR MODULE (version 6, level M)",
+            "{:<11}  {:>5}  {:<44}  QR MODULE (version 6, level M; every format)",
             "LAYOUT", "LABELS", "SHEET"
         );
         for r in &rows {

@@ -44,11 +44,11 @@ pub fn design(
     content: &Content,
     modules: u32,
 ) -> Result<(Design, ClaimPanel), DesignError> {
-    let Some(panel) = place(layout, content.lang) else {
+    let Some(panel) = place(layout, modules, content) else {
         return Err(DesignError::NoRoomForClaimPanel {
             layout: layout.name.clone(),
             min_pt: MIN_CODE_PT,
-            advice: label::advice(modules, |l| place(l, content.lang).is_some()),
+            advice: label::advice(modules, |l| place(l, modules, content).is_some()),
         });
     };
     let content = Content {
@@ -61,7 +61,7 @@ pub fn design(
             Err(DesignError::ModulesTooSmall {
                 layout,
                 module,
-                advice: label::advice(modules, |l| place(l, content.lang).is_some()),
+                advice: label::advice(modules, |l| place(l, modules, &content).is_some()),
             })
         }
         Err(e) => Err(e),
@@ -69,12 +69,12 @@ pub fn design(
 }
 
 /// The panel of a rectangular layout with room for it and the text above.
-fn place(layout: &Layout, lang: Lang) -> Option<ClaimPanel> {
+fn place(layout: &Layout, modules: u32, content: &Content) -> Option<ClaimPanel> {
     if layout.shape != Shape::Rectangle {
         return None;
     }
-    let (x, top, w, h) = label::text_column(layout);
-    let panel = ClaimPanel::fit(x, top, w, h, lang)?;
+    let (x, top, w, h) = label::text_column(layout, modules, content.quiet_zone);
+    let panel = ClaimPanel::fit(x, top, w, h, content.lang)?;
     (h - panel.reserved() >= MIN_TEXT_ABOVE).then_some(panel)
 }
 

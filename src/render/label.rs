@@ -7,6 +7,7 @@
 
 use super::font::{Weight, font};
 use super::layout::{Layout, Shape};
+use super::symbol;
 
 /// Millimetres per typographic point.
 pub const PT: f32 = 25.4 / 72.0;
@@ -215,53 +216,34 @@ pub fn advice(modules: u32, usable: impl Fn(&Layout) -> bool) -> String {
     }
 }
 
-/// The module size a layout gives a symbol of `modules` modules.
+/// The module size a layout gives a symbol of `modules` modules (whole
+/// 300-dpi dots: the same in every format).
 pub fn module_for(layout: &Layout, modules: u32, quiet_zone: u32) -> f32 {
-    let side = match layout.shape {
-        Shape::Rectangle => rect_qr_side(layout),
-        Shape::Round => round_qr_side(layout),
-    };
-    side / (modules + 2 * quiet_zone) as f32
+    symbol::place(layout, modules, quiet_zone).module
 }
 
-fn pad(layout: &Layout) -> f32 {
-    // 1 mm keeps print off the die-cut edge; small labels get 0.8 mm.
-    if layout.label_height < 25.0 { 0.8 } else { 1.0 }
-}
-
-fn rect_qr_side(layout: &Layout) -> f32 {
+/// The text column of a rectangular label beside a symbol of `modules`
+/// modules: left edge, top, width and height (mm).
+pub fn text_column(layout: &Layout, modules: u32, quiet_zone: u32) -> (f32, f32, f32, f32) {
     let (w, h) = (layout.label_width as f32, layout.label_height as f32);
-    let p = pad(layout);
-    // Square on the left; on a tall or square label leave the right 40 % for text.
-    (h - 2.0 * p).min(w * 0.6 - p)
-}
-
-fn round_qr_side(layout: &Layout) -> f32 {
-    layout.label_width as f32 * 0.6
-}
-
-/// The text column of a rectangular label: left edge, top, width and
-/// height (mm).
-pub fn text_column(layout: &Layout) -> (f32, f32, f32, f32) {
-    let (w, h) = (layout.label_width as f32, layout.label_height as f32);
-    let p = pad(layout);
+    let p = symbol::pad(layout);
     // The quiet zone already keeps the text clear of the code.
-    let x = p + rect_qr_side(layout);
+    let s = symbol::place(layout, modules, quiet_zone);
+    let x = s.x + s.side;
     (x, p, (w - x - p).max(1.0), h - 2.0 * p)
 }
 
 /// A rectangular label: the symbol on the left, the text column on its
 /// right, above what `content.reserve_bottom` keeps free.
 fn rectangle(layout: &Layout, content: &Content, modules: u32) -> Design {
-    let side = rect_qr_side(layout);
-    let module = side / (modules + 2 * content.quiet_zone) as f32;
-    let (text_x, top, text_w, text_h) = text_column(layout);
+    let s = symbol::place(layout, modules, content.quiet_zone);
+    let (text_x, top, text_w, text_h) = text_column(layout, modules, content.quiet_zone);
     let text_h = (text_h - content.reserve_bottom).max(1.0);
     let (lines, stars, code) = fit_text(content, text_x, top, text_w, text_h);
     Design {
-        qr_x: pad(layout),
-        qr_y: (layout.label_height as f32 - side) / 2.0,
-        module,
+        qr_x: s.x,
+        qr_y: s.y,
+        module: s.module,
         qr_modules: modules,
         quiet_zone: content.quiet_zone,
         lines,
@@ -273,9 +255,8 @@ fn rectangle(layout: &Layout, content: &Content, modules: u32) -> Design {
 fn round(layout: &Layout, content: &Content, modules: u32) -> Design {
     let d = layout.label_width as f32;
     let k = d / 30.0; // the numbers below are for a 30 mm circle
-    let side = round_qr_side(layout);
-    let module = side / (modules + 2 * content.quiet_zone) as f32;
-    let (qr_x, qr_y) = ((d - side) / 2.0, 5.6 * k);
+    let s = symbol::place(layout, modules, content.quiet_zone);
+    let (side, module, qr_x, qr_y) = (s.side, s.module, s.x, s.y);
     let r = d / 2.0;
     // Usable width of the circle at `y` mm from its top, 0.8 mm in from the edge.
     let chord = |y: f32| {

@@ -14,3 +14,4 @@ pub mod raster;
 pub mod report;
 pub mod report_pdf;
 pub mod svg;
+pub mod symbol;

@@ -652,14 +652,25 @@ fn svg_pages_and_zip_labels_decode_to_the_requested_stamps() {
     }
 }
 
+/// The width of a symbol's top-left finder pattern (7 modules), in pixels:
+/// the first dark run of the first row that has one, a little below its top.
+fn finder_width(img: &image::GrayImage) -> u32 {
+    let dark = |x: u32, y: u32| img.get_pixel(x, y).0[0] < 128;
+    let (w, h) = img.dimensions();
+    let top = (0..h).find(|&y| (0..w / 2).any(|x| dark(x, y))).unwrap();
+    let y = top + 2;
+    let x0 = (0..w).find(|&x| dark(x, y)).unwrap();
+    (x0..w).take_while(|&x| dark(x, y)).count() as u32
+}
+
 #[test]
-fn a_smaller_quiet_zone_gives_larger_modules_that_still_decode() {
+fn every_format_prints_the_same_module_in_whole_dots() {
     let env = Env::new();
     env.ok(&["demo"]);
     env.ok(&["issue", "--batch", "2", "--count", "6"]);
-    let args = |qz: &str, out: &str| {
+    let sheet = |qz: &str, out: &str, extra: &[&str]| {
         let out = env.path(out);
-        env.ok(&[
+        let args = [
             "sheet",
             "--batch",
             "2",
@@ -669,21 +680,44 @@ fn a_smaller_quiet_zone_gives_larger_modules_that_still_decode() {
             "6",
             "--quiet-zone",
             qz,
-            "-o",
-            out.to_str().unwrap(),
-        ])
+        ];
+        env.ok(&[&args[..], extra, &["-o", out.to_str().unwrap()]].concat())
     };
     let module = |summary: &str| -> f64 {
         let at = summary.find("QR modules ").unwrap() + "QR modules ".len();
         summary[at..].split(' ').next().unwrap().parse().unwrap()
     };
-    let (four, two) = (module(&args("4", "qz4.pdf")), module(&args("2", "qz2.pdf")));
-    // a4-65, version 6: 19.6 mm for 41 modules and the white around them.
-    assert!(
-        (four - 0.40).abs() < 0.006 && (two - 0.44).abs() < 0.006,
-        "{four} {two}"
-    );
+    // a4-65, version 6: the room allows 0.40 mm; 5 dots at 300 dpi (0.423 mm) fit.
+    let five_dots = 5.0 * 25.4 / 300.0;
+    for (qz, name) in [("4", "qz4.pdf"), ("2", "qz2.pdf")] {
+        let m = module(&sheet(qz, name, &[]));
+        assert!((m - five_dots).abs() < 0.006, "quiet zone {qz}: {m}");
+    }
+    sheet("4", "s300.png", &["--dpi", "300"]);
+    sheet("4", "s600.png", &["--dpi", "600"]);
     let layout = Layout::builtin("a4-65").unwrap();
+    let pdf = label_crop(&rasterise(&env.path("qz4.pdf"), 300)[0], &layout, 0, 300);
+    let png300 = label_crop(
+        &image::open(env.path("s300.png")).unwrap().to_luma8(),
+        &layout,
+        0,
+        300,
+    );
+    let png600 = label_crop(
+        &image::open(env.path("s600.png")).unwrap().to_luma8(),
+        &layout,
+        0,
+        600,
+    );
+    // 7 modules of 5 dots at 300 dpi, 10 at 600; the PDF's raster within a pixel.
+    assert_eq!(finder_width(&png300), 35);
+    assert_eq!(finder_width(&png600), 70);
+    assert!(
+        finder_width(&pdf).abs_diff(35) <= 1,
+        "{}",
+        finder_width(&pdf)
+    );
+    // With a quiet zone of two the symbol still reads (zbar).
     let page = &rasterise(&env.path("qz2.pdf"), 300)[0];
     let crops: Vec<_> = (0..6).map(|i| label_crop(page, &layout, i, 300)).collect();
     let expected: Vec<String> = stamps_csv(&env, 2, 1, 6).into_iter().map(|s| s.2).collect();
