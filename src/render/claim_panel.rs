@@ -173,6 +173,16 @@ impl ClaimPanel {
             .collect()
     }
 
+    /// The whole panel of one stamp as outlines (frame, marker, code), for
+    /// the formats that draw text as paths (SVG, PNG).
+    pub fn outline(&self, sink: &mut dyn PathSink, claim: &str) {
+        self.frame_path(sink, 0.0, 0.0);
+        let marker = self.marker();
+        for l in std::iter::once(marker).chain(self.code_lines(claim)) {
+            super::outline::text(sink, l.weight, &l.text, l.size, l.x, l.baseline);
+        }
+    }
+
     /// Emits the frame as closed rectangles, offset by (dx, dy) mm.
     pub fn frame_path(&self, sink: &mut dyn PathSink, dx: f32, dy: f32) {
         for (x, y, w, h) in self.frame() {

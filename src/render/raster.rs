@@ -168,21 +168,7 @@ fn paint_label(r: &mut Raster, sheet: &Sheet, origin: (f32, f32), stamp: &Placed
         );
     });
     if let (Some(panel), Some(claim)) = (sheet.claim, &stamp.claim_code) {
-        let marker = panel.marker();
-        r.fill(origin, |sink| {
-            panel.frame_path(sink, 0.0, 0.0);
-            outline::text(
-                sink,
-                marker.weight,
-                &marker.text,
-                marker.size,
-                marker.x,
-                marker.baseline,
-            );
-            for l in panel.code_lines(claim) {
-                outline::text(sink, l.weight, &l.text, l.size, l.x, l.baseline);
-            }
-        });
+        r.fill(origin, |sink| panel.outline(sink, claim));
     }
     // The symbol: whole dots per module, centred in the designed box, no anti-aliasing.
     let s = r.px_per_mm();

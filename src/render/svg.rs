@@ -88,21 +88,7 @@ fn stamp_part(sheet: &Sheet, stamp: &Placed) -> String {
     });
     let mut text = text;
     if let (Some(panel), Some(claim)) = (sheet.claim, &stamp.claim_code) {
-        let marker = panel.marker();
-        text.push_str(&path(|s| {
-            panel.frame_path(s, 0.0, 0.0);
-            outline::text(
-                s,
-                marker.weight,
-                &marker.text,
-                marker.size,
-                marker.x,
-                marker.baseline,
-            );
-            for l in panel.code_lines(claim) {
-                outline::text(s, l.weight, &l.text, l.size, l.x, l.baseline);
-            }
-        }));
+        text.push_str(&path(|s| panel.outline(s, claim)));
     }
     let quiet = d.module * d.quiet_zone as f32;
     let mut qr = String::new();

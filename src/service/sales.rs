@@ -79,7 +79,15 @@ struct Resolver<'a> {
     producers: HashMap<BatchId, ProducerId>,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'a> {
+    fn new(ctx: &'a super::Context) -> ServiceResult<Resolver<'a>> {
+        Ok(Resolver {
+            store: ctx.store(),
+            verifier: Verifier::new(&ctx.key_set()?),
+            producers: HashMap::new(),
+        })
+    }
+
     fn stamp(&mut self, by: &Actor, code: &str) -> ServiceResult<Result<StoredStamp, SaleLine>> {
         let stamp = match ShortCode::parse(code.trim()) {
             // Typed from the label: the seller holds the pack; the stamp is
@@ -137,11 +145,7 @@ pub fn mark_sold(
     checked(codes)?;
     let seller = seller(by)?;
     let store = ctx.store();
-    let mut resolver = Resolver {
-        store,
-        verifier: Verifier::new(&ctx.key_set()?),
-        producers: HashMap::new(),
-    };
+    let mut resolver = Resolver::new(ctx)?;
     let mut lines: Vec<Option<SaleLine>> = Vec::with_capacity(codes.len());
     let mut to_sell: Vec<(usize, SoldStamp)> = Vec::new();
     for (i, code) in codes.iter().enumerate() {
@@ -209,11 +213,7 @@ pub fn undo(ctx: &super::Context, by: &Actor, codes: &[String]) -> ServiceResult
     checked(codes)?;
     let seller = seller(by)?;
     let store = ctx.store();
-    let mut resolver = Resolver {
-        store,
-        verifier: Verifier::new(&ctx.key_set()?),
-        producers: HashMap::new(),
-    };
+    let mut resolver = Resolver::new(ctx)?;
     let mut lines = Vec::with_capacity(codes.len());
     for code in codes {
         let stamp = match resolver.stamp(by, code)? {
