@@ -7,7 +7,9 @@
 //! - `sheets`: printed sheets rasterised and decoded by zbar (`claim_sheets`:
 //!   the scratch panels of claim stamps);
 //! - `nodes`: several `tem serve` nodes on one PostgreSQL database;
-//! - `security`: what an adversary tries, each attack in its own process.
+//! - `security`: what an adversary tries, each attack in its own process;
+//! - `photos`: printed stamps in phone-like photos, read by zbar;
+//! - `sim_market`: the market of genuine and copied stamps (issue 17).
 //!
 //! The fuzz targets (`tests/fuzz.rs`) stay a binary of their own: they
 //! measure each parser's peak memory with a process-wide allocator, which
@@ -20,6 +22,7 @@ mod cli;
 mod codes;
 mod common;
 mod nodes;
+mod photos;
 mod security;
 mod sheets;
 mod sim_market;
