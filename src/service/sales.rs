@@ -77,6 +77,8 @@ struct Resolver<'a> {
     store: &'a dyn Store,
     verifier: Verifier,
     producers: HashMap<BatchId, ProducerId>,
+    /// Each batch's recalls, read once per request.
+    recalls: HashMap<BatchId, Vec<crate::store::RecallRecord>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -85,7 +87,24 @@ impl<'a> Resolver<'a> {
             store: ctx.store(),
             verifier: Verifier::new(&ctx.key_set()?),
             producers: HashMap::new(),
+            recalls: HashMap::new(),
         })
+    }
+
+    /// "recalled" when a recall in force covers the stamp.
+    fn recalled(&mut self, stamp: &StoredStamp) -> ServiceResult<Option<&'static str>> {
+        if !self.recalls.contains_key(&stamp.batch) {
+            let read = self.store.recalls(stamp.batch)?;
+            self.recalls.insert(stamp.batch, read);
+        }
+        let covered = self.recalls[&stamp.batch].iter().any(|r| {
+            r.lifted_at.is_none()
+                && match (r.first_seq, r.last_seq) {
+                    (Some(f), Some(l)) => (f..=l).contains(&stamp.seq),
+                    _ => true,
+                }
+        });
+        Ok(covered.then_some("recalled"))
     }
 
     fn stamp(&mut self, by: &Actor, code: &str) -> ServiceResult<Result<StoredStamp, SaleLine>> {
@@ -164,7 +183,7 @@ pub fn mark_sold(
         };
         let refused = match refused {
             Some(r) => Some(r),
-            None => recalled(store, &stamp)?,
+            None => resolver.recalled(&stamp)?,
         };
         if let Some(result) = refused {
             lines.push(Some(SaleLine::refused(code, serial, result)));
@@ -194,18 +213,6 @@ pub fn mark_sold(
         });
     }
     Ok(lines.into_iter().flatten().collect())
-}
-
-/// "recalled" when a recall in force covers the stamp.
-fn recalled(store: &dyn Store, stamp: &StoredStamp) -> ServiceResult<Option<&'static str>> {
-    let covered = store.recalls(stamp.batch)?.iter().any(|r| {
-        r.lifted_at.is_none()
-            && match (r.first_seq, r.last_seq) {
-                (Some(f), Some(l)) => (f..=l).contains(&stamp.seq),
-                _ => true,
-            }
-    });
-    Ok(covered.then_some("recalled"))
 }
 
 /// Undoes `by`'s sales of the stamps of `codes` (within ten days).

@@ -111,6 +111,15 @@ fn a_seller_marks_its_producers_stamps_sold_and_later_scans_say_where() {
     .0;
     let (status, _) = sell(&app, &producer_token, "/api/v1/stamps/sold", &[&urls[2]]);
     assert_eq!(status, 403);
+    // A recalled pack is not sold.
+    let recall = json!({"reason": "kiểm tra", "notice": "Tạm ngừng", "from": 3, "count": 1});
+    assert_eq!(
+        app.post(&format!("/api/v1/batches/{batch}/recall"), &recall)
+            .status,
+        201
+    );
+    let (_, body) = sell(&app, &shop, "/api/v1/stamps/sold", &[&urls[2]]);
+    assert_eq!(results(&body), ["recalled"]);
     // At most 500 codes at once.
     let many: Vec<&str> = std::iter::repeat_n(urls[2].as_str(), 501).collect();
     let (status, body) = sell(&app, &shop, "/api/v1/stamps/sold", &many);
