@@ -13,6 +13,7 @@ use crate::domain::BatchId;
 use crate::render::label::{self, Lang};
 use crate::render::layout::{self, Layout, Shape};
 use crate::render::pdf::Calibration;
+use crate::render::raster;
 use crate::service::sheet::{self, Format, Selection, SheetRequest};
 
 #[derive(Debug, clap::Args)]
@@ -90,8 +91,13 @@ pub struct SheetArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LayoutsArgs {
+    /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// White modules around the code, on the label (2–4; the default is the
+    /// 4 the QR standard asks for).
+    #[arg(long, default_value_t = label::QUIET_ZONE, value_parser = clap::value_parser!(u32).range(2..=4))]
+    quiet_zone: u32,
 }
 
 /// Modules of the default stamp symbol (version 6).
@@ -101,7 +107,12 @@ pub fn layouts(args: LayoutsArgs) -> anyhow::Result<ExitCode> {
     let rows: Vec<serde_json::Value> = layout::builtins()
         .into_iter()
         .map(|l| {
-            let module = label::module_for(&l, DEFAULT_MODULES, label::QUIET_ZONE);
+            let module = label::module_for(&l, DEFAULT_MODULES, args.quiet_zone);
+            let mm = |m: f32| (f64::from(m) * 1000.0).round() / 1000.0;
+            let png = |dpi: u32| {
+                let dots = raster::module_dots(module, dpi);
+                serde_json::json!({"dots": dots, "module_mm": mm(dots as f32 * 25.4 / dpi as f32)})
+            };
             serde_json::json!({
                 "name": l.name, "description": l.description, "per_sheet": l.per_sheet(),
                 "label_width_mm": l.label_width, "label_height_mm": l.label_height,
@@ -109,7 +120,12 @@ pub fn layouts(args: LayoutsArgs) -> anyhow::Result<ExitCode> {
                 "columns": l.columns, "rows": l.rows, "left_mm": l.left, "top_mm": l.top,
                 "pitch_x_mm": l.pitch_x, "pitch_y_mm": l.pitch_y,
                 "module_mm": (f64::from(module) * 1000.0).round() / 1000.0,
-                "module_dots_300dpi": (module / crate::render::symbol::DOT_MM).round() as u32,
+                "module_dots_300dpi": raster::module_dots(module, 300),
+                "quiet_zone": args.quiet_zone,
+                "formats": {
+                    "pdf": {"module_mm": mm(module)}, "svg": {"module_mm": mm(module)},
+                    "png300": png(300), "png600": png(600),
+                },
                 "ok": module >= label::MIN_MODULE_MM,
             })
         })
@@ -118,18 +134,33 @@ pub fn layouts(args: LayoutsArgs) -> anyhow::Result<ExitCode> {
         super::print_json(&rows)?;
     } else {
         println!(
-            "{:<11}  {:>5}  {:<44}  QR MODULE (version 6, level M; every format)",
-            "LAYOUT", "LABELS", "SHEET"
+            "QR module of a stamp (version 6, level M) with a quiet zone of {} modules:",
+            args.quiet_zone
+        );
+        println!(
+            "{:<11}  {:>6}  {:<56}  {:>9}  {:>13}  {:>13}",
+            "LAYOUT", "LABELS", "SHEET", "PDF, SVG", "PNG 300 dpi", "PNG 600 dpi"
         );
         for r in &rows {
+            let f = &r["formats"];
+            let png = |k: &str| {
+                format!(
+                    "{:.2} mm ({})",
+                    f[k]["module_mm"].as_f64().unwrap_or(0.0),
+                    f[k]["dots"]
+                )
+            };
             println!(
-                "{:<11}  {:>5}  {:<44}  {:.2} mm",
+                "{:<11}  {:>6}  {:<56}  {:>6.2} mm  {:>13}  {:>13}",
                 r["name"].as_str().unwrap_or(""),
-                r["per_sheet"],
+                r["per_sheet"].as_u64().unwrap_or(0),
                 r["description"].as_str().unwrap_or(""),
-                r["module_mm"].as_f64().unwrap_or(0.0)
+                f["pdf"]["module_mm"].as_f64().unwrap_or(0.0),
+                png("png300"),
+                png("png600"),
             );
         }
+        println!("(in brackets: printer dots per module)");
         println!(
             "modules must be at least {} mm; a custom layout: tem sheet --layout-file FILE or --label-size/--grid/--margins",
             label::MIN_MODULE_MM

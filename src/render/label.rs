@@ -252,16 +252,19 @@ fn rectangle(layout: &Layout, content: &Content, modules: u32) -> Design {
     }
 }
 
+/// A round label: the symbol centred in the circle, the stars and the
+/// product name in the segment above it, the short code (and the caption
+/// when it fits whole) in the segment below.
 fn round(layout: &Layout, content: &Content, modules: u32) -> Design {
     let d = layout.label_width as f32;
-    let k = d / 30.0; // the numbers below are for a 30 mm circle
     let s = symbol::place(layout, modules, content.quiet_zone);
     let (side, module, qr_x, qr_y) = (s.side, s.module, s.x, s.y);
     let r = d / 2.0;
-    // Usable width of the circle at `y` mm from its top, 0.8 mm in from the edge.
+    let p = symbol::pad(layout);
+    // Usable width of the circle at `y` mm from its top, `p` in from the edge.
     let chord = |y: f32| {
         let dy = (y - r).abs();
-        ((r * r - dy * dy).max(0.0).sqrt() * 2.0 - 1.6).max(0.0)
+        ((r * r - dy * dy).max(0.0).sqrt() * 2.0 - 2.0 * p).max(0.0)
     };
     let centred = |weight: Weight, text: String, size: f32, baseline: f32| {
         let w = font(weight).width(&text, size * PT);
@@ -275,47 +278,53 @@ fn round(layout: &Layout, content: &Content, modules: u32) -> Design {
     };
     let mut lines = Vec::new();
     let mut stars = Vec::new();
-    // Above the symbol: the stars (if rated), then the product name.
-    let product_base = 4.9 * k;
-    if let Some(n) = content.stars {
-        let radius = 0.65 * k;
-        let cy = 2.2 * k;
-        let step = radius * 2.3;
-        let first = r - step * (f32::from(n) - 1.0) / 2.0;
-        stars.extend((0..n).map(|i| Star {
-            cx: first + f32::from(i) * step,
-            cy,
-            radius,
-        }));
-    }
-    let top_width = chord(product_base - 1.6 * k);
-    let product_size = fit_one_line(Weight::Bold, &content.product, top_width, 5.0, 3.5);
-    let product = ellipsize(Weight::Bold, &content.product, product_size, top_width);
+    // Above the symbol, bottom up: the product name, then the stars.
+    let gap = 0.15 * d / 30.0;
+    let top_room = qr_y - p;
+    let name_size = |size: f32| {
+        let base = qr_y - gap - 0.22 * size * PT;
+        (base, chord(base - 0.75 * size * PT))
+    };
+    let (_, width) = name_size(5.0);
+    let product_size = fit_one_line(Weight::Bold, &content.product, width, 5.0, 3.5);
+    let (product_base, width) = name_size(product_size);
+    let product = ellipsize(Weight::Bold, &content.product, product_size, width);
+    let name_top = product_base - 0.75 * product_size * PT;
     lines.push(centred(Weight::Bold, product, product_size, product_base));
-    // Below the symbol: the short code, then the caption.
-    let code_base = qr_y + side + 1.9 * k;
-    let code_size = fit_code_size(content, chord(code_base), 5.5, 3.0);
-    let caption_base = code_base + 2.0 * k;
-    let caption_width = chord(caption_base);
-    let caption_size = fit_one_line(
-        Weight::Regular,
-        content.lang.caption(),
-        caption_width,
-        4.5,
-        3.0,
-    );
-    let caption = ellipsize(
-        Weight::Regular,
-        content.lang.caption(),
-        caption_size,
-        caption_width,
-    );
-    lines.push(centred(
-        Weight::Regular,
-        caption,
-        caption_size,
-        caption_base,
-    ));
+    if let Some(n) = content.stars {
+        // Stars as tall as the room left above the name allows (≤ 0.65 mm radius).
+        let radius = ((name_top - gap - p) / 2.0).min(0.65 * d / 30.0);
+        let step = radius * 2.3;
+        let row = step * (f32::from(n) - 1.0) + 2.0 * radius;
+        let cy = name_top - gap - radius;
+        if radius >= 0.3 && top_room > 0.0 && row <= chord(cy - radius) {
+            let first = r - step * (f32::from(n) - 1.0) / 2.0;
+            stars.extend((0..n).map(|i| Star {
+                cx: first + f32::from(i) * step,
+                cy,
+                radius,
+            }));
+        }
+    }
+    // Below the symbol, top down: the short code, then the caption.
+    let below = qr_y + side + gap;
+    let code_at = |size: f32| below + 0.75 * size * PT;
+    let code_size = fit_code_size(content, chord(code_at(5.5)), 5.5, 3.0);
+    let code_base = code_at(code_size);
+    let caption_size = 3.5;
+    let caption_base = code_base + gap * 2.0 + 0.75 * caption_size * PT;
+    let caption_width = chord(caption_base + 0.25 * caption_size * PT);
+    let caption = content.lang.caption();
+    if caption_base + 0.25 * caption_size * PT <= d - p
+        && font(Weight::Regular).width(caption, caption_size * PT) <= caption_width
+    {
+        lines.push(centred(
+            Weight::Regular,
+            caption.to_string(),
+            caption_size,
+            caption_base,
+        ));
+    }
     Design {
         qr_x,
         qr_y,
@@ -636,6 +645,67 @@ mod tests {
                 "{}: {joined:?}",
                 l.name
             );
+        }
+    }
+
+    #[test]
+    fn round_labels_keep_text_inside_the_circle_and_off_the_code() {
+        let l = crate::render::layout::Layout::builtin("a4-round30").unwrap();
+        let r = l.label_width as f32 / 2.0;
+        for qz in QUIET_ZONES {
+            let mut c = content("Mật ong hoa cà phê Krông Năng loại đặc biệt");
+            c.quiet_zone = qz;
+            c.widest_code = Some(
+                crate::domain::Serial(9_876_543_210)
+                    .short_code()
+                    .to_string(),
+            );
+            let d = design(&l, &c, 41).unwrap();
+            // 5 dots (0.42 mm), not the 4 (0.34 mm) of a symbol squeezed
+            // between lines of text.
+            assert!(
+                (d.module - 5.0 * symbol::DOT_MM).abs() < 1e-4,
+                "{qz}: {}",
+                d.module
+            );
+            let inside = |x: f32, y: f32| (x - r).hypot(y - r) <= r - 0.5;
+            let off_code = |top: f32, bottom: f32| bottom <= d.qr_y || top >= d.qr_y + d.qr_side();
+            let code_w = short_code_width(&c, d.code.size * PT);
+            let mut boxes: Vec<(f32, f32, f32, f32)> = d
+                .lines
+                .iter()
+                .map(|t| {
+                    let w = font(t.weight).width(&t.text, t.size * PT);
+                    let top = t.baseline - 0.75 * t.size * PT;
+                    (t.x, top, t.x + w, t.baseline + 0.25 * t.size * PT)
+                })
+                .collect();
+            boxes.push((
+                d.code.x - code_w / 2.0,
+                d.code.baseline - 0.75 * d.code.size * PT,
+                d.code.x + code_w / 2.0,
+                d.code.baseline,
+            ));
+            boxes.extend(d.stars.iter().map(|s| {
+                (
+                    s.cx - s.radius,
+                    s.cy - s.radius,
+                    s.cx + s.radius,
+                    s.cy + s.radius,
+                )
+            }));
+            assert_eq!(d.stars.len(), 4, "{qz}: the stars are shown");
+            assert!(d.code.size >= 4.0, "{qz}: short code at {} pt", d.code.size);
+            for (x0, y0, x1, y1) in boxes {
+                assert!(
+                    inside(x0, y0) && inside(x1, y0) && inside(x0, y1) && inside(x1, y1),
+                    "{qz}: ({x0}, {y0})–({x1}, {y1}) leaves the circle"
+                );
+                assert!(
+                    off_code(y0, y1),
+                    "{qz}: ({x0}, {y0})–({x1}, {y1}) enters the code"
+                );
+            }
         }
     }
 

@@ -1,9 +1,10 @@
 //! PNG stamp sheets and single labels at 300 or 600 dpi.
 //!
 //! Print shops' raster workflows want whole printer dots per QR module and
-//! hard module edges: a module of 0.40 mm is 4.72 dots at 300 dpi, so here it
-//! becomes 4 whole dots, the symbol is centred in its designed box, and
-//! modules are set pixel by pixel without anti-aliasing. Text and stars are
+//! hard module edges: the design's module is already a whole number of
+//! 300-dpi dots (`symbol`), so it is that many dots at 300 dpi and twice as
+//! many at 600, the symbol is centred in its designed box, and modules are
+//! set pixel by pixel without anti-aliasing. Text and stars are
 //! anti-aliased glyph outlines (tiny-skia coverage masks). Pages are 8-bit
 //! grey, one byte per pixel (a 600 dpi A4 page is 35 MB in memory).
 

@@ -33,14 +33,20 @@ pub fn pad(layout: &Layout) -> f32 {
 }
 
 /// The room for the symbol with its quiet zone: on a rectangle the square
-/// left of the text (at most 60 % of the width), on a round label 60 % of
-/// the diameter.
+/// left of the text (at most 60 % of the width), on a round label the square
+/// inscribed in the circle (the text goes in the segments above and below).
 fn room(layout: &Layout) -> f32 {
     let (w, h) = (layout.label_width as f32, layout.label_height as f32);
     match layout.shape {
         Shape::Rectangle => (h - 2.0 * pad(layout)).min(w * 0.6 - pad(layout)),
-        Shape::Round => w * 0.6,
+        Shape::Round => w / std::f32::consts::SQRT_2,
     }
+}
+
+/// On a round label, the height kept above and below the symbol for a line
+/// of text each (the product name, the short code): 3.4 mm on a 30 mm circle.
+pub fn round_text_band(layout: &Layout) -> f32 {
+    3.4 * layout.label_width as f32 / 30.0
 }
 
 /// Where a symbol of `modules` modules and a quiet zone of `quiet_zone`
@@ -62,7 +68,7 @@ pub fn place(layout: &Layout, modules: u32, quiet_zone: u32) -> Symbol {
             },
             Shape::Round => Symbol {
                 x: (w - side) / 2.0,
-                y: 5.6 * w / 30.0 - (side - room) / 2.0,
+                y: (w - side) / 2.0,
                 module,
                 side,
             },
@@ -75,8 +81,15 @@ pub fn place(layout: &Layout, modules: u32, quiet_zone: u32) -> Symbol {
                     && symbol.y + white >= p - 1e-4
                     && text_left >= 0.9 * (w - p - room - p)
             }
-            // A round label's text sits above and below: no growth beyond 2 %.
-            Shape::Round => side <= room * 1.02,
+            // Centred on a round label: the white corners stay on the
+            // sticker, the ink keeps the pad from the edge, and a band above
+            // and below is left for the text.
+            Shape::Round => {
+                let r = w / 2.0;
+                side / 2.0 * std::f32::consts::SQRT_2 <= r + 1e-4
+                    && (side / 2.0 - white) * std::f32::consts::SQRT_2 <= r - p
+                    && (w - side) / 2.0 >= round_text_band(layout) + p - 1e-4
+            }
         };
         fits.then_some(symbol)
     };
@@ -85,14 +98,19 @@ pub fn place(layout: &Layout, modules: u32, quiet_zone: u32) -> Symbol {
         dots.round().max(1.0) * DOT_MM,
         dots.floor().max(1.0) * DOT_MM,
     );
-    at(nearest.0)
-        .or_else(|| at(nearest.1))
-        .unwrap_or_else(|| Symbol {
-            x: p,
-            y: (h - ideal * total) / 2.0,
+    at(nearest.0).or_else(|| at(nearest.1)).unwrap_or_else(|| {
+        let side = nearest.1 * total;
+        let x = match layout.shape {
+            Shape::Rectangle => p,
+            Shape::Round => (w - side) / 2.0,
+        };
+        Symbol {
+            x,
+            y: (h - side) / 2.0,
             module: nearest.1,
-            side: nearest.1 * total,
-        })
+            side,
+        }
+    })
 }
 
 #[cfg(test)]

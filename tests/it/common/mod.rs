@@ -187,6 +187,44 @@ pub fn label_crop(
     .to_image()
 }
 
+/// Decodes each image with zxing-cpp's `ZXingReader` (Debian
+/// zxing-cpp-tools), a decoder independent of zbar; one result per image
+/// (empty when none).
+pub fn zxing_each(images: &[image::GrayImage], dir: &Path) -> Vec<String> {
+    assert!(
+        Command::new("ZXingReader").output().is_ok(),
+        "ZXingReader is missing: run the tests through scripts/test, which installs zxing-cpp-tools"
+    );
+    let crops = dir.join("zxing");
+    std::fs::create_dir_all(&crops).unwrap();
+    let paths: Vec<PathBuf> = images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| {
+            let path = crops.join(format!("{i:05}.png"));
+            im.save(&path).unwrap();
+            path
+        })
+        .collect();
+    let out = Command::new("ZXingReader")
+        .args(["-1", "-format", "QRCode"])
+        .args(&paths)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    // One line per file: `path QRCode "text"`, or `path None`.
+    paths
+        .iter()
+        .map(|p| {
+            let prefix = format!("{} QRCode \"", p.display());
+            text.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .map(|t| t.trim_end_matches('"').to_string())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// Decodes each image with zbarimg; one result per image (empty when none).
 pub fn zbar_each(images: &[image::GrayImage], dir: &Path) -> Vec<String> {
     tool("zbarimg");
