@@ -392,8 +392,8 @@ impl<W: Write> PdfSheetWriter<W> {
                 0.0,
                 0.0,
                 m,
-                lx + design.qr_x + quiet,
-                ly + design.qr_y + quiet,
+                super::symbol::snap_to_dot(lx + design.qr_x + quiet),
+                super::symbol::snap_to_dot(ly + design.qr_y + quiet),
             ]);
             for (y, x, len) in stamp.matrix.dark_runs() {
                 c.rect(x as f32, y as f32, len as f32, 1.0);

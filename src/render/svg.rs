@@ -8,6 +8,7 @@ use super::font::{Weight, font};
 use super::label::PT;
 use super::outline::{self, PathSink};
 use super::pdf::{Placed, Sheet};
+use super::symbol;
 
 /// Path data in millimetres, three decimals (1 µm).
 struct SvgPath(String);
@@ -66,8 +67,9 @@ fn static_part(sheet: &Sheet) -> String {
     format!("<path d=\"{data}\"/>")
 }
 
-/// The varying part of a label: its QR symbol and short code.
-fn stamp_part(sheet: &Sheet, stamp: &Placed) -> String {
+/// The varying part of a label whose top-left corner is at `origin` (mm on
+/// its page): its QR symbol, on the page's 300-dpi dot grid, and short code.
+fn stamp_part(sheet: &Sheet, stamp: &Placed, origin: (f32, f32)) -> String {
     let d = &sheet.design;
     let code = d.code;
     let width = font(Weight::Bold).width(&stamp.short_code, code.size * PT);
@@ -97,9 +99,11 @@ fn stamp_part(sheet: &Sheet, stamp: &Placed) -> String {
     }
     format!(
         "<path d=\"{text}\"/><path shape-rendering=\"crispEdges\" transform=\"translate({} {}) scale({})\" d=\"{qr}\"/>",
-        num(d.qr_x + quiet),
-        num(d.qr_y + quiet),
-        num(d.module)
+        num(symbol::snap_to_dot(origin.0 + d.qr_x + quiet) - origin.0),
+        num(symbol::snap_to_dot(origin.1 + d.qr_y + quiet) - origin.1),
+        // Five decimals: a module of 25.4 / 60 mm must land on the dot grid
+        // 41 modules on, too.
+        format!("{:.5}", d.module)
     )
 }
 
@@ -117,7 +121,7 @@ pub fn label(sheet: &Sheet, stamp: &Placed) -> String {
     let mut out = header(l.label_width, l.label_height);
     out.push_str("<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><g fill=\"#000\">");
     out.push_str(&static_part(sheet));
-    out.push_str(&stamp_part(sheet, stamp));
+    out.push_str(&stamp_part(sheet, stamp, (0.0, 0.0)));
     out.push_str("</g></svg>\n");
     out
 }
@@ -147,7 +151,7 @@ pub fn page(sheet: &Sheet, stamps: &[Placed], first_slot: u32, footer: &str) -> 
             "<g transform=\"translate({} {})\"><use xlink:href=\"#label\" href=\"#label\"/>{}</g>",
             num(x as f32),
             num(y as f32),
-            stamp_part(sheet, stamp)
+            stamp_part(sheet, stamp, (x as f32, y as f32))
         );
     }
     let footer_path = path(|s| {

@@ -13,6 +13,14 @@ use super::layout::{Layout, Shape};
 /// One dot at 300 dpi, in mm: modules are whole numbers of these.
 pub const DOT_MM: f32 = 25.4 / 300.0;
 
+/// `mm` (a position on the page) moved to the nearest 300-dpi dot: a symbol
+/// whose modules are whole dots and whose corner sits on a dot edge
+/// rasterises with every module edge on a dot edge, at 300 dpi and 600 alike,
+/// with no grey half-dots (a PNG sheet gets this by construction).
+pub fn snap_to_dot(mm: f32) -> f32 {
+    (mm / DOT_MM).round() * DOT_MM
+}
+
 /// The symbol's box (its quiet zone included) on a label, in mm.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Symbol {

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::process::Command;
 
-use crate::common::{Env, label_crop, px, rasterise, tool, zbar_each};
+use crate::common::{Env, label_crop, px, rasterise, rasterise_svg, tool, zbar_each};
 use serde_json::Value;
 use tem::codes::{CodeVerdict, KeySet, Verifier};
 use tem::render::label::{self, Content, Lang, QUIET_ZONE};
@@ -709,14 +709,35 @@ fn every_format_prints_the_same_module_in_whole_dots() {
         0,
         600,
     );
-    // 7 modules of 5 dots at 300 dpi, 10 at 600; the PDF's raster within a pixel.
+    env.ok(&[
+        "sheet",
+        "--batch",
+        "2",
+        "--from",
+        "1",
+        "--count",
+        "6",
+        "-o",
+        env.path("s.svg").to_str().unwrap(),
+    ]);
+    let svg = label_crop(&rasterise_svg(&env.path("s.svg"), 300), &layout, 0, 300);
+    // 7 modules of 5 dots at 300 dpi, 10 at 600, in every format; the PDF's
+    // and the SVG's symbols sit on the page's dot grid, so a 300-dpi raster
+    // of them has crisp modules, not grey half-dots at every edge.
     assert_eq!(finder_width(&png300), 35);
     assert_eq!(finder_width(&png600), 70);
-    assert!(
-        finder_width(&pdf).abs_diff(35) <= 1,
-        "{}",
-        finder_width(&pdf)
-    );
+    for (name, img) in [("PDF", &pdf), ("SVG", &svg), ("PNG", &png300)] {
+        assert_eq!(finder_width(img), 35, "{name}");
+        let symbol = image::imageops::crop_imm(img, 0, 0, 220, img.height()).to_image();
+        let grey = symbol
+            .pixels()
+            .filter(|p| (40..=215).contains(&p.0[0]))
+            .count();
+        assert!(
+            grey * 100 < symbol.pixels().count(),
+            "{name}: {grey} grey pixels in the symbol"
+        );
+    }
     // With a quiet zone of two the symbol still reads (zbar).
     let page = &rasterise(&env.path("qz2.pdf"), 300)[0];
     let crops: Vec<_> = (0..6).map(|i| label_crop(page, &layout, i, 300)).collect();

@@ -187,6 +187,28 @@ pub fn label_crop(
     .to_image()
 }
 
+/// Rasterises an SVG at `dpi` with librsvg (grey, on white).
+pub fn rasterise_svg(svg: &Path, dpi: u32) -> image::GrayImage {
+    tool("rsvg-convert");
+    let png = svg.with_extension(format!("{dpi}.png"));
+    let status = Command::new("rsvg-convert")
+        .args([
+            "-d",
+            &dpi.to_string(),
+            "-p",
+            &dpi.to_string(),
+            "-b",
+            "white",
+            "-o",
+        ])
+        .arg(&png)
+        .arg(svg)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    image::open(&png).unwrap().to_luma8()
+}
+
 /// Decodes each image with zxing-cpp's `ZXingReader` (Debian
 /// zxing-cpp-tools), a decoder independent of zbar; one result per image
 /// (empty when none).
