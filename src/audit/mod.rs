@@ -19,11 +19,12 @@ pub struct Entry {
     pub action: String,
     /// What it was done to ("batch:8", "key:ab12…").
     pub object: String,
-    /// The object before the change, where there was one.
-    #[schema(value_type = Object)]
+    /// The object before the change, where there was one (null otherwise).
+    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
-    /// The object after the change.
-    #[schema(value_type = Object)]
+    /// The object after the change (null when it was removed or nothing
+    /// was stored).
+    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
 }
 

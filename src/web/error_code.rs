@@ -30,6 +30,9 @@ codes! {
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", BAD_REQUEST;
     /// A query parameter is wrong.
     INVALID_QUERY = "invalid_query", BAD_REQUEST;
+    /// A form body (`application/x-www-form-urlencoded`) is missing a field
+    /// or has one of the wrong kind.
+    INVALID_FORM = "invalid_form", BAD_REQUEST;
     /// No token, or one tem does not accept (unknown, expired, revoked).
     UNAUTHORIZED = "unauthorized", UNAUTHORIZED;
     /// The token's role may not call this route.

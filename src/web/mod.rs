@@ -116,6 +116,10 @@ pub(crate) async fn created_json<T: serde::Serialize + Send + 'static>(
 /// with 20 certifications and a long description) is under 32 KB.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
 
+/// Form bodies of the public pages (a shared location, a report) above this
+/// are refused: a report's message is at most a few KB.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
 /// A PDF shown in the browser (`inline`) under a file name for saving.
 pub fn pdf_response(bytes: Vec<u8>, filename: &str) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
@@ -139,6 +143,13 @@ pub fn routes(cfg: &mut web::ServiceConfig, scan_prefix: &str) {
         web::PathConfig::default().error_handler(|err, _req| {
             ApiError::NotFound(format!("no such resource ({err})")).into()
         }),
+    )
+    // The scan page's forms (location, report); the dashboard's scope has
+    // its own, answering with a page.
+    .app_data(
+        web::FormConfig::default()
+            .limit(MAX_FORM_BYTES)
+            .error_handler(|err, _req| form_error(err).into()),
     )
     .app_data(web::QueryConfig::default().error_handler(|err, _req| {
         ApiError::BadRequest {
@@ -170,6 +181,22 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
         },
         other => ApiError::BadRequest {
             code: crate::web::error_code::INVALID_JSON,
+            message: other.to_string(),
+        },
+    }
+}
+
+fn form_error(err: actix_web::error::UrlencodedError) -> ApiError {
+    use actix_web::error::UrlencodedError as U;
+    match err {
+        U::Overflow { .. } => ApiError::TooLarge(MAX_FORM_BYTES),
+        U::ContentType => ApiError::BadRequest {
+            code: crate::web::error_code::UNSUPPORTED_MEDIA_TYPE,
+            message: "send the body as a form with Content-Type: application/x-www-form-urlencoded"
+                .into(),
+        },
+        other => ApiError::BadRequest {
+            code: crate::web::error_code::INVALID_FORM,
             message: other.to_string(),
         },
     }

@@ -38,6 +38,16 @@ fn healthz_key_set_and_openapi_are_public() {
             "OpenAPI lacks {path}"
         );
     }
+    // An audit entry's `before` and `after` are null when there is nothing
+    // to show; the schema must allow it.
+    let entry = &doc.body["components"]["schemas"]["Entry"]["properties"];
+    for field in ["before", "after"] {
+        let text = entry[field].to_string();
+        assert!(
+            text.contains("null"),
+            "Entry.{field} is not nullable: {text}"
+        );
+    }
 }
 
 #[test]

@@ -384,6 +384,28 @@ fn consumers_can_report_and_share_a_location() {
         .send(format!("scan={scan}&token=0000&lat=9.9&lon=106.3"))
         .unwrap();
     assert_eq!(forged.status().as_u16(), 404);
+    // A malformed or JSON body gets the JSON error envelope, not actix's
+    // plain-text error.
+    for (content_type, body, code) in [
+        (
+            "application/x-www-form-urlencoded",
+            "scan=x&lat=north".to_string(),
+            "invalid_form",
+        ),
+        (
+            "application/json",
+            format!("{{\"scan\": {scan}}}"),
+            "unsupported_media_type",
+        ),
+    ] {
+        let r = app.post_raw("/api/v1/scans/location", content_type, body.as_bytes());
+        assert_eq!(
+            (r.status, r.code()),
+            (400, code),
+            "{content_type}: {}",
+            r.body
+        );
+    }
 }
 
 #[test]
