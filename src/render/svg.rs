@@ -98,12 +98,12 @@ fn stamp_part(sheet: &Sheet, stamp: &Placed, origin: (f32, f32)) -> String {
         let _ = write!(qr, "M{x} {y}h{len}v1h-{len}z");
     }
     format!(
-        "<path d=\"{text}\"/><path shape-rendering=\"crispEdges\" transform=\"translate({} {}) scale({})\" d=\"{qr}\"/>",
+        "<path d=\"{text}\"/><path shape-rendering=\"crispEdges\" transform=\"translate({} {}) scale({:.5})\" d=\"{qr}\"/>",
         num(symbol::snap_to_dot(origin.0 + d.qr_x + quiet) - origin.0),
         num(symbol::snap_to_dot(origin.1 + d.qr_y + quiet) - origin.1),
         // Five decimals: a module of 25.4 / 60 mm must land on the dot grid
         // 41 modules on, too.
-        format!("{:.5}", d.module)
+        d.module
     )
 }
 
