@@ -160,7 +160,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Issue(args) => stamps::issue(&config, args),
                 Command::Export(args) => stamps::export(&config, args),
                 Command::Sheet(args) => sheet::sheet(&config, args),
-                Command::Layouts(args) => sheet::layouts(args),
+                Command::Layouts(args) => sheet::layouts(&config, args),
                 Command::Verify(args) => verify::run(&config, args),
                 Command::VerifyReport(args) => verify::verify_report(&config, args),
                 Command::Inspect(args) => inspect::run(&config, args),

@@ -98,16 +98,33 @@ pub struct LayoutsArgs {
     /// 4 the QR standard asks for).
     #[arg(long, default_value_t = label::QUIET_ZONE, value_parser = clap::value_parser!(u32).range(2..=4))]
     quiet_zone: u32,
+    /// Error-correction level of the code (L, M, Q, H), as `tem sheet --ec`.
+    #[arg(long, default_value = "M")]
+    ec: String,
 }
 
-/// Modules of the default stamp symbol (version 6).
-const DEFAULT_MODULES: u32 = 41;
+/// Modules across the symbol of a stamp URL at `ec` (every code has the same
+/// length, so any code gives the size of all).
+fn symbol_modules(base_url: &str, ec: qrcode::EcLevel) -> anyhow::Result<(u32, i16)> {
+    let code = crate::codes::StampCode {
+        kid_hint: [0; 2],
+        serial: crate::domain::Serial(0),
+        batch: BatchId(0),
+        signature: [0; 64],
+    };
+    let m = crate::render::qr::encode(base_url, &code, ec).map_err(|e| {
+        anyhow::anyhow!("the stamp URL does not fit a QR code at this level: {e:?}")
+    })?;
+    Ok((m.width as u32, m.version))
+}
 
-pub fn layouts(args: LayoutsArgs) -> anyhow::Result<ExitCode> {
+pub fn layouts(config: &Config, args: LayoutsArgs) -> anyhow::Result<ExitCode> {
+    let ec = sheet::parse_ec(&args.ec)?;
+    let (modules, version) = symbol_modules(&config.base_url, ec)?;
     let rows: Vec<serde_json::Value> = layout::builtins()
         .into_iter()
         .map(|l| {
-            let module = label::module_for(&l, DEFAULT_MODULES, args.quiet_zone);
+            let module = label::module_for(&l, modules, args.quiet_zone);
             let mm = |m: f32| (f64::from(m) * 1000.0).round() / 1000.0;
             let png = |dpi: u32| {
                 let dots = raster::module_dots(module, dpi);
@@ -122,6 +139,7 @@ pub fn layouts(args: LayoutsArgs) -> anyhow::Result<ExitCode> {
                 "module_mm": (f64::from(module) * 1000.0).round() / 1000.0,
                 "module_dots_300dpi": raster::module_dots(module, 300),
                 "quiet_zone": args.quiet_zone,
+                "qr_version": version, "ec": args.ec.to_uppercase(),
                 "formats": {
                     "pdf": {"module_mm": mm(module)}, "svg": {"module_mm": mm(module)},
                     "png300": png(300), "png600": png(600),
@@ -134,7 +152,8 @@ pub fn layouts(args: LayoutsArgs) -> anyhow::Result<ExitCode> {
         super::print_json(&rows)?;
     } else {
         println!(
-            "QR module of a stamp (version 6, level M) with a quiet zone of {} modules:",
+            "QR module of a stamp (version {version}, level {}) with a quiet zone of {} modules:",
+            args.ec.to_uppercase(),
             args.quiet_zone
         );
         println!(

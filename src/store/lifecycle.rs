@@ -171,7 +171,7 @@ pub struct Event {
     /// Why, if said.
     pub reason: Option<String>,
     /// Anything else (the print job's id, the recall's notice…).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub detail: Option<serde_json::Value>,
 }
 

@@ -738,6 +738,43 @@ fn every_format_prints_the_same_module_in_whole_dots() {
             "{name}: {grey} grey pixels in the symbol"
         );
     }
+    // `tem layouts` says what each format gives, and the files agree: level
+    // L (version 5) with a quiet zone of 2 gives a4-65 6 dots (0.51 mm).
+    let listed = |extra: &[&str]| -> serde_json::Value {
+        let out = env.ok(&[&["layouts", "--json"][..], extra].concat());
+        let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == "a4-65")
+            .unwrap()
+            .clone()
+    };
+    let m = listed(&[]);
+    assert_eq!(
+        (
+            m["qr_version"].as_i64(),
+            m["formats"]["png300"]["dots"].as_u64()
+        ),
+        (Some(6), Some(5))
+    );
+    assert_eq!(m["formats"]["png600"]["dots"].as_u64(), Some(10));
+    let l = listed(&["--ec", "L", "--quiet-zone", "2"]);
+    assert_eq!(
+        (
+            l["qr_version"].as_i64(),
+            l["formats"]["png300"]["dots"].as_u64()
+        ),
+        (Some(5), Some(6))
+    );
+    sheet("2", "l300.png", &["--dpi", "300", "--ec", "L"]);
+    let l300 = label_crop(
+        &image::open(env.path("l300.png")).unwrap().to_luma8(),
+        &layout,
+        0,
+        300,
+    );
+    assert_eq!(finder_width(&l300), 42);
     // With a quiet zone of two the symbol still reads (zbar).
     let page = &rasterise(&env.path("qz2.pdf"), 300)[0];
     let crops: Vec<_> = (0..6).map(|i| label_crop(page, &layout, i, 300)).collect();
