@@ -1,5 +1,6 @@
 -- wrk script for the scan benchmark: walks the stamp paths in the file named
--- by $PATHS (one per line), one request each, and counts 2xx answers.
+-- by $PATHS (one per line), one request each, and counts 2xx answers (and
+-- 500s, 503s, other statuses and socket errors, for scripts/faults).
 -- Each wrk thread runs its own copy; done() adds up the threads' counts.
 local threads = {}
 
@@ -11,7 +12,7 @@ function init(args)
   paths = {}
   for line in io.lines(os.getenv("PATHS")) do paths[#paths + 1] = line end
   i = 0
-  ok = 0
+  ok, s500, s503, other = 0, 0, 0, 0
 end
 
 function request()
@@ -21,11 +22,22 @@ function request()
 end
 
 function response(status, headers, body)
-  if status >= 200 and status < 300 then ok = ok + 1 end
+  if status >= 200 and status < 300 then ok = ok + 1
+  elseif status == 500 then s500 = s500 + 1
+  elseif status == 503 then s503 = s503 + 1
+  else other = other + 1 end
 end
 
 function done(summary, latency, requests)
-  local total = 0
-  for _, t in ipairs(threads) do total = total + t:get("ok") end
-  io.write(string.format("ok2xx=%d rps=%.1f p99ms=%.2f\n", total, total / (summary.duration / 1e6), latency:percentile(99) / 1000))
+  local total, t500, t503, tother = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    total = total + t:get("ok")
+    t500 = t500 + t:get("s500")
+    t503 = t503 + t:get("s503")
+    tother = tother + t:get("other")
+  end
+  io.write(string.format("ok2xx=%d rps=%.1f p99ms=%.2f s500=%d s503=%d other=%d errors=%d maxms=%.1f\n",
+    total, total / (summary.duration / 1e6), latency:percentile(99) / 1000, t500, t503, tother,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency.max / 1000))
 end

@@ -19,7 +19,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let ctx = super::context(config)?;
+    let ctx = open_waiting(config)?;
     let mut admin_token = config
         .admin_token
         .as_ref()
@@ -67,4 +67,31 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     actix_web::rt::System::new().block_on(app.run_until_stopped())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the database. A PostgreSQL server that cannot be reached yet (a
+/// node started before it, or during an outage) is waited for, with a log
+/// line at each try, 1 s apart at first and at most 30 s: under systemd or
+/// a container the node comes up by itself once the database does. Any
+/// other failure (a wrong password, a SQLite file that cannot be opened)
+/// ends the command at once.
+fn open_waiting(config: &Config) -> anyhow::Result<crate::service::Context> {
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        match super::context(config) {
+            Err(e)
+                if matches!(config.db, crate::config::Database::Postgres(_))
+                    && e.downcast_ref::<crate::service::ServiceError>()
+                        .is_some_and(|e| e.is_unavailable()) =>
+            {
+                tracing::warn!(
+                    retry_in_s = wait.as_secs(),
+                    "the database cannot be reached yet ({e:#}); trying again"
+                );
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+            }
+            other => return other,
+        }
+    }
 }

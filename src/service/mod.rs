@@ -69,6 +69,18 @@ pub enum ServiceError {
     Unavailable(String),
 }
 
+impl ServiceError {
+    /// Whether trying again shortly may succeed: the database or a part of
+    /// tem cannot serve right now.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ServiceError::Store(e) => e.is_unavailable(),
+            ServiceError::Unavailable(_) => true,
+            _ => false,
+        }
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -157,14 +157,25 @@ pub fn parse_url(url: &str) -> StoreResult<super::pg_tls::Target> {
 /// Connects once (for migrations and copies), TLS as the URL says.
 pub fn connect(target: &super::pg_tls::Target) -> StoreResult<Client> {
     target.config.connect(target.tls.clone()).map_err(|e| {
-        StoreError::database(format!(
+        let what = format!(
             "cannot connect to PostgreSQL {} (sslmode={}): {}",
             describe(&target.config),
             target.mode.as_str(),
             pg_message(&e)
-        ))
+        );
+        // A server that is down or starting is worth waiting for; a wrong
+        // password or database is not.
+        if transient(&e) {
+            StoreError::unavailable(what, e)
+        } else {
+            StoreError::database(what)
+        }
     })
 }
+
+/// How long a request waits for a pooled connection before it is answered
+/// "unavailable".
+const POOL_WAIT: Duration = Duration::from_secs(3);
 
 impl PgStore {
     /// Connects and applies migrations (one node at a time).
@@ -185,7 +196,10 @@ impl PgStore {
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(2))
-            .connection_timeout(Duration::from_secs(30))
+            // A request waits at most this long for a connection: when the
+            // server is down it is answered 503 with Retry-After, not left
+            // hanging (docs/reliability.md, database outage).
+            .connection_timeout(POOL_WAIT)
             .build(Manager {
                 config: target.config,
                 tls: target.tls,

@@ -270,7 +270,8 @@ pub(crate) async fn list_stages(
 
 #[utoipa::path(post, path = "/api/v1/batches/{id}/stages", tag = "registry", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = StageInput,
-    responses((status = 201, body = Stage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = Stage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the batch already has the most stages a batch may have (50)")))]
 pub(crate) async fn add_stage(
     caller: Caller,
     state: web::Data<AppState>,
@@ -311,6 +312,7 @@ pub(crate) struct IssueResponse {
 #[utoipa::path(post, path = "/api/v1/batches/{id}/stamps", tag = "stamps", security(("bearer" = [])),
     params(("id" = u32, Path)), request_body = IssueRequest,
     responses((status = 201, body = IssueResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the batch cannot hold more stamps"),
         (status = 503, body = ErrorBody, description = "no active signing key")))]
 pub(crate) async fn issue_stamps(
     caller: Caller,

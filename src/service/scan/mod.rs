@@ -397,6 +397,67 @@ mod tests {
         }
     }
 
+    /// A database that is down: each try takes `wait` (a pool waiting for
+    /// a connection) and fails "unavailable"; counts the tries.
+    struct Down {
+        wait: Duration,
+        tries: Arc<std::sync::atomic::AtomicU32>,
+    }
+
+    impl Recorder for Down {
+        fn record(
+            &self,
+            _: &[crate::store::NewScan],
+            _: &RepeatRules,
+            _: jiff::civil::Date,
+        ) -> Result<Vec<ScanOutcome>, StoreError> {
+            self.tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(self.wait);
+            Err(StoreError::unavailable("down", "connection refused"))
+        }
+    }
+
+    #[test]
+    fn scans_behind_a_database_that_is_down_are_answered_at_once_not_each_after_a_wait() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::SqliteStore::open(&dir.path().join("tem.db")).expect("store"));
+        let tries = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let down = Down {
+            wait: Duration::from_millis(300),
+            tries: tries.clone(),
+        };
+        let scanner =
+            Scanner::start_with(store, down, dir.path().join("keys"), RepeatRules::default())
+                .expect("scanner");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let started = Instant::now();
+            // Twenty scans one after another, as a phone's retries or a queue
+            // of customers: without the pause each waits its own 300 ms.
+            for _ in 0..20 {
+                let client = Client {
+                    ip: None,
+                    user_agent: "test".into(),
+                };
+                let r = scanner.scan("/123", &client).await;
+                assert!(matches!(r, Err(ServiceError::Unavailable(_))), "{r:?}");
+            }
+            let took = started.elapsed();
+            assert!(
+                took < Duration::from_secs(2),
+                "20 scans took {took:?} behind a database that is down"
+            );
+        });
+        assert!(
+            tries.load(std::sync::atomic::Ordering::SeqCst) <= 3,
+            "the database was tried for every scan"
+        );
+    }
+
     #[test]
     fn a_recorder_panic_fails_its_group_as_unavailable_and_the_next_scan_is_recorded() {
         let dir = tempfile::tempdir().expect("temp dir");

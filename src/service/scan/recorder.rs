@@ -17,6 +17,10 @@ use super::verify::{Checker, Keys};
 use crate::domain::scan::RepeatRules;
 use crate::store::{NewScan, ScanOutcome, Store, StoreError};
 
+/// How long scans are answered "unavailable" without trying the database
+/// after it said it cannot serve (a restart, an outage, a full disk).
+pub(crate) const DOWN_PAUSE: Duration = Duration::from_secs(1);
+
 /// Records a group of checked scans: the store, or in tests a stand-in.
 pub(crate) trait Recorder: Send + Sync + 'static {
     fn record(
@@ -93,6 +97,10 @@ fn record_loop(
     rules: &RepeatRules,
 ) {
     let (mut groups, mut scanned, mut busy) = (0u64, 0u64, Duration::ZERO);
+    // After the database said it cannot serve, the groups that follow are
+    // answered "unavailable" at once for a moment, instead of each waiting
+    // its turn for a connection behind a database that is down.
+    let mut down_until: Option<Instant> = None;
     // The group being checked while the one before is committed.
     let mut in_check = false;
     loop {
@@ -118,6 +126,12 @@ fn record_loop(
         let started = Instant::now();
         let (scans, replies): (Vec<NewScan>, Vec<Reply>) =
             group.into_iter().map(|c| (c.scan, c.reply)).unzip();
+        if down_until.is_some_and(|until| started < until) {
+            for reply in replies {
+                let _ = reply.send(Err(Failure::Unavailable));
+            }
+            continue;
+        }
         let today = jiff::Zoned::now().date();
         groups += 1;
         scanned += scans.len() as u64;
@@ -135,6 +149,7 @@ fn record_loop(
         busy += started.elapsed();
         match result {
             Ok(Ok(outcomes)) => {
+                down_until = None;
                 for ((reply, scan), outcome) in replies.into_iter().zip(scans).zip(outcomes) {
                     let _ = reply.send(Ok((scan.check, outcome)));
                 }
@@ -142,6 +157,9 @@ fn record_loop(
             Ok(Err(e)) => {
                 tracing::error!(error = %e, scans = scans.len(), "recording scans failed");
                 let unavailable = e.is_unavailable();
+                if unavailable {
+                    down_until = Some(Instant::now() + DOWN_PAUSE);
+                }
                 for reply in replies {
                     let _ = reply.send(Err(if unavailable {
                         Failure::Unavailable
