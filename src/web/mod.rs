@@ -270,6 +270,11 @@ async fn access_log(
     Ok(res)
 }
 
+/// How long a client may take to send a request's head.
+pub const CLIENT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long an idle keep-alive connection stays open.
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Starts the server on a bound listener.
 fn run(listener: TcpListener, state: AppState, workers: Option<usize>) -> std::io::Result<Server> {
     let prefix = state.scan_prefix.clone();
@@ -283,6 +288,14 @@ fn run(listener: TcpListener, state: AppState, workers: Option<usize>) -> std::i
             .configure(move |cfg| routes(cfg, &prefix))
             .default_service(web::to(not_found))
     })
+    // A client has 5 s to send a request's head (slowloris clients that
+    // trickle headers are cut off), an idle keep-alive connection is closed
+    // after 15 s, and a client gets 2 s to take the end of a response
+    // (docs/reliability.md, slow and idle clients).
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+    .keep_alive(actix_web::http::KeepAlive::Timeout(KEEP_ALIVE))
+    .client_disconnect_timeout(std::time::Duration::from_secs(2))
+    .backlog(2048)
     .listen(listener)?;
     if let Some(n) = workers {
         server = server.workers(n);

@@ -6,6 +6,7 @@ mod audit;
 mod browser;
 mod browser_dashboard;
 mod claims;
+mod clients;
 mod dashboard;
 mod dashboard_roles;
 pub(crate) mod helpers;
