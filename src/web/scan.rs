@@ -16,6 +16,7 @@ use crate::domain::BatchId;
 use crate::domain::scan::{RepeatReason, Verdict};
 use crate::service::scan::{Client, Details, ScanResult};
 
+mod busy;
 pub(crate) mod claim;
 pub(crate) mod preview;
 mod strings;
@@ -494,7 +495,14 @@ pub(crate) async fn scan_page(
         return preview::respond(&req, &state, &code, family).await;
     }
     let lang = language(&req);
-    let result = run_scan(&req, &state, &code).await?;
+    let result = match run_scan(&req, &state, &code).await {
+        Ok(result) => result,
+        // A person gets a page to try again from; a program its JSON error.
+        Err(e) if !wants_json(&req) => {
+            return busy::page(&e, lang, &state.scan_prefix, &code).ok_or(e);
+        }
+        Err(e) => return Err(e),
+    };
     if wants_json(&req) {
         return Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -408,6 +408,41 @@ fn consumers_can_report_and_share_a_location() {
     }
 }
 
+/// A phone over the limit gets a page in its language with a link to scan
+/// again, not the JSON error a program gets.
+#[test]
+fn a_phone_over_the_scan_limit_gets_a_page_to_try_again() {
+    let app = spawn_app_full(
+        true,
+        &ScanSettings {
+            rate_per_minute: 2,
+            ..ScanSettings::default()
+        },
+        |_| (),
+    );
+    let path = "/1234";
+    let over = (0..10)
+        .map(|_| {
+            let mut r = agent()
+                .get(app.url(path))
+                .header("User-Agent", PHONE)
+                .call()
+                .unwrap();
+            let retry = r
+                .headers()
+                .get("Retry-After")
+                .map(|v| v.to_str().unwrap().to_string());
+            let html = r.body_mut().read_to_string().unwrap();
+            (r.status().as_u16(), retry, html)
+        })
+        .find(|(status, _, _)| *status == 429)
+        .expect("the limit of 2 a minute answered 429 within 10 scans");
+    assert_eq!(over.1.as_deref(), Some("60"));
+    assert!(over.2.contains("Quá nhiều lượt quét"), "{}", over.2);
+    assert!(over.2.contains(&format!("href=\"{path}\"")), "{}", over.2);
+    assert!(over.2.starts_with("<!doctype html>"), "{}", over.2);
+}
+
 #[test]
 fn scans_are_rate_limited_per_network() {
     let app = spawn_app_full(
