@@ -88,6 +88,9 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
 /// random order); under ordinary loads never: the passive checkpoints keep
 /// up and the WAL starts over by itself.
 const WAL_RESTART_FRAMES: i64 = 65_536;
+/// The restart point however short the disk (1 MiB): below it a restart
+/// every quarter second would cost the scans more than the space it saves.
+const WAL_RESTART_MIN_FRAMES: i64 = 256;
 /// A WAL file larger than this is cut back once nothing has been written
 /// for a checkpoint interval.
 const WAL_KEEP_BYTES: u64 = 64 << 20;
@@ -145,7 +148,7 @@ fn spawn_checkpointer(
                     let (frames, done) = passive()?;
                     let quiet = frames == last_frames && frames == done;
                     last_frames = frames;
-                    let mode = if frames > WAL_RESTART_FRAMES {
+                    let mode = if frames > restart_frames(&db, &wal) {
                         // Two more passes, so what is left for the restart
                         // to copy and sync while writers wait is only what
                         // came during the last one (a few milliseconds of
@@ -181,6 +184,29 @@ fn spawn_checkpointer(
         })
         .map_err(|e| StoreError::database(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(tx)
+}
+
+/// WAL frames past which the checkpoint thread restarts the WAL:
+/// `WAL_RESTART_FRAMES`, or fewer on a disk short of space.
+fn restart_frames(db: &Path, wal: &str) -> i64 {
+    let free = rustix::fs::statvfs(db)
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        .unwrap_or(u64::MAX);
+    let wal_len = std::fs::metadata(wal).map_or(0, |m| m.len());
+    restart_frames_for(free, wal_len)
+}
+
+/// A quarter of the room the WAL has (its file plus the free space), in
+/// frames, between `WAL_RESTART_MIN_FRAMES` and `WAL_RESTART_FRAMES`. Past
+/// 256 MiB a burst of first scans could fill a small disk with WAL before
+/// the restart; and on a disk that filled up, the space an operator frees
+/// would go to more WAL, leaving none for the checkpoint to grow the
+/// database by, and the WAL could never start over again.
+fn restart_frames_for(free: u64, wal_len: u64) -> i64 {
+    let frames = free.saturating_add(wal_len) / 4 / 4096;
+    i64::try_from(frames)
+        .unwrap_or(i64::MAX)
+        .clamp(WAL_RESTART_MIN_FRAMES, WAL_RESTART_FRAMES)
 }
 
 impl SqliteStore {
@@ -439,5 +465,24 @@ mod tests {
                 .unwrap_err(),
         );
         assert!(!e.is_unavailable(), "{e:?}");
+    }
+
+    /// On a roomy disk the WAL restarts at 256 MiB; on a short one at a
+    /// quarter of the room it has, so that space freed after the disk
+    /// filled up is not all taken by more WAL (scripts/faults disk-full).
+    #[test]
+    fn the_wal_restarts_sooner_on_a_disk_short_of_space() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(restart_frames_for(100 * 1024 * MIB, 0), WAL_RESTART_FRAMES);
+        assert_eq!(restart_frames_for(u64::MAX, u64::MAX), WAL_RESTART_FRAMES);
+        // 160 MiB free: restart past 40 MiB, not past 256 MiB.
+        assert_eq!(restart_frames_for(160 * MIB, 0), 10_240);
+        // A full disk whose WAL took 160 MiB: that is the room it has.
+        assert_eq!(restart_frames_for(0, 160 * MIB), 10_240);
+        assert_eq!(restart_frames_for(0, 0), WAL_RESTART_MIN_FRAMES);
+        // And the real disk under a temporary directory gives a sane figure.
+        let dir = tempfile::tempdir().unwrap();
+        let frames = restart_frames(&dir.path().join("t.db"), "no-such-wal");
+        assert!((WAL_RESTART_MIN_FRAMES..=WAL_RESTART_FRAMES).contains(&frames));
     }
 }
