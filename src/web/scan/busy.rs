@@ -11,19 +11,6 @@ use askama::Template;
 use super::Lang;
 use crate::web::ApiError;
 
-#[derive(Template)]
-#[template(path = "busy.html")]
-struct BusyPage<'a> {
-    lang: &'static str,
-    base: &'a str,
-    class: &'static str,
-    result: &'static str,
-    headline: &'static str,
-    detail: &'static str,
-    back: String,
-    again: &'static str,
-}
-
 /// The page for `err` when it means "try again later" (503, 429); `None`
 /// for any other error, which keeps its JSON answer.
 pub(super) fn page(err: &ApiError, lang: Lang, base: &str, code: &str) -> Option<HttpResponse> {
@@ -35,15 +22,17 @@ pub(super) fn page(err: &ApiError, lang: Lang, base: &str, code: &str) -> Option
         StatusCode::TOO_MANY_REQUESTS => ("rate-limited", t.limited, t.limited_detail, "60"),
         _ => return None,
     };
-    let html = BusyPage {
+    let html = super::notice::Notice {
         lang: lang.code(),
         base,
+        id: "busy",
         class: "warn",
         result,
         headline,
-        detail,
+        detail: detail.to_string(),
         back: format!("{base}/{code}"),
-        again: t.scan_again,
+        link: t.scan_again,
+        button: true,
     }
     .render()
     .ok()?;

@@ -112,14 +112,17 @@ pub(crate) async fn claim_form(
         ),
         _ => ("bad", t.claim_locked, t.claim_locked_detail.to_string()),
     };
-    let page = ClaimPage {
+    let page = super::notice::Notice {
         lang: lang.code(),
         base: &state.scan_prefix,
+        id: "claim-result",
         class,
         result: answer.result,
         headline,
         detail,
         back: format!("{}/{}", state.scan_prefix, code.as_str()),
+        link: "← tem",
+        button: false,
     }
     .render()
     .map_err(|e| ApiError::Internal(format!("rendering the claim page: {e}")))?;
@@ -127,16 +130,4 @@ pub(crate) async fn claim_form(
         .content_type("text/html; charset=utf-8")
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .body(page))
-}
-
-#[derive(askama::Template)]
-#[template(path = "claim.html")]
-struct ClaimPage<'a> {
-    lang: &'static str,
-    base: &'a str,
-    class: &'static str,
-    result: &'static str,
-    headline: &'static str,
-    detail: String,
-    back: String,
 }
