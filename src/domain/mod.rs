@@ -7,6 +7,7 @@
 
 mod access;
 pub mod batch;
+pub mod digital_link;
 pub mod geo;
 mod ids;
 pub mod inspection;

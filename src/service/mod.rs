@@ -21,6 +21,7 @@ pub mod photos;
 pub mod rate_limit;
 pub mod registry;
 pub mod report;
+pub mod resolver;
 pub mod sales;
 pub mod scan;
 pub mod search;

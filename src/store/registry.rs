@@ -95,6 +95,12 @@ pub trait RegistryStore {
     fn batches(&self, product: Option<ProductId>) -> StoreResult<Vec<BatchSummary>>;
     /// Adds a stage to a batch.
     fn add_stage(&self, batch: BatchId, stage: &NewStage, actor: &str) -> StoreResult<Stage>;
+    /// The product with a GTIN stored in any of `forms` (a GTIN keeps the
+    /// length it was given in: `DigitalLink::stored_forms`); the oldest if
+    /// several have it.
+    fn product_by_gtin(&self, forms: &[String]) -> StoreResult<Option<Product>>;
+    /// A product's batch with this lot code.
+    fn batch_by_lot(&self, product: ProductId, lot: &str) -> StoreResult<Option<Batch>>;
 }
 
 impl<B: Backend> RegistryStore for B {
@@ -279,6 +285,32 @@ impl<B: Backend> RegistryStore for B {
 
     fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>> {
         self.read(|c| load_batch(c, id))
+    }
+
+    fn product_by_gtin(&self, forms: &[String]) -> StoreResult<Option<Product>> {
+        let form = |i: usize| forms.get(i).or(forms.first()).cloned().unwrap_or_default();
+        self.read(|c| {
+            let row = c.query_opt(
+                &format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM products WHERE gtin IN (?1, ?2, ?3, ?4) ORDER BY id LIMIT 1"
+                ),
+                args![form(0), form(1), form(2), form(3)],
+                product_row,
+            )?;
+            row.map(|r| finish_product(c, r)).transpose()
+        })
+    }
+
+    fn batch_by_lot(&self, product: ProductId, lot: &str) -> StoreResult<Option<Batch>> {
+        self.read(|c| {
+            let id = c.query_opt(BATCH_BY_LOT, args![product.0, lot.to_string()], |r| {
+                r.get::<u32>(0)
+            })?;
+            match id {
+                Some(id) => load_batch(c, BatchId(id)),
+                None => Ok(None),
+            }
+        })
     }
 
     fn batches(&self, product: Option<ProductId>) -> StoreResult<Vec<BatchSummary>> {

@@ -9,6 +9,7 @@ pub mod client;
 mod dashboard;
 pub mod error;
 pub mod error_code;
+mod gs1;
 pub mod inspections;
 pub mod openapi;
 pub mod public;

@@ -42,6 +42,11 @@ public! {
     GET "/static/tem.css" => super::scan::css, "the scan page's style";
     GET "/static/scan.js" => super::scan::js, "the scan page's location button";
     GET "/static/report.css" => super::scan::report_css, "the printable report's style";
+    GET "/.well-known/gs1resolver" => super::gs1::description, "GS1 tools read what this resolver resolves";
+    GET "{base}/01/{tail:.*}" => super::gs1::resolve, "GS1 Digital Link URIs: any shop's or app's scanner resolves a product, lot or item";
+    HEAD "{base}/01/{tail:.*}" => super::gs1::resolve, "the same, for link checkers and GS1 tools";
+    OPTIONS "{base}/01/{tail:.*}" => super::gs1::resolve, "CORS preflight of web pages resolving GS1 identifiers";
+    GET "{base}/product/01/{tail:.*}" => super::gs1::page::product_page, "the product and lot page GS1 links point to (no verdict: a GS1 identifier carries no signature)";
 }
 
 public! {

@@ -18,6 +18,7 @@ use crate::service::scan::{Client, Details, ScanResult};
 
 mod busy;
 pub(crate) mod claim;
+mod notice;
 pub(crate) mod preview;
 mod strings;
 mod told;
@@ -28,35 +29,35 @@ fn vietnam() -> jiff::tz::TimeZone {
     jiff::tz::TimeZone::fixed(jiff::tz::offset(7))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Lang {
     Vi,
     En,
 }
 
 impl Lang {
-    fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Lang::Vi => "vi",
             Lang::En => "en",
         }
     }
 
-    fn strings(self) -> &'static Strings {
+    pub(crate) fn strings(self) -> &'static Strings {
         match self {
             Lang::Vi => &strings::VI,
             Lang::En => &strings::EN,
         }
     }
 
-    fn date(self, d: jiff::civil::Date) -> String {
+    pub(crate) fn date(self, d: jiff::civil::Date) -> String {
         match self {
             Lang::Vi => d.strftime("%d/%m/%Y").to_string(),
             Lang::En => d.to_string(),
         }
     }
 
-    fn time(self, t: jiff::Timestamp) -> String {
+    pub(crate) fn time(self, t: jiff::Timestamp) -> String {
         let z = t.to_zoned(vietnam());
         match self {
             Lang::Vi => z.strftime("%H:%M %d/%m/%Y").to_string(),
@@ -66,7 +67,7 @@ impl Lang {
 }
 
 /// `?lang=en|vi` first, then the first language of `Accept-Language`; Vietnamese by default.
-fn language(req: &HttpRequest) -> Lang {
+pub(crate) fn language(req: &HttpRequest) -> Lang {
     let query = req.query_string();
     for pair in query.split('&') {
         match pair {

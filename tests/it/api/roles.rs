@@ -349,17 +349,30 @@ fn every_public_route_answers_anyone() {
     use tem::web::public::{PUBLIC_ROUTES, STAMP_ROUTES};
     let (app, _, urls) = crate::api::scan::app_with_printed_stamps(1);
     let code = urls[0].rsplit('/').next().unwrap().to_string();
+    // A product with a GTIN, for the GS1 Digital Link routes.
+    let producer = app.create_producer();
+    let r = app.post(
+        "/api/v1/products",
+        &json!({"producer_id": producer, "name": "Mật ong bạc hà", "gtin": "8938505974194"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
         .build()
         .new_agent();
     for route in PUBLIC_ROUTES.iter().chain(STAMP_ROUTES) {
         assert!(!route.why.is_empty());
-        let path = route.path.replace("{base}", "").replace("{code}", &code);
+        let path = route
+            .path
+            .replace("{base}", "")
+            .replace("{code}", &code)
+            .replace("{tail:.*}", "08938505974194");
         let url = app.url(&path);
         let status = match (route.method, route.path) {
             ("GET", _) => agent.get(&url).call(),
             ("HEAD", _) => agent.head(&url).call(),
+            ("OPTIONS", _) => agent.options(&url).call(),
             ("POST", "{base}/{code}/claim") => agent
                 .post(&url)
                 .content_type("application/x-www-form-urlencoded")
