@@ -3,14 +3,15 @@ trickle of issuance, printing and dashboard use alongside.
 
 The maximum is measured first on the same node (wrk, 64 connections, 10 s
 of first scans). The soak then paces wrk connections (each waits between
-requests) to half of it, in 30-second parts walking one shuffled list of a
-million printed stamps: first scans until the list is used up, then the
-same stamps again (repeat scans, which the rules judge and may alert on).
+requests) to half of it, in 30-second parts walking one shuffled list of
+three million printed stamps: first scans until the list is used up, then
+the same stamps again, about five scans a stamp in all (repeat scans, which
+the rules judge and alert on).
 Every 5 s, in turn: issue 100 stamps through the API into a batch of their
 own, download a PDF sheet of them, and open the dashboard's home and that
 batch's page signed in. (Not the page of the batch under the scan load: its
-million stamps are each scanned again and again by one client, which no
-real batch sees; what that page costs is measured once at the end.) Every 10 s: tem's RSS, open files, WAL and database size.
+stamps are each scanned again and again by one client, which no real batch
+sees; what that page costs is measured once at the end.) Every 10 s: tem's RSS, open files, WAL and database size.
 
 Goals, after a warm-up (the first 5 minutes): RSS grows less than 10 %, open
 files do not grow (the last minute's median at most the warm-up's end + 5),
@@ -104,15 +105,27 @@ def trickle(token, product, stop, log):
 
 
 def sample(pid, db):
-    """tem's RSS (KB) and open files, and the WAL's and database's bytes."""
-    rss = 0
+    """tem's RSS and its anonymous part (KB), open files (not sockets) and
+    sockets, and the WAL's and database's bytes."""
+    rss = anon = 0
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1])
-    fds = len(os.listdir(f"/proc/{pid}/fd"))
+            if line.startswith("RssAnon:"):
+                anon = int(line.split()[1])
+    files = sockets = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            sockets += 1
+        else:
+            files += 1
     size = lambda p: os.path.getsize(p) if os.path.exists(p) else 0
-    return rss, fds, size(db + "-wal"), size(db)
+    return rss, files, size(db + "-wal"), size(db), anon, sockets
 
 
 def plot(rows, out):
@@ -177,10 +190,12 @@ def soak(args):
             for s in samples or [sample(server.pid, db)]:
                 rows.append({"minute": round((time.monotonic() - start) / 60, 2), "rps": f["rps"],
                              "p99_ms": f["p99_ms"], "rss_mb": s[0] / 1024, "open_files": s[1],
-                             "wal_mb": s[2] / 2**20, "db_mb": s[3] / 2**20})
+                             "wal_mb": s[2] / 2**20, "db_mb": s[3] / 2**20, "anon_mb": s[4] / 1024,
+                             "sockets": s[5]})
             last = rows[-1]
             print(f"  {last['minute']:5.1f} min: {f['rps']:,.0f} scans/s, p99 {f['p99_ms']:.1f} ms, "
-                  f"RSS {last['rss_mb']:.0f} MB, {last['open_files']} files, WAL {last['wal_mb']:.0f} MB, "
+                  f"RSS {last['rss_mb']:.0f} MB ({last['anon_mb']:.0f} anonymous), {last['open_files']} files "
+                  f"and {last['sockets']} sockets open, WAL {last['wal_mb']:.0f} MB, "
                   f"database {last['db_mb']:.0f} MB", flush=True)
         stop.set()
         t.join()

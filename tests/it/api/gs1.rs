@@ -447,3 +447,76 @@ fn link_sets_have_the_shape_of_gs1s_model() {
         }
     }
 }
+
+/// Runs GS1's digital-link.js (`tests/gs1/toolkit.js`, installed by
+/// scripts/test into target/gs1-node) on `uris`; one answer each.
+fn gs1_toolkit(op: &str, uris: &[String]) -> Vec<String> {
+    use std::io::Write;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let modules = format!("{root}/target/gs1-node/node_modules");
+    assert!(
+        std::path::Path::new(&format!("{modules}/digital-link.js")).exists(),
+        "GS1's digital-link.js is missing: scripts/test installs it into target/gs1-node"
+    );
+    let mut child = std::process::Command::new("node")
+        .arg(format!("{root}/tests/gs1/toolkit.js"))
+        .arg(op)
+        .env("NODE_PATH", &modules)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node (scripts/test installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(uris.join("\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every Digital Link URI tem writes (the link sets' subjects, the
+/// canonical forms of GTIN-13 and padded inputs, percent-encoded lots,
+/// stamp serials) is valid for GS1's own toolkit, and what the toolkit
+/// calls invalid tem answers 400.
+#[test]
+fn gs1s_toolkit_accepts_the_uris_tem_writes_and_tem_refuses_what_it_refuses() {
+    let app = spawn_app();
+    let (_, serial) = registry(&app);
+    let mut written = Vec::new();
+    for path in [
+        format!("/01/{GTIN13}"),
+        format!("/01/{GTIN}/10/MO-2026%2F11"),
+        format!("/01/{GTIN}/21/{serial}"),
+        format!("/01/{GTIN}/10/MO-2026%2F11/21/{serial}/"),
+    ] {
+        let set = get(&app, &format!("{path}?linkType=all")).json();
+        written.push(set["linkset"][0]["anchor"].as_str().unwrap().to_string());
+    }
+    assert!(
+        written
+            .iter()
+            .all(|u| u.starts_with(&format!("{BASE}/01/{GTIN}")))
+    );
+    let answers = gs1_toolkit("validate", &written);
+    assert_eq!(answers, vec!["valid"; written.len()], "{written:?}");
+    // What GS1's toolkit calls invalid, tem refuses with 400.
+    let refused = [
+        "/01/08938505974195".to_string(),
+        format!("/01/{GTIN}/21/{}", "9".repeat(21)),
+    ];
+    let uris: Vec<String> = refused.iter().map(|p| format!("{BASE}{p}")).collect();
+    assert!(
+        gs1_toolkit("validate", &uris).iter().all(|a| a != "valid"),
+        "{uris:?}"
+    );
+    for p in &refused {
+        assert_eq!(get(&app, p).status, 400, "{p}");
+    }
+}
