@@ -177,18 +177,21 @@ def soak(args):
             load = wrk(PORT, pfile, conns, PART_S, start=walked, delay_ms=delay)
             part_start = time.monotonic()
             samples = []
+            # One sample every 10 s while the part runs, each at its own time.
+            due = part_start + 10
             while load.poll() is None:
-                time.sleep(min(10, max(0.1, PART_S - (time.monotonic() - part_start))))
-                if load.poll() is None:
-                    samples.append(sample(server.pid, db))
+                time.sleep(0.2)
+                if time.monotonic() >= due and load.poll() is None:
+                    samples.append((time.monotonic(), sample(server.pid, db)))
+                    due += 10
             f = wrk_figures(load)
             walked += f["ok"] + f["503"] + f["other"] + f["500"]
             # Latency adds to each connection's wait: steer toward the target.
             conns = max(1, min(1000, round(conns * target / max(f["rps"], 1))))
             failures["5xx"] += f["500"] + f["503"]
             failures["other"] += f["other"] + f["errors"]
-            for s in samples or [sample(server.pid, db)]:
-                rows.append({"minute": round((time.monotonic() - start) / 60, 2), "rps": f["rps"],
+            for at, s in samples or [(time.monotonic(), sample(server.pid, db))]:
+                rows.append({"minute": round((at - start) / 60, 2), "rps": f["rps"],
                              "p99_ms": f["p99_ms"], "rss_mb": s[0] / 1024, "open_files": s[1],
                              "wal_mb": s[2] / 2**20, "db_mb": s[3] / 2**20, "anon_mb": s[4] / 1024,
                              "sockets": s[5]})
