@@ -1,5 +1,5 @@
 //! Property-based fuzzing of every parser of untrusted bytes, on stable
-//! Rust (proptest): stamp codes, short codes and serials, code lists, offline
+//! Rust (proptest): stamp codes, GS1 Digital Link paths, short codes and serials, code lists, offline
 //! bundles, layout TOML, inspection requests, JSON bodies and the fields
 //! forms fill, and pictures. Each input must be answered (Ok or Err), never
 //! panic, and never make the parser hold more memory than its limit.
@@ -195,6 +195,30 @@ fn every_parser_of_untrusted_bytes_survives_arbitrary_input() {
                 let again = tem::codes::StampCode::parse(&code.to_digits()).unwrap();
                 prop_assert_eq!(again, code, "a parsed code prints and parses back the same");
             }
+            Ok(())
+        },
+    );
+    // GS1 Digital Link paths, plain and compressed (the stamp route's
+    // other tenant): base-64 runs, near-valid plain paths, anything.
+    let b64 = proptest::string::string_regex("[A-Za-z0-9_-]{0,120}").unwrap();
+    let paths = (text(30), text(30)).prop_map(|(a, b)| format!("/01/08938505974194/10/{a}/21/{b}"));
+    // GS1's tables (parsed once per process, over 100 KB) load before the limit
+    // applies: it bounds what one input makes the decoder hold.
+    let _ = tem::domain::digital_link::DigitalLink::parse_compressed("ARBCUPJjZA");
+    target(
+        "GS1 Digital Link path (plain or compressed)",
+        prop_oneof![text(500), b64, paths],
+        |s| 64 * 1024 + 16 * s.len(),
+        |s| {
+            use tem::domain::digital_link::DigitalLink;
+            if let Ok(dl) = DigitalLink::parse_path(s) {
+                prop_assert_eq!(
+                    DigitalLink::parse_path(&dl.path()).unwrap(),
+                    dl,
+                    "canonical paths parse back the same"
+                );
+            }
+            let _ = DigitalLink::parse_compressed(s);
             Ok(())
         },
     );

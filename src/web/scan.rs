@@ -490,7 +490,8 @@ pub(crate) async fn scan_page(
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if !could_be_a_code(&code) {
-        return Err(ApiError::NotFound(format!("no page {}", req.path())));
+        // Not a stamp: a compressed GS1 Digital Link URI, or no page.
+        return super::gs1::compressed(&req, &state, &code).await;
     }
     if let Some(family) = crate::domain::robots::robot_family(&client(&req, &state).user_agent) {
         return preview::respond(&req, &state, &code, family).await;

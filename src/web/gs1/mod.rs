@@ -53,6 +53,20 @@ fn split_query(query: &str) -> (Option<String>, String) {
     (link_type, rest.join("&"))
 }
 
+/// Key=value pairs as a query string, the values percent-encoded.
+fn query_of(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let v: String =
+                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+                    .collect();
+            format!("{k}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// `href` with `query` added (before a fragment).
 fn with_query(href: &str, query: &str) -> String {
     if query.is_empty() {
@@ -93,25 +107,78 @@ fn dl_path<'a>(req: &'a HttpRequest, state: &AppState, below: &str) -> &'a str {
     path.strip_prefix(below).unwrap_or(path)
 }
 
-/// `GET`/`HEAD`/`OPTIONS {base}/01/…`: the resolver. Errors are the JSON
-/// envelope with the CORS headers.
-pub(super) async fn resolve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match answer(&req, &state).await {
+/// What was asked: a Digital Link URI, and for a compressed one the other
+/// elements it carried (data attributes, non-GS1 pairs), passed on as query.
+struct Asked {
+    link: DigitalLink,
+    compressed: Option<Vec<(String, String)>>,
+}
+
+/// The answer with the CORS headers added, errors too (the JSON envelope).
+fn with_cors(answer: Result<HttpResponse, ApiError>) -> HttpResponse {
+    let mut r = match answer {
         Ok(r) => r,
-        Err(e) => {
-            let mut r = actix_web::ResponseError::error_response(&e);
-            for (name, value) in CORS {
-                r.headers_mut()
-                    .insert(name, header::HeaderValue::from_static(value));
-            }
-            r
-        }
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    };
+    for (name, value) in CORS {
+        r.headers_mut()
+            .insert(name, header::HeaderValue::from_static(value));
+    }
+    r
+}
+
+/// `GET`/`HEAD`/`OPTIONS {base}/01/…`: the resolver (also for a URI whose
+/// qualifiers are compressed, `/01/{gtin}/{compressed}`).
+pub(super) async fn resolve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let path = dl_path(&req, &state, "");
+    let asked = match DigitalLink::parse_path(path) {
+        Ok(link) => Ok(Asked {
+            link,
+            compressed: None,
+        }),
+        Err(e) => DigitalLink::parse_compressed(path)
+            .map(|(link, rest)| Asked {
+                link,
+                compressed: Some(rest),
+            })
+            .map_err(|_| ApiError::Service(e.into())),
+    };
+    with_cors(match asked {
+        Ok(asked) => answer(&req, &state, asked).await,
+        Err(e) => Err(e),
+    })
+}
+
+/// `GET`/`HEAD {base}/{segment}` where the segment is not a stamp code: a
+/// compressed Digital Link URI is resolved; anything else is 404, as
+/// before.
+pub(in crate::web) async fn compressed(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    segment: &str,
+) -> Result<HttpResponse, ApiError> {
+    match DigitalLink::parse_compressed(segment) {
+        Ok((link, rest)) => Ok(with_cors(
+            answer(
+                req,
+                state,
+                Asked {
+                    link,
+                    compressed: Some(rest),
+                },
+            )
+            .await,
+        )),
+        Err(_) => Err(ApiError::NotFound(format!("no page {}", req.path()))),
     }
 }
 
-async fn answer(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let link = DigitalLink::parse_path(dl_path(req, state, ""))
-        .map_err(|e| ApiError::Service(e.into()))?;
+async fn answer(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    asked: Asked,
+) -> Result<HttpResponse, ApiError> {
+    let Asked { link, compressed } = asked;
     if req.method() == Method::OPTIONS {
         let mut r = HttpResponse::NoContent();
         cors(&mut r);
@@ -124,11 +191,29 @@ async fn answer(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpRe
     let anchor = format!("{base}{}", resolution.link.path());
     let lang = language(req);
     let all = links::all(&resolution, base);
-    let (link_type, passed_on) = split_query(req.query_string());
+    let (link_type, mut passed_on) = split_query(req.query_string());
+    let mut link_header = links::header(&all, lang, &anchor);
+    if let Some(rest) = &compressed {
+        // The elements the compressed URI carried besides the key and its
+        // qualifiers go on as query pairs, and the uncompressed URI is
+        // named as the same resource (GS1 asks for `owl:sameAs`).
+        let attributes = query_of(rest);
+        let same = if attributes.is_empty() {
+            anchor.clone()
+        } else {
+            format!("{anchor}?{attributes}")
+        };
+        link_header.push_str(&format!(", <{same}>; rel=\"owl:sameAs\""));
+        passed_on = [attributes, passed_on]
+            .into_iter()
+            .filter(|q| !q.is_empty())
+            .collect::<Vec<_>>()
+            .join("&");
+    }
     let mut r = HttpResponse::build(StatusCode::TEMPORARY_REDIRECT);
     cors(&mut r);
-    r.insert_header((header::LINK, links::header(&all, lang, &anchor)))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
+    r.insert_header((header::LINK, link_header))
+        .insert_header((header::CACHE_CONTROL, "no-cache"));
     let media = wants_linkset(req);
     if link_type.as_deref() == Some("all") || (link_type.is_none() && media.is_some()) {
         let body = links::linkset(&resolution, &all, &anchor, lang);

@@ -159,7 +159,7 @@ pub(in crate::web) async fn product_page(
         .map_err(|e| ApiError::Internal(format!("rendering the product page: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::VARY, "Accept-Language"))
         .body(html))
 }

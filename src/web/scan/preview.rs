@@ -27,7 +27,7 @@ pub(crate) async fn head(
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if !could_be_a_code(&code) {
-        return Err(ApiError::NotFound(format!("no page {}", req.path())));
+        return super::super::gs1::compressed(&req, &state, &code).await;
     }
     respond(&req, &state, &code, "head").await
 }

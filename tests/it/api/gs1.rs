@@ -520,3 +520,46 @@ fn gs1s_toolkit_accepts_the_uris_tem_writes_and_tem_refuses_what_it_refuses() {
         assert_eq!(get(&app, p).status, 400, "{p}");
     }
 }
+
+/// "SHALL be able to decompress a URI to generate a GS1 Digital Link URI"
+/// and "If handling a compressed request URI, it SHALL expose the
+/// uncompressed URI in the Link response header with a rel value of
+/// owl:sameAs." The compressed URIs are GS1's toolkit's.
+#[test]
+fn compressed_uris_from_gs1s_toolkit_resolve_as_their_uncompressed_form() {
+    let app = spawn_app();
+    let (_, serial) = registry(&app);
+    let plain = vec![
+        format!("{BASE}/01/{GTIN}"),
+        format!("{BASE}/01/{GTIN}/10/MO-2026%2F11"),
+        format!("{BASE}/01/{GTIN}/10/MO-2026%2F11/21/{serial}"),
+        format!("{BASE}/01/{GTIN}/21/{serial}?17=271231"),
+    ];
+    let compressed = gs1_toolkit("compress", &plain);
+    assert_eq!(compressed.len(), plain.len());
+    for (uri, c) in plain.iter().zip(&compressed) {
+        let short = c
+            .strip_prefix(BASE)
+            .unwrap_or_else(|| panic!("the toolkit compressed {uri} to {c}"));
+        assert!(!short[1..].contains('/'), "fully compressed: {c}");
+        let a = get(&app, uri.strip_prefix(BASE).unwrap());
+        for method in ["GET", "HEAD"] {
+            let b = call(&app, method, short, None);
+            assert_eq!(b.status, 307, "{method} {c} ({uri}): {}", b.body);
+            assert_eq!(b.location(), a.location(), "{method} {c} ({uri})");
+            let link = b.header("link").unwrap();
+            assert!(
+                link.contains(&format!("<{uri}>; rel=\"owl:sameAs\"")),
+                "{c}: {link}"
+            );
+        }
+    }
+    // The link set of a compressed URI has the uncompressed one as subject.
+    let c = compressed[1].strip_prefix(BASE).unwrap();
+    let set = get(&app, &format!("{c}?linkType=all")).json();
+    assert_eq!(set["linkset"][0]["anchor"], plain[1]);
+    // A segment that is neither a stamp nor a compressed Digital Link is
+    // still 404; one that decompresses but names no GTIN, too.
+    assert_eq!(get(&app, "/not-a-stamp").status, 404);
+    assert_eq!(get(&app, "/AAAAAAAAAAAAAAAAAAAAAAAA").status, 404);
+}

@@ -9,6 +9,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 
 use super::{DomainError, Gtin};
 
+pub mod compressed;
+
 /// The longest lot (AI 10) and serial (AI 21): 20 characters.
 pub const MAX_QUALIFIER: usize = 20;
 
@@ -82,6 +84,45 @@ impl DigitalLink {
                 "must be /01/{gtin}, optionally followed by /10/{lot} and /21/{serial}",
             )),
         }
+    }
+
+    /// Reads a compressed URI's path: the whole of it compressed
+    /// (`/ARBCUPJjZA`), or the GTIN plain and the rest compressed
+    /// (`/01/{gtin}/{compressed}`). Returns the URI and its other elements
+    /// (data attributes such as `17`, and non-GS1 pairs) as query pairs.
+    pub fn parse_compressed(path: &str) -> Result<(Self, Vec<(String, String)>), DomainError> {
+        let path = path.strip_prefix('/').unwrap_or(path);
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let mut elements = match path.split('/').collect::<Vec<_>>().as_slice() {
+            [segment] => compressed::decompress(segment)?,
+            ["01", gtin, segment] => {
+                let mut e = compressed::decompress(segment)?;
+                e.ais.insert(0, ("01".into(), (*gtin).to_string()));
+                e
+            }
+            _ => return Err(DomainError::new("path", "is not a GS1 Digital Link URI")),
+        };
+        let mut take = |ai: &str| {
+            let at = elements.ais.iter().position(|(a, _)| a == ai)?;
+            Some(elements.ais.remove(at).1)
+        };
+        let gtin = take("01").ok_or_else(|| {
+            DomainError::new(
+                "path",
+                "names no GTIN (01): tem resolves products by their GTIN",
+            )
+        })?;
+        if take("22").is_some() {
+            return Err(DomainError::new(
+                "path",
+                "has a consumer product variant (22), which tem does not resolve",
+            ));
+        }
+        let (lot, serial) = (take("10"), take("21"));
+        let link = Self::new(&gtin, lot.as_deref(), serial.as_deref())?;
+        let mut query = elements.ais;
+        query.append(&mut elements.other);
+        Ok((link, query))
     }
 
     /// The GTIN as 14 digits (GTIN-8, 12 and 13 padded with zeros).
