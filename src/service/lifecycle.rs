@@ -29,6 +29,7 @@ pub fn recall(
         actor: by.name.clone(),
     };
     let notice = store.recall(&recall)?;
+    super::resolver::recalls_changed();
     tracing::warn!(batch.id = %batch, "batch recalled");
     Ok(notice)
 }
@@ -38,7 +39,9 @@ pub fn recall(
 pub fn lift(store: &dyn Store, batch: BatchId, reason: &str, by: &Actor) -> ServiceResult<u32> {
     access::batch(store, &by.grant, batch)?;
     let reason = text::required("reason", reason, 500, Lines::Many)?;
-    Ok(store.lift_recalls(batch, &reason, &by.name)?)
+    let lifted = store.lift_recalls(batch, &reason, &by.name)?;
+    super::resolver::recalls_changed();
+    Ok(lifted)
 }
 
 /// Voids stamps `from`..`from+count−1` (damaged in printing, lost…).

@@ -30,6 +30,9 @@ const ACTIVATE_RANGE: &str =
 const RECALLS: &str =
     "SELECT id, first_seq, last_seq, reason, notice, actor, created_at, lifted_at, lift_reason
      FROM recalls WHERE batch_id = ?1 ORDER BY id";
+const RECALLS_IN_FORCE: &str =
+    "SELECT id, first_seq, last_seq, reason, notice, actor, created_at, lifted_at, lift_reason, batch_id
+     FROM recalls WHERE lifted_at IS NULL ORDER BY id";
 const EVENTS: &str =
     "SELECT id, at, action, first_seq, last_seq, count, actor, place, reason, detail
      FROM events WHERE batch_id = ?1 ORDER BY id";
@@ -209,6 +212,8 @@ pub trait LifecycleStore {
     ) -> StoreResult<u32>;
     /// Every recall of a batch, oldest first.
     fn recalls(&self, batch: BatchId) -> StoreResult<Vec<RecallRecord>>;
+    /// Every recall in force, of every batch, oldest first.
+    fn recalls_in_force(&self) -> StoreResult<Vec<(BatchId, RecallRecord)>>;
     /// A batch's lifecycle events, oldest first.
     fn events(&self, batch: BatchId) -> StoreResult<Vec<Event>>;
 }
@@ -478,22 +483,13 @@ impl<B: Backend> LifecycleStore for B {
     }
 
     fn recalls(&self, batch: BatchId) -> StoreResult<Vec<RecallRecord>> {
+        self.read(|c| c.query_map(RECALLS, args![batch.0], recall_record))
+    }
+
+    fn recalls_in_force(&self) -> StoreResult<Vec<(BatchId, RecallRecord)>> {
         self.read(|c| {
-            c.query_map(RECALLS, args![batch.0], |r| {
-                Ok(RecallRecord {
-                    id: r.get(0)?,
-                    first_seq: r.get(1)?,
-                    last_seq: r.get(2)?,
-                    reason: r.get(3)?,
-                    notice: r.get(4)?,
-                    actor: r.get(5)?,
-                    created_at: ts(r, 6)?,
-                    lifted_at: r
-                        .get::<Option<String>>(7)?
-                        .map(|l| timestamp(&l))
-                        .transpose()?,
-                    lift_reason: r.get(8)?,
-                })
+            c.query_map(RECALLS_IN_FORCE, args![], |r| {
+                Ok((BatchId(r.get(9)?), recall_record(r)?))
             })
         })
     }
@@ -593,4 +589,21 @@ fn mark_printed(tx: &dyn Conn, batch: BatchId, seqs: &[u32]) -> StoreResult<u32>
         )));
     }
     Ok(newly)
+}
+
+fn recall_record(r: &super::conn::Row) -> StoreResult<RecallRecord> {
+    Ok(RecallRecord {
+        id: r.get(0)?,
+        first_seq: r.get(1)?,
+        last_seq: r.get(2)?,
+        reason: r.get(3)?,
+        notice: r.get(4)?,
+        actor: r.get(5)?,
+        created_at: ts(r, 6)?,
+        lifted_at: r
+            .get::<Option<String>>(7)?
+            .map(|l| timestamp(&l))
+            .transpose()?,
+        lift_reason: r.get(8)?,
+    })
 }

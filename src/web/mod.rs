@@ -25,6 +25,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 use crate::codes::KeySet;
 use crate::service::rate_limit::RateLimiter;
+use crate::service::resolver::Resolver;
 use crate::service::scan::Scanner;
 use crate::service::{Context, ServiceResult};
 pub use application::{Application, Settings, StartError};
@@ -43,6 +44,8 @@ pub struct AppState {
     pub printers: std::collections::BTreeMap<String, crate::render::pdf::Calibration>,
     /// The scan pipeline.
     pub scanner: Arc<Scanner>,
+    /// The GS1 resolver, with what it last read of the registry.
+    pub resolver: Arc<Resolver>,
     /// The per-network limit on verification.
     pub limiter: Arc<RateLimiter>,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` count (`client`).
@@ -66,12 +69,14 @@ impl AppState {
             scan.rules(),
         )?;
         let limiter = Arc::new(RateLimiter::new(scan.rate_per_minute, &ctx));
+        let resolver = Arc::new(Resolver::new(ctx.shared_store()));
         Ok(AppState {
             scan_prefix: base_path(ctx.base_url()),
             ctx,
             admin: auth::AdminToken::new(settings.admin_token.as_deref()),
             printers: settings.printers.clone(),
             scanner,
+            resolver,
             limiter,
             proxies: settings.proxies.clone(),
             page_parts: Default::default(),

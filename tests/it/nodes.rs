@@ -556,3 +556,76 @@ fn data_moves_from_sqlite_to_postgres_and_checks_out() {
         "the scan made on SQLite came along: {v}"
     );
 }
+
+/// The GS1 resolver keeps what a URI names, but a recall made through one
+/// node shows in the other node's link set within a second
+/// (`service::resolver::RECALLS_TTL`), and its lift too.
+#[test]
+fn a_recall_on_one_node_reaches_the_other_nodes_resolver_within_a_second() {
+    let Some(c) = Cluster::new("resolver_recall_across_nodes", 0) else {
+        return;
+    };
+    let (a, b) = (c.node(), c.node());
+    let (s, p) = call(
+        &a,
+        "POST",
+        "/api/v1/producers",
+        Some(
+            json!({"kind": "cooperative", "name": "HTX Mật ong", "commune": "Đồng Văn", "province": "Hà Giang"}),
+        ),
+    );
+    assert_eq!(s, 201, "{p}");
+    let (s, pr) = call(
+        &a,
+        "POST",
+        "/api/v1/products",
+        Some(json!({"producer_id": p["id"], "name": "Mật ong bạc hà", "gtin": "8938505974194"})),
+    );
+    assert_eq!(s, 201, "{pr}");
+    let (s, lot) = call(
+        &a,
+        "POST",
+        &format!("/api/v1/products/{}/batches", pr["id"]),
+        Some(
+            json!({"lot_code": "R-1", "production_date": "2026-06-15", "shelf_life_days": 365, "quantity": 10}),
+        ),
+    );
+    assert_eq!(s, 201, "{lot}");
+    let path = "/01/08938505974194/10/R-1?linkType=all";
+    let recall_status = "https://ref.gs1.org/voc/recallStatus";
+    let listed = || {
+        let (s, set) = call(&b, "GET", path, None);
+        assert_eq!(s, 200, "{set}");
+        set["linkset"][0].get(recall_status).is_some()
+    };
+    assert!(
+        !listed(),
+        "no recall yet (and node b now has the lot cached)"
+    );
+    let within_a_second = |want: bool, what: &str| {
+        let t = Instant::now();
+        while listed() != want {
+            assert!(
+                t.elapsed() < Duration::from_millis(1500),
+                "node b's resolver did not show the {what} made on node a within a second"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let (s, r) = call(
+        &a,
+        "POST",
+        &format!("/api/v1/batches/{}/recall", lot["id"]),
+        Some(json!({"reason": "kiểm nghiệm", "notice": "Ngừng sử dụng lô này"})),
+    );
+    assert!(s < 300, "{r}");
+    within_a_second(true, "recall");
+    let (s, r) = call(
+        &a,
+        "POST",
+        &format!("/api/v1/batches/{}/recall/lift", lot["id"]),
+        Some(json!({"reason": "đạt"})),
+    );
+    assert!(s < 300, "{r}");
+    within_a_second(false, "lift");
+}

@@ -3,7 +3,7 @@
 //! Vietnamese and English, typed with the GS1 Web Vocabulary. The same list
 //! makes the `Link` header, the RFC 9264 link set and the redirect.
 
-use serde_json::{Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::super::scan::Lang;
 use crate::domain::digital_link::DigitalLink;
@@ -175,29 +175,73 @@ pub(super) fn header(links: &[Link], lang: Lang, anchor: &str) -> String {
 }
 
 /// The RFC 9264 link set: one context, the URI itself (uncompressed), with
-/// every link of every level and the default link.
-pub(super) fn linkset(res: &Resolution, links: &[Link], anchor: &str, lang: Lang) -> Value {
-    let one = |l: &Link| {
-        json!({
-            "href": l.href,
-            "title": l.title,
-            "type": "text/html",
-            "hreflang": [l.lang.code()],
-        })
+/// every link of every level and the default link. Written straight from
+/// the links (no intermediate JSON tree: resolvers are asked often).
+pub(super) fn linkset(
+    res: &Resolution,
+    links: &[Link],
+    anchor: &str,
+    lang: Lang,
+) -> serde_json::Result<Vec<u8>> {
+    let set = LinkSet {
+        linkset: [Context {
+            anchor,
+            description: &res.product.name,
+            default: best(links, LinkType::Pip, lang),
+            links,
+        }],
     };
-    let mut context = serde_json::Map::new();
-    context.insert("anchor".into(), json!(anchor));
-    context.insert("itemDescription".into(), json!(res.product.name));
-    if let Some(default) = best(links, LinkType::Pip, lang) {
-        context.insert(format!("{VOC}defaultLink"), json!([one(default)]));
-    }
-    for t in LinkType::ALL {
-        let of_type: Vec<Value> = links.iter().filter(|l| l.link_type == t).map(one).collect();
-        if !of_type.is_empty() {
-            context.insert(t.uri(), Value::Array(of_type));
+    serde_json::to_vec(&set)
+}
+
+#[derive(serde::Serialize)]
+struct LinkSet<'a> {
+    linkset: [Context<'a>; 1],
+}
+
+/// The link set's one context object.
+struct Context<'a> {
+    anchor: &'a str,
+    description: &'a str,
+    default: Option<&'a Link>,
+    links: &'a [Link],
+}
+
+impl Serialize for Context<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("anchor", self.anchor)?;
+        map.serialize_entry("itemDescription", self.description)?;
+        if let Some(default) = self.default {
+            map.serialize_entry(&format!("{VOC}defaultLink"), &[Target(default)])?;
         }
+        for t in LinkType::ALL {
+            let of_type: Vec<Target> = self
+                .links
+                .iter()
+                .filter(|l| l.link_type == t)
+                .map(Target)
+                .collect();
+            if !of_type.is_empty() {
+                map.serialize_entry(&t.uri(), &of_type)?;
+            }
+        }
+        map.end()
     }
-    json!({ "linkset": [Value::Object(context)] })
+}
+
+/// One link as a link set's target object.
+struct Target<'a>(&'a Link);
+
+impl Serialize for Target<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("href", &self.0.href)?;
+        map.serialize_entry("title", self.0.title)?;
+        map.serialize_entry("type", "text/html")?;
+        map.serialize_entry("hreflang", &[self.0.lang.code()])?;
+        map.end()
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use percent_encoding::percent_decode_str;
 use super::scan::{Lang, language};
 use super::{ApiError, AppState};
 use crate::domain::digital_link::DigitalLink;
-use crate::service::resolver::{self, Resolution};
+use crate::service::resolver::Resolution;
 
 mod links;
 pub(crate) mod page;
@@ -185,8 +185,7 @@ async fn answer(
         r.insert_header((header::ALLOW, "GET, HEAD, OPTIONS"));
         return Ok(r.finish());
     }
-    let ctx = state.ctx.clone();
-    let resolution: Resolution = web::block(move || resolver::resolve(ctx.store(), link)).await??;
+    let resolution: Resolution = state.resolver.resolve(link).await?;
     let base = state.ctx.base_url().trim_end_matches('/');
     let anchor = format!("{base}{}", resolution.link.path());
     let lang = language(req);
@@ -216,10 +215,11 @@ async fn answer(
         .insert_header((header::CACHE_CONTROL, "no-cache"));
     let media = wants_linkset(req);
     if link_type.as_deref() == Some("all") || (link_type.is_none() && media.is_some()) {
-        let body = links::linkset(&resolution, &all, &anchor, lang);
+        let body = links::linkset(&resolution, &all, &anchor, lang)
+            .map_err(|e| ApiError::Internal(format!("writing the link set: {e}")))?;
         r.status(StatusCode::OK)
             .content_type(media.unwrap_or("application/linkset+json"));
-        return Ok(r.body(body.to_string()));
+        return Ok(r.body(body));
     }
     let target = link_type
         .as_deref()

@@ -11,7 +11,7 @@ use askama::Template;
 use super::super::scan::{Lang, Strings, language};
 use super::super::{ApiError, AppState};
 use crate::domain::digital_link::DigitalLink;
-use crate::service::resolver::{self, Resolution};
+use crate::service::resolver::Resolution;
 
 /// The words of this page that the scan page does not have.
 struct Words {
@@ -152,8 +152,7 @@ pub(in crate::web) async fn product_page(
 ) -> Result<HttpResponse, ApiError> {
     let link = DigitalLink::parse_path(super::dl_path(&req, &state, "/product"))
         .map_err(|e| ApiError::Service(e.into()))?;
-    let ctx = state.ctx.clone();
-    let resolution = web::block(move || resolver::resolve(ctx.store(), link)).await??;
+    let resolution = state.resolver.resolve(link).await?;
     let html = view(&resolution, language(&req), &state.scan_prefix)
         .render()
         .map_err(|e| ApiError::Internal(format!("rendering the product page: {e}")))?;
