@@ -37,6 +37,10 @@ struct Raw {
     /// Proxies (addresses or networks) whose forwarding headers tem believes.
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    /// Whether anyone may query the public subset of the EPCIS events
+    /// (commissioning and recalls) at `/epcis/events`.
+    #[serde(default)]
+    epcis_public: bool,
 }
 
 /// `[scan]` in tem.toml: the repeat-scan rules and request limits.
@@ -100,6 +104,7 @@ impl Default for Raw {
             printers: Default::default(),
             scan: ScanSettings::default(),
             trusted_proxies: Vec::new(),
+            epcis_public: false,
         }
     }
 }
@@ -193,6 +198,8 @@ pub struct Config {
     pub scan: ScanSettings,
     /// Whose X-Forwarded-For and X-Forwarded-Proto to believe.
     pub proxies: crate::domain::network::TrustedProxies,
+    /// Whether `/epcis/events` answers anyone (the public subset).
+    pub epcis_public: bool,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -291,6 +298,7 @@ impl Config {
                 raw.scan.trust_proxy,
             )?,
             scan: raw.scan,
+            epcis_public: raw.epcis_public,
         })
     }
 

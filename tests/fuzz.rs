@@ -222,6 +222,38 @@ fn every_parser_of_untrusted_bytes_survives_arbitrary_input() {
             Ok(())
         },
     );
+    let params = prop::collection::vec(
+        (
+            prop_oneof![
+                Just("perPage"),
+                Just("nextPageToken"),
+                Just("GE_eventTime"),
+                Just("EQ_bizStep"),
+                Just("MATCH_epc"),
+                Just("EQ_tem:lot"),
+                Just("EQ_eventID"),
+                Just("eventType")
+            ],
+            text(60),
+        ),
+        0..6,
+    )
+    .prop_map(|pairs| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            q.append_pair(k, &v);
+        }
+        q.finish()
+    });
+    target(
+        "EPCIS query string",
+        prop_oneof![text(2000), params],
+        |s| 64 * 1024 + 16 * s.len(),
+        |s| {
+            let _ = tem::service::epcis_query::EventQuery::parse(s, "https://tem.example.vn");
+            Ok(())
+        },
+    );
     target(
         "short code, serial, serial list line",
         text(80),

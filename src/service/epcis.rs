@@ -22,11 +22,13 @@ use crate::domain::{BatchId, EventAction};
 
 use crate::store::{Event, StoreError};
 
-const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
+pub(super) const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
 const PAGE: u32 = 10_000;
 
 /// EPCIS action, CBV business step and disposition for a tem event.
-fn vocabulary(action: EventAction) -> (&'static str, &'static str, Option<&'static str>) {
+pub(super) fn vocabulary(
+    action: EventAction,
+) -> (&'static str, &'static str, Option<&'static str>) {
     match action {
         EventAction::Commission => ("ADD", "commissioning", Some("inactive")),
         // Printing the code onto a label is encoding it in a data carrier.
@@ -40,7 +42,7 @@ fn vocabulary(action: EventAction) -> (&'static str, &'static str, Option<&'stat
     }
 }
 
-fn io(e: std::io::Error) -> ServiceError {
+pub(super) fn io(e: std::io::Error) -> ServiceError {
     ServiceError::Store(StoreError::database(format!(
         "writing the EPCIS document: {e}"
     )))
@@ -78,7 +80,7 @@ pub fn write(
         if i > 0 {
             out.write_all(b",").map_err(io)?;
         }
-        write_event(store, e, base, &producer.province, out)?;
+        write_event(store, e, base, &producer.province, &b.lot_code, out)?;
     }
     let (sales, claims) = store.sales_and_claims(batch)?;
     let mut written = events.len();
@@ -138,8 +140,25 @@ fn write_event(
     e: &Event,
     base: &str,
     province: &str,
+    lot: &str,
     out: &mut dyn Write,
 ) -> ServiceResult<()> {
+    let fields = event_fields(e, base, province, lot);
+    let text = serde_json::to_string(&Value::Object(fields)).map_err(|e| io(e.into()))?;
+    write!(out, "{},\"epcList\":[", &text[..text.len() - 1]).map_err(io)?;
+    write_epcs(store, e, base, out)?;
+    out.write_all(b"]}").map_err(io)?;
+    Ok(())
+}
+
+/// An event's fields but its objects: what, when, why, and tem's details
+/// (`tem:`), as the export and the EPCIS query write them.
+pub(super) fn event_fields(
+    e: &Event,
+    base: &str,
+    province: &str,
+    lot: &str,
+) -> serde_json::Map<String, Value> {
     let (action, biz_step, disposition) = vocabulary(e.action);
     let mut fields = json!({
         "type": "ObjectEvent",
@@ -152,6 +171,8 @@ fn write_event(
         "tem:actor": e.actor,
         "tem:place": e.place.as_deref().unwrap_or(province),
         "tem:count": e.count,
+        "tem:batch": e.batch_id,
+        "tem:lot": lot,
     });
     let map = fields.as_object_mut().expect("an object");
     if let Some(d) = disposition {
@@ -163,18 +184,18 @@ fn write_event(
     if let Some(d) = &e.detail {
         map.insert("tem:detail".into(), d.clone());
     }
-    let text = serde_json::to_string(&Value::Object(map.clone())).map_err(|e| io(e.into()))?;
-    write!(out, "{},\"epcList\":[", &text[..text.len() - 1]).map_err(io)?;
-    // The stamps concerned: a listed print job, a range, or the whole batch.
-    let listed: Option<Vec<u32>> = e
-        .detail
-        .as_ref()
-        .and_then(|d| d.get("seqs"))
-        .and_then(|s| serde_json::from_value::<Vec<u32>>(s.clone()).ok())
-        .map(|mut l| {
-            l.sort_unstable();
-            l
-        });
+    std::mem::take(map)
+}
+
+/// The stamps an event concerns, as EPC URIs separated by commas: a listed
+/// print job, a range, or the whole batch, read a page at a time.
+pub(super) fn write_epcs(
+    store: &dyn crate::store::Store,
+    e: &Event,
+    base: &str,
+    out: &mut dyn Write,
+) -> ServiceResult<()> {
+    let listed = listed_stamps(e);
     let (first, last) = (e.first_seq.unwrap_or(1), e.last_seq.unwrap_or(u32::MAX));
     let mut next = first;
     let mut written = 0u64;
@@ -199,6 +220,17 @@ fn write_event(
             written += 1;
         }
     }
-    out.write_all(b"]}").map_err(io)?;
     Ok(())
+}
+
+/// The stamps a print job listed (sorted), when it did not print a range.
+pub(super) fn listed_stamps(e: &Event) -> Option<Vec<u32>> {
+    e.detail
+        .as_ref()
+        .and_then(|d| d.get("seqs"))
+        .and_then(|s| serde_json::from_value::<Vec<u32>>(s.clone()).ok())
+        .map(|mut l| {
+            l.sort_unstable();
+            l
+        })
 }

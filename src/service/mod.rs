@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod context;
 pub mod demo;
 pub mod epcis;
+pub mod epcis_query;
 pub mod inspection;
 pub mod issue;
 pub mod keys;

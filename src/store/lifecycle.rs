@@ -499,28 +499,7 @@ impl<B: Backend> LifecycleStore for B {
             if !batch_exists(c, batch)? {
                 return Err(not_found("batch", batch));
             }
-            c.query_map(EVENTS, args![batch.0], |r| {
-                let action: String = r.get(2)?;
-                Ok(crate::store::Event {
-                    id: r.get(0)?,
-                    at: ts(r, 1)?,
-                    action: EventAction::parse(&action)
-                        .ok_or_else(|| bad_value("event action", &action))?,
-                    batch_id: batch,
-                    first_seq: r.get(3)?,
-                    last_seq: r.get(4)?,
-                    count: r.get::<i64>(5)? as u64,
-                    actor: r.get(6)?,
-                    place: r.get(7)?,
-                    reason: r.get(8)?,
-                    detail: r
-                        .get::<Option<String>>(9)?
-                        .map(|d| {
-                            serde_json::from_str(&d).map_err(|_| bad_value("event detail", &d))
-                        })
-                        .transpose()?,
-                })
-            })
+            c.query_map(EVENTS, args![batch.0], |r| event_row(r, batch))
         })
     }
 }
@@ -605,5 +584,27 @@ fn recall_record(r: &super::conn::Row) -> StoreResult<RecallRecord> {
             .map(|l| timestamp(&l))
             .transpose()?,
         lift_reason: r.get(8)?,
+    })
+}
+
+/// An `events` row (columns id, at, action, first_seq, last_seq, count,
+/// actor, place, reason, detail) of `batch`.
+pub(super) fn event_row(r: &super::conn::Row, batch: BatchId) -> StoreResult<Event> {
+    let action: String = r.get(2)?;
+    Ok(Event {
+        id: r.get(0)?,
+        at: ts(r, 1)?,
+        action: EventAction::parse(&action).ok_or_else(|| bad_value("event action", &action))?,
+        batch_id: batch,
+        first_seq: r.get(3)?,
+        last_seq: r.get(4)?,
+        count: r.get::<i64>(5)? as u64,
+        actor: r.get(6)?,
+        place: r.get(7)?,
+        reason: r.get(8)?,
+        detail: r
+            .get::<Option<String>>(9)?
+            .map(|d| serde_json::from_str(&d).map_err(|_| bad_value("event detail", &d)))
+            .transpose()?,
     })
 }

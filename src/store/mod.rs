@@ -16,6 +16,7 @@ mod backend;
 pub mod backup;
 pub mod claims;
 mod conn;
+mod event_query;
 mod inspections;
 mod journal;
 mod lifecycle;
@@ -38,6 +39,7 @@ mod triage;
 pub use access::{AccessStore, NewToken, SessionRecord, TokenInfo};
 pub use audit::{AuditStore, BatchSnapshot};
 pub use claims::{ClaimAttempt, ClaimOutcome, ClaimStore};
+pub use event_query::{EventFilter, EventOf, EventQueryStore};
 pub use inspections::{InspectionScan, InspectionStore, NewInspection};
 pub use lifecycle::{
     Event, LifecycleStore, NewPrintJob, NewRecall, PrintJob, PrintedStamps, RecallNotice,
@@ -154,6 +156,7 @@ store_sum!(
     RegistryStore,
     StampStore,
     LifecycleStore,
+    EventQueryStore,
     ScanStore,
     TriageStore,
     AuditStore,
@@ -168,7 +171,8 @@ store_sum!(
 /// The aggregates' traits, for calling a `Store`'s methods.
 pub mod prelude {
     pub use super::{
-        AccessStore, AuditStore, ClaimStore, InspectionStore, LifecycleStore, MediaStore,
-        PreviewStore, RegistryStore, SaleStore, ScanStore, StampStore, Store, TriageStore,
+        AccessStore, AuditStore, ClaimStore, EventQueryStore, InspectionStore, LifecycleStore,
+        MediaStore, PreviewStore, RegistryStore, SaleStore, ScanStore, StampStore, Store,
+        TriageStore,
     };
 }

@@ -89,6 +89,8 @@ api! {
     "/stamps/sold/undo" { POST => super::sales::undo_sold, [Admin, Seller] }
     "/batches/{id}/report" { GET => batch_report, [Admin, Producer, Inspector] }
     "/batches/{id}/verification" { POST => verify_batch, [Admin, Inspector] }
+    "/epcis/events" { GET => super::epcis::events, [Admin, Producer, Inspector] }
+    "/epcis/events/{id}" { GET => super::epcis::event, [Admin, Producer, Inspector] }
     "/triage" { GET => list_triage, [Admin, Producer, Inspector] }
     "/audit/entries" { GET => super::audit::entries, [Admin, Inspector] }
     "/audit/heads" {

@@ -35,6 +35,8 @@ pub struct Settings {
     /// How often the audit log's tree head is signed when it grew; none:
     /// never (tests that count audit entries).
     pub audit_head_every: Option<Duration>,
+    /// Whether `/epcis/events` answers anyone (the public subset).
+    pub epcis_public: bool,
 }
 
 impl Settings {
@@ -48,6 +50,7 @@ impl Settings {
             proxies: config.proxies.clone(),
             workers: config.workers,
             audit_head_every: Some(config.audit_head_every),
+            epcis_public: config.epcis_public,
         }
     }
 }

@@ -55,6 +55,8 @@ codes! {
     ALERT_NOT_FOUND = "alert_not_found", NOT_FOUND;
     /// No such consumer report.
     REPORT_NOT_FOUND = "report_not_found", NOT_FOUND;
+    /// No such EPCIS event, or one the caller may not see.
+    EVENT_NOT_FOUND = "event_not_found", NOT_FOUND;
     /// No such route, or an object without a code of its own.
     NOT_FOUND = "not_found", NOT_FOUND;
     /// The change clashes with what exists (a lot code used twice, a state that forbids it).
@@ -87,6 +89,7 @@ pub fn not_found(what: &str) -> ErrorCode {
         "triage item" => TRIAGE_ITEM_NOT_FOUND,
         "alert" => ALERT_NOT_FOUND,
         "report" => REPORT_NOT_FOUND,
+        "event" => EVENT_NOT_FOUND,
         _ => NOT_FOUND,
     }
 }

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 pub mod client;
 mod dashboard;
+pub(crate) mod epcis;
 pub mod error;
 pub mod error_code;
 mod gs1;
@@ -16,6 +17,7 @@ pub mod public;
 mod sales;
 pub mod scan;
 mod sheets;
+mod stream;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub printers: std::collections::BTreeMap<String, crate::render::pdf::Calibration>,
     /// The scan pipeline.
     pub scanner: Arc<Scanner>,
+    /// Whether `/epcis/events` answers anyone (the public subset).
+    pub epcis_public: bool,
     /// The GS1 resolver, with what it last read of the registry.
     pub resolver: Arc<Resolver>,
     /// The per-network limit on verification.
@@ -77,6 +81,7 @@ impl AppState {
             printers: settings.printers.clone(),
             scanner,
             resolver,
+            epcis_public: settings.epcis_public,
             limiter,
             proxies: settings.proxies.clone(),
             page_parts: Default::default(),

@@ -26,6 +26,7 @@ use super::api::{self, RouteSpec};
         super::inspections::create, super::inspections::list, super::inspections::get, api::verify_batch,
         super::scan::verify_json, super::scan::share_location, super::scan::claim::claim,
         super::sales::mark_sold, super::sales::undo_sold,
+        super::epcis::events, super::epcis::event,
     ),
     components(schemas(crate::codes::KeySet, crate::web::error::ErrorBody)),
     modifiers(&BearerAuth, &Roles, &ErrorResponses),

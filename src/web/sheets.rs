@@ -18,6 +18,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Caller;
+use super::stream::ChannelWriter;
 use super::{ApiError, AppState};
 use crate::domain::{BatchId, DomainError};
 use crate::render::label::Lang;
@@ -201,22 +202,4 @@ fn stream_pdf(
         let item = rx.recv().await?;
         Some((item.map_err(actix_web::error::ErrorInternalServerError), rx))
     })
-}
-
-/// Hands written bytes to the response stream; fails once the client is gone.
-struct ChannelWriter(tokio::sync::mpsc::Sender<Result<Bytes, String>>);
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-            })?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -84,6 +84,9 @@ pub fn spawn_app_full(
         proxies: TrustedProxies::parse(&[], scan.trust_proxy).unwrap(),
         workers: Some(2),
         audit_head_every: None,
+        // Open here; `tem serve` keeps it closed unless configured (tested
+        // in api::epcis through the binary).
+        epcis_public: true,
     };
     // The same start as `tem serve`, on a port of its own (built outside
     // the runtime, as `tem serve` does: building reads the store).

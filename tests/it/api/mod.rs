@@ -9,6 +9,7 @@ mod claims;
 mod clients;
 mod dashboard;
 mod dashboard_roles;
+mod epcis;
 mod gs1;
 pub(crate) mod helpers;
 mod inspections;

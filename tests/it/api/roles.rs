@@ -117,6 +117,16 @@ fn every_route_answers_each_caller_as_its_roles_say() {
     let inspection = app.post("/api/v1/inspections", &inspection_body);
     assert_eq!(inspection.status, 201, "{}", inspection.body);
     let inspection_id = inspection.body["id"].as_i64().unwrap();
+    // The EPCIS event of A's stamps being issued.
+    let events = app.get("/api/v1/epcis/events?EQ_bizStep=commissioning");
+    let event_id =
+        events.body["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]["eventID"]
+            .as_str()
+            .expect("A's commissioning event")
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
 
     let mut tokens_by_who: BTreeMap<Who, Option<String>> = BTreeMap::new();
     tokens_by_who.insert(Who::Admin, Some(token(&app, Grant::admin())));
@@ -188,6 +198,7 @@ fn every_route_answers_each_caller_as_its_roles_say() {
             }
             "/producers/{id}" => path.replace("{id}", &a.to_string()),
             "/inspections/{id}" => format!("/inspections/{inspection_id}"),
+            "/epcis/events/{id}" => format!("/epcis/events/{event_id}"),
             "/triage/{kind}/{id}/resolve" => format!("/triage/report/{report_id}/resolve"),
             "/audit/proof/inclusion" => "/audit/proof/inclusion?seq=1&size=2".to_string(),
             "/audit/proof/consistency" => "/audit/proof/consistency?from=1&to=2".to_string(),
@@ -367,7 +378,10 @@ fn every_public_route_answers_anyone() {
             .path
             .replace("{base}", "")
             .replace("{code}", &code)
-            .replace("{tail:.*}", "08938505974194");
+            .replace("{tail:.*}", "08938505974194")
+            // The commissioning of the stamps: public (this server opens
+            // the EPCIS subset).
+            .replace("/epcis/events/{id}", "/epcis/events/1");
         let url = app.url(&path);
         let status = match (route.method, route.path) {
             ("GET", _) => agent.get(&url).call(),
