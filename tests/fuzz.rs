@@ -186,9 +186,17 @@ fn every_parser_of_untrusted_bytes_survives_arbitrary_input() {
         mutated(real.clone().into_bytes()).prop_map(|b| String::from_utf8_lossy(&b).into_owned())
     };
     let urls = (text(40), near()).prop_map(|(host, code)| format!("https://{host}/{code}?lang=vi"));
+    // Stamps in GS1 form, with any byte changed.
+    let gs1 = a_real_code().url_in(
+        "https://tem.example.vn",
+        &tem::codes::StampForm::Gs1 {
+            gtin: "08938505974194".into(),
+        },
+    );
+    let near_gs1 = mutated(gs1.into_bytes()).prop_map(|b| String::from_utf8_lossy(&b).into_owned());
     target(
         "stamp code",
-        prop_oneof![text(600), near(), urls],
+        prop_oneof![text(600), near(), urls, near_gs1],
         |s| 64 * 1024 + 4 * s.len(),
         |s| {
             if let Ok(code) = tem::codes::StampCode::parse(s) {

@@ -101,18 +101,28 @@ pub struct LayoutsArgs {
     /// Error-correction level of the code (L, M, Q, H), as `tem sheet --ec`.
     #[arg(long, default_value = "M")]
     ec: String,
+    /// For stamps issued in GS1 form (`tem issue --gs1`): a larger symbol.
+    #[arg(long)]
+    gs1: bool,
 }
 
 /// Modules across the symbol of a stamp URL at `ec` (every code has the same
 /// length, so any code gives the size of all).
-fn symbol_modules(base_url: &str, ec: qrcode::EcLevel) -> anyhow::Result<(u32, i16)> {
+fn symbol_modules(base_url: &str, ec: qrcode::EcLevel, gs1: bool) -> anyhow::Result<(u32, i16)> {
     let code = crate::codes::StampCode {
         kid_hint: [0; 2],
         serial: crate::domain::Serial(0),
         batch: BatchId(0),
         signature: [0; 64],
     };
-    let m = crate::render::qr::encode(base_url, &code, ec).map_err(|e| {
+    // Every GTIN is 14 digits in the URL: any one gives the size.
+    let form = match gs1 {
+        true => crate::codes::StampForm::Gs1 {
+            gtin: "00000000000000".into(),
+        },
+        false => crate::codes::StampForm::Tem,
+    };
+    let m = crate::render::qr::encode(base_url, &code, &form, ec).map_err(|e| {
         anyhow::anyhow!("the stamp URL does not fit a QR code at this level: {e:?}")
     })?;
     Ok((m.width as u32, m.version))
@@ -120,7 +130,7 @@ fn symbol_modules(base_url: &str, ec: qrcode::EcLevel) -> anyhow::Result<(u32, i
 
 pub fn layouts(config: &Config, args: LayoutsArgs) -> anyhow::Result<ExitCode> {
     let ec = sheet::parse_ec(&args.ec)?;
-    let (modules, version) = symbol_modules(&config.base_url, ec)?;
+    let (modules, version) = symbol_modules(&config.base_url, ec, args.gs1)?;
     let rows: Vec<serde_json::Value> = layout::builtins()
         .into_iter()
         .map(|l| {

@@ -26,6 +26,11 @@ pub struct IssueArgs {
     /// secret that catches copied stamps for certain.
     #[arg(long)]
     claim_codes: bool,
+    /// Print the stamps' URLs as GS1 Digital Link URIs with the product's
+    /// GTIN and the stamp's serial (`/01/{gtin}/21/{serial}?s=…`), so GS1
+    /// scanners read them too; the symbol is larger (version 8 instead of 6).
+    #[arg(long)]
+    gs1: bool,
     /// Also write the new stamps to this CSV file (serial, short_code, url…).
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
@@ -108,7 +113,8 @@ pub fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<ExitCode> {
     let mut csv = match args.csv.as_deref() {
         Some(path) => {
             let (file, out) = FileOut::create(path)?;
-            Some((file, PrintRows::new(out, &config.base_url)?))
+            let form = issue::stamp_form(store, &batch, args.gs1)?;
+            Some((file, PrintRows::new(out, &config.base_url, form)?))
         }
         None => None,
     };
@@ -129,6 +135,7 @@ pub fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<ExitCode> {
             batch: batch.id,
             count: u64::from(count),
             claim_codes: args.claim_codes,
+            gs1: args.gs1,
         },
         &super::cli_as(),
         &mut on_written,

@@ -10,6 +10,6 @@ pub mod list;
 pub mod photo;
 pub mod verify;
 
-pub use format::{CodeError, Kid, StampCode};
+pub use format::{CodeError, Kid, Segment, StampCode, StampForm};
 pub use keyring::{KeyError, KeyRing, KeySet, KeyStatus, Signer};
 pub use verify::{CodeCheck, CodeVerdict, Verifier};

@@ -10,7 +10,7 @@
 use qrcode::EcLevel;
 use qrcode::canvas::{Canvas, MaskPattern};
 
-use crate::codes::StampCode;
+use crate::codes::{StampCode, StampForm};
 
 /// A QR symbol: `width` × `width` modules, row-major, `true` = dark.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,15 +63,15 @@ const MASKS: [MaskPattern; 8] = [
     MaskPattern::Meadow,
 ];
 
-/// Encodes a stamp URL: a byte segment for `base_url/`, a numeric segment
-/// for the code, the smallest version that holds them at `ec`.
+/// Encodes a stamp URL in `form`: its segments (bytes for text, numeric for
+/// digits), the smallest version that holds them at `ec`.
 pub fn encode(
     base_url: &str,
     code: &StampCode,
+    form: &StampForm,
     ec: EcLevel,
 ) -> Result<Matrix, qrcode::types::QrError> {
-    let prefix = format!("{}/", base_url.trim_end_matches('/'));
-    let bits = crate::codes::format::qr_bits(prefix.as_bytes(), code.to_digits().as_bytes(), ec)?;
+    let bits = crate::codes::format::qr_bits(&code.segments(base_url, form), ec)?;
     let version = bits.version();
     let data = bits.into_bytes();
     let (data, ec_data) = qrcode::ec::construct_codewords(&data, version, ec)?;
@@ -288,7 +288,7 @@ mod tests {
                     "https://tem.example.vn",
                     "https://truyxuat.travinh.gov.vn/tem",
                 ] {
-                    let ours = encode(base, &code, ec).unwrap();
+                    let ours = encode(base, &code, &StampForm::Tem, ec).unwrap();
                     let theirs = crate::codes::format::qr_for(base, &code, ec).unwrap();
                     let theirs_dark: Vec<bool> = theirs
                         .to_colors()
@@ -309,7 +309,7 @@ mod tests {
     fn word_and_slice_scoring_agree() {
         let code = Signer::from_secret([9; 32]).sign(Serial(77), BatchId(5));
         for ec in [EcLevel::L, EcLevel::H] {
-            let m = encode("https://tem.example.vn", &code, ec).unwrap();
+            let m = encode("https://tem.example.vn", &code, &StampForm::Tem, ec).unwrap();
             for flip in 0..m.dark.len().min(200) {
                 let mut grid = m.dark.clone();
                 let at = flip * 7 % grid.len();
@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn runs_cover_exactly_the_dark_modules() {
         let code = Signer::from_secret([4; 32]).sign(Serial(1), BatchId(1));
-        let m = encode("https://tem.example.vn", &code, EcLevel::M).unwrap();
+        let m = encode("https://tem.example.vn", &code, &StampForm::Tem, EcLevel::M).unwrap();
         let mut grid = vec![false; m.width * m.width];
         for (y, x, len) in m.dark_runs() {
             for k in x..x + len {

@@ -297,7 +297,7 @@ impl<'a> Judge<'a> {
         // The registry vouches only for exactly the code it issued.
         if signature_ok
             && let Some(stamp) = self.store.stamp(code.serial)?
-            && stamp.is(&code, check.kid)
+            && stamp.is_text(text, &code, check.kid)
         {
             let (expiry, recalls) = match self.batches.get(&stamp.batch.0) {
                 Some(b) => b.clone(),

@@ -13,8 +13,9 @@ use rand::Rng;
 use tracing::instrument;
 
 use super::ServiceResult;
-use crate::codes::format::{qr_for, qr_version};
-use crate::codes::{KeyRing, Kid, Signer, StampCode};
+use crate::codes::format::gs1::gtin14;
+use crate::codes::format::qr_bits;
+use crate::codes::{KeyRing, Kid, Signer, StampCode, StampForm};
 use crate::domain::{Actor, BatchId, DomainError, Serial};
 use crate::store::{IssueReceipt, NewIssuance, StampFeed, Store};
 
@@ -34,6 +35,8 @@ pub struct IssueSummary {
     /// The QR version (at error-correction level M) of this batch's stamps
     /// under the configured base URL.
     pub qr_version: i16,
+    /// How the stamps' URLs are written.
+    pub form: StampForm,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -52,6 +55,9 @@ pub struct Order {
     /// Whether each stamp gets a claim code (`codes::claim`) for a
     /// scratch-off panel.
     pub claim_codes: bool,
+    /// Whether the stamps' URLs are GS1 Digital Link URIs with the
+    /// product's GTIN (`codes::format::gs1`); the product needs a GTIN.
+    pub gs1: bool,
 }
 
 impl Order {
@@ -61,6 +67,7 @@ impl Order {
             batch,
             count,
             claim_codes: false,
+            gs1: false,
         }
     }
 }
@@ -103,9 +110,11 @@ pub fn issue(
         batch,
         count,
         claim_codes,
+        gs1,
     } = order;
     let count = validate_count(count)?;
-    super::access::batch(store, &by.grant, batch)?;
+    let b = super::access::batch(store, &by.grant, batch)?;
+    let form = stamp_form(store, &b, gs1)?;
     let signer = keys.signer()?;
     if claim_codes {
         let _lock = KeyRing::lock(keys.dir())?;
@@ -136,6 +145,10 @@ pub fn issue(
             public_key: &signer.public_key(),
             count,
             claim_codes,
+            gs1_gtin: match &form {
+                StampForm::Gs1 { gtin } => Some(gtin.as_str()),
+                StampForm::Tem => None,
+            },
         };
         let result = store.issue_stamps(&new, &by.name, &mut feed);
         // Unblock and stop the signers whatever happened.
@@ -145,13 +158,16 @@ pub fn issue(
     })?;
 
     let example = signer.sign(Serial(0), batch);
-    let qr_version = qr_for(base_url, &example, qrcode::EcLevel::M)
-        .map(|q| qr_version(&q))
+    let qr_version = qr_bits(&example.segments(base_url, &form), qrcode::EcLevel::M)
+        .map(|b| match b.version() {
+            qrcode::Version::Normal(v) | qrcode::Version::Micro(v) => v,
+        })
         .unwrap_or(0);
     let summary = IssueSummary {
         receipt,
         kid: signer.kid(),
         qr_version,
+        form,
         elapsed: started.elapsed(),
     };
     tracing::info!(
@@ -161,6 +177,30 @@ pub fn issue(
         "stamps issued"
     );
     Ok(summary)
+}
+
+/// The form of a batch's new stamps: tem's own, or the GS1 form with its
+/// product's GTIN (14 digits; 400 if the product has none).
+pub fn stamp_form(
+    store: &dyn Store,
+    batch: &crate::domain::Batch,
+    gs1: bool,
+) -> ServiceResult<StampForm> {
+    if !gs1 {
+        return Ok(StampForm::Tem);
+    }
+    let product = super::registry::product(store, batch.product_id)?;
+    let gtin = product
+        .gtin
+        .as_ref()
+        .and_then(|g| gtin14(g.as_str()))
+        .ok_or_else(|| {
+            DomainError::new(
+                "gs1",
+                "GS1-form stamps need the product's GTIN: add it to the product, or issue tem's own form",
+            )
+        })?;
+    Ok(StampForm::Gs1 { gtin })
 }
 
 fn fresh(signer: &Signer, batch: BatchId, rng: &mut impl Rng) -> StampCode {

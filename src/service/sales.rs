@@ -127,7 +127,7 @@ impl<'a> Resolver<'a> {
                     return Ok(Err(SaleLine::refused(code, serial, "not-genuine")));
                 };
                 match self.store.stamp(parsed.serial)? {
-                    Some(s) if s.is(&parsed, check.kid) => s,
+                    Some(s) if s.is_text(code, &parsed, check.kid) => s,
                     _ => return Ok(Err(SaleLine::refused(code, serial, "not-registered"))),
                 }
             }

@@ -197,8 +197,8 @@ impl Prepared {
 
     /// One stamp's label contents.
     fn placed(&self, s: &StoredStamp) -> Result<Placed, String> {
-        let matrix =
-            qr::encode(&self.base_url, &s.code(), self.request.ec).map_err(|e| e.to_string())?;
+        let matrix = qr::encode(&self.base_url, &s.code(), &s.form, self.request.ec)
+            .map_err(|e| e.to_string())?;
         Ok(Placed {
             matrix,
             short_code: s.serial.short_code().to_string(),
@@ -383,9 +383,24 @@ fn design_for(
     producer: &Producer,
     stamps: &[StoredStamp],
 ) -> ServiceResult<(Design, Option<ClaimPanel>)> {
-    // Every code of a batch has the same length, so one symbol gives the size.
-    let sample = qr::encode(base_url, &stamps[0].code(), request.ec)
-        .map_err(|e| DomainError::new("base_url", format!("does not fit a QR code: {e}")))?;
+    // Every code of a form has the same length, so one symbol per form in
+    // the job gives the size: the largest is the one that must fit.
+    let mut sample: Option<qr::Matrix> = None;
+    for s in stamps {
+        if sample.is_some() && !matches!(s.form, crate::codes::StampForm::Gs1 { .. }) {
+            continue;
+        }
+        let m = qr::encode(base_url, &s.code(), &s.form, request.ec)
+            .map_err(|e| DomainError::new("base_url", format!("does not fit a QR code: {e}")))?;
+        let gs1 = matches!(s.form, crate::codes::StampForm::Gs1 { .. });
+        if sample.as_ref().is_none_or(|p| m.width > p.width) {
+            sample = Some(m);
+        }
+        if gs1 {
+            break;
+        }
+    }
+    let sample = sample.ok_or_else(|| DomainError::new("stamps", "no stamps to print"))?;
     let content = Content {
         product: product.name.clone(),
         producer: producer.name.clone(),
@@ -709,7 +724,7 @@ pub fn write_csv<W: Write>(p: &Prepared, out: W) -> std::io::Result<W> {
             s.seq.to_string(),
             s.serial.to_string(),
             s.serial.short_code().to_string(),
-            s.code().url(&p.base_url),
+            s.url(&p.base_url),
         ];
         if claims {
             row.push(p.claim_code(s).unwrap_or_default());

@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use super::{ServiceResult, access, internal};
-use crate::codes::{Kid, StampCode};
+use crate::codes::{Kid, StampCode, StampForm};
 use crate::domain::{Batch, BatchId, Grant};
 use crate::store::{StoredStamp, prelude::*};
 
@@ -47,11 +47,12 @@ impl Columns {
 pub struct PrintRows<W: Write> {
     writer: csv::Writer<W>,
     base_url: String,
+    form: StampForm,
 }
 
 impl<W: Write> PrintRows<W> {
-    /// Starts the document (writes the header).
-    pub fn new(out: W, base_url: &str) -> ServiceResult<Self> {
+    /// Starts the document (writes the header); URLs in `form`.
+    pub fn new(out: W, base_url: &str, form: StampForm) -> ServiceResult<Self> {
         let mut writer = csv::Writer::from_writer(out);
         writer
             .write_record(Columns::Print.header())
@@ -59,6 +60,7 @@ impl<W: Write> PrintRows<W> {
         Ok(PrintRows {
             writer,
             base_url: base_url.to_string(),
+            form,
         })
     }
 
@@ -71,7 +73,7 @@ impl<W: Write> PrintRows<W> {
                 code.serial.to_string(),
                 code.serial.short_code().to_string(),
                 kid.to_string(),
-                code.url(&self.base_url),
+                code.url_in(&self.base_url, &self.form),
             ])
             .map_err(csv_error)
     }
@@ -154,7 +156,7 @@ fn print_row(s: &StoredStamp, base_url: &str) -> [String; 6] {
         code.serial.to_string(),
         code.serial.short_code().to_string(),
         s.kid.to_string(),
-        code.url(base_url),
+        s.url(base_url),
     ]
 }
 
@@ -176,7 +178,7 @@ fn status_row(
         s.state.as_str().to_string(),
         count.to_string(),
         first.map(|f| f.to_string()).unwrap_or_default(),
-        s.code().url(base_url),
+        s.url(base_url),
     ]
 }
 

@@ -502,6 +502,7 @@ mod tests {
                     signature: code.signature,
                     issued_at: jiff::Timestamp::UNIX_EPOCH,
                     claimable: false,
+                    form: crate::codes::StampForm::Tem,
                 }
             })
             .collect();

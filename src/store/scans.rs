@@ -42,6 +42,9 @@ pub struct NewScan {
     pub device: String,
     /// User-agent family, e.g. "Zalo/Android".
     pub agent: String,
+    /// The GTIN a URL in GS1 form named (14 digits); it must be the one
+    /// the stamp was issued with, or the registry does not vouch for it.
+    pub gtin: Option<String>,
 }
 
 /// What recording a scan found and decided.
@@ -408,6 +411,8 @@ struct Looked {
     claim_province: Option<String>,
     sold_at: Option<String>,
     sold_shop: Option<String>,
+    /// The GTIN its issuance printed in GS1 form, if it did.
+    gs1_gtin: Option<String>,
 }
 
 /// What the registry says about a scanned code.
@@ -437,7 +442,7 @@ struct Matched {
 /// `FOR UPDATE OF s` on PostgreSQL, so scans of one stamp through several
 /// nodes count one after the other.
 const SCAN_LOOKUP: &str = "SELECT s.batch_id, s.seq, s.state, s.scan_count, s.first_scan_at, s.recent_scans, b.expiry_date,
-        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at, c.claimed_at, i.claim_codes, c.device, c.province, sa.sold_at, sa.shop
+        s.signature, k.kid, i.created_at, r.reason, r.notice, r.created_at, c.claimed_at, i.claim_codes, c.device, c.province, sa.sold_at, sa.shop, i.gs1_gtin
  FROM stamps s JOIN batches b ON b.id = s.batch_id
       LEFT JOIN claims c ON c.serial = s.serial LEFT JOIN sales sa ON sa.serial = s.serial
       JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id
@@ -494,6 +499,7 @@ fn look_up(tx: &dyn Conn, sql: &str, code: Option<&StampCode>) -> StoreResult<Op
             claim_province: r.get(16)?,
             sold_at: r.get(17)?,
             sold_shop: r.get(18)?,
+            gs1_gtin: r.get(19)?,
         })
     })
 }
@@ -503,7 +509,14 @@ fn look_up(tx: &dyn Conn, sql: &str, code: Option<&StampCode>) -> StoreResult<Op
 /// signature holds but which differs from the row (another batch, key or
 /// signature) was signed outside issuance, or the row was altered: it is
 /// not registered, and inspectors get an alert.
-fn match_registry(check: &CodeCheck, looked: Option<Looked>) -> StoreResult<Matched> {
+///
+/// A URL in GS1 form also names a GTIN, which the signature does not
+/// cover: it must be the GTIN the stamp was issued with.
+fn match_registry(
+    check: &CodeCheck,
+    gtin: Option<&str>,
+    looked: Option<Looked>,
+) -> StoreResult<Matched> {
     use subtle::ConstantTimeEq;
     let signature_ok = matches!(
         check.verdict,
@@ -515,7 +528,8 @@ fn match_registry(check: &CodeCheck, looked: Option<Looked>) -> StoreResult<Matc
     let same = signature_ok
         && l.found.0 == code.batch.0
         && check.kid.is_some_and(|k| k.to_string() == l.kid)
-        && bool::from(l.signature.as_slice().ct_eq(&code.signature[..]));
+        && bool::from(l.signature.as_slice().ct_eq(&code.signature[..]))
+        && gtin.is_none_or(|g| l.gs1_gtin.as_deref() == Some(g));
     Ok(if same {
         Matched {
             issued_at: Some(timestamp(&l.issued_at)?),
@@ -572,7 +586,7 @@ fn record_one(
 ) -> StoreResult<ScanOutcome> {
     let check = &scan.check;
     let looked = look_up(tx, lookup, check.code.as_ref())?;
-    let mut matched = match_registry(check, looked)?;
+    let mut matched = match_registry(check, scan.gtin.as_deref(), looked)?;
     let verdict = scan_rules::judge(check.signature(), registered(&matched)?.as_ref(), today);
     if verdict == scan_rules::Verdict::RevokedKey {
         // Signed by the revoked key after it stopped signing: not an

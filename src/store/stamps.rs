@@ -8,7 +8,7 @@ use super::lookups::counts;
 use super::lookups::{batch_exists, move_counts};
 use super::rows::{bad_value, not_found, timestamp, ts};
 use super::{StoreError, StoreResult};
-use crate::codes::{Kid, StampCode};
+use crate::codes::{Kid, StampCode, StampForm};
 use crate::domain::{BatchId, EventAction, Serial, StampCounts, StampState};
 
 // The SQL of this file, named, so that rustfmt formats the code around it.
@@ -17,8 +17,8 @@ const INSERT_SIGNING_KEY: &str =
 const SIGNING_KEY_ID: &str = "SELECT id FROM signing_keys WHERE kid = ?1";
 const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM stamps WHERE batch_id = ?1";
 const INSERT_ISSUANCE: &str =
-    "INSERT INTO issuances (uuid, batch_id, key_id, first_seq, count, created_at, claim_codes)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "INSERT INTO issuances (uuid, batch_id, key_id, first_seq, count, created_at, claim_codes, gs1_gtin)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 const STAMP_SCANS: &str = "SELECT seq, scan_count, first_scan_at FROM stamps WHERE batch_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3";
 const SEQS_IN_RANGE: &str = "SELECT seq FROM stamps WHERE batch_id = ?1 AND seq BETWEEN ?2 AND ?3";
 
@@ -72,6 +72,8 @@ pub struct StoredStamp {
     pub issued_at: jiff::Timestamp,
     /// Whether its issuance gave it a claim code (printed under a scratch panel).
     pub claimable: bool,
+    /// How its URL is printed (its issuance chose).
+    pub form: StampForm,
 }
 
 impl StoredStamp {
@@ -83,6 +85,22 @@ impl StoredStamp {
             batch: self.batch,
             signature: self.signature,
         }
+    }
+
+    /// The URL printed on the stamp, in the form its issuance chose.
+    pub fn url(&self, base_url: &str) -> String {
+        self.code().url_in(base_url, &self.form)
+    }
+
+    /// Whether the scanned `text` (read as `code`) is exactly this stamp as
+    /// issued: `is`, and for a URL in GS1 form the GTIN it was issued with
+    /// (a label the signature does not cover).
+    pub fn is_text(&self, text: &str, code: &StampCode, kid: Option<Kid>) -> bool {
+        let label_ok = match crate::codes::format::gs1::parse(text) {
+            Some(Ok((_, gtin))) => self.form == StampForm::Gs1 { gtin },
+            _ => true,
+        };
+        label_ok && self.is(code, kid)
     }
 
     /// Whether `code` is exactly this stamp as issued (the signature
@@ -110,6 +128,8 @@ pub struct NewIssuance<'a> {
     pub count: u32,
     /// Whether the stamps carry claim codes (`codes::claim`).
     pub claim_codes: bool,
+    /// The GTIN (14 digits) for stamps printed in GS1 form; `None`: tem's form.
+    pub gs1_gtin: Option<&'a str>,
 }
 
 /// Issued stamps: one transaction per issuance, then reads by batch, serial and state.
@@ -273,8 +293,7 @@ impl<B: Backend> StampStore for B {
     }
 }
 
-pub(super) const STAMP_COLUMNS: &str =
-    "s.serial, s.batch_id, s.seq, s.state, k.kid, s.signature, i.created_at, i.claim_codes";
+pub(super) const STAMP_COLUMNS: &str = "s.serial, s.batch_id, s.seq, s.state, k.kid, s.signature, i.created_at, i.claim_codes, i.gs1_gtin";
 
 pub(super) const STAMP_FROM: &str =
     "FROM stamps s JOIN issuances i ON i.id = s.issuance_id JOIN signing_keys k ON k.id = i.key_id";
@@ -295,6 +314,10 @@ pub(super) fn stamp_row(r: &Row) -> StoreResult<StoredStamp> {
             .map_err(|_| bad_value("signature", "(wrong length)"))?,
         issued_at: ts(r, 6)?,
         claimable: r.get::<i64>(7)? != 0,
+        form: match r.get::<Option<String>>(8)? {
+            None => StampForm::Tem,
+            Some(gtin) => StampForm::Gs1 { gtin },
+        },
     })
 }
 
@@ -323,7 +346,8 @@ fn open_issuance(tx: &dyn Conn, new: &NewIssuance<'_>) -> StoreResult<(uuid::Uui
         first_seq,
         count,
         now(),
-        claim_codes
+        claim_codes,
+        new.gs1_gtin
     ];
     let issuance_id = tx.insert(INSERT_ISSUANCE, row)?;
     Ok((issuance, issuance_id, first_seq))

@@ -295,6 +295,10 @@ pub(crate) struct IssueRequest {
     /// Give each stamp a claim code for a scratch-off panel (default no).
     #[serde(default)]
     pub claim_codes: bool,
+    /// Print the URLs as GS1 Digital Link URIs with the product's GTIN
+    /// (default no; the product needs a GTIN).
+    #[serde(default)]
+    pub gs1: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -309,6 +313,8 @@ pub(crate) struct IssueResponse {
     pub kid: String,
     /// QR version of these stamps at error-correction level M.
     pub qr_version: i16,
+    /// `tem` (the stamp URL is `{base}/{code}`) or `gs1` (a GS1 Digital Link URI).
+    pub form: &'static str,
 }
 
 #[utoipa::path(post, path = "/api/v1/batches/{id}/stamps", tag = "stamps", security(("bearer" = [])),
@@ -330,6 +336,7 @@ pub(crate) async fn issue_stamps(
                 batch: id,
                 count: body.count,
                 claim_codes: body.claim_codes,
+                gs1: body.gs1,
             },
             &caller,
         )
@@ -343,6 +350,10 @@ pub(crate) async fn issue_stamps(
         last_seq: summary.receipt.last_seq,
         kid: summary.kid.to_string(),
         qr_version: summary.qr_version,
+        form: match summary.form {
+            crate::codes::StampForm::Tem => "tem",
+            crate::codes::StampForm::Gs1 { .. } => "gs1",
+        },
     }))
 }
 
@@ -395,7 +406,7 @@ pub(crate) async fn list_stamps(
             short_code: s.serial.short_code().to_string(),
             state: s.state,
             kid: s.kid.to_string(),
-            url: s.code().url(&base),
+            url: s.url(&base),
         })
         .collect();
     Ok(HttpResponse::Ok().json(views))

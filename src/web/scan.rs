@@ -493,15 +493,30 @@ pub(crate) async fn scan_page(
         // Not a stamp: a compressed GS1 Digital Link URI, or no page.
         return super::gs1::compressed(&req, &state, &code).await;
     }
+    scan_answer(&req, &state, &code, &code, &code).await
+}
+
+/// The answer to a scan of `text` (a code, or a stamp URL in GS1 form):
+/// the preview for a robot, else the verdict page (or JSON). `again` is
+/// the path under `{base}/` that opens the same URL (the busy page's
+/// link), `forms` the code path the page's claim and report forms post to.
+pub(crate) async fn scan_answer(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    text: &str,
+    again: &str,
+    forms: &str,
+) -> Result<HttpResponse, ApiError> {
+    let (req, state) = (req.clone(), state.clone());
     if let Some(family) = crate::domain::robots::robot_family(&client(&req, &state).user_agent) {
-        return preview::respond(&req, &state, &code, family).await;
+        return preview::respond(&req, &state, text, family).await;
     }
     let lang = language(&req);
-    let result = match run_scan(&req, &state, &code).await {
+    let result = match run_scan(&req, &state, text).await {
         Ok(result) => result,
         // A person gets a page to try again from; a program its JSON error.
         Err(e) if !wants_json(&req) => {
-            return busy::page(&e, lang, &state.scan_prefix, &code).ok_or(e);
+            return busy::page(&e, lang, &state.scan_prefix, again).ok_or(e);
         }
         Err(e) => return Err(e),
     };
@@ -510,7 +525,7 @@ pub(crate) async fn scan_page(
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(to_json(&result, lang)));
     }
-    let html = page(&result, lang, &state, &code)?;
+    let html = page(&result, lang, &state, forms)?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -1863,3 +1863,72 @@ fn issuing_with_claim_codes_makes_the_claim_key_once_for_its_owner() {
         .unwrap();
     assert_eq!(claim_issuances, 2);
 }
+
+/// `tem issue --gs1`: the CSV's URLs are GS1 Digital Link URIs with the
+/// product's GTIN, which `tem verify` verifies offline; a product without a
+/// GTIN is refused with a message, and nothing is issued.
+#[test]
+fn stamps_issued_in_gs1_form_verify_offline_and_need_a_gtin() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let batch = env.batches()[0]["id"].as_u64().unwrap().to_string();
+    let err = env.fails(&["issue", "--batch", &batch, "--count", "1", "--gs1"], 2);
+    assert!(err.contains("GTIN"), "{err}");
+    let out = env.ok(&[
+        "product",
+        "add",
+        "--producer",
+        "1",
+        "--name",
+        "Mật ong bạc hà",
+        "--gtin",
+        "8938505974194",
+    ]);
+    let product = out
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())
+        .expect("the new product's id")
+        .to_string();
+    env.ok(&[
+        "batch",
+        "add",
+        "--product",
+        &product,
+        "--lot",
+        "MO-1",
+        "--production-date",
+        "2026-11-01",
+        "--shelf-life-days",
+        "365",
+        "--quantity",
+        "10",
+    ]);
+    let gs1_batch = env
+        .batches()
+        .iter()
+        .find(|b| b["lot_code"] == "MO-1")
+        .expect("the new batch")["id"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let csv = env.path("gs1.csv");
+    let out = env.ok(&[
+        "issue",
+        "--batch",
+        &gs1_batch,
+        "--count",
+        "2",
+        "--gs1",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(out.contains("QR version 8"), "{out}");
+    let (header, rows) = read_csv(&csv);
+    let url = &rows[0][header.iter().position(|h| h == "url").unwrap()];
+    assert!(
+        url.starts_with("https://tem.example.vn/01/08938505974194/21/") && url.contains("?s=1"),
+        "{url}"
+    );
+    let verdict = json_lines(&env.ok(&["verify", "--json", url]));
+    assert_eq!(verdict[0]["verdict"], "genuine", "{verdict:?}");
+}

@@ -99,6 +99,7 @@ fn issuance(batch: BatchId, public_key: &[u8; 32], count: u32) -> tem::store::Ne
         public_key,
         count,
         claim_codes: false,
+        gs1_gtin: None,
     }
 }
 
@@ -287,6 +288,7 @@ fn scan_checked(
                 network: Some("net".into()),
                 device: device.into(),
                 agent: "Zalo/Android".into(),
+                gtin: None,
             }],
             &RepeatRules::default(),
             at.to_zoned(jiff::tz::TimeZone::UTC).date(),
@@ -798,6 +800,7 @@ fn scans_count_judge_and_alert(s: &Subject) {
                 network: None,
                 device: "d".into(),
                 agent: "a".into(),
+                gtin: None,
             }],
             &rules,
             jiff::civil::date(2026, 11, 27),

@@ -9,6 +9,8 @@ use crate::store::{NewScan, ScanOutcome};
 /// yet checked.
 pub(super) struct Pending {
     pub parsed: Result<StampCode, CodeError>,
+    /// The GTIN a URL in GS1 form named.
+    pub gtin: Option<String>,
     pub at: jiff::Timestamp,
     pub network: Option<String>,
     pub device: String,

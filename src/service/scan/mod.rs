@@ -198,6 +198,7 @@ impl Scanner {
         let device = self.device_hash(client);
         let pending = Pending {
             parsed: parse(text),
+            gtin: gs1_gtin(text),
             at: jiff::Timestamp::now(),
             network,
             device,
@@ -316,6 +317,16 @@ fn parse(text: &str) -> Result<StampCode, CodeError> {
         return Err(CodeError::WrongLength(text.len()));
     }
     StampCode::parse(text)
+}
+
+/// The GTIN a stamp URL in GS1 form names (`None` for tem's own form).
+fn gs1_gtin(text: &str) -> Option<String> {
+    if text.len() > MAX_INPUT {
+        return None;
+    }
+    crate::codes::format::gs1::parse(text)?
+        .ok()
+        .map(|(_, gtin)| gtin)
 }
 
 /// The browser or app family and platform from a user-agent string; enough

@@ -84,6 +84,7 @@ pub(super) fn check(keys: &Keys, bad_share: &mut f64, jobs: Vec<Job>) -> Vec<Che
                     network: p.network,
                     device: p.device,
                     agent: p.agent,
+                    gtin: p.gtin,
                 },
                 reply: job.reply,
             }

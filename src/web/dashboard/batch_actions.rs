@@ -23,6 +23,8 @@ pub(crate) struct IssueForm {
     count: String,
     /// "on" when the claim-code box is ticked.
     claim_codes: Option<String>,
+    /// "on" when the GS1-form box is ticked.
+    gs1: Option<String>,
 }
 
 /// Runs a batch form's action; errors go back to the batch page next to
@@ -68,19 +70,21 @@ pub(crate) async fn issue(
     signed.check_csrf(&form.csrf)?;
     let (id, t, count) = (id.into_inner(), signed.frame.t, form.count.clone());
     let claim_codes = form.claim_codes.is_some();
+    let gs1 = form.gs1.is_some();
     batch_action(
         signed,
         state,
         id,
         "issue",
         vec![("count", count.clone())],
-        &["count"],
+        &["count", "gs1"],
         move |ctx, who| {
             let n = parse_number("count", &count, t)?;
             let order = issue::Order {
                 batch: BatchId(id),
                 count: u64::from(n),
                 claim_codes,
+                gs1,
             };
             let summary = issue::issue_for(ctx, order, who)?;
             Ok(u64::from(summary.receipt.count))

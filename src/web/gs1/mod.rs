@@ -114,6 +114,19 @@ struct Asked {
     compressed: Option<Vec<(String, String)>>,
 }
 
+/// A `GET` of a tem stamp's URL in GS1 form (`/01/{gtin}/21/{serial}`
+/// with the signature parameter): the URL under `{base}/`, to scan.
+/// `HEAD` and `OPTIONS` stay resolver answers (never a scan).
+fn stamp_in_gs1_form(req: &HttpRequest, path: &str) -> Option<String> {
+    let query = req.query_string();
+    let signed = query.split('&').any(|p| {
+        p.strip_prefix(crate::codes::format::gs1::PARAM)
+            .is_some_and(|v| v.starts_with('='))
+    });
+    (req.method() == Method::GET && signed && path.contains("/21/"))
+        .then(|| format!("{}?{query}", path.trim_start_matches('/')))
+}
+
 /// The answer with the CORS headers added, errors too (the JSON envelope).
 fn with_cors(answer: Result<HttpResponse, ApiError>) -> HttpResponse {
     let mut r = match answer {
@@ -131,6 +144,15 @@ fn with_cors(answer: Result<HttpResponse, ApiError>) -> HttpResponse {
 /// qualifiers are compressed, `/01/{gtin}/{compressed}`).
 pub(super) async fn resolve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let path = dl_path(&req, &state, "");
+    if let Some(stamp) = stamp_in_gs1_form(&req, path) {
+        // A tem stamp printed in GS1 form: scanned as the stamp it is.
+        let forms = crate::codes::StampCode::parse(&stamp)
+            .map(|c| c.to_digits())
+            .unwrap_or_else(|_| "0".into());
+        return super::scan::scan_answer(&req, &state, &stamp, &stamp, &forms)
+            .await
+            .unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
+    }
     let asked = match DigitalLink::parse_path(path) {
         Ok(link) => Ok(Asked {
             link,

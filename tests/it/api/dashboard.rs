@@ -254,6 +254,32 @@ fn every_form_needs_its_csrf_token_and_producers_stay_on_their_own_pages() {
     assert_eq!(r.status, 422);
     assert!(r.body.contains("id=\"issue-count-error\""), "{}", r.body);
     assert!(r.body.contains("value=\"năm\""), "{}", r.body);
+    // The GS1 form needs the product's GTIN: no box is offered, and one
+    // forced in is refused next to it, nothing issued.
+    assert!(!page.body.contains("id=\"issue-gs1\""));
+    let r = mine.post(
+        &format!("/app/batches/{batch}/issue"),
+        &[("csrf", &csrf), ("count", "1"), ("gs1", "on")],
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"issue-gs1-error\""), "{}", r.body);
+    let r = app.post(
+        "/api/v1/products",
+        &json!({"producer_id": a, "name": "Mật ong", "gtin": "8938505974194"}),
+    );
+    let with_gtin = app.create_batch(r.body["id"].as_i64().unwrap(), "A-GS1");
+    let page = mine.get(&format!("/app/batches/{with_gtin}"));
+    assert!(page.body.contains("id=\"issue-gs1\""), "{}", page.body);
+    let r = mine.post(
+        &format!("/app/batches/{with_gtin}/issue"),
+        &[("csrf", &csrf), ("count", "2"), ("gs1", "on")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let urls = app.get(&format!("/api/v1/batches/{with_gtin}/stamps")).body;
+    assert!(
+        urls.to_string().contains("/01/08938505974194/21/"),
+        "{urls}"
+    );
     let r = mine.post(
         &format!("/app/products/{product}/batches"),
         &[

@@ -450,7 +450,7 @@ fn link_sets_have_the_shape_of_gs1s_model() {
 
 /// Runs GS1's digital-link.js (`tests/gs1/toolkit.js`, installed by
 /// scripts/test into target/gs1-node) on `uris`; one answer each.
-fn gs1_toolkit(op: &str, uris: &[String]) -> Vec<String> {
+pub(super) fn gs1_toolkit(op: &str, uris: &[String]) -> Vec<String> {
     use std::io::Write;
     let root = env!("CARGO_MANIFEST_DIR");
     let modules = format!("{root}/target/gs1-node/node_modules");

@@ -11,6 +11,7 @@ mod dashboard;
 mod dashboard_roles;
 mod epcis;
 mod gs1;
+mod gs1_stamps;
 pub(crate) mod helpers;
 mod inspections;
 mod lifecycle;

@@ -20,6 +20,8 @@ use qrcode::{EcLevel, QrCode, Version};
 
 use crate::domain::{BatchId, Serial};
 
+pub mod gs1;
+
 /// The only format version so far; it is the code's first digit.
 pub const FORMAT_VERSION: u8 = 1;
 /// Domain separation: a signature over a stamp can never be mistaken for a
@@ -108,6 +110,44 @@ pub enum CodeError {
     /// Digits that are not a number a code can hold.
     #[error("the code's number is out of range")]
     OutOfRange,
+    /// A URL in GS1 form with a part that is not as the form says.
+    #[error("not a tem stamp in GS1 form: {0}")]
+    NotGs1(&'static str),
+}
+
+/// How a stamp's URL is written: tem's own form (`{base}/{189 digits}`) or
+/// the GS1 form (a Digital Link URI with the GTIN and serial, the rest of
+/// the code in a parameter; `codes::format::gs1`). Same code, same signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StampForm {
+    /// `{base}/{code}`: the smallest symbol.
+    Tem,
+    /// `{base}/01/{gtin}/21/{serial}?s=…`: GS1 scanners read GTIN and serial.
+    Gs1 {
+        /// The GTIN, 14 digits.
+        gtin: String,
+    },
+}
+
+/// A piece of a stamp URL and the QR mode it is written in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Text, in byte mode.
+    Bytes(String),
+    /// Digits, in numeric mode (3.33 bits a digit).
+    Numeric(String),
+}
+
+impl Segment {
+    /// The URL the segments spell.
+    pub fn join(segments: &[Segment]) -> String {
+        segments
+            .iter()
+            .map(|s| match s {
+                Segment::Bytes(t) | Segment::Numeric(t) => t.as_str(),
+            })
+            .collect()
+    }
 }
 
 /// The message a stamp's signature covers.
@@ -141,14 +181,34 @@ impl StampCode {
         out
     }
 
-    /// The full URL printed in the QR code.
+    /// The full URL printed in the QR code, in tem's own form.
     pub fn url(&self, base_url: &str) -> String {
         format!("{}/{}", base_url.trim_end_matches('/'), self.to_digits())
     }
 
+    /// The URL in `form`, as the segments of its QR symbol.
+    pub fn segments(&self, base_url: &str, form: &StampForm) -> Vec<Segment> {
+        match form {
+            StampForm::Tem => vec![
+                Segment::Bytes(format!("{}/", base_url.trim_end_matches('/'))),
+                Segment::Numeric(self.to_digits()),
+            ],
+            StampForm::Gs1 { gtin } => self.gs1_segments(base_url, gtin),
+        }
+    }
+
+    /// The URL in `form`.
+    pub fn url_in(&self, base_url: &str, form: &StampForm) -> String {
+        Segment::join(&self.segments(base_url, form))
+    }
+
     /// Parses a code from what a person or scanner gives: the bare code or a
-    /// whole URL, with surrounding whitespace, in any letter case.
+    /// whole URL, with surrounding whitespace, in any letter case; a URL in
+    /// GS1 form too (its GTIN is not part of the code: `gs1_form::parse`).
     pub fn parse(text: &str) -> Result<StampCode, CodeError> {
+        if let Some(gs1) = gs1::parse(text) {
+            return gs1.map(|(code, _)| code);
+        }
         let code = code_part(text);
         if code.is_empty() {
             return Err(CodeError::Empty);
@@ -230,8 +290,9 @@ pub fn normalise_base_url(raw: &str) -> Result<String, String> {
     Ok(format!("{scheme}://{}{path}", host.to_ascii_lowercase()))
 }
 
-/// Builds the QR symbol for a stamp URL with explicit segments: one byte
-/// segment for `base_url/` and one numeric segment for the code. The
+/// Builds the QR symbol for a stamp URL in tem's form with explicit
+/// segments: one byte segment for `base_url/` and one numeric segment for
+/// the code. The
 /// `qrcode` crate's own segmentation would put the whole lower-case URL in
 /// byte mode (about 1.5 versions larger). Picks the smallest version.
 pub fn qr_for(
@@ -239,27 +300,21 @@ pub fn qr_for(
     code: &StampCode,
     ec: EcLevel,
 ) -> Result<QrCode, qrcode::types::QrError> {
-    let prefix = format!("{}/", base_url.trim_end_matches('/'));
-    qr_segments(prefix.as_bytes(), code.to_digits().as_bytes(), ec)
+    QrCode::with_bits(qr_bits(&code.segments(base_url, &StampForm::Tem), ec)?, ec)
 }
 
-fn qr_segments(
-    prefix: &[u8],
-    digits: &[u8],
-    ec: EcLevel,
-) -> Result<QrCode, qrcode::types::QrError> {
-    QrCode::with_bits(qr_bits(prefix, digits, ec)?, ec)
-}
-
-/// The data bits of a stamp symbol: a byte segment, a numeric segment and
+/// The data bits of a stamp symbol: its segments, each in its mode, and
 /// the terminator, in the smallest version that holds them.
-pub fn qr_bits(prefix: &[u8], digits: &[u8], ec: EcLevel) -> Result<Bits, qrcode::types::QrError> {
+pub fn qr_bits(segments: &[Segment], ec: EcLevel) -> Result<Bits, qrcode::types::QrError> {
     let mut last = qrcode::types::QrError::DataTooLong;
     for v in 1..=40 {
         let mut bits = Bits::new(Version::Normal(v));
-        let pushed = bits
-            .push_byte_data(prefix)
-            .and_then(|()| bits.push_numeric_data(digits))
+        let pushed = segments
+            .iter()
+            .try_for_each(|s| match s {
+                Segment::Bytes(t) => bits.push_byte_data(t.as_bytes()),
+                Segment::Numeric(d) => bits.push_numeric_data(d.as_bytes()),
+            })
             .and_then(|()| bits.push_terminator(ec));
         match pushed {
             Ok(()) => return Ok(bits),
