@@ -84,27 +84,16 @@ pub fn write(
     }
     let (sales, claims) = store.sales_and_claims(batch)?;
     let mut written = events.len();
-    for (i, group) in sales
-        .chunk_by(|a, b| (a.sale.at, &a.sale.seller) == (b.sale.at, &b.sale.seller))
-        .enumerate()
-    {
+    for group in sales.chunk_by(|a, b| (a.sale.at, &a.sale.seller) == (b.sale.at, &b.sale.seller)) {
         let sale = &group[0].sale;
         let serials: Vec<String> = group.iter().map(|s| s.serial.to_string()).collect();
-        let fields = json!({
-            "eventTime": sale.at.to_string(), "eventID": format!("{base}/sale/{}/{}", batch.0, i + 1),
-            "action": "OBSERVE", "bizStep": "retail_selling", "disposition": "retail_sold",
-            "tem:action": "sold", "tem:actor": sale.seller, "tem:place": sale.shop, "tem:count": group.len(),
-        });
+        let fields = sale_fields(base, batch, &b.lot_code, sale, group.len() as u64);
         write_extra(out, written, fields, base, &serials)?;
         written += 1;
     }
     for c in &claims {
-        let fields = json!({
-            "eventTime": c.at.to_string(), "eventID": format!("{base}/claim/{}", c.serial),
-            "action": "DELETE", "bizStep": "decommissioning",
-            "tem:action": "claimed", "tem:actor": "buyer",
-            "tem:place": c.province.as_deref().unwrap_or(&producer.province), "tem:count": 1,
-        });
+        let place = c.province.as_deref().unwrap_or(&producer.province);
+        let fields = claim_fields(base, batch, &b.lot_code, c.serial, &c.at, place);
         write_extra(out, written, fields, base, &[c.serial.to_string()])?;
         written += 1;
     }
@@ -112,9 +101,54 @@ pub fn write(
     Ok(written)
 }
 
+/// A sale event's key in its ID (`{base}/sale/{batch}/{key}`): the first
+/// 8 bytes of SHA-256 over its time and seller, in hex. Stable: the same
+/// sale has the same ID in the export and in every query.
+pub(super) fn sale_key(at: &jiff::Timestamp, seller: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{at}|{seller}").as_bytes());
+    data_encoding::HEXLOWER.encode(&digest[..8])
+}
+
+/// A sale event's fields but its objects: one seller's request at a till.
+/// Its ID is stable (`sale_key`): the same in every export and query.
+pub(super) fn sale_fields(
+    base: &str,
+    batch: BatchId,
+    lot: &str,
+    sale: &crate::store::Sale,
+    count: u64,
+) -> Value {
+    let key = sale_key(&sale.at, &sale.seller);
+    json!({
+        "eventTime": sale.at.to_string(), "eventID": format!("{base}/sale/{}/{key}", batch.0),
+        "action": "OBSERVE", "bizStep": "retail_selling", "disposition": "retail_sold",
+        "tem:action": "sold", "tem:actor": sale.seller, "tem:place": sale.shop, "tem:count": count,
+        "tem:batch": batch, "tem:lot": lot,
+    })
+}
+
+/// A claim event's fields but its object: a buyer claimed a stamp, which
+/// decommissions it (as a medicine pack is when dispensed).
+pub(super) fn claim_fields(
+    base: &str,
+    batch: BatchId,
+    lot: &str,
+    serial: crate::domain::Serial,
+    at: &jiff::Timestamp,
+    place: &str,
+) -> Value {
+    json!({
+        "eventTime": at.to_string(), "eventID": format!("{base}/claim/{serial}"),
+        "action": "DELETE", "bizStep": "decommissioning",
+        "tem:action": "claimed", "tem:actor": "buyer", "tem:place": place, "tem:count": 1,
+        "tem:batch": batch, "tem:lot": lot,
+    })
+}
+
 /// Writes one sale or claim event: `fields` (an object) as an
 /// `ObjectEvent` naming these stamps.
-fn write_extra(
+pub(super) fn write_extra(
     out: &mut dyn Write,
     index: usize,
     mut fields: Value,

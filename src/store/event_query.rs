@@ -6,7 +6,7 @@ use super::StoreResult;
 use super::backend::Backend;
 use super::conn::{Row, ToArg, Value};
 use super::lifecycle::{Event, event_row};
-use crate::domain::{BatchId, EventAction, ProducerId};
+use crate::domain::{BatchId, EventAction, ProducerId, Serial};
 
 /// Which events a query wants. `None` is "any"; an empty list matches
 /// nothing.
@@ -28,6 +28,12 @@ pub struct EventFilter {
     /// Only events that cover one of these stamps (batch, number in it);
     /// a print job's listed stamps are checked by the caller.
     pub stamps: Option<Vec<(BatchId, u32)>>,
+    /// The stamps' serials, for sales and claims (the same stamps as
+    /// `stamps`).
+    pub serials: Option<Vec<Serial>>,
+    /// Only sales of these batches (the batches of the sale events asked
+    /// for by ID).
+    pub sale_batches: Option<Vec<BatchId>>,
     /// Only events after this id (the page before ended there).
     pub after: i64,
     /// At most this many events.
@@ -78,66 +84,95 @@ impl<B: Backend> EventQueryStore for B {
     }
 }
 
-/// The statement and its values, numbered in order.
+/// A `WHERE` clause under construction: conditions and their values,
+/// numbered in order.
+pub(super) struct Clauses {
+    pub sql: String,
+    pub values: Vec<Value>,
+}
+
+impl Clauses {
+    pub fn new(select: &str) -> Clauses {
+        Clauses {
+            sql: format!("{select} WHERE 1 = 1"),
+            values: Vec::new(),
+        }
+    }
+
+    /// The next parameter's mark (`?n`) for `v`.
+    pub fn mark(&mut self, v: Value) -> String {
+        self.values.push(v);
+        format!("?{}", self.values.len())
+    }
+
+    /// `AND {column} IN (…)`.
+    pub fn list(&mut self, column: &str, items: impl IntoIterator<Item = Value>) {
+        let marks: Vec<String> = items.into_iter().map(|v| self.mark(v)).collect();
+        self.sql
+            .push_str(&format!(" AND {column} IN ({})", marks.join(", ")));
+    }
+
+    /// `AND {condition}` where `{}` in it stands for the mark of `v`.
+    pub fn and(&mut self, condition: &str, v: Value) {
+        let mark = self.mark(v);
+        self.sql
+            .push_str(&format!(" AND {}", condition.replace("{}", &mark)));
+    }
+
+    /// The filters every kind of event shares: producer, lot, time window
+    /// (on `at`, a text column of RFC 3339 times).
+    pub fn common(&mut self, f: &EventFilter, at: &str) {
+        if let Some(p) = &f.producers {
+            self.list("pr.id", p.iter().map(|p| Value::Int(p.0)));
+        }
+        if let Some(lots) = &f.lots {
+            self.list("b.lot_code", lots.iter().map(|l| Value::Text(l.clone())));
+        }
+        if let Some(since) = &f.since_second {
+            self.and(
+                &format!("substr({at}, 1, 19) >= {{}}"),
+                Value::Text(since.clone()),
+            );
+        }
+        if let Some(until) = &f.until_second {
+            self.and(
+                &format!("substr({at}, 1, 19) <= {{}}"),
+                Value::Text(until.clone()),
+            );
+        }
+    }
+
+    /// `ORDER BY {order} LIMIT n`, and the statement with its values.
+    pub fn finish(mut self, order: &str, limit: u32) -> (String, Vec<Value>) {
+        let mark = self.mark(Value::Int(i64::from(limit)));
+        self.sql
+            .push_str(&format!(" ORDER BY {order} LIMIT {mark}"));
+        (self.sql, self.values)
+    }
+}
+
+/// The statement and its values.
 fn statement(f: &EventFilter) -> (String, Vec<Value>) {
-    let mut values = vec![Value::Int(f.after)];
-    let mut sql = format!("{SELECT} WHERE e.id > ?1");
-    let mut list = |sql: &mut String, column: &str, items: Vec<Value>| {
-        let marks: Vec<String> = items
-            .into_iter()
-            .map(|v| {
-                values.push(v);
-                format!("?{}", values.len())
-            })
-            .collect();
-        sql.push_str(&format!(" AND {column} IN ({})", marks.join(", ")));
-    };
+    let mut q = Clauses::new(SELECT);
+    q.and("e.id > {}", Value::Int(f.after));
     let actions = f.actions.iter().map(|a| Value::Text(a.as_str().into()));
-    list(&mut sql, "e.action", actions.collect());
-    if let Some(p) = &f.producers {
-        list(
-            &mut sql,
-            "pr.id",
-            p.iter().map(|p| Value::Int(p.0)).collect(),
-        );
-    }
-    if let Some(lots) = &f.lots {
-        list(
-            &mut sql,
-            "b.lot_code",
-            lots.iter().map(|l| Value::Text(l.clone())).collect(),
-        );
-    }
+    q.list("e.action", actions);
+    q.common(f, "e.at");
     if let Some(ids) = &f.ids {
-        list(
-            &mut sql,
-            "e.id",
-            ids.iter().map(|i| Value::Int(*i)).collect(),
-        );
-    }
-    if let Some(since) = &f.since_second {
-        values.push(Value::Text(since.clone()));
-        sql.push_str(&format!(" AND substr(e.at, 1, 19) >= ?{}", values.len()));
-    }
-    if let Some(until) = &f.until_second {
-        values.push(Value::Text(until.clone()));
-        sql.push_str(&format!(" AND substr(e.at, 1, 19) <= ?{}", values.len()));
+        q.list("e.id", ids.iter().map(|i| Value::Int(*i)));
     }
     if let Some(stamps) = &f.stamps {
         let mut any = Vec::new();
         for (batch, seq) in stamps {
-            values.push(Value::Int(i64::from(batch.0)));
-            values.push(Value::Int(i64::from(*seq)));
-            let (b, s) = (values.len() - 1, values.len());
+            let b = q.mark(Value::Int(i64::from(batch.0)));
+            let s = q.mark(Value::Int(i64::from(*seq)));
             any.push(format!(
-                "(e.batch_id = ?{b} AND (e.first_seq IS NULL OR ?{s} BETWEEN e.first_seq AND e.last_seq))"
+                "(e.batch_id = {b} AND (e.first_seq IS NULL OR {s} BETWEEN e.first_seq AND e.last_seq))"
             ));
         }
-        sql.push_str(&format!(" AND ({})", any.join(" OR ")));
+        q.sql.push_str(&format!(" AND ({})", any.join(" OR ")));
     }
-    values.push(Value::Int(i64::from(f.limit)));
-    sql.push_str(&format!(" ORDER BY e.id LIMIT ?{}", values.len()));
-    (sql, values)
+    q.finish("e.id", f.limit)
 }
 
 fn event_of(r: &Row) -> StoreResult<EventOf> {

@@ -34,6 +34,7 @@ mod scans;
 mod schema;
 mod sqlite;
 mod stamps;
+mod trade_events;
 mod triage;
 
 pub use access::{AccessStore, NewToken, SessionRecord, TokenInfo};
@@ -55,6 +56,7 @@ pub use scans::{
 };
 pub use sqlite::SqliteStore;
 pub use stamps::{IssueReceipt, NewIssuance, StampFeed, StampStore, StoredStamp};
+pub use trade_events::{ClaimEvent, SaleCursor, SaleEvent, TradeEventStore};
 pub use triage::{ConsumerReport, NewReport, Resolution, TriageItem, TriageStore};
 
 /// A failure's cause, kept so the log shows the whole chain.
@@ -157,6 +159,7 @@ store_sum!(
     StampStore,
     LifecycleStore,
     EventQueryStore,
+    TradeEventStore,
     ScanStore,
     TriageStore,
     AuditStore,
@@ -173,6 +176,6 @@ pub mod prelude {
     pub use super::{
         AccessStore, AuditStore, ClaimStore, EventQueryStore, InspectionStore, LifecycleStore,
         MediaStore, PreviewStore, RegistryStore, SaleStore, ScanStore, StampStore, Store,
-        TriageStore,
+        TradeEventStore, TriageStore,
     };
 }

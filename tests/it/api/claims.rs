@@ -11,7 +11,7 @@ use crate::api::helpers::{TestApp, spawn_app_full};
 
 /// An app with one batch of `count` stamps issued with claim codes, and one
 /// stamp issued without; returns it and the stamps' URLs (the plain one last).
-fn app_with_claim_stamps(count: u64) -> (TestApp, Vec<String>) {
+pub(super) fn app_with_claim_stamps(count: u64) -> (TestApp, Vec<String>) {
     let app = spawn_app_full(
         true,
         &ScanSettings {
@@ -49,7 +49,7 @@ fn app_with_claim_stamps(count: u64) -> (TestApp, Vec<String>) {
 }
 
 /// The claim code printed under the panel of the stamp at `url`.
-fn claim_code(app: &TestApp, url: &str) -> String {
+pub(super) fn claim_code(app: &TestApp, url: &str) -> String {
     let code = StampCode::parse(url).unwrap();
     let key = ClaimKey::open(&app.dir.path().join("keys"))
         .unwrap()
@@ -57,7 +57,7 @@ fn claim_code(app: &TestApp, url: &str) -> String {
     key.code(code.serial, code.batch).grouped()
 }
 
-fn claim(app: &TestApp, url: &str, typed: &str) -> (u16, Value) {
+pub(super) fn claim(app: &TestApp, url: &str, typed: &str) -> (u16, Value) {
     let r = app.post_with_token(
         "/api/v1/claims",
         &json!({"code": url, "claim_code": typed}),

@@ -66,7 +66,8 @@ fn admin(app: &TestApp, path: &str) -> Answer {
 }
 
 /// Producer A with a GTIN product and lot MO-2026/11: six stamps issued,
-/// 1–3 printed, 1–2 activated, 6 voided, the lot recalled (five events).
+/// 1–3 printed, 1–2 activated and sold at a till, 6 voided, the lot
+/// recalled (five lifecycle events and a sale).
 /// Returns the serials in order.
 fn history(app: &TestApp) -> Vec<String> {
     let producer = app.create_producer();
@@ -78,7 +79,7 @@ fn history(app: &TestApp) -> Vec<String> {
     let batch = app.create_batch(r.body["id"].as_i64().unwrap(), "MO-2026/11");
     let steps = [
         ("stamps", json!({"count": 6})),
-        ("activate", json!({})), // after printing, below
+        ("activate", json!({})), // after printing, below; then a sale
         ("void", json!({"from": 6, "count": 1, "reason": "in hỏng"})),
         (
             "recall",
@@ -94,6 +95,17 @@ fn history(app: &TestApp) -> Vec<String> {
                 &json!({"from": 1, "count": 2}),
             );
             assert!(r.status < 300, "{}", r.body);
+            let urls = app
+                .get(&format!("/api/v1/batches/{batch}/stamps?limit=2"))
+                .body;
+            let urls: Vec<&str> = urls
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["url"].as_str().unwrap())
+                .collect();
+            let r = app.post("/api/v1/stamps/sold", &json!({"codes": urls}));
+            assert_eq!(r.body[0]["result"], "sold", "{}", r.body);
             continue;
         }
         let r = app.post(&format!("/api/v1/batches/{batch}/{what}"), &body);
@@ -147,7 +159,7 @@ fn answers_are_epcis_query_documents_gs1s_schema_accepts() {
     assert_eq!(all.versions, (Some("2.0.0".into()), Some("2.0.0".into())));
     assert_eq!(
         all.steps(),
-        ["commission", "print", "activate", "void", "recall"]
+        ["commission", "print", "activate", "void", "recall", "sold"]
     );
     let one = all.events()[4]["eventID"].as_str().unwrap().to_string();
     let encoded: String =
@@ -193,13 +205,15 @@ fn filters_select_by_step_disposition_action_stamp_lot_time_and_id() {
         Vec::<String>::new()
     );
     assert_eq!(steps("eventType=AggregationEvent"), Vec::<String>::new());
-    assert_eq!(steps("eventType=ObjectEvent").len(), 5);
-    // Stamp 1 was printed and activated; stamp 5 only issued (and recalled
-    // with its lot); stamp 6 voided.
+    assert_eq!(steps("eventType=ObjectEvent").len(), 6);
+    assert_eq!(steps("EQ_bizStep=retail_selling"), ["sold"]);
+    assert_eq!(steps("EQ_disposition=retail_sold"), ["sold"]);
+    // Stamp 1 was printed, activated and sold; stamp 5 only issued (and
+    // recalled with its lot); stamp 6 voided.
     let stamp = |n: usize| format!("MATCH_epc={BASE}/stamp/{}", serials[n - 1]);
     assert_eq!(
         steps(&stamp(1)),
-        ["commission", "print", "activate", "recall"]
+        ["commission", "print", "activate", "recall", "sold"]
     );
     assert_eq!(steps(&stamp(5)), ["commission", "recall"]);
     assert_eq!(steps(&stamp(6)), ["commission", "void", "recall"]);
@@ -215,14 +229,14 @@ fn filters_select_by_step_disposition_action_stamp_lot_time_and_id() {
         steps("MATCH_epc=https%3A%2F%2Fother.example%2Fstamp%2F1").len(),
         0
     );
-    assert_eq!(steps("EQ_tem%3Alot=MO-2026%2F11").len(), 5);
+    assert_eq!(steps("EQ_tem%3Alot=MO-2026%2F11").len(), 6);
     assert_eq!(steps("EQ_tem:lot=OTHER").len(), 0);
     // Time: from the print event on, and before it.
     let all = admin(&app, "/api/v1/epcis/events").events();
     let print_time = all[1]["eventTime"].as_str().unwrap().replace('+', "%2B");
     assert_eq!(
         steps(&format!("GE_eventTime={print_time}")),
-        ["print", "activate", "void", "recall"]
+        ["print", "activate", "void", "recall", "sold"]
     );
     assert_eq!(steps(&format!("LT_eventTime={print_time}")), ["commission"]);
     let id = all[2]["eventID"].as_str().unwrap();
@@ -269,7 +283,7 @@ fn pages_follow_next_links_to_the_last() {
         [
             vec!["commission", "print"],
             vec!["activate", "void"],
-            vec!["recall"]
+            vec!["recall", "sold"]
         ]
     );
 }
@@ -296,8 +310,8 @@ fn callers_see_only_the_events_their_grant_sees() {
     let ben_tre = token(Grant::new(Role::Inspector, None, &["Bến Tre".into()]).unwrap());
     let tra_vinh = token(Grant::new(Role::Inspector, None, &["Trà Vinh".into()]).unwrap());
     let count = |t: &str| get(&app, "/api/v1/epcis/events", Some(t)).steps().len();
-    assert_eq!(count(&own), 5);
-    assert_eq!(count(&tra_vinh), 5);
+    assert_eq!(count(&own), 6);
+    assert_eq!(count(&tra_vinh), 6);
     assert_eq!(count(&b), 0);
     assert_eq!(count(&ben_tre), 0);
     let one = get(&app, "/api/v1/epcis/events/1", Some(&b));
@@ -403,4 +417,112 @@ fn the_public_subset_is_closed_unless_the_server_opens_it() {
         let _ = serve.wait();
         assert_eq!(got, status, "epcis_public = {open:?}");
     }
+}
+
+/// Sales at a till and buyers' claims are events too, with the same IDs as
+/// in the export; each can be asked for by its ID, and the public subset
+/// shows neither.
+#[test]
+fn sales_and_claims_are_queried_as_the_export_writes_them() {
+    let (app, urls) = super::claims::app_with_claim_stamps(3);
+    let printed = app.get("/api/v1/batches/1/sheet.csv?from=1&count=4");
+    assert_eq!(printed.status, 200, "{}", printed.body);
+    let r = app.post("/api/v1/stamps/sold", &json!({"codes": [urls[0], urls[1]]}));
+    assert_eq!(r.body[0]["result"], "sold", "{}", r.body);
+    let right = super::claims::claim_code(&app, &urls[0]);
+    let (status, body) = super::claims::claim(&app, &urls[0], &right);
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("claimed")),
+        "{body}"
+    );
+    let all = admin(&app, "/api/v1/epcis/events");
+    assert_eq!(epcis_validator(&all.body), "valid", "{}", all.body);
+    let events = all.events();
+    let sale = events
+        .iter()
+        .find(|e| e["tem:action"] == "sold")
+        .expect("the sale");
+    let claimed = events
+        .iter()
+        .find(|e| e["tem:action"] == "claimed")
+        .expect("the claim");
+    let serial = |u: &str| tem::codes::StampCode::parse(u).unwrap().serial.to_string();
+    assert_eq!(
+        sale["epcList"],
+        json!([
+            format!("{BASE}/stamp/{}", serial(&urls[0])),
+            format!("{BASE}/stamp/{}", serial(&urls[1]))
+        ])
+    );
+    assert_eq!(
+        (sale["bizStep"].as_str(), sale["disposition"].as_str()),
+        (Some("retail_selling"), Some("retail_sold"))
+    );
+    assert_eq!(
+        claimed["eventID"],
+        format!("{BASE}/claim/{}", serial(&urls[0]))
+    );
+    assert_eq!(claimed["bizStep"], "decommissioning");
+    // The export writes the same events under the same IDs.
+    let mut export = Vec::new();
+    tem::service::epcis::write(&*app.store, tem::domain::BatchId(1), BASE, &mut export).unwrap();
+    let export: Value = serde_json::from_slice(&export).unwrap();
+    let exported: Vec<&Value> = export["epcisBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    for e in [sale, claimed] {
+        assert!(
+            exported
+                .iter()
+                .any(|x| x["eventID"] == e["eventID"] && x["epcList"] == e["epcList"]),
+            "{e} is not in the export"
+        );
+    }
+    // Each by its ID, and through MATCH_epc.
+    for e in [sale, claimed] {
+        let id: String = percent_encoding::utf8_percent_encode(
+            e["eventID"].as_str().unwrap(),
+            percent_encoding::NON_ALPHANUMERIC,
+        )
+        .collect();
+        let one = admin(&app, &format!("/api/v1/epcis/events/{id}"));
+        assert_eq!(one.status, 200, "{}", one.body);
+        assert_eq!(one.events(), vec![e.clone()]);
+    }
+    let second = admin(
+        &app,
+        &format!(
+            "/api/v1/epcis/events?MATCH_epc={BASE}/stamp/{}",
+            serial(&urls[1])
+        ),
+    );
+    assert_eq!(second.steps(), ["commission", "print", "sold"]);
+    // One event a page, to the end, through all three kinds.
+    let mut path = "/api/v1/epcis/events?perPage=1".to_string();
+    let mut seen = Vec::new();
+    loop {
+        let a = admin(&app, &path);
+        seen.extend(a.steps());
+        let Some(link) = a.link else { break };
+        path = link
+            .trim_start_matches('<')
+            .split('>')
+            .next()
+            .unwrap()
+            .strip_prefix(BASE)
+            .unwrap()
+            .to_string();
+        assert!(seen.len() < 20, "pages never end");
+    }
+    assert_eq!(seen, all.steps());
+    // Not public.
+    let public = get(&app, "/epcis/events", None);
+    assert!(
+        public.steps().iter().all(|s| s == "commission"),
+        "{}",
+        public.body
+    );
 }

@@ -1,0 +1,112 @@
+//! A page as an EPCIS 2.0 query document (JSON-LD), written as it goes:
+//! each event as the export writes it, or, for the public subset, without
+//! who, why or the stamps' serials.
+
+use std::io::Write;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::select::{Item, Page};
+use crate::domain::digital_link::DigitalLink;
+use crate::service::ServiceResult;
+use crate::service::epcis::{
+    EPCIS_CONTEXT, claim_fields, event_fields, io, sale_fields, vocabulary, write_epcs, write_extra,
+};
+use crate::store::{EventOf, Sale, Store};
+
+/// Writes the page as an EPCIS 2.0 query document (JSON-LD).
+pub fn write(store: &dyn Store, base: &str, page: &Page, out: &mut dyn Write) -> ServiceResult<()> {
+    let head = json!({
+        "@context": [EPCIS_CONTEXT, { "tem": format!("{base}/ns/epcis#") }],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": Timestamp::now().to_string(),
+    });
+    let head = serde_json::to_string(&head).map_err(|e| io(e.into()))?;
+    write!(
+        out,
+        "{},\"epcisBody\":{{\"queryResults\":{{\"queryName\":\"SimpleEventQuery\",\"resultsBody\":{{\"eventList\":[",
+        &head[..head.len() - 1]
+    )
+    .map_err(io)?;
+    for (i, item) in page.items.iter().enumerate() {
+        match item {
+            Item::Life(r) => {
+                if i > 0 {
+                    out.write_all(b",").map_err(io)?;
+                }
+                if page.public {
+                    let fields = public_fields(r, base);
+                    serde_json::to_writer(&mut *out, &fields).map_err(|e| io(e.into()))?;
+                } else {
+                    let fields = event_fields(&r.event, base, &r.province, &r.lot_code);
+                    let text =
+                        serde_json::to_string(&Value::Object(fields)).map_err(|e| io(e.into()))?;
+                    write!(out, "{},\"epcList\":[", &text[..text.len() - 1]).map_err(io)?;
+                    write_epcs(store, &r.event, base, out)?;
+                    out.write_all(b"]}").map_err(io)?;
+                }
+            }
+            Item::Sale(s) => {
+                let sale = Sale {
+                    at: s.at,
+                    seller: s.seller.clone(),
+                    shop: s.shop.clone(),
+                };
+                let fields = sale_fields(base, s.batch, &s.lot_code, &sale, s.count);
+                let serials: Vec<String> = store
+                    .sale_serials(&s.cursor)?
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                write_extra(out, i, fields, base, &serials)?;
+            }
+            Item::Claim(c) => {
+                let fields = claim_fields(base, c.batch, &c.lot_code, c.serial, &c.at, &c.place);
+                write_extra(out, i, fields, base, &[c.serial.to_string()])?;
+            }
+        }
+    }
+    out.write_all(b"]}}}}\n").map_err(io)?;
+    Ok(())
+}
+
+/// An event as the public subset shows it: what, when and where, its lot
+/// and how many stamps; not who, not why, not the serials.
+fn public_fields(r: &EventOf, base: &str) -> Value {
+    let e = &r.event;
+    let (action, biz_step, disposition) = vocabulary(e.action);
+    let mut fields = json!({
+        "type": "ObjectEvent",
+        "eventTime": e.at.to_string(),
+        "eventTimeZoneOffset": "+07:00",
+        "eventID": format!("{base}/event/{}", e.id),
+        "action": action,
+        "bizStep": biz_step,
+        "quantityList": [{ "epcClass": lot_class(r, base), "quantity": e.count }],
+        "tem:action": e.action,
+        "tem:place": r.province,
+        "tem:count": e.count,
+        "tem:lot": r.lot_code,
+    });
+    let map = fields.as_object_mut().expect("an object");
+    if let Some(d) = disposition {
+        map.insert("disposition".into(), json!(d));
+    }
+    if let Some(notice) = e.detail.as_ref().and_then(|d| d.get("notice")) {
+        map.insert("tem:notice".into(), notice.clone());
+    }
+    fields
+}
+
+/// The lot as a class of objects: its Digital Link URI on this resolver
+/// when the product has a GTIN (and the lot code fits one), else tem's
+/// name for the batch.
+fn lot_class(r: &EventOf, base: &str) -> String {
+    r.gtin
+        .as_deref()
+        .and_then(|g| DigitalLink::new(g, Some(&r.lot_code), None).ok())
+        .map(|l| format!("{base}{}", l.path()))
+        .unwrap_or_else(|| format!("{base}/batch/{}", r.event.batch_id))
+}
