@@ -60,6 +60,8 @@ pub struct Resolution {
     pub recall: Option<RecallRecord>,
     /// Whether the URI's serial is a tem stamp of this product (and lot).
     pub stamp_known: bool,
+    /// That stamp's state as read just now (`Resolver::item` only).
+    pub stamp_state: Option<crate::domain::StampState>,
 }
 
 impl Resolution {
@@ -152,7 +154,27 @@ impl Resolver {
             batch,
             recall,
             stamp_known,
+            stamp_state: None,
         })
+    }
+
+    /// `resolve`, and for an item tem issued its stamp's state read fresh:
+    /// the page's answer to "is this identifier one of tem's, and in use?"
+    /// (a voided stamp must say so at once).
+    pub async fn item(&self, link: DigitalLink) -> ServiceResult<Resolution> {
+        let mut r = self.resolve(link).await?;
+        if let (true, Some(serial)) = (r.stamp_known, stamp_serial(&r.link)) {
+            let store = self.store.clone();
+            let stamp = blocking(move || {
+                Ok(match Serial::parse(&serial) {
+                    Some(s) => store.stamp(s)?,
+                    None => None,
+                })
+            })
+            .await?;
+            r.stamp_state = stamp.map(|s| s.state);
+        }
+        Ok(r)
     }
 
     /// Everything `link` needs, if all of it is cached.

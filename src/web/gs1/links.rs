@@ -23,15 +23,19 @@ pub(crate) enum LinkType {
     Traceability,
     /// The recall notice, only while a recall is in force.
     RecallStatus,
+    /// What tem says of an item's identifier: whether it issued that serial
+    /// for this product, and the stamp's state (only for serials it did).
+    VerificationService,
 }
 
 impl LinkType {
     /// Every type, in the order a link set lists them.
-    pub(super) const ALL: [LinkType; 4] = [
+    pub(super) const ALL: [LinkType; 5] = [
         LinkType::Pip,
         LinkType::CertificationInfo,
         LinkType::Traceability,
         LinkType::RecallStatus,
+        LinkType::VerificationService,
     ];
 
     fn name(self) -> &'static str {
@@ -40,6 +44,7 @@ impl LinkType {
             LinkType::CertificationInfo => "certificationInfo",
             LinkType::Traceability => "traceability",
             LinkType::RecallStatus => "recallStatus",
+            LinkType::VerificationService => "verificationService",
         }
     }
 
@@ -83,6 +88,8 @@ fn title(t: LinkType, level: &str, lang: Lang) -> &'static str {
         (LinkType::Traceability, _) => "Where this lot comes from: its stages",
         (LinkType::RecallStatus, _) if vi => "Thông báo thu hồi lô hàng",
         (LinkType::RecallStatus, _) => "Recall notice for this lot",
+        (LinkType::VerificationService, _) if vi => "Kiểm tra mã định danh với tem",
+        (LinkType::VerificationService, _) => "Check this identifier with tem",
     }
 }
 
@@ -107,6 +114,14 @@ pub(crate) fn all(res: &Resolution, base: &str) -> Vec<Link> {
     let gtin = DigitalLink::new(res.link.gtin(), None, None).ok();
     if res.link.serial().is_some() {
         add(LinkType::Pip, "serial", &res.link, "");
+        if res.stamp_known {
+            add(
+                LinkType::VerificationService,
+                "serial",
+                &res.link,
+                "#verification",
+            );
+        }
     }
     // The lot's links: the URI's lot, or the lot of the stamp its serial
     // names (when that lot code can be written in a Digital Link URI).

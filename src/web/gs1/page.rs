@@ -20,6 +20,11 @@ struct Words {
     lot_title: &'static str,
     lot_unknown: &'static str,
     no_stages: &'static str,
+    verification: &'static str,
+    issued_here: &'static str,
+    not_issued: &'static str,
+    state: &'static str,
+    states: [&'static str; 4],
 }
 
 const VI: Words = Words {
@@ -28,6 +33,16 @@ const VI: Words = Words {
     lot_title: "Lô hàng",
     lot_unknown: "Hệ thống chưa có lô hàng mang số lô này; dưới đây là thông tin sản phẩm.",
     no_stages: "Chưa ghi công đoạn nào cho lô này.",
+    verification: "Kiểm tra mã định danh",
+    issued_here: "tem đã phát hành số sê-ri này cho sản phẩm này. Số sê-ri không có chữ ký nên bản sao cũng trùng khớp: chỉ quét tem trên bao bì mới biết hàng thật.",
+    not_issued: "tem chưa từng phát hành số sê-ri này cho sản phẩm này.",
+    state: "Trạng thái tem",
+    states: [
+        "đã phát hành, chưa in",
+        "đã in",
+        "đã dán lên bao bì",
+        "đã hủy",
+    ],
 };
 
 const EN: Words = Words {
@@ -36,6 +51,11 @@ const EN: Words = Words {
     lot_title: "Lot",
     lot_unknown: "tem has no lot with this lot number; here is the product.",
     no_stages: "No stages have been recorded for this lot.",
+    verification: "Identifier check",
+    issued_here: "tem issued this serial for this product. A serial carries no signature, so a copy matches too: only scanning the stamp on the pack tells a genuine one.",
+    not_issued: "tem never issued this serial for this product.",
+    state: "Stamp state",
+    states: ["issued, not printed", "printed", "on a package", "voided"],
 };
 
 struct LotView {
@@ -69,6 +89,8 @@ struct ItemPage<'a> {
     ocop: Option<(u8, String, String)>,
     gtin: String,
     serial: Option<String>,
+    /// For an item: whether tem issued its serial, and the stamp's state.
+    issued: Option<Option<&'static str>>,
     lot: Option<LotView>,
     lot_asked: bool,
     producer_name: String,
@@ -114,6 +136,18 @@ fn view<'a>(res: &Resolution, lang: Lang, base: &'a str) -> ItemPage<'a> {
         }),
         gtin: res.link.gtin().to_string(),
         serial: res.link.serial().map(str::to_string),
+        issued: res.link.serial().map(|_| {
+            let g = if lang == Lang::Vi { &VI } else { &EN };
+            res.stamp_state.map(|s| {
+                use crate::domain::StampState;
+                g.states[match s {
+                    StampState::Issued => 0,
+                    StampState::Printed => 1,
+                    StampState::Activated => 2,
+                    StampState::Voided => 3,
+                }]
+            })
+        }),
         lot: res.batch.as_ref().map(|b| LotView {
             code: b.lot_code.clone(),
             produced: lang.date(b.production_date),
@@ -152,7 +186,7 @@ pub(in crate::web) async fn product_page(
 ) -> Result<HttpResponse, ApiError> {
     let link = DigitalLink::parse_path(super::dl_path(&req, &state, "/product"))
         .map_err(|e| ApiError::Service(e.into()))?;
-    let resolution = state.resolver.resolve(link).await?;
+    let resolution = state.resolver.item(link).await?;
     let html = view(&resolution, language(&req), &state.scan_prefix)
         .render()
         .map_err(|e| ApiError::Internal(format!("rendering the product page: {e}")))?;

@@ -368,7 +368,7 @@ fn the_recall_link_comes_and_goes_with_the_recall() {
 #[test]
 fn an_item_page_shows_the_lot_and_never_a_verdict() {
     let app = spawn_app();
-    let (_, serial) = registry(&app);
+    let (batch, serial) = registry(&app);
     let r = get(&app, &format!("/01/{GTIN}/21/{serial}"));
     assert_eq!(
         r.location(),
@@ -383,14 +383,47 @@ fn an_item_page_shows_the_lot_and_never_a_verdict() {
     );
     assert!(page.body.contains("MO-2026/11"), "the stamp's lot is shown");
     assert!(!page.body.contains("verdict ok"), "no genuine verdict");
-    // The stamp's lot's links come with the item's.
+    // The stamp's lot's links come with the item's, and a verification
+    // service: what tem says of the identifier (issued by it, and the
+    // stamp's state, read at once: a void shows on the next answer).
     let set = get(&app, &format!("/01/{GTIN}/21/{serial}?linkType=all")).json();
     assert!(set["linkset"][0][format!("{VOC}traceability")].is_array());
-    // An unknown serial: the product, and still no verdict.
+    assert_eq!(
+        set["linkset"][0][format!("{VOC}verificationService")][0]["href"],
+        format!("{BASE}/product/01/{GTIN}/21/{serial}#verification")
+    );
+    assert!(
+        page.body.contains("id=\"verification\"")
+            && page
+                .body
+                .contains("id=\"stamp-state\">đã phát hành, chưa in<"),
+        "{}",
+        page.body
+    );
+    let r = app.post(
+        &format!("/api/v1/batches/{batch}/void"),
+        &json!({"from": 1, "count": 1, "reason": "mất"}),
+    );
+    assert!(r.status < 300, "{}", r.body);
+    let page = get(&app, &format!("/product/01/{GTIN}/21/{serial}"));
+    assert!(
+        page.body.contains("id=\"stamp-state\">đã hủy<"),
+        "{}",
+        page.body
+    );
+    // An unknown serial: the product, no verdict, and tem says it never
+    // issued it; no verification service is offered.
     let page = get(&app, &format!("/product/01/{GTIN}/21/ABC"));
     assert_eq!(page.status, 200);
     assert!(page.body.contains("id=\"identifier-only\""));
+    assert!(page.body.contains("id=\"not-issued\""));
     assert!(!page.body.contains("MO-2026/11"));
+    let set = get(&app, &format!("/01/{GTIN}/21/ABC?linkType=all")).json();
+    assert!(
+        set["linkset"][0]
+            .get(format!("{VOC}verificationService"))
+            .is_none()
+    );
     // An unknown lot: the product's page says so.
     let page = get(&app, &format!("/product/01/{GTIN}/10/NOPE"));
     assert!(page.body.contains("id=\"lot-unknown\""));
