@@ -22,7 +22,7 @@ use crate::domain::{BatchId, EventAction};
 
 use crate::store::{Event, StoreError};
 
-pub(super) const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
+const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
 const PAGE: u32 = 10_000;
 
 /// EPCIS action, CBV business step and disposition for a tem event.
@@ -48,6 +48,30 @@ pub(super) fn io(e: std::io::Error) -> ServiceError {
     )))
 }
 
+/// Writes an EPCIS document's head (context, type, version, creation date
+/// and `extra`) and opens its body with `open` (`{"eventList":[`…): the
+/// events follow, then the closing brackets.
+pub(super) fn write_head(
+    out: &mut dyn Write,
+    base: &str,
+    doc_type: &str,
+    extra: Option<(&str, Value)>,
+    open: &str,
+) -> ServiceResult<()> {
+    let mut head = json!({
+        "@context": [EPCIS_CONTEXT, { "tem": format!("{base}/ns/epcis#") }],
+        "type": doc_type,
+        "schemaVersion": "2.0",
+        "creationDate": jiff::Timestamp::now().to_string(),
+    });
+    if let (Some((k, v)), Some(map)) = (extra, head.as_object_mut()) {
+        map.insert(k.to_string(), v);
+    }
+    let head = serde_json::to_string(&head).map_err(|e| io(e.into()))?;
+    // Everything but the closing brace, then the body.
+    write!(out, "{},\"epcisBody\":{open}", &head[..head.len() - 1]).map_err(io)
+}
+
 /// Writes the EPCIS document of `batch` to `out`; returns the number of events.
 #[tracing::instrument(skip_all)]
 pub fn write(
@@ -61,21 +85,14 @@ pub fn write(
     let producer = registry::producer(store, product.producer_id)?;
     let events = store.events(batch)?;
     let base = base_url.trim_end_matches('/');
-    let head = json!({
-        "@context": [EPCIS_CONTEXT, { "tem": format!("{base}/ns/epcis#") }],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": jiff::Timestamp::now().to_string(),
-        "tem:batch": { "id": b.id, "lot_code": b.lot_code, "product": product.name, "producer": producer.name, "province": producer.province },
-    });
-    let head = serde_json::to_string(&head).map_err(|e| io(e.into()))?;
-    // Everything but the closing brace, then the event list.
-    write!(
+    let batch_info = json!({ "id": b.id, "lot_code": b.lot_code, "product": product.name, "producer": producer.name, "province": producer.province });
+    write_head(
         out,
-        "{},\"epcisBody\":{{\"eventList\":[",
-        &head[..head.len() - 1]
-    )
-    .map_err(io)?;
+        base,
+        "EPCISDocument",
+        Some(("tem:batch", batch_info)),
+        "{\"eventList\":[",
+    )?;
     for (i, e) in events.iter().enumerate() {
         if i > 0 {
             out.write_all(b",").map_err(io)?;

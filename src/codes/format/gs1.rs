@@ -129,16 +129,8 @@ fn read(gtin: &str, serial: &str, param: &str) -> Result<(StampCode, String), Co
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::sample;
     use super::*;
-
-    fn sample() -> StampCode {
-        StampCode {
-            kid_hint: [0xab, 0xcd],
-            serial: Serial(0x0011_2233_4455_6677),
-            batch: BatchId(42),
-            signature: [0xff; 64],
-        }
-    }
 
     #[test]
     fn gs1_urls_round_trip_and_read_as_codes() {

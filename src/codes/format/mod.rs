@@ -335,7 +335,7 @@ pub fn qr_version(qr: &QrCode) -> i16 {
 mod tests {
     use super::*;
 
-    fn sample() -> StampCode {
+    pub(super) fn sample() -> StampCode {
         StampCode {
             kid_hint: [0xab, 0xcd],
             serial: Serial(0x0011_2233_4455_6677),

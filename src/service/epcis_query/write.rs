@@ -4,32 +4,25 @@
 
 use std::io::Write;
 
-use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::select::{Item, Page};
 use crate::domain::digital_link::DigitalLink;
 use crate::service::ServiceResult;
 use crate::service::epcis::{
-    EPCIS_CONTEXT, claim_fields, event_fields, io, sale_fields, vocabulary, write_epcs, write_extra,
+    claim_fields, event_fields, io, sale_fields, vocabulary, write_epcs, write_extra, write_head,
 };
 use crate::store::{EventOf, Sale, Store};
 
 /// Writes the page as an EPCIS 2.0 query document (JSON-LD).
 pub fn write(store: &dyn Store, base: &str, page: &Page, out: &mut dyn Write) -> ServiceResult<()> {
-    let head = json!({
-        "@context": [EPCIS_CONTEXT, { "tem": format!("{base}/ns/epcis#") }],
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "creationDate": Timestamp::now().to_string(),
-    });
-    let head = serde_json::to_string(&head).map_err(|e| io(e.into()))?;
-    write!(
+    write_head(
         out,
-        "{},\"epcisBody\":{{\"queryResults\":{{\"queryName\":\"SimpleEventQuery\",\"resultsBody\":{{\"eventList\":[",
-        &head[..head.len() - 1]
-    )
-    .map_err(io)?;
+        base,
+        "EPCISQueryDocument",
+        None,
+        "{\"queryResults\":{\"queryName\":\"SimpleEventQuery\",\"resultsBody\":{\"eventList\":[",
+    )?;
     for (i, item) in page.items.iter().enumerate() {
         match item {
             Item::Life(r) => {
