@@ -298,6 +298,18 @@ pub fn km((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
 mod tests {
     use super::*;
 
+    /// A printed stamp issued at second 1,000, nothing else on it.
+    fn printed_at_1000() -> Registered {
+        Registered {
+            state: StampState::Printed,
+            recalled: false,
+            expiry: None,
+            issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
+            claimed: false,
+            sold: false,
+        }
+    }
+
     fn scan(at: i64, device: &str) -> RecentScan {
         RecentScan {
             id: at,
@@ -318,14 +330,7 @@ mod tests {
     fn registry_decides_in_order() {
         let today = jiff::civil::date(2026, 1, 1);
         let genuine = Signature::Holds;
-        let printed = Registered {
-            state: StampState::Printed,
-            recalled: false,
-            expiry: None,
-            issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
-            claimed: false,
-            sold: false,
-        };
+        let printed = printed_at_1000();
         assert_eq!(judge(genuine, Some(&printed), today), Verdict::Genuine);
         assert_eq!(judge(genuine, None, today), Verdict::UnknownSerial);
         assert_eq!(
@@ -385,14 +390,7 @@ mod tests {
     #[test]
     fn a_revoked_key_vouches_only_for_what_tem_issued_before_it_ended() {
         let today = jiff::civil::date(2026, 1, 1);
-        let printed = Registered {
-            state: StampState::Printed,
-            recalled: false,
-            expiry: None,
-            issued_at: jiff::Timestamp::from_second(1_000).unwrap(),
-            claimed: false,
-            sold: false,
-        };
+        let printed = printed_at_1000();
         // Issued at 1,000, the key stopped signing at 2,000: still genuine.
         let revoked = revoked_until(Some(2_000));
         assert_eq!(judge(revoked, Some(&printed), today), Verdict::Genuine);

