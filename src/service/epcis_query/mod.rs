@@ -125,6 +125,8 @@ pub struct EventQuery {
     lots: Option<Vec<String>>,
     ids: Option<Ids>,
     per_page: u32,
+    /// Stamps one page may name (`select::PAGE_EPCS` unless set).
+    epc_budget: u64,
     after: select::Cursor,
     /// The parameters as given but `nextPageToken`, for the next page's link.
     passed_on: Vec<(String, String)>,
@@ -138,6 +140,7 @@ impl EventQuery {
             object_events: true,
             kinds: Kind::all(),
             per_page: PER_PAGE,
+            epc_budget: select::PAGE_EPCS,
             ..EventQuery::default()
         };
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -219,6 +222,13 @@ impl EventQuery {
         Ok(())
     }
 
+    /// The same query with pages ending once they name `n` stamps (at
+    /// least one event a page); `PAGE_EPCS` by default.
+    pub fn with_epc_budget(mut self, n: u64) -> EventQuery {
+        self.epc_budget = n;
+        self
+    }
+
     fn keep(&mut self, wanted: impl Fn(Kind) -> bool) {
         self.kinds.retain(|k| wanted(*k));
     }
@@ -232,6 +242,7 @@ impl EventQuery {
             ids: Some(Ids::read(&[event.to_string()], base)),
             // A sale's ID is found among its batch's sales: room for them.
             per_page: PER_PAGE_MAX,
+            epc_budget: select::PAGE_EPCS,
             ..EventQuery::default()
         }
     }

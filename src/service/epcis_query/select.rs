@@ -54,6 +54,17 @@ pub(super) enum Item {
     Claim(ClaimEvent),
 }
 
+impl Item {
+    /// How many stamps the event names (for the page's budget).
+    fn epcs(&self) -> u64 {
+        match self {
+            Item::Life(r) => r.event.count,
+            Item::Sale(s) => s.count,
+            Item::Claim(_) => 1,
+        }
+    }
+}
+
 /// One page of events.
 #[derive(Debug)]
 pub struct Page {
@@ -103,7 +114,7 @@ pub fn events(
         kinds.clear();
     }
     let mut filter = filter_for(store, base, audience, &query, &kinds)?;
-    let (mut items, next) = fill(store, &mut filter, &query, &kinds)?;
+    let (mut items, next) = fill(store, &mut filter, &query, &kinds, public)?;
     items.retain(|i| {
         let at = match i {
             Item::Life(r) => r.event.at,
@@ -164,6 +175,11 @@ fn filter_for(
     })
 }
 
+/// The most stamps one page names: past it the page ends early (an EPCIS
+/// server may answer fewer events than `perPage`), so that one request
+/// cannot stream a whole registry. A single larger event still fits.
+pub const PAGE_EPCS: u64 = 1_000_000;
+
 /// Reads the sections from the query's cursor on until the page is full;
 /// the page's events and where the next page starts, if anything is left.
 /// Each section is read one row further than the page has room for: that
@@ -173,25 +189,35 @@ fn fill(
     filter: &mut EventFilter,
     query: &EventQuery,
     kinds: &[Kind],
+    public: bool,
 ) -> ServiceResult<(Vec<Item>, Option<Cursor>)> {
-    let mut items = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
     let mut section = query.after.clone();
-    let mut taken = 0usize;
+    let (mut taken, mut epcs) = (0usize, 0u64);
     loop {
         let room = query.per_page as usize - taken;
         filter.limit = room as u32 + 1;
-        let (keys, kept) = read_section(store, filter, query, kinds, &section, room)?;
-        items.extend(kept);
-        if keys.len() > room {
-            // More than fits: the next page starts after the last row shown
-            // (or where this section starts, if none fitted).
-            let next = match room {
-                0 => section,
-                _ => keys[room - 1].clone(),
+        // Where the next page starts if this one ends before a row: after
+        // the last row read, or where this section starts.
+        let mut resume = section.clone();
+        for (n, (key, item)) in read_section(store, filter, query, kinds, &section)?
+            .into_iter()
+            .enumerate()
+        {
+            // The public subset names a quantity, not each stamp.
+            let weight = match &item {
+                Some(_) if public => 1,
+                Some(i) => i.epcs(),
+                None => 0,
             };
-            return Ok((items, Some(next)));
+            if n == room || (!items.is_empty() && epcs + weight > query.epc_budget) {
+                return Ok((items, Some(resume)));
+            }
+            epcs += weight;
+            items.extend(item);
+            resume = key;
+            taken += 1;
         }
-        taken += keys.len();
         section = match section {
             Cursor::Life(_) => Cursor::Sale((String::new(), 0, String::new())),
             Cursor::Sale(_) => Cursor::Claim(None),
@@ -200,58 +226,54 @@ fn fill(
     }
 }
 
-/// One section's rows after `section`: the cursor of each row read, and
-/// the events of the first `room` that the query keeps.
+/// One section's rows after `section`, in order: each row's cursor, and its
+/// event unless the query leaves it out.
 fn read_section(
     store: &dyn Store,
     filter: &mut EventFilter,
     query: &EventQuery,
     kinds: &[Kind],
     section: &Cursor,
-    room: usize,
-) -> ServiceResult<(Vec<Cursor>, Vec<Item>)> {
+) -> ServiceResult<Vec<(Cursor, Option<Item>)>> {
     Ok(match section {
         Cursor::Life(after) => {
             filter.after = *after;
-            let rows = store.query_events(filter)?;
             let stamps = filter.stamps.clone().unwrap_or_default();
-            let keys = rows.iter().map(|r| Cursor::Life(r.event.id)).collect();
-            let kept = rows
+            store
+                .query_events(filter)?
                 .into_iter()
-                .take(room)
-                .filter(|r| query.epcs.is_none() || covers_one(r, &stamps))
-                .map(Item::Life);
-            (keys, kept.collect())
+                .map(|r| {
+                    let key = Cursor::Life(r.event.id);
+                    let keep = query.epcs.is_none() || covers_one(&r, &stamps);
+                    (key, keep.then_some(Item::Life(r)))
+                })
+                .collect()
         }
         Cursor::Sale(after)
             if kinds.contains(&Kind::Sale)
                 && query.ids.as_ref().is_none_or(|i| !i.sales.is_empty()) =>
         {
-            let rows = store.query_sales(filter, after)?;
             let wanted = query.ids.as_ref().map(|i| &i.sales);
-            let keys = rows
-                .iter()
-                .map(|r| Cursor::Sale(r.cursor.clone()))
-                .collect();
-            let kept = rows
+            store
+                .query_sales(filter, after)?
                 .into_iter()
-                .take(room)
-                .filter(|r| {
-                    wanted.is_none_or(|w| w.contains(&(r.batch.0, sale_key(&r.at, &r.seller))))
+                .map(|r| {
+                    let key = Cursor::Sale(r.cursor.clone());
+                    let keep =
+                        wanted.is_none_or(|w| w.contains(&(r.batch.0, sale_key(&r.at, &r.seller))));
+                    (key, keep.then_some(Item::Sale(r)))
                 })
-                .map(Item::Sale);
-            (keys, kept.collect())
+                .collect()
         }
         Cursor::Claim(after) if kinds.contains(&Kind::Claim) => {
             let ids = query.ids.as_ref().map(|i| i.claims.as_slice());
-            let rows = store.query_claims(filter, ids, *after)?;
-            let keys = rows
-                .iter()
-                .map(|r| Cursor::Claim(Some(r.serial.0 as i64)))
-                .collect();
-            (keys, rows.into_iter().take(room).map(Item::Claim).collect())
+            store
+                .query_claims(filter, ids, *after)?
+                .into_iter()
+                .map(|r| (Cursor::Claim(Some(r.serial.0 as i64)), Some(Item::Claim(r))))
+                .collect()
         }
-        _ => (Vec::new(), Vec::new()),
+        _ => Vec::new(),
     })
 }
 

@@ -514,3 +514,41 @@ fn sales_and_claims_are_queried_as_the_export_writes_them() {
         public.body
     );
 }
+
+/// A page ends early once it names as many stamps as its budget allows
+/// (`PAGE_EPCS`, a million, in service; 8 here), never with no event at
+/// all, and the next page goes on from there: nothing lost or repeated.
+#[test]
+fn pages_end_early_past_their_stamp_budget_and_lose_nothing() {
+    use tem::service::epcis_query::{self, Audience, EventQuery};
+    let app = spawn_app();
+    history(&app);
+    let admin = Audience::Grant(Grant::admin());
+    let mut query = EventQuery::parse("", BASE).unwrap().with_epc_budget(8);
+    let mut pages = Vec::new();
+    loop {
+        let page = epcis_query::events(&*app.store, BASE, &admin, query).unwrap();
+        let mut out = Vec::new();
+        epcis_query::write(&*app.store, BASE, &page, &mut out).unwrap();
+        let doc: Value = serde_json::from_slice(&out).unwrap();
+        let answer = Answer {
+            status: 200,
+            link: None,
+            versions: (None, None),
+            body: doc,
+        };
+        pages.push(answer.steps());
+        let Some(next) = page.next_query() else { break };
+        query = EventQuery::parse(&next, BASE).unwrap().with_epc_budget(8);
+        assert!(pages.len() < 10, "pages never end");
+    }
+    // commission 6 stamps | print 3 + activate 2 + void 1 | recall 6 + sale 2
+    assert_eq!(
+        pages,
+        [
+            vec!["commission"],
+            vec!["print", "activate", "void"],
+            vec!["recall", "sold"]
+        ]
+    );
+}
