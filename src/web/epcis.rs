@@ -80,27 +80,34 @@ pub(super) async fn public_events(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    open(&state)?;
+    open(&req, &state).await?;
     page_of(req, state, Audience::Public).await
 }
 
 /// `GET /epcis/events/{eventID}`: one event of the public subset.
 pub(super) async fn public_event(
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    open(&state)?;
+    open(&req, &state).await?;
     one(state, Audience::Public, id.into_inner()).await
 }
 
-fn open(state: &AppState) -> Result<(), ApiError> {
-    if state.epcis_public {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(
+/// Whether anyone may ask: the subset is open, and the caller's network is
+/// within the per-network limit it shares with verification (anonymous
+/// requests that read the database count against one budget).
+async fn open(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    if !state.epcis_public {
+        return Err(ApiError::NotFound(
             "this server does not open its EPCIS events to anyone; ask with a token at /api/v1/epcis/events".into(),
-        ))
+        ));
     }
+    let ip = super::client::client_ip(req, &state.proxies);
+    if !state.limiter.allow(ip).await {
+        return Err(ApiError::TooManyRequests);
+    }
+    Ok(())
 }
 
 async fn page_of(

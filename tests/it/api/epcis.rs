@@ -552,3 +552,29 @@ fn pages_end_early_past_their_stamp_budget_and_lose_nothing() {
         ]
     );
 }
+
+/// Anonymous queries read the database: they count against the
+/// per-network limit verification uses, and past it answer 429.
+#[test]
+fn anonymous_queries_are_rate_limited_per_network() {
+    let app = super::helpers::spawn_app_full(
+        true,
+        &tem::config::ScanSettings {
+            rate_per_minute: 3,
+            ..tem::config::ScanSettings::default()
+        },
+        |_| {},
+    );
+    // Stay inside one minute window.
+    let second = jiff::Timestamp::now().as_second() % 60;
+    if second > 50 {
+        std::thread::sleep(std::time::Duration::from_secs((61 - second) as u64));
+    }
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| get(&app, "/epcis/events", None).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    // A token's queries are the caller's own, not limited per network.
+    let with_token = get(&app, "/api/v1/epcis/events", Some(super::helpers::TOKEN));
+    assert_eq!(with_token.status, 200);
+}
