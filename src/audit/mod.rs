@@ -3,6 +3,7 @@
 //! `merkle`, signing and checking in `service::audit` (docs/audit-log.md).
 
 pub mod merkle;
+pub mod tiles;
 
 use serde::Serialize;
 

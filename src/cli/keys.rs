@@ -81,6 +81,14 @@ pub fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                     "key set fingerprint: {} (inspectors pin it with `tem bundle trust`)",
                     ring.key_set().fingerprint()
                 );
+                if let Some(vkey) =
+                    crate::service::tlog::verifier_key(&ring.key_set(), &config.base_url)
+                {
+                    println!(
+                        "audit log verifier key: {vkey} (tlog clients check {}/log/checkpoint with it)",
+                        config.base_url
+                    );
+                }
             }
         }
         KeysCommand::Rotate => {

@@ -324,6 +324,16 @@ impl Signer {
         }
     }
 
+    /// Signs a signed note's text (c2sp.org/signed-note: the audit log's
+    /// checkpoints), as the spec has it: the text itself, no prefix. The
+    /// text must be what a note may hold (UTF-8, no control character but
+    /// newline, ending in one), which keeps it apart from everything else
+    /// this key signs: stamp messages hold 0x01, documents a 0x00.
+    pub fn sign_note(&self, text: &str) -> Option<[u8; 64]> {
+        let ok = text.ends_with('\n') && !text.chars().any(|c| c.is_control() && c != '\n');
+        ok.then(|| self.key.sign(text.as_bytes()).to_bytes())
+    }
+
     /// Signs arbitrary bytes under a domain prefix (bundles, reports).
     pub fn sign_document(&self, domain: &[u8], body: &[u8]) -> [u8; 64] {
         let mut message = Vec::with_capacity(domain.len() + 1 + body.len());

@@ -31,6 +31,7 @@ pub mod sheet;
 mod sheet_claims;
 pub mod sheet_preview;
 pub mod stamp_export;
+pub mod tlog;
 pub mod tokens;
 pub mod triage;
 pub mod verification;

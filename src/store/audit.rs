@@ -39,6 +39,9 @@ const AUDIT_NODES_MISSING: &str =
     "SELECT EXISTS (SELECT 1 FROM audit_log WHERE seq = 2), EXISTS (SELECT 1 FROM audit_nodes)";
 const DELETE_AUDIT_NODES: &str = "DELETE FROM audit_nodes";
 const AUDIT_LEAVES: &str = "SELECT leaf FROM audit_log ORDER BY seq";
+const AUDIT_LEAVES_FROM: &str = "SELECT leaf FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT ?2";
+const AUDIT_NODES_FROM: &str =
+    "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3";
 
 /// The append-only audit log and the tree over it.
 pub trait AuditStore {
@@ -77,6 +80,14 @@ pub trait AuditStore {
     fn audit_size(&self) -> StoreResult<u64>;
     /// The stored hash of a perfect subtree (level 0: an entry's leaf).
     fn audit_perfect(&self, level: u32, index: u64) -> StoreResult<crate::audit::merkle::Hash>;
+    /// The hashes of perfect subtrees `first..first+count` of `level`, in
+    /// order (level 0: the entries' leaves); fewer if the tree has fewer.
+    fn audit_perfect_range(
+        &self,
+        level: u32,
+        first: u64,
+        count: u64,
+    ) -> StoreResult<Vec<crate::audit::merkle::Hash>>;
     /// Every signed tree head, oldest first.
     fn audit_heads(&self) -> StoreResult<Vec<crate::audit::TreeHead>>;
     /// Stores a signed tree head.
@@ -169,6 +180,29 @@ impl<B: Backend> AuditStore for B {
 
     fn audit_perfect(&self, level: u32, idx: u64) -> StoreResult<merkle::Hash> {
         self.read(|c| perfect_on(c, level, idx))
+    }
+
+    fn audit_perfect_range(
+        &self,
+        level: u32,
+        first: u64,
+        count: u64,
+    ) -> StoreResult<Vec<merkle::Hash>> {
+        let (first, count) = (first.min(i64::MAX as u64) as i64, count.min(1 << 20) as i64);
+        let blobs: Vec<Vec<u8>> = self.read(|c| {
+            if level == 0 {
+                c.query_map(AUDIT_LEAVES_FROM, args![first + 1, count], |r| r.get(0))
+            } else {
+                c.query_map(AUDIT_NODES_FROM, args![level, first, count], |r| r.get(0))
+            }
+        })?;
+        blobs
+            .iter()
+            .map(|b| {
+                merkle::Hash::try_from(b.as_slice())
+                    .map_err(|_| bad_value("audit tree hash", "(wrong length)"))
+            })
+            .collect()
     }
 
     fn audit_heads(&self) -> StoreResult<Vec<crate::audit::TreeHead>> {

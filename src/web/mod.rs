@@ -18,6 +18,7 @@ mod sales;
 pub mod scan;
 mod sheets;
 mod stream;
+mod tlog;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -25,7 +26,6 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
-use crate::codes::KeySet;
 use crate::service::rate_limit::RateLimiter;
 use crate::service::resolver::Resolver;
 use crate::service::scan::Scanner;
@@ -233,10 +233,7 @@ async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 /// The public key set verifiers need. Read from the key directory on each
 /// request so that `tem keys rotate` takes effect without a restart.
 async fn key_set(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let ctx = state.ctx.clone();
-    let set: KeySet = web::block(move || ctx.key_set())
-        .await?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let set = call(&state, crate::service::tlog::published_keys).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
         .insert_header(("Access-Control-Allow-Origin", "*"))

@@ -43,6 +43,8 @@ public! {
     GET "/static/scan.js" => super::scan::js, "the scan page's location button";
     GET "/static/report.css" => super::scan::report_css, "the printable report's style";
     GET "/.well-known/gs1resolver" => super::gs1::description, "GS1 tools read what this resolver resolves";
+    GET "{base}/log/checkpoint" => super::tlog::checkpoint, "anyone checks the audit log: its signed checkpoint (C2SP tlog-tiles)";
+    GET "{base}/log/tile/{tail:.*}" => super::tlog::tile, "the audit log's tiles and entries, for the same checks";
     GET "/epcis/events" => super::epcis::public_events, "EPCIS clients read commissioning and recalls (only when the server opens them: epcis_public)";
     GET "/epcis/events/{id}" => super::epcis::public_event, "one event of that public subset";
     GET "{base}/01/{tail:.*}" => super::gs1::resolve, "GS1 Digital Link URIs: any shop's or app's scanner resolves a product, lot or item";

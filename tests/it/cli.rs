@@ -1685,6 +1685,10 @@ fn a_bundle_for_one_province_holds_only_its_batches() {
         .to_string();
     // Pinned with the fingerprint the service prints.
     let listed = env.ok(&["keys", "list"]);
+    assert!(
+        listed.contains("audit log verifier key: ") && listed.contains("/log+"),
+        "{listed}"
+    );
     let fingerprint = listed
         .split("key set fingerprint: ")
         .nth(1)

@@ -22,4 +22,5 @@ mod sales;
 mod scan;
 mod sheets;
 mod stamps;
+mod tlog;
 mod trust;

@@ -378,6 +378,7 @@ fn every_public_route_answers_anyone() {
             .path
             .replace("{base}", "")
             .replace("{code}", &code)
+            .replace("/log/tile/{tail:.*}", "/log/tile/0/000.p/1")
             .replace("{tail:.*}", "08938505974194")
             // The commissioning of the stamps: public (this server opens
             // the EPCIS subset).
