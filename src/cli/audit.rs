@@ -38,9 +38,36 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Watch a tem log from its public tiles alone (C2SP tlog-tiles): check
+    /// the signed checkpoint, every entry against its leaf, the root, and
+    /// that the log only grew since the last run (kept in --state). Exit 1
+    /// on any finding. Run it from cron, on a machine tem does not control.
+    Monitor {
+        /// The service, e.g. https://tem.travinh.gov.vn (its `/log/…`).
+        url: String,
+        /// Where the last checkpoint seen is kept between runs.
+        #[arg(long, value_name = "FILE", default_value = "tem-monitor.json")]
+        state: std::path::PathBuf,
+        /// The log's verifier key to trust (as `tem keys list` prints it);
+        /// default: the one in --state, or on the first run the one the
+        /// service publishes (trusted on first use, and pinned).
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(config: &Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    if let AuditCommand::Monitor {
+        url,
+        state,
+        key,
+        json,
+    } = &cmd
+    {
+        return super::monitor::run(url, state, key.as_deref(), *json);
+    }
     if let AuditCommand::Verify {
         remote: Some(url),
         token,
@@ -75,6 +102,13 @@ pub fn run(config: &Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             let kept = read_kept_heads(&kept_head)?;
             report(&audit::verify(store, &ring.key_set(), kept)?, json)
         }
+        // Answered above, before any database is opened.
+        AuditCommand::Monitor {
+            url,
+            state,
+            key,
+            json,
+        } => super::monitor::run(&url, &state, key.as_deref(), json),
     }
 }
 

@@ -8,6 +8,7 @@ mod bundle;
 mod inspect;
 mod keys;
 mod migrate;
+mod monitor;
 mod registry;
 mod serve;
 mod sheet;

@@ -32,6 +32,7 @@ mod sheet_claims;
 pub mod sheet_preview;
 pub mod stamp_export;
 pub mod tlog;
+pub mod tlog_monitor;
 pub mod tokens;
 pub mod triage;
 pub mod verification;

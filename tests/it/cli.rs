@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::Env;
 
@@ -1935,4 +1935,42 @@ fn stamps_issued_in_gs1_form_verify_offline_and_need_a_gtin() {
     );
     let verdict = json_lines(&env.ok(&["verify", "--json", url]));
     assert_eq!(verdict[0]["verdict"], "genuine", "{verdict:?}");
+}
+
+/// `tem audit monitor URL` against a running `tem serve`: trusts the log's
+/// key on first use and keeps what it saw; the next run checks the log
+/// only grew; a state file whose root the log no longer gives (as after a
+/// rewrite) is a finding with exit 1, and the state is left as it was.
+#[test]
+fn audit_monitor_watches_a_running_log_and_reports_a_rewrite() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let (mut serve, url) = crate::common::serve(env.cmd());
+    let state = env.path("monitor.json");
+    let state_arg = state.to_str().unwrap();
+    let first = env.run(&["audit", "monitor", &url, "--state", state_arg]);
+    let out = String::from_utf8_lossy(&first.stdout).to_string();
+    let err = String::from_utf8_lossy(&first.stderr).to_string();
+    assert!(first.status.success(), "{out}{err}");
+    assert!(
+        out.contains("entries checked against their leaves"),
+        "{out}"
+    );
+    assert!(err.contains("trusting the log's key on first use"), "{err}");
+    let second = env.ok(&["audit", "monitor", &url, "--state", state_arg]);
+    assert!(second.contains("grown from"), "{second}");
+    let mut seen: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    seen["root"] = json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    std::fs::write(&state, seen.to_string()).unwrap();
+    let bad = env.run(&["audit", "monitor", &url, "--state", state_arg]);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let out = String::from_utf8_lossy(&bad.stdout).to_string();
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FINDING") && out.contains("rewritten or forked"),
+        "{out}"
+    );
+    let kept: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(kept, seen, "a bad run leaves the state as it was");
 }

@@ -149,3 +149,72 @@ fn an_independent_tlog_client_checks_the_checkpoint_tiles_and_entries() {
         "a rewritten entry must not check"
     );
 }
+
+/// `tem audit monitor`'s check, from the public tiles alone: a sound log
+/// that grew passes; a fork (the tree of a size seen before now gives
+/// another root), a checkpoint not signed by the pinned key and an entry
+/// rewritten in the database are each reported.
+#[test]
+fn the_monitor_checks_the_log_from_its_tiles_and_catches_rewrites_and_forks() {
+    use tem::service::tlog_monitor;
+    let app = spawn_app();
+    let add = |n: usize| {
+        for i in 0..n {
+            let r = app.post(
+                "/api/v1/producers",
+                &json!({"kind": "household", "name": format!("Hộ {i}"), "commune": "Dân Thành", "province": "Trà Vinh"}),
+            );
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+    };
+    add(300);
+    let get = |path: &str| -> Result<Vec<u8>, String> {
+        match fetch(&app, path) {
+            (200, body) => Ok(body),
+            (status, _) => Err(format!("{path}: {status}")),
+        }
+    };
+    let (_, keys) = fetch(&app, "/.well-known/tem-keys.json");
+    let keys: Value = serde_json::from_slice(&keys).unwrap();
+    let vkey = keys["log_verifier_key"].as_str().unwrap().to_string();
+    let first = tlog_monitor::check(&get, &vkey, None).unwrap();
+    assert!(first.findings.is_empty(), "{:?}", first.findings);
+    assert!(first.now.size >= 300 && first.entries == first.now.size);
+    add(10);
+    let second = tlog_monitor::check(&get, &vkey, Some(&first.now)).unwrap();
+    assert!(second.findings.is_empty(), "{:?}", second.findings);
+    assert_eq!(second.before, Some(first.now.size));
+    assert!(second.now.size >= first.now.size + 10);
+    // A fork: what the monitor saw of that size had another root.
+    let mut forked = first.now.clone();
+    forked.root = data_encoding::BASE64.encode(&[7u8; 32]);
+    let r = tlog_monitor::check(&get, &vkey, Some(&forked)).unwrap();
+    assert!(
+        r.findings.iter().any(|f| f.contains("rewritten or forked")),
+        "{:?}",
+        r.findings
+    );
+    // Shrunk: the monitor saw more entries than the log has now.
+    let mut bigger = second.now.clone();
+    bigger.size += 1;
+    let r = tlog_monitor::check(&get, &vkey, Some(&bigger)).unwrap();
+    assert!(
+        r.findings.iter().any(|f| f.contains("shrank")),
+        "{:?}",
+        r.findings
+    );
+    // Another key than the pinned one.
+    let other = tem::audit::tiles::verifier_key("tem.example.vn/log", &[9u8; 32]);
+    let err = tlog_monitor::check(&get, &other, None).unwrap_err();
+    assert!(err.contains("not signed by the pinned key"), "{err}");
+    // An entry rewritten behind tem's back.
+    app.execute_sql("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2");
+    let r = tlog_monitor::check(&get, &vkey, Some(&second.now)).unwrap();
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.contains("entry 2 does not match")),
+        "{:?}",
+        r.findings
+    );
+}
