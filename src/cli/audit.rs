@@ -24,7 +24,10 @@ pub enum AuditCommand {
         /// unless --key-set is given).
         #[arg(long, value_name = "URL")]
         remote: Option<String>,
-        /// An admin or inspector token for --remote (or TEM_TOKEN).
+        /// An admin or inspector token for --remote (or TEM_TOKEN): every
+        /// entry and signed head through the API. Without one, --remote
+        /// checks the log from its public tiles (as `tem audit monitor`,
+        /// without keeping state).
         #[arg(long, env = "TEM_TOKEN", hide_env_values = true)]
         token: Option<String>,
         /// A key set file (tem-keys.json) to check head signatures with.
@@ -76,6 +79,10 @@ pub fn run(config: &Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         json,
     } = &cmd
     {
+        if token.is_none() && kept_head.is_empty() {
+            // No token: what anyone can check, from the public tiles.
+            return super::monitor::verify_from_tiles(url, key_set.as_deref(), *json);
+        }
         let kept = read_kept_heads(kept_head)?;
         let v = remote_verify(url, token.as_deref(), key_set.as_deref(), kept)?;
         return report(&v, *json);

@@ -11,10 +11,11 @@ use crate::service::tlog_monitor::{self, Seen};
 /// Largest response read: a full entry bundle of large entries.
 const MAX_BYTES: u64 = 64 << 20;
 
-pub fn run(url: &str, state: &Path, key: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+/// GETs of paths under `url`, each at most `MAX_BYTES`.
+fn fetcher(url: &str) -> impl Fn(&str) -> Result<Vec<u8>, String> {
     let base = url.trim_end_matches('/').to_string();
     let agent = ureq::Agent::new_with_defaults();
-    let fetch = move |path: &str| -> Result<Vec<u8>, String> {
+    move |path: &str| -> Result<Vec<u8>, String> {
         let mut resp = agent
             .get(format!("{base}{path}"))
             .call()
@@ -24,7 +25,68 @@ pub fn run(url: &str, state: &Path, key: Option<&str>, json: bool) -> anyhow::Re
             .limit(MAX_BYTES)
             .read_to_vec()
             .map_err(|e| format!("GET {base}{path}: {e}"))
+    }
+}
+
+/// `tem audit verify --remote URL` without a token: the log checked from
+/// its public tiles, under the log key of the key set (`--key-set`, or the
+/// service's own).
+pub fn verify_from_tiles(
+    url: &str,
+    key_set: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let fetch = fetcher(url);
+    let keys: crate::codes::KeySet = match key_set {
+        Some(path) => crate::codes::KeySet::read(path)?,
+        None => serde_json::from_slice(
+            &fetch("/.well-known/tem-keys.json").map_err(anyhow::Error::msg)?,
+        )
+        .context("the service's key set")?,
     };
+    // The note key's name is the log's origin, the checkpoint's first
+    // line (the URL asked may be a proxy's); the key itself is the key
+    // set's active one, which the signature must verify under.
+    let note = fetch("/log/checkpoint").map_err(anyhow::Error::msg)?;
+    let origin = String::from_utf8_lossy(&note)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let vkey = crate::service::tlog::verifier_key(
+        &keys,
+        &format!("https://{}", origin.trim_end_matches("/log")),
+    )
+    .context("the key set has no active key to check the log's checkpoint with")?;
+    let report = tlog_monitor::check(&fetch, &vkey, None).map_err(anyhow::Error::msg)?;
+    print(&report, json)
+}
+
+fn print(report: &tlog_monitor::Report, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        super::print_json(report)?;
+    } else {
+        let grew = match report.before {
+            Some(b) => format!(", grown from {b} consistently"),
+            None => String::new(),
+        };
+        println!(
+            "log {}: {} entries checked against their leaves, root {}{grew}",
+            report.now.origin, report.entries, report.now.root
+        );
+        for f in &report.findings {
+            println!("FINDING: {f}");
+        }
+    }
+    Ok(if report.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn run(url: &str, state: &Path, key: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let fetch = fetcher(url);
     let before: Option<Seen> = match std::fs::read(state) {
         Ok(bytes) => Some(
             serde_json::from_slice(&bytes)
@@ -59,24 +121,5 @@ pub fn run(url: &str, state: &Path, key: Option<&str>, json: bool) -> anyhow::Re
         std::fs::write(&tmp, serde_json::to_vec_pretty(&report.now)?)?;
         std::fs::rename(&tmp, state).with_context(|| format!("writing {}", state.display()))?;
     }
-    if json {
-        super::print_json(&report)?;
-    } else {
-        let grew = match report.before {
-            Some(b) => format!(", grown from {b} consistently"),
-            None => String::new(),
-        };
-        println!(
-            "log {}: {} entries checked against their leaves, root {}{grew}",
-            report.now.origin, report.entries, report.now.root
-        );
-        for f in &report.findings {
-            println!("FINDING: {f}");
-        }
-    }
-    Ok(if report.findings.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    print(&report, json)
 }

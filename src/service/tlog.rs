@@ -26,9 +26,15 @@ pub fn origin(base_url: &str) -> String {
 /// The log's verifier key (`name+id+key`): the active key of `set`;
 /// `None` without one.
 pub fn verifier_key(set: &KeySet, base_url: &str) -> Option<String> {
+    verifier_key_named(set, &origin(base_url))
+}
+
+/// The verifier key of `set`'s active key under the note key name `name`
+/// (a log's origin, as its checkpoint's first line says).
+pub fn verifier_key_named(set: &KeySet, name: &str) -> Option<String> {
     set.decoded()
         .find(|(_, _, status)| *status == KeyStatus::Active)
-        .map(|(_, key, _)| tiles::verifier_key(&origin(base_url), &key.to_bytes()))
+        .map(|(_, key, _)| tiles::verifier_key(name, &key.to_bytes()))
 }
 
 /// The public key set as `/.well-known/tem-keys.json` publishes it, with

@@ -957,12 +957,32 @@ fn audit_verify_checks_a_running_service_too() {
     };
     let ok = verify(token);
     let ok_out = String::from_utf8_lossy(&ok.stdout).into_owned();
+    // Without a token: from the public tiles, under the key set's key.
+    let from_tiles = || {
+        env.cmd()
+            .args(["audit", "verify", "--remote", &url])
+            .env_remove("TEM_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let tiles_ok = from_tiles();
+    assert_eq!(
+        tiles_ok.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&tiles_ok.stdout),
+        String::from_utf8_lossy(&tiles_ok.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&tiles_ok.stdout).contains("entries checked against their leaves")
+    );
     // Someone with database access edits history behind the service's back.
     rusqlite::Connection::open(env.path("tem.db"))
         .unwrap()
         .execute("UPDATE audit_log SET actor = 'nobody' WHERE seq = 2", [])
         .unwrap();
     let bad = verify(token);
+    let tiles_bad = from_tiles();
     let wrong_token = verify("not-a-token-at-all-0000000");
     let _ = serve.kill();
     let _ = serve.wait();
@@ -975,6 +995,12 @@ fn audit_verify_checks_a_running_service_too() {
         String::from_utf8_lossy(&bad.stdout)
     );
     assert!(String::from_utf8_lossy(&bad.stdout).contains("TAMPERED"));
+    assert_eq!(tiles_bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&tiles_bad.stdout).contains("FINDING: entry 2 does not match"),
+        "{}",
+        String::from_utf8_lossy(&tiles_bad.stdout)
+    );
     assert_eq!(wrong_token.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&wrong_token.stderr).contains("401"),
