@@ -69,6 +69,55 @@ pub fn checkpoint(ctx: &Context) -> ServiceResult<String> {
     ))
 }
 
+/// Full tiles and bundles, once read: they never change, so they are
+/// kept (up to `FULL_TILES_BYTES`) and answered without the database.
+pub struct TileCache {
+    store: std::sync::Arc<dyn Store>,
+    full: mini_moka::sync::Cache<String, bytes::Bytes>,
+}
+
+/// Bytes of full tiles kept in memory: 4,096 hash tiles, or fewer bundles.
+pub const FULL_TILES_BYTES: u64 = 32 << 20;
+
+impl std::fmt::Debug for TileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TileCache").finish_non_exhaustive()
+    }
+}
+
+impl TileCache {
+    /// An empty cache over `store`.
+    pub fn new(store: std::sync::Arc<dyn Store>) -> TileCache {
+        TileCache {
+            store,
+            full: mini_moka::sync::Cache::builder()
+                .weigher(|k: &String, v: &bytes::Bytes| {
+                    u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX)
+                })
+                .max_capacity(FULL_TILES_BYTES)
+                .build(),
+        }
+    }
+
+    /// The tile `path` names (see `tile`), from memory when it is a full
+    /// one read before; read on the blocking pool otherwise.
+    pub async fn get(&self, path: String) -> ServiceResult<bytes::Bytes> {
+        if let Some(bytes) = self.full.get(&path) {
+            return Ok(bytes);
+        }
+        let store = self.store.clone();
+        let p = path.clone();
+        let bytes = tokio::task::spawn_blocking(move || tile(&*store, &p))
+            .await
+            .map_err(|e| crate::store::StoreError::database(e.to_string()))??;
+        let bytes = bytes::Bytes::from(bytes);
+        if !path.contains(".p/") {
+            self.full.insert(path, bytes.clone());
+        }
+        Ok(bytes)
+    }
+}
+
 /// The bytes of the tile `path` names (`tile/0/x001/234`): 32-byte hashes,
 /// or entries each after its big-endian 16-bit length. A full tile once its
 /// last entry is in; a partial one of any width the tree has reached (an

@@ -48,6 +48,8 @@ pub struct AppState {
     pub scanner: Arc<Scanner>,
     /// Whether `/epcis/events` answers anyone (the public subset).
     pub epcis_public: bool,
+    /// The audit log's full tiles, once read.
+    pub tiles: Arc<crate::service::tlog::TileCache>,
     /// The GS1 resolver, with what it last read of the registry.
     pub resolver: Arc<Resolver>,
     /// The per-network limit on verification.
@@ -74,6 +76,7 @@ impl AppState {
         )?;
         let limiter = Arc::new(RateLimiter::new(scan.rate_per_minute, &ctx));
         let resolver = Arc::new(Resolver::new(ctx.shared_store()));
+        let tiles = Arc::new(crate::service::tlog::TileCache::new(ctx.shared_store()));
         Ok(AppState {
             scan_prefix: base_path(ctx.base_url()),
             ctx,
@@ -81,6 +84,7 @@ impl AppState {
             printers: settings.printers.clone(),
             scanner,
             resolver,
+            tiles,
             epcis_public: settings.epcis_public,
             limiter,
             proxies: settings.proxies.clone(),

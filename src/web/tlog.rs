@@ -32,7 +32,7 @@ pub(super) async fn tile(
         .strip_prefix(&prefix)
         .unwrap_or_default()
         .to_string();
-    let tile = call(&state, move |ctx| tlog::tile(ctx.store(), &path)).await?;
+    let tile = state.tiles.get(path).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
