@@ -13,9 +13,7 @@
 //! the same message. The GTIN is not signed: it is a label, checked against
 //! the stamp's issuance where the registry is at hand.
 
-use num_bigint::BigUint;
-
-use super::{CodeError, FORMAT_VERSION, KID_HINT_LEN, Segment, StampCode};
+use super::{CodeError, KID_HINT_LEN, Segment, StampCode};
 use crate::domain::{BatchId, Gtin, Serial};
 
 /// The query parameter that carries the signature (a letter: an all-digit
@@ -41,12 +39,7 @@ impl StampCode {
         p[..2].copy_from_slice(&self.kid_hint);
         p[2..6].copy_from_slice(&self.batch.0.to_be_bytes());
         p[6..].copy_from_slice(&self.signature);
-        let n = BigUint::from_bytes_be(&p).to_str_radix(10);
-        let mut out = String::with_capacity(1 + SIG_DIGITS);
-        out.push(char::from(b'0' + FORMAT_VERSION));
-        out.extend(std::iter::repeat_n('0', SIG_DIGITS - n.len()));
-        out.push_str(&n);
-        out
+        super::versioned_digits(&p, SIG_DIGITS)
     }
 
     /// The URL in GS1 form, as QR segments: bytes for the text, numeric
@@ -102,17 +95,7 @@ fn read(gtin: &str, serial: &str, param: &str) -> Result<(StampCode, String), Co
     if param.len() != 1 + SIG_DIGITS {
         return Err(CodeError::NotGs1("the s parameter must be 170 digits"));
     }
-    let version = param.as_bytes()[0];
-    if version != b'0' + FORMAT_VERSION {
-        return Err(CodeError::UnsupportedVersion(char::from(version)));
-    }
-    let n = BigUint::parse_bytes(&param.as_bytes()[1..], 10).ok_or(CodeError::NotDigits)?;
-    let bytes = n.to_bytes_be();
-    if bytes.len() > SIG_PAYLOAD_LEN {
-        return Err(CodeError::OutOfRange);
-    }
-    let mut p = [0u8; SIG_PAYLOAD_LEN];
-    p[SIG_PAYLOAD_LEN - bytes.len()..].copy_from_slice(&bytes);
+    let p: [u8; SIG_PAYLOAD_LEN] = super::versioned_bytes(param)?;
     let mut signature = [0u8; 64];
     signature.copy_from_slice(&p[6..]);
     let batch = u32::from_be_bytes([p[2], p[3], p[4], p[5]]);

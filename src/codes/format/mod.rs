@@ -173,12 +173,7 @@ impl StampCode {
 
     /// The 189-digit code that follows the base URL.
     pub fn to_digits(&self) -> String {
-        let n = BigUint::from_bytes_be(&self.payload()).to_str_radix(10);
-        let mut out = String::with_capacity(CODE_LEN);
-        out.push(char::from(b'0' + FORMAT_VERSION));
-        out.extend(std::iter::repeat_n('0', PAYLOAD_DIGITS - n.len()));
-        out.push_str(&n);
-        out
+        versioned_digits(&self.payload(), PAYLOAD_DIGITS)
     }
 
     /// The full URL printed in the QR code, in tem's own form.
@@ -219,17 +214,7 @@ impl StampCode {
         if code.len() != CODE_LEN {
             return Err(CodeError::WrongLength(code.len()));
         }
-        let version = code.as_bytes()[0];
-        if version != b'0' + FORMAT_VERSION {
-            return Err(CodeError::UnsupportedVersion(char::from(version)));
-        }
-        let n = BigUint::parse_bytes(&code.as_bytes()[1..], 10).ok_or(CodeError::NotDigits)?;
-        let bytes = n.to_bytes_be();
-        if bytes.len() > PAYLOAD_LEN {
-            return Err(CodeError::OutOfRange);
-        }
-        let mut p = [0u8; PAYLOAD_LEN];
-        p[PAYLOAD_LEN - bytes.len()..].copy_from_slice(&bytes);
+        let p: [u8; PAYLOAD_LEN] = versioned_bytes(code)?;
         let mut signature = [0u8; 64];
         signature.copy_from_slice(&p[14..]);
         Ok(StampCode {
@@ -243,6 +228,35 @@ impl StampCode {
             signature,
         })
     }
+}
+
+/// The format version digit, then `bytes` read as one big-endian integer
+/// in decimal, zero-padded to `width` digits (both forms' numbers).
+fn versioned_digits(bytes: &[u8], width: usize) -> String {
+    let n = BigUint::from_bytes_be(bytes).to_str_radix(10);
+    let mut out = String::with_capacity(1 + width);
+    out.push(char::from(b'0' + FORMAT_VERSION));
+    out.extend(std::iter::repeat_n('0', width.saturating_sub(n.len())));
+    out.push_str(&n);
+    out
+}
+
+/// The `N` bytes a versioned digit string (already checked to be digits of
+/// the right length) stands for: its version must be tem's, its number
+/// must fit.
+fn versioned_bytes<const N: usize>(digits: &str) -> Result<[u8; N], CodeError> {
+    let version = digits.as_bytes()[0];
+    if version != b'0' + FORMAT_VERSION {
+        return Err(CodeError::UnsupportedVersion(char::from(version)));
+    }
+    let n = BigUint::parse_bytes(&digits.as_bytes()[1..], 10).ok_or(CodeError::NotDigits)?;
+    let bytes = n.to_bytes_be();
+    if bytes.len() > N {
+        return Err(CodeError::OutOfRange);
+    }
+    let mut p = [0u8; N];
+    p[N - bytes.len()..].copy_from_slice(&bytes);
+    Ok(p)
 }
 
 /// The code part of a scanned text: the last path segment of a URL (query and
